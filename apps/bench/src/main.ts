@@ -1,0 +1,21 @@
+/**
+ * `pnpm bench NAME [args]`: runs one benchmark or experiment. Each writes its results under
+ * `apps/bench/results/` and prints a table.
+ */
+const benches: Record<
+  string,
+  { readonly describe: string; readonly run: (args: ReadonlyArray<string>) => Promise<void> }
+> = {}
+
+const [name, ...args] = process.argv.slice(2)
+const bench = name === undefined ? undefined : benches[name]
+if (bench === undefined) {
+  process.stderr.write(
+    `usage: pnpm bench <name> [args]\n\n${Object.entries(benches)
+      .map(([n, b]) => `  ${n.padEnd(12)} ${b.describe}`)
+      .join("\n")}\n`
+  )
+  process.exit(name === undefined ? 0 : 1)
+} else {
+  await bench.run(args)
+}

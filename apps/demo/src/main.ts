@@ -1,0 +1,1 @@
+process.stdout.write("demo: coming with the retry policy\n")

@@ -1,0 +1,174 @@
+/**
+ * A `Classification` is the one verdict that every strategy reads about a failure: whether it is
+ * retried, whether a breaker counts it, what it costs a retry budget, how long Retry-After asks us to
+ * wait, and where a dead letter is routed.
+ *
+ * @since 0.1.0
+ */
+import * as Duration from "effect/Duration"
+import * as Schema from "effect/Schema"
+
+/**
+ * What kind of failure this is.
+ *
+ * @example
+ * import { Category } from "@effect-resilience/core/Classification"
+ * const c: Category = "throttled"
+ *
+ * @since 0.1.0
+ */
+export const Category = Schema.Literal(
+  "network",
+  "timeout",
+  "throttled",
+  "unavailable",
+  "server",
+  "client",
+  "validation",
+  "authentication",
+  "authorization",
+  "resource",
+  "configuration",
+  "business",
+  "data-integrity",
+  "concurrency",
+  "system",
+  "unknown"
+)
+
+/** @since 0.1.0 */
+export type Category = typeof Category.Type
+
+/**
+ * Every category, in a stable order (useful for metrics and reports).
+ *
+ * @since 0.1.0
+ */
+export const categories: ReadonlyArray<Category> = Category.literals
+
+/**
+ * How bad a failure is.
+ *
+ * @since 0.1.0
+ */
+export const Severity = Schema.Literal("critical", "high", "medium", "low", "info")
+
+/** @since 0.1.0 */
+export type Severity = typeof Severity.Type
+
+/**
+ * The Schema of a classification. `retryAfter` encodes as milliseconds so that a dead letter can
+ * store it as JSON.
+ *
+ * @example
+ * import { Classification } from "@effect-resilience/core"
+ * import { Schema } from "effect"
+ *
+ * const json = Schema.encodeSync(Classification.Classification)(
+ *   Classification.make({ category: "throttled", code: "http.429", message: "Too many requests" })
+ * )
+ *
+ * @since 0.1.0
+ */
+export const Classification = Schema.Struct({
+  category: Category,
+  severity: Severity,
+  retryable: Schema.Boolean,
+  countsForBreaker: Schema.Boolean,
+  retryAfter: Schema.optional(Schema.DurationFromMillis),
+  code: Schema.String,
+  message: Schema.String
+})
+
+/**
+ * The verdict about one failure.
+ *
+ * - `retryable`: a retry may succeed.
+ * - `countsForBreaker`: the failure is evidence that the dependency is unhealthy.
+ * - `retryAfter`: the dependency asked us not to come back sooner than this.
+ * - `code`: a stable, machine-readable code such as `http.503` or `pg.40001`.
+ * - `message`: a message fit to show a user: never a stack trace, host, credential or payload.
+ *
+ * @since 0.1.0
+ */
+export interface Classification extends Schema.Schema.Type<typeof Classification> {}
+
+/**
+ * What each category means by default: severity, retryable and counted by a breaker.
+ *
+ * @since 0.1.0
+ */
+export const defaults: {
+  readonly [C in Category]: Pick<Classification, "severity" | "retryable" | "countsForBreaker">
+} = {
+  network: { severity: "high", retryable: true, countsForBreaker: true },
+  timeout: { severity: "high", retryable: true, countsForBreaker: true },
+  throttled: { severity: "medium", retryable: true, countsForBreaker: false },
+  unavailable: { severity: "high", retryable: true, countsForBreaker: true },
+  server: { severity: "high", retryable: true, countsForBreaker: true },
+  client: { severity: "medium", retryable: false, countsForBreaker: false },
+  validation: { severity: "low", retryable: false, countsForBreaker: false },
+  authentication: { severity: "high", retryable: false, countsForBreaker: false },
+  authorization: { severity: "medium", retryable: false, countsForBreaker: false },
+  resource: { severity: "high", retryable: true, countsForBreaker: true },
+  configuration: { severity: "critical", retryable: false, countsForBreaker: false },
+  business: { severity: "low", retryable: false, countsForBreaker: false },
+  "data-integrity": { severity: "medium", retryable: false, countsForBreaker: false },
+  concurrency: { severity: "low", retryable: true, countsForBreaker: false },
+  system: { severity: "critical", retryable: false, countsForBreaker: true },
+  unknown: { severity: "medium", retryable: false, countsForBreaker: true }
+}
+
+/**
+ * Builds a classification, filling severity, retryable and countsForBreaker from the category's
+ * defaults unless given. It builds a plain object: cheap enough for the hot path.
+ *
+ * @example
+ * import { Classification } from "@effect-resilience/core"
+ *
+ * const c = Classification.make({ category: "unavailable", code: "http.503", message: "Service unavailable" })
+ * // c.retryable === true, c.countsForBreaker === true
+ *
+ * @since 0.1.0
+ */
+export const make = (
+  input: Pick<Classification, "category" | "code" | "message"> &
+    Partial<Pick<Classification, "severity" | "retryable" | "countsForBreaker">> & {
+      readonly retryAfter?: Duration.DurationInput | undefined
+    }
+): Classification => {
+  const d = defaults[input.category]
+  const base = {
+    category: input.category,
+    severity: input.severity ?? d.severity,
+    retryable: input.retryable ?? d.retryable,
+    countsForBreaker: input.countsForBreaker ?? d.countsForBreaker,
+    code: input.code,
+    message: input.message
+  }
+  return input.retryAfter === undefined ? base : { ...base, retryAfter: Duration.decode(input.retryAfter) }
+}
+
+/**
+ * The classification of a failure nothing recognised.
+ *
+ * @since 0.1.0
+ */
+export const unknown: Classification = make({
+  category: "unknown",
+  code: "unknown",
+  message: "The operation failed for an unknown reason"
+})
+
+/**
+ * Returns a copy with a different Retry-After (or none).
+ *
+ * @since 0.1.0
+ */
+export const withRetryAfter = (self: Classification, retryAfter: Duration.Duration | undefined): Classification => {
+  if (retryAfter === undefined) {
+    const { retryAfter: _, ...rest } = self
+    return rest
+  }
+  return { ...self, retryAfter }
+}

@@ -1,0 +1,86 @@
+/**
+ * An overall deadline for a call, seen by every layer below it: a retry never sleeps past it, an
+ * attempt timeout never outlives it, a breaker wait is only considered when it fits.
+ *
+ * The deadline is an absolute time (epoch milliseconds of Effect's `Clock`, so `TestClock` in tests)
+ * held in a `FiberRef`, so it flows into every fiber forked below the call.
+ *
+ * @since 0.1.0
+ */
+import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as FiberRef from "effect/FiberRef"
+import { dual } from "effect/Function"
+import * as Option from "effect/Option"
+import { DeadlineExceeded } from "./Errors.js"
+
+/**
+ * The current deadline, if any, in epoch milliseconds.
+ *
+ * @since 0.1.0
+ */
+export const currentDeadline: FiberRef.FiberRef<Option.Option<number>> = FiberRef.unsafeMake<Option.Option<number>>(
+  Option.none()
+)
+
+/**
+ * Milliseconds left before the current deadline (`Option.none()` when there is no deadline).
+ * Never negative.
+ *
+ * @since 0.1.0
+ */
+export const remaining: Effect.Effect<Option.Option<number>> = Effect.flatMap(
+  FiberRef.get(currentDeadline),
+  (deadline) =>
+    Option.isNone(deadline)
+      ? Effect.succeed(Option.none())
+      : Effect.map(Clock.currentTimeMillis, (now) => Option.some(Math.max(0, deadline.value - now)))
+)
+
+/**
+ * Runs `self` with an overall deadline `duration` from now. A deadline already in force that is
+ * sooner wins. When the deadline passes, `self` is interrupted and the call fails with
+ * `DeadlineExceeded`.
+ *
+ * @example
+ * import { Deadline } from "@effect-resilience/core"
+ * import { Effect } from "effect"
+ *
+ * const call = Effect.never.pipe(Deadline.within("2 seconds", { operation: "get-user" }))
+ *
+ * @since 0.1.0
+ */
+export const within: {
+  (
+    duration: Duration.DurationInput,
+    options?: { readonly operation?: string }
+  ): <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E | DeadlineExceeded, R>
+  <A, E, R>(
+    self: Effect.Effect<A, E, R>,
+    duration: Duration.DurationInput,
+    options?: { readonly operation?: string }
+  ): Effect.Effect<A, E | DeadlineExceeded, R>
+} = dual(
+  (args) => Effect.isEffect(args[0]),
+  <A, E, R>(
+    self: Effect.Effect<A, E, R>,
+    duration: Duration.DurationInput,
+    options?: { readonly operation?: string }
+  ): Effect.Effect<A, E | DeadlineExceeded, R> => {
+    const millis = Duration.toMillis(Duration.decode(duration))
+    return Effect.flatMap(Clock.currentTimeMillis, (now) =>
+      Effect.flatMap(FiberRef.get(currentDeadline), (existing) => {
+        const deadline = Option.isSome(existing) ? Math.min(existing.value, now + millis) : now + millis
+        const left = Math.max(0, deadline - now)
+        return self.pipe(
+          Effect.locally(currentDeadline, Option.some(deadline)),
+          Effect.timeoutFail({
+            duration: Duration.millis(left),
+            onTimeout: () => new DeadlineExceeded({ operation: options?.operation ?? "call", deadlineMillis: millis })
+          })
+        )
+      })
+    )
+  }
+)

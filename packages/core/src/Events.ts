@@ -1,0 +1,136 @@
+/**
+ * Everything the runtime decides is published as a `ResilienceEvent`: retries scheduled, retries
+ * exhausted, breaker transitions, rejections, hedges. Telemetry, dashboards and tests subscribe to
+ * the `ResilienceEvents` hub.
+ *
+ * Publishing costs nothing when no hub is provided: strategies look the service up with
+ * `Effect.serviceOption` and skip publishing when it is absent.
+ *
+ * @since 0.1.0
+ */
+import * as Context from "effect/Context"
+import * as Data from "effect/Data"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as PubSub from "effect/PubSub"
+import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
+import type { Classification } from "./Classification.js"
+import type { AttemptRecord } from "./Errors.js"
+
+/**
+ * A breaker state as seen by events and snapshots.
+ *
+ * @since 0.1.0
+ */
+export type BreakerState = "closed" | "open" | "half-open" | "forced-open" | "disabled" | "metrics-only"
+
+/**
+ * One decision of the runtime.
+ *
+ * @since 0.1.0
+ */
+export type ResilienceEvent = Data.TaggedEnum<{
+  /** A failure was classified retryable and a retry was scheduled after `delayMillis`. */
+  RetryScheduled: {
+    readonly operation: string
+    readonly attempt: number
+    readonly delayMillis: number
+    readonly classification: Classification
+  }
+  /** No retry will follow: `reason` says why. */
+  RetryStopped: {
+    readonly operation: string
+    readonly attempt: number
+    readonly reason: "not-retryable" | "exhausted" | "deadline" | "budget" | "breaker-open"
+    readonly classification: Classification
+    readonly attempts: ReadonlyArray<AttemptRecord>
+  }
+  /** A breaker moved from one state to another. */
+  BreakerTransition: {
+    readonly breaker: string
+    readonly from: BreakerState
+    readonly to: BreakerState
+    readonly atMillis: number
+  }
+  /** A call was refused before it ran (breaker open, bulkhead full, rate limit, budget). */
+  Rejected: {
+    readonly component: string
+    readonly name: string
+    readonly reason: string
+  }
+  /** A hedged attempt was started. */
+  HedgeStarted: {
+    readonly operation: string
+    readonly hedge: number
+  }
+}>
+
+/**
+ * Constructors for {@link ResilienceEvent}.
+ *
+ * @example
+ * import { Events } from "@effect-resilience/core"
+ * const e = Events.ResilienceEvent.Rejected({ component: "bulkhead", name: "db", reason: "full" })
+ *
+ * @since 0.1.0
+ */
+export const ResilienceEvent = Data.taggedEnum<ResilienceEvent>()
+
+/**
+ * The event hub.
+ *
+ * @since 0.1.0
+ */
+export class ResilienceEvents extends Context.Tag("@effect-resilience/core/ResilienceEvents")<
+  ResilienceEvents,
+  {
+    readonly publish: (event: ResilienceEvent) => Effect.Effect<void>
+    /** Subscribe for the lifetime of the scope. Only events published after subscribing are seen. */
+    readonly subscribe: Effect.Effect<Stream.Stream<ResilienceEvent>, never, Scope.Scope>
+  }
+>() {}
+
+/**
+ * An in-process hub. Slow subscribers lose the oldest events (a sliding buffer of `capacity`)
+ * rather than slowing the calls that publish.
+ *
+ * @example
+ * import { Events } from "@effect-resilience/core"
+ * import { Effect, Stream } from "effect"
+ *
+ * const program = Effect.scoped(
+ *   Effect.gen(function* () {
+ *     const hub = yield* Events.ResilienceEvents
+ *     const events = yield* hub.subscribe
+ *     // ... run protected calls, then read `events`
+ *   })
+ * ).pipe(Effect.provide(Events.layer()))
+ *
+ * @since 0.1.0
+ */
+export const layer = (options?: { readonly capacity?: number }): Layer.Layer<ResilienceEvents> =>
+  Layer.scoped(
+    ResilienceEvents,
+    Effect.gen(function* () {
+      const hub = yield* Effect.acquireRelease(
+        PubSub.sliding<ResilienceEvent>(options?.capacity ?? 4096),
+        PubSub.shutdown
+      )
+      return {
+        publish: (event) => Effect.asVoid(PubSub.publish(hub, event)),
+        subscribe: Effect.map(PubSub.subscribe(hub), Stream.fromQueue)
+      }
+    })
+  )
+
+/**
+ * Publishes an event to the hub in context, if there is one.
+ *
+ * @since 0.1.0
+ */
+export const publish = (event: ResilienceEvent): Effect.Effect<void> =>
+  Effect.flatMap(Effect.serviceOption(ResilienceEvents), (hub) =>
+    Option.isSome(hub) ? hub.value.publish(event) : Effect.void
+  )

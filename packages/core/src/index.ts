@@ -1,0 +1,8 @@
+/**
+ * @since 0.1.0
+ */
+export * as Classification from "./Classification.js"
+export * as Classifier from "./Classifier.js"
+export * as Errors from "./Errors.js"
+export * as Events from "./Events.js"
+export * as Deadline from "./Deadline.js"
