@@ -172,3 +172,11 @@ export const withRetryAfter = (self: Classification, retryAfter: Duration.Durati
   }
   return { ...self, retryAfter }
 }
+
+/**
+ * The stable code of the classification of a `CircuitOpen` failure. The retry policy reads it to
+ * wait for a breaker's probe only when the deadline allows.
+ *
+ * @since 0.1.0
+ */
+export const circuitOpenCode = "resilience.CircuitOpen"

@@ -76,18 +76,23 @@ export class DeadlineExceeded extends Schema.TaggedError<DeadlineExceeded>()("De
 }
 
 /**
- * Every allowed attempt failed. `attempts` holds the history, oldest first.
+ * Every allowed attempt failed, or retrying stopped early (`reason`). `attempts` holds the history,
+ * oldest first.
  *
  * @since 0.1.0
  */
 export class RetriesExhausted extends Schema.TaggedError<RetriesExhausted>()("RetriesExhausted", {
   operation: Schema.String,
+  /** Why retrying stopped: no attempts left, the deadline left no room, or the breaker is open. */
+  reason: Schema.Literal("exhausted", "deadline", "breaker-open"),
   attempts: Schema.Array(AttemptRecord)
 }) {
   override get message(): string {
     const last = this.attempts[this.attempts.length - 1]
-    const reason = last === undefined ? "" : `: ${last.classification.message}`
-    return `"${this.operation}" failed after ${this.attempts.length} attempt(s)${reason}`
+    const detail = last === undefined ? "" : `: ${last.classification.message}`
+    const why =
+      this.reason === "exhausted" ? "" : this.reason === "deadline" ? " (deadline reached)" : " (circuit open)"
+    return `"${this.operation}" failed after ${this.attempts.length} attempt(s)${why}${detail}`
   }
   /** The classification of the last attempt's failure. */
   get lastClassification(): Classification | undefined {

@@ -1,0 +1,227 @@
+/**
+ * A `RetryPolicy` retries an effect according to the {@link Classification} of each failure:
+ *
+ * - a failure that is not retryable fails at once, with the original error (one attempt);
+ * - each category may have its own schedule (throttled failures wait longer by default);
+ * - a delay is never shorter than the failure's Retry-After (up to `retryAfterExtra` more than the
+ *   backoff asked for), never sleeps past the caller's {@link Deadline}, and never waits for an open
+ *   breaker unless the deadline leaves room for its probe;
+ * - a retry budget, when given, is asked before every retry;
+ * - when retrying stops, the call fails with `RetriesExhausted`, which carries every attempt
+ *   (failure, classification, delay, time).
+ *
+ * Every decision is published as a `RetryScheduled` / `RetryStopped` event on the
+ * `ResilienceEvents` hub (when one is provided) and as an event on the current span.
+ *
+ * The success path costs one `catchAll` frame: no schedule driver, no fiber, no clock read is made
+ * before the first failure.
+ *
+ * @since 0.1.0
+ */
+import type * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import { dual } from "effect/Function"
+import type * as Schedule from "effect/Schedule"
+import * as Schema from "effect/Schema"
+import * as Backoff from "./Backoff.js"
+import type { Category, Classification } from "./Classification.js"
+import { Classifier } from "./Classifier.js"
+import type { RetriesExhausted, RetryBudgetExhausted } from "./Errors.js"
+import * as internal from "./internal/retryPolicy.js"
+
+/**
+ * What a retry policy asks of a retry budget (the `RetryBudget` service satisfies it): withdraw the
+ * cost of one retry of a failure so classified, and be told of successes.
+ *
+ * @since 0.1.0
+ */
+export interface Budget {
+  readonly name: string
+  /** Takes the tokens for one retry; `false` when the budget cannot pay for it. */
+  readonly tryWithdraw: (classification: Classification) => boolean
+  /** Called once per successful call; `firstTry` is true when no retry was needed. */
+  readonly onSuccess: (firstTry: boolean) => void
+}
+
+/**
+ * A retry policy: plain data plus the schedules and budget it names.
+ *
+ * @since 0.1.0
+ */
+export interface RetryPolicy<E = unknown, R = never> {
+  /** Name used in errors, events, spans and metrics. */
+  readonly operation: string
+  /** Attempts in all, the first included. */
+  readonly maxAttempts: number
+  /** The backoff for any retryable category without a schedule of its own. */
+  readonly schedule: Schedule.Schedule<unknown, Backoff.RetryInput<E>, R>
+  /** Schedules by category (e.g. a longer one for `throttled`). */
+  readonly byCategory: Partial<Record<Category, Schedule.Schedule<unknown, Backoff.RetryInput<E>, R>>>
+  /** How much longer than the backoff a Retry-After may make us wait (AWS: 5 s). */
+  readonly retryAfterExtra: Duration.Duration
+  /** Asked before every retry, when present. */
+  readonly budget: Budget | undefined
+}
+
+/**
+ * The policy as data, decoded by a Schema so that a config file can hold it. Durations are
+ * milliseconds. Defaults come from our brief: 5 attempts, 100 ms initial delay, factor 2, 30 s
+ * cap, full jitter; throttled failures start at 500 ms (as the AWS SDK does).
+ *
+ * @example
+ * import { RetryPolicy } from "@effect-resilience/core"
+ * import { Schema } from "effect"
+ *
+ * const config = Schema.decodeUnknownSync(RetryPolicy.Config)({ maxAttempts: 3, initialDelayMillis: 50 })
+ * const policy = RetryPolicy.fromConfig("get-user", config)
+ *
+ * @since 0.1.0
+ */
+export const Config = Schema.Struct({
+  maxAttempts: Schema.optionalWith(Schema.Int.pipe(Schema.between(1, 1000)), { default: () => 5 }),
+  backoff: Schema.optionalWith(Schema.Literal("exponential", "fibonacci", "linear", "constant", "decorrelated"), {
+    default: () => "exponential" as const
+  }),
+  initialDelayMillis: Schema.optionalWith(Schema.NonNegative, { default: () => 100 }),
+  factor: Schema.optionalWith(Schema.Number.pipe(Schema.greaterThanOrEqualTo(1)), { default: () => 2 }),
+  maxDelayMillis: Schema.optionalWith(Schema.NonNegative, { default: () => 30_000 }),
+  jitter: Schema.optionalWith(Schema.Literal("none", "full", "equal"), { default: () => "full" as const }),
+  throttledInitialDelayMillis: Schema.optionalWith(Schema.NonNegative, { default: () => 500 }),
+  retryAfterExtraMillis: Schema.optionalWith(Schema.NonNegative, { default: () => 5_000 }),
+  maxElapsedMillis: Schema.optional(Schema.NonNegative)
+})
+
+/** @since 0.1.0 */
+export interface Config extends Schema.Schema.Type<typeof Config> {}
+
+/**
+ * The default config (every field at its default).
+ *
+ * @since 0.1.0
+ */
+export const defaultConfig: Config = Schema.decodeUnknownSync(Config)({})
+
+const backoffFor = (config: Config, initialDelayMillis: number): Schedule.Schedule<Duration.Duration> => {
+  const base = Duration.millis(initialDelayMillis)
+  const cap = Duration.millis(config.maxDelayMillis)
+  const shape: Schedule.Schedule<Duration.Duration> =
+    config.backoff === "exponential"
+      ? Backoff.exponential(base, config.factor)
+      : config.backoff === "fibonacci"
+        ? Backoff.fibonacci(base)
+        : config.backoff === "linear"
+          ? Backoff.linear(base)
+          : config.backoff === "constant"
+            ? Backoff.constant(base)
+            : Backoff.decorrelated({ base, cap })
+  const capped = Backoff.capped(shape, cap)
+  const jittered =
+    config.backoff === "decorrelated" || config.jitter === "none" ? capped : Backoff.jitter(capped, config.jitter)
+  return config.maxElapsedMillis === undefined
+    ? jittered
+    : Backoff.maxElapsed(jittered, Duration.millis(config.maxElapsedMillis))
+}
+
+/**
+ * Builds a policy from its config, with the backoffs of {@link Backoff}.
+ *
+ * @since 0.1.0
+ */
+export const fromConfig = (
+  operation: string,
+  config: Config = defaultConfig,
+  options?: { readonly budget?: Budget | undefined }
+): RetryPolicy =>
+  make({
+    operation,
+    maxAttempts: config.maxAttempts,
+    schedule: backoffFor(config, config.initialDelayMillis),
+    byCategory: { throttled: backoffFor(config, config.throttledInitialDelayMillis) },
+    retryAfterExtra: Duration.millis(config.retryAfterExtraMillis),
+    budget: options?.budget
+  })
+
+/**
+ * Builds a policy. Everything but `operation` has a default (see {@link Config}).
+ *
+ * @example
+ * import { Backoff, RetryPolicy } from "@effect-resilience/core"
+ *
+ * const policy = RetryPolicy.make({
+ *   operation: "charge-card",
+ *   maxAttempts: 4,
+ *   schedule: Backoff.exponential("50 millis").pipe(Backoff.jitter("full"))
+ * })
+ *
+ * @since 0.1.0
+ */
+export const make = <E = unknown, R = never>(options: {
+  readonly operation: string
+  readonly maxAttempts?: number | undefined
+  readonly schedule?: Schedule.Schedule<unknown, Backoff.RetryInput<E>, R> | undefined
+  readonly byCategory?: Partial<Record<Category, Schedule.Schedule<unknown, Backoff.RetryInput<E>, R>>> | undefined
+  readonly retryAfterExtra?: Duration.DurationInput | undefined
+  readonly budget?: Budget | undefined
+}): RetryPolicy<E, R> => ({
+  operation: options.operation,
+  maxAttempts: Math.max(1, options.maxAttempts ?? defaultConfig.maxAttempts),
+  schedule: options.schedule ?? backoffFor(defaultConfig, defaultConfig.initialDelayMillis),
+  byCategory:
+    options.byCategory ??
+    (options.schedule === undefined
+      ? { throttled: backoffFor(defaultConfig, defaultConfig.throttledInitialDelayMillis) }
+      : {}),
+  retryAfterExtra: Duration.decode(options.retryAfterExtra ?? Duration.millis(defaultConfig.retryAfterExtraMillis)),
+  budget: options.budget
+})
+
+/**
+ * Retries `self` with a policy. Failures are classified by the `Classifier` in context.
+ *
+ * The error channel gains `RetriesExhausted` (retrying stopped; carries the attempt history) and
+ * `RetryBudgetExhausted` (the budget refused a retry). A failure that is not retryable keeps its
+ * own error.
+ *
+ * @example
+ * import { Classifier, RetryPolicy } from "@effect-resilience/core"
+ * import { Effect } from "effect"
+ *
+ * const flaky: Effect.Effect<number, Error> = Effect.fail(new Error("flaky"))
+ * const program = flaky.pipe(
+ *   RetryPolicy.retry(RetryPolicy.make({ operation: "flaky", maxAttempts: 3 })),
+ *   Effect.provide(Classifier.layer)
+ * )
+ *
+ * @since 0.1.0
+ */
+export const retry: {
+  <E, R2>(
+    policy: RetryPolicy<E, R2>
+  ): <A, R>(
+    self: Effect.Effect<A, E, R>
+  ) => Effect.Effect<A, E | RetriesExhausted | RetryBudgetExhausted, R | R2 | Classifier>
+  <A, E, R, R2>(
+    self: Effect.Effect<A, E, R>,
+    policy: RetryPolicy<E, R2>
+  ): Effect.Effect<A, E | RetriesExhausted | RetryBudgetExhausted, R | R2 | Classifier>
+} = dual(
+  2,
+  <A, E, R, R2>(
+    self: Effect.Effect<A, E, R>,
+    policy: RetryPolicy<E, R2>
+  ): Effect.Effect<A, E | RetriesExhausted | RetryBudgetExhausted, R | R2 | Classifier> =>
+    Effect.flatMap(Classifier, (classifier) => retryWith(self, policy, classifier))
+)
+
+/**
+ * Like {@link retry}, with the Classifier given rather than read from context (the pipeline reads
+ * it once when it is built).
+ *
+ * @since 0.1.0
+ */
+export const retryWith = <A, E, R, R2>(
+  self: Effect.Effect<A, E, R>,
+  policy: RetryPolicy<E, R2>,
+  classifier: Context.Tag.Service<Classifier>
+): Effect.Effect<A, E | RetriesExhausted | RetryBudgetExhausted, R | R2> => internal.retryWith(self, policy, classifier)

@@ -1,0 +1,201 @@
+import * as Clock from "effect/Clock"
+import type * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import type * as Schedule from "effect/Schedule"
+import * as ScheduleDecision from "effect/ScheduleDecision"
+import * as ScheduleIntervals from "effect/ScheduleIntervals"
+import * as Tracer from "effect/Tracer"
+import type { RetryInput } from "../Backoff.js"
+import type { Classification } from "../Classification.js"
+import * as C from "../Classification.js"
+import type { Classifier } from "../Classifier.js"
+import * as Deadline from "../Deadline.js"
+import { type AttemptRecord, type FailureSummary, RetriesExhausted, RetryBudgetExhausted } from "../Errors.js"
+import * as Events from "../Events.js"
+import type { RetryPolicy } from "../RetryPolicy.js"
+
+type StopReason = "not-retryable" | "exhausted" | "deadline" | "budget" | "breaker-open"
+
+/** @internal */
+export const summarize = (error: unknown, classification: Classification): FailureSummary => ({
+  tag: tagOf(error),
+  message: classification.message
+})
+
+/** @internal */
+export const tagOf = (error: unknown): string => {
+  if (typeof error === "object" && error !== null) {
+    if ("_tag" in error && typeof error._tag === "string") return error._tag
+    const name = error.constructor?.name
+    return typeof name === "string" && name.length > 0 ? name : "Object"
+  }
+  return typeof error
+}
+
+/** Adds an event to the current span, if there is a real one (not an external parent). */
+const spanEvent = (name: string, attributes: Record<string, unknown>): Effect.Effect<void> =>
+  Effect.flatMap(Effect.serviceOption(Tracer.ParentSpan), (span) =>
+    Option.isSome(span) && span.value._tag === "Span"
+      ? Effect.map(Clock.currentTimeNanos, (now) => {
+          if (span.value._tag === "Span") span.value.event(name, now, attributes)
+        })
+      : Effect.void
+  )
+
+/** @internal */
+export const retryWith = <A, E, R, R2>(
+  self: Effect.Effect<A, E, R>,
+  policy: RetryPolicy<E, R2>,
+  classifier: Context.Tag.Service<Classifier>
+): Effect.Effect<A, E | RetriesExhausted | RetryBudgetExhausted, R | R2> => {
+  const budget = policy.budget
+  const first =
+    budget === undefined
+      ? self
+      : Effect.map(self, (a) => {
+          budget.onSuccess(true)
+          return a
+        })
+  return Effect.catchAll(first, (error) => afterFailure(self, policy, classifier, error))
+}
+
+const afterFailure = <A, E, R, R2>(
+  self: Effect.Effect<A, E, R>,
+  policy: RetryPolicy<E, R2>,
+  classifier: Context.Tag.Service<Classifier>,
+  firstError: E
+): Effect.Effect<A, E | RetriesExhausted | RetryBudgetExhausted, R | R2> =>
+  Effect.suspend(() => {
+    const attempts: Array<AttemptRecord> = []
+    // Each schedule keeps its own state across the attempts of this call.
+    const states = new Map<Schedule.Schedule<unknown, RetryInput<E>, R2>, unknown>()
+    const extraMillis = Duration.toMillis(policy.retryAfterExtra)
+    const budget = policy.budget
+
+    const stop = (
+      reason: StopReason,
+      attempt: number,
+      classification: Classification,
+      error: E
+    ): Effect.Effect<never, E | RetriesExhausted | RetryBudgetExhausted> => {
+      const stopped = Events.publish(
+        Events.ResilienceEvent.RetryStopped({
+          operation: policy.operation,
+          attempt,
+          reason,
+          classification,
+          attempts: attempts.slice()
+        })
+      ).pipe(
+        Effect.zipRight(
+          spanEvent("resilience.retry.stopped", {
+            "resilience.operation": policy.operation,
+            "resilience.attempt": attempt,
+            "resilience.reason": reason,
+            "resilience.category": classification.category,
+            "resilience.code": classification.code
+          })
+        )
+      )
+      const failure: E | RetriesExhausted | RetryBudgetExhausted =
+        reason === "not-retryable"
+          ? error
+          : reason === "budget"
+            ? new RetryBudgetExhausted({ budget: budget?.name ?? "retry-budget", operation: policy.operation })
+            : new RetriesExhausted({ operation: policy.operation, reason, attempts: attempts.slice() })
+      return Effect.zipRight(stopped, Effect.fail(failure))
+    }
+
+    const onFailure = (
+      error: E,
+      attempt: number
+    ): Effect.Effect<A, E | RetriesExhausted | RetryBudgetExhausted, R | R2> =>
+      Effect.flatMap(Clock.currentTimeMillis, (now) => {
+        const classification = classifier.classify(error)
+        const record: AttemptRecord = {
+          attempt,
+          failure: summarize(error, classification),
+          classification,
+          atMillis: now
+        }
+        if (!classification.retryable) {
+          attempts.push(record)
+          return stop("not-retryable", attempt, classification, error)
+        }
+        if (attempt >= policy.maxAttempts) {
+          attempts.push(record)
+          return stop("exhausted", attempt, classification, error)
+        }
+        const schedule = policy.byCategory[classification.category] ?? policy.schedule
+        const state = states.has(schedule) ? states.get(schedule) : schedule.initial
+        return Effect.flatMap(
+          schedule.step(now, { error, classification, attempt }, state),
+          ([nextState, , decision]) => {
+            if (ScheduleDecision.isDone(decision)) {
+              attempts.push(record)
+              return stop("exhausted", attempt, classification, error)
+            }
+            states.set(schedule, nextState)
+            const circuitOpen = classification.code === C.circuitOpenCode
+            let delay = Math.max(0, ScheduleIntervals.start(decision.intervals) - now)
+            if (classification.retryAfter !== undefined) {
+              const retryAfter = Duration.toMillis(classification.retryAfter)
+              // An open breaker is waited out in full; a server's Retry-After is honoured up to
+              // `extra` beyond what the backoff asked for.
+              delay = circuitOpen
+                ? Math.max(delay, retryAfter)
+                : Math.max(delay, Math.min(retryAfter, delay + extraMillis))
+            }
+            return Effect.flatMap(Deadline.remaining, (remaining) => {
+              if (Option.isSome(remaining) && delay >= remaining.value) {
+                attempts.push(record)
+                return stop(circuitOpen ? "breaker-open" : "deadline", attempt, classification, error)
+              }
+              if (circuitOpen && Option.isNone(remaining)) {
+                // Without a deadline there is no budget of time to wait for the probe: fail fast.
+                attempts.push(record)
+                return stop("breaker-open", attempt, classification, error)
+              }
+              if (budget !== undefined && !budget.tryWithdraw(classification)) {
+                attempts.push(record)
+                return stop("budget", attempt, classification, error)
+              }
+              attempts.push({ ...record, delayMillis: delay })
+              const announce = Events.publish(
+                Events.ResilienceEvent.RetryScheduled({
+                  operation: policy.operation,
+                  attempt,
+                  delayMillis: delay,
+                  classification
+                })
+              ).pipe(
+                Effect.zipRight(
+                  spanEvent("resilience.retry", {
+                    "resilience.operation": policy.operation,
+                    "resilience.attempt": attempt,
+                    "resilience.delay_ms": delay,
+                    "resilience.category": classification.category,
+                    "resilience.code": classification.code
+                  })
+                )
+              )
+              const next = Effect.matchEffect(self, {
+                onFailure: (e) => onFailure(e, attempt + 1),
+                onSuccess: (a) => {
+                  if (budget !== undefined) budget.onSuccess(false)
+                  return Effect.succeed(a)
+                }
+              })
+              return announce.pipe(
+                Effect.zipRight(delay > 0 ? Effect.sleep(Duration.millis(delay)) : Effect.void),
+                Effect.zipRight(next)
+              )
+            })
+          }
+        )
+      })
+
+    return onFailure(firstError, 1)
+  })
