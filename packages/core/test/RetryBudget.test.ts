@@ -1,0 +1,162 @@
+import { describe, expect, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Stream from "effect/Stream"
+import * as TestClock from "effect/TestClock"
+import * as Chunk from "effect/Chunk"
+import { Classification, Events, RetryBudget } from "../src/index.js"
+
+const server = Classification.make({ category: "server", code: "http.500", message: "Server error" })
+const timeout = Classification.make({ category: "timeout", code: "timeout", message: "Timed out" })
+const network = Classification.make({ category: "network", code: "ECONNRESET", message: "Connection reset" })
+
+describe("RetryBudget (AWS token bucket)", () => {
+  it.scoped("defaults are the AWS retry quota: 500 tokens, 5 per retry, 10 per timeout/network retry", () =>
+    Effect.gen(function* () {
+      const budget = yield* RetryBudget.make()
+      expect(budget.available()).toBe(500)
+      expect(budget.costOf(server)).toBe(5)
+      expect(budget.costOf(timeout)).toBe(10)
+      expect(budget.costOf(network)).toBe(10)
+      expect(budget.tryWithdraw(server)).toBe(true)
+      expect(budget.available()).toBe(495)
+      expect(budget.tryWithdraw(timeout)).toBe(true)
+      expect(budget.available()).toBe(485)
+      expect(budget.tryWithdraw(network)).toBe(true)
+      expect(budget.available()).toBe(475)
+    })
+  )
+
+  it.scoped("a first-try success refunds 1, capped at capacity; a retried success refunds its last retry", () =>
+    Effect.gen(function* () {
+      const budget = yield* RetryBudget.make()
+      budget.onSuccess(true)
+      expect(budget.available()).toBe(500)
+      budget.tryWithdraw(server)
+      budget.tryWithdraw(server)
+      expect(budget.available()).toBe(490)
+      budget.onSuccess(true)
+      expect(budget.available()).toBe(491)
+      budget.onSuccess(false, timeout)
+      expect(budget.available()).toBe(500)
+      budget.onSuccess(false, timeout)
+      expect(budget.available()).toBe(500)
+      budget.tryWithdraw(server)
+      budget.onSuccess(false)
+      expect(budget.available()).toBe(495)
+    })
+  )
+
+  it.scoped("exhaustion: 100 retries of 5 empty it, the 101st is refused and takes nothing", () =>
+    Effect.gen(function* () {
+      const budget = yield* RetryBudget.make()
+      for (let i = 0; i < 100; i++) expect(budget.tryWithdraw(server)).toBe(true)
+      expect(budget.available()).toBe(0)
+      expect(budget.tryWithdraw(server)).toBe(false)
+      expect(budget.available()).toBe(0)
+      for (let i = 0; i < 4; i++) budget.onSuccess(true)
+      expect(budget.tryWithdraw(server)).toBe(false)
+      budget.onSuccess(true)
+      expect(budget.tryWithdraw(timeout)).toBe(false)
+      expect(budget.tryWithdraw(server)).toBe(true)
+      expect(budget.available()).toBe(0)
+    })
+  )
+
+  it.scoped("50 timeout retries exhaust it; a timeout retry needs 10 even when 5 are left", () =>
+    Effect.gen(function* () {
+      const budget = yield* RetryBudget.make({ refundRetryCostOnSuccess: false })
+      for (let i = 0; i < 49; i++) expect(budget.tryWithdraw(timeout)).toBe(true)
+      expect(budget.tryWithdraw(server)).toBe(true)
+      expect(budget.available()).toBe(5)
+      expect(budget.tryWithdraw(timeout)).toBe(false)
+      budget.onSuccess(false, timeout)
+      expect(budget.available()).toBe(5)
+      budget.reset()
+      expect(budget.available()).toBe(500)
+    })
+  )
+
+  it.scoped("withdraw fails with RetryBudgetExhausted and publishes Rejected", () =>
+    Effect.gen(function* () {
+      const hub = yield* Events.ResilienceEvents
+      const events = yield* hub.subscribe
+      const budget = yield* RetryBudget.make({ name: "tiny", capacity: 5 })
+      yield* budget.withdraw(server, "op")
+      const refused = yield* Effect.either(budget.withdraw(server, "op"))
+      expect(Either.isLeft(refused) && refused.left._tag).toBe("RetryBudgetExhausted")
+      expect(Either.isLeft(refused) && refused.left.budget).toBe("tiny")
+      const seen = yield* Stream.runCollect(Stream.take(events, 1))
+      expect(Chunk.toReadonlyArray(seen)).toEqual([
+        Events.ResilienceEvent.Rejected({ component: "retry-budget", name: "tiny", reason: "exhausted" })
+      ])
+    }).pipe(Effect.provide(Events.layer()))
+  )
+
+  it.effect("a bad config is a defect at start-up", () =>
+    Effect.gen(function* () {
+      const exit = yield* Effect.exit(Effect.scoped(RetryBudget.make({ capacity: -1 })))
+      expect(exit._tag).toBe("Failure")
+    })
+  )
+})
+
+describe("RetryBudget (ratio)", () => {
+  it.scoped("retries stay below ratio * requests (no reserve)", () =>
+    Effect.gen(function* () {
+      const budget = yield* RetryBudget.make({ mode: "ratio", ratio: 0.1, minRetriesPerSecond: 0 })
+      expect(budget.tryWithdraw(server)).toBe(false)
+      for (let i = 0; i < 100; i++) budget.onRequest()
+      for (let i = 0; i < 10; i++) expect(budget.tryWithdraw(server)).toBe(true)
+      expect(budget.tryWithdraw(server)).toBe(false)
+      expect(budget.available()).toBe(0)
+      for (let i = 0; i < 10; i++) budget.onRequest()
+      expect(budget.tryWithdraw(server)).toBe(true)
+      expect(budget.tryWithdraw(server)).toBe(false)
+    })
+  )
+
+  it.scoped("Finagle reserve: minRetriesPerSecond * window retries without traffic", () =>
+    Effect.gen(function* () {
+      const budget = yield* RetryBudget.make({ mode: "ratio", minRetriesPerSecond: 1, windowMillis: 5000 })
+      expect(budget.available()).toBe(5)
+      for (let i = 0; i < 5; i++) expect(budget.tryWithdraw(timeout)).toBe(true)
+      expect(budget.tryWithdraw(timeout)).toBe(false)
+    })
+  )
+
+  it.scoped("the window slides: old requests and retries leave it", () =>
+    Effect.gen(function* () {
+      const budget = yield* RetryBudget.make({
+        mode: "ratio",
+        ratio: 0.5,
+        minRetriesPerSecond: 0,
+        windowMillis: 10_000,
+        buckets: 10
+      })
+      for (let i = 0; i < 10; i++) budget.onRequest()
+      for (let i = 0; i < 3; i++) expect(budget.tryWithdraw(server)).toBe(true)
+      expect(budget.available()).toBe(2)
+      yield* TestClock.adjust("5 seconds")
+      for (let i = 0; i < 4; i++) budget.onRequest()
+      // 14 requests, 3 retries: 7 allowed, 4 left
+      expect(budget.available()).toBe(4)
+      yield* TestClock.adjust("4999 millis")
+      expect(budget.available()).toBe(4)
+      yield* TestClock.adjust("1 millis")
+      // the first 10 requests and 3 retries left the window: 4 requests, 0 retries
+      expect(budget.available()).toBe(2)
+      expect(budget.tryWithdraw(server)).toBe(true)
+      expect(budget.tryWithdraw(server)).toBe(true)
+      expect(budget.tryWithdraw(server)).toBe(false)
+      yield* TestClock.adjust("10 seconds")
+      expect(budget.available()).toBe(0)
+    })
+  )
+})
+
+describe("RetryBudget.unlimited", () => {
+  it("always pays", () => {
+    for (let i = 0; i < 1000; i++) expect(RetryBudget.unlimited.tryWithdraw(timeout)).toBe(true)
+  })
+})
