@@ -1,0 +1,98 @@
+/**
+ * Hedging for idempotent operations: when an attempt is slow, start another one and take whichever
+ * succeeds first.
+ *
+ * `hedge` starts the first attempt at once. If no attempt has succeeded `delay` later, it starts a
+ * hedge (another run of the same effect), and another after each further `delay`, up to
+ * `maxHedges` extra attempts. The first *success* wins: every other attempt still running is
+ * interrupted and awaited, so its finalizers (released connections, cancelled requests) have run
+ * before `hedge` returns. A failed attempt does not end the race while another is still running;
+ * when every attempt started has failed, the call fails with the failure of the **last** attempt
+ * to end.
+ *
+ * With `hedgeOnFailure: true` a failure is also a reason to hedge (as gRPC's non-fatal status
+ * codes and Polly's hedging do): the failure is classified by the {@link Classifier} in context;
+ * if it is retryable, the next hedge starts at once instead of waiting for the timer; if not, the
+ * race ends with that failure (another attempt would fail the same way) and the others are
+ * interrupted.
+ *
+ * Only hedge operations that are safe to run more than once (idempotent reads, writes with an
+ * idempotency key).
+ *
+ * Cost: with `maxHedges: 0` the effect is returned unchanged. Otherwise the first attempt runs in
+ * a forked fiber and the hedge timer in another, coordinated through a queue by the calling fiber:
+ * when the first attempt wins before `delay`, that is one timer (set and cancelled), two fibers
+ * and one queue, about what `Effect.timeout` costs (it forks twice too). Measured with
+ * `pnpm bench hedging` where available; see the issue note for numbers.
+ *
+ * Each hedge started is published as a `HedgeStarted` event (`hedge` is 1 for the first extra
+ * attempt) to the `ResilienceEvents` hub when one is provided, and passed to `onHedge`.
+ *
+ * @since 0.1.0
+ */
+import type * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import { dual } from "effect/Function"
+import { Classifier } from "./Classifier.js"
+import * as internal from "./internal/hedging.js"
+
+/**
+ * Options of {@link hedge} when only latency triggers a hedge.
+ *
+ * - `delay`: how long an attempt may run before the next hedge starts (and between hedges).
+ * - `maxHedges`: extra attempts at most (0 turns hedging off).
+ * - `operation`: name used in events (default `"hedged"`).
+ * - `onHedge`: run as each hedge starts, with its number (1 for the first extra attempt).
+ *
+ * @since 0.1.0
+ */
+export interface Options {
+  readonly delay: Duration.DurationInput
+  readonly maxHedges: number
+  readonly operation?: string | undefined
+  readonly onHedge?: ((hedge: number) => Effect.Effect<void>) | undefined
+  readonly hedgeOnFailure?: false | undefined
+}
+
+/**
+ * Options of {@link hedge} when a retryable failure also starts the next hedge at once. The
+ * failure is classified by the `Classifier` in context, so the hedged effect requires it.
+ *
+ * @since 0.1.0
+ */
+export interface OnFailureOptions extends Omit<Options, "hedgeOnFailure"> {
+  readonly hedgeOnFailure: true
+}
+
+/**
+ * Runs `self` with hedged attempts. See the module documentation for the exact rules.
+ *
+ * @example
+ * import { Hedging } from "@effect-resilience/core"
+ * import { Effect } from "effect"
+ *
+ * declare const getUser: Effect.Effect<{ readonly name: string }, Error>
+ *
+ * // After 50 ms without an answer, ask again (twice at most); the first answer wins.
+ * const fast = getUser.pipe(Hedging.hedge({ delay: "50 millis", maxHedges: 2, operation: "get-user" }))
+ *
+ * // Also hedge at once when an attempt fails with a retryable failure (requires a Classifier).
+ * const eager = Hedging.hedge(getUser, { delay: "50 millis", maxHedges: 2, hedgeOnFailure: true })
+ *
+ * @since 0.1.0
+ */
+export const hedge: {
+  (options: OnFailureOptions): <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R | Classifier>
+  (options: Options): <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+  <A, E, R>(self: Effect.Effect<A, E, R>, options: OnFailureOptions): Effect.Effect<A, E, R | Classifier>
+  <A, E, R>(self: Effect.Effect<A, E, R>, options: Options): Effect.Effect<A, E, R>
+} = dual(
+  2,
+  <A, E, R>(self: Effect.Effect<A, E, R>, options: Options | OnFailureOptions): Effect.Effect<A, E, R | Classifier> => {
+    const resolved = internal.resolve(options)
+    if (resolved.maxHedges === 0) return self
+    return options.hedgeOnFailure === true
+      ? Effect.flatMap(Classifier, (classifier) => internal.hedge(self, resolved, classifier.classify))
+      : internal.hedge(self, resolved, undefined)
+  }
+)

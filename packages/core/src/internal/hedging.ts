@@ -1,0 +1,133 @@
+import * as Cause from "effect/Cause"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as Queue from "effect/Queue"
+import type { Classification } from "../Classification.js"
+import * as Events from "../Events.js"
+
+/** What the coordinator hears: the hedge timer fired, or an attempt ended. */
+type Signal<A, E> =
+  | { readonly _tag: "Tick" }
+  | { readonly _tag: "Done"; readonly index: number; readonly exit: Exit.Exit<A, E> }
+
+const tick: Signal<never, never> = { _tag: "Tick" }
+
+/** @internal */
+export interface Resolved {
+  readonly delay: Duration.Duration
+  readonly maxHedges: number
+  readonly operation: string
+  readonly onHedge: ((hedge: number) => Effect.Effect<void>) | undefined
+}
+
+/** @internal */
+export const resolve = (options: {
+  readonly delay: Duration.DurationInput
+  readonly maxHedges: number
+  readonly operation?: string | undefined
+  readonly onHedge?: ((hedge: number) => Effect.Effect<void>) | undefined
+}): Resolved => ({
+  delay: Duration.decode(options.delay),
+  maxHedges: Number.isFinite(options.maxHedges) ? Math.max(0, Math.floor(options.maxHedges)) : 0,
+  operation: options.operation ?? "hedged",
+  onHedge: options.onHedge
+})
+
+/**
+ * Runs `self` with hedges.
+ *
+ * One coordinator (the calling fiber) owns every decision; attempts and the hedge timer are forked
+ * fibers that only post signals to a queue. The coordinator starts attempt 0 and arms the timer;
+ * on `Tick` it starts the next hedge and re-arms the timer (while hedges remain); on `Done` it
+ * either returns (a success, a failure the classifier says is not retryable, or the last attempt
+ * in flight failing) or keeps waiting. Whatever ends the race (including the caller's
+ * interruption), the timer and every attempt still running are interrupted and awaited, so their
+ * finalizers have run before this returns.
+ *
+ * `classify` is given only in hedge-on-failure mode.
+ *
+ * @internal
+ */
+export const hedge = <A, E, R>(
+  self: Effect.Effect<A, E, R>,
+  options: Resolved,
+  classify: ((failure: unknown) => Classification) | undefined
+): Effect.Effect<A, E, R> => {
+  if (options.maxHedges === 0) return self
+  const { delay, maxHedges, onHedge, operation } = options
+  return Effect.uninterruptibleMask((restore) =>
+    Effect.flatMap(Queue.unbounded<Signal<A, E>>(), (queue) => {
+      const attempts: Array<Fiber.RuntimeFiber<boolean>> = []
+      let timer: Fiber.RuntimeFiber<boolean> | undefined
+      let started = 0
+      let inFlight = 0
+
+      const startAttempt: Effect.Effect<void, never, R> = Effect.suspend(() => {
+        const index = started++
+        inFlight++
+        return Effect.map(
+          Effect.fork(
+            Effect.flatMap(Effect.exit(restore(self)), (exit) => Queue.offer(queue, { _tag: "Done", index, exit }))
+          ),
+          (fiber) => {
+            attempts.push(fiber)
+          }
+        )
+      })
+
+      const startHedge: Effect.Effect<void, never, R> = Effect.suspend(() => {
+        const hedge = started
+        const announce = Events.publish(Events.ResilienceEvent.HedgeStarted({ operation, hedge }))
+        return Effect.zipRight(
+          onHedge === undefined ? announce : Effect.zipRight(announce, onHedge(hedge)),
+          startAttempt
+        )
+      })
+
+      // The timer for the next hedge, if one may still start.
+      const arm: Effect.Effect<void> = Effect.suspend(() => {
+        if (started > maxHedges) return Effect.void
+        return Effect.map(
+          Effect.fork(Effect.zipRight(Effect.interruptible(Effect.sleep(delay)), Queue.offer(queue, tick))),
+          (fiber) => {
+            timer = fiber
+          }
+        )
+      })
+
+      const disarm: Effect.Effect<void> = Effect.suspend(() => {
+        const current = timer
+        timer = undefined
+        return current === undefined ? Effect.void : Fiber.interrupt(current)
+      })
+
+      const hedgeNow = Effect.zipRight(Effect.zipRight(disarm, startHedge), arm)
+
+      const loop: Effect.Effect<Exit.Exit<A, E>, never, R> = Effect.flatMap(restore(Queue.take(queue)), (signal) => {
+        if (signal._tag === "Tick") {
+          timer = undefined
+          return Effect.zipRight(Effect.zipRight(startHedge, arm), loop)
+        }
+        inFlight--
+        const exit = signal.exit
+        if (Exit.isSuccess(exit)) return Effect.succeed(exit)
+        if (classify !== undefined) {
+          const classification = classify(Cause.squash(exit.cause))
+          if (!classification.retryable) return Effect.succeed(exit)
+          if (started <= maxHedges) return Effect.zipRight(hedgeNow, loop)
+        }
+        return inFlight === 0 ? Effect.succeed(exit) : loop
+      })
+
+      const cleanup = Effect.suspend(() => {
+        const current = timer
+        timer = undefined
+        return current === undefined ? Fiber.interruptAll(attempts) : Fiber.interruptAll([current, ...attempts])
+      })
+
+      return Effect.flatten(Effect.ensuring(Effect.zipRight(Effect.zipRight(startAttempt, arm), loop), cleanup))
+    })
+  )
+}

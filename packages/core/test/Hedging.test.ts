@@ -1,0 +1,217 @@
+import { describe, expect, it } from "@effect/vitest"
+import * as Chunk from "effect/Chunk"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as Option from "effect/Option"
+import * as Ref from "effect/Ref"
+import * as Stream from "effect/Stream"
+import * as TestClock from "effect/TestClock"
+import * as Classification from "../src/Classification.js"
+import * as Classifier from "../src/Classifier.js"
+import * as Events from "../src/Events.js"
+import * as Hedging from "../src/Hedging.js"
+
+/**
+ * An operation whose n-th run (0-based) sleeps `plan[n].millis` then succeeds with `n` or fails with
+ * `plan[n].fail`. Every run acquires a resource released by a finalizer; the log records
+ * `start n`, `end n` and `release n` (`interrupted n` when interrupted).
+ */
+const scripted = (plan: ReadonlyArray<{ readonly millis: number; readonly fail?: string }>) =>
+  Effect.gen(function* () {
+    const runs = yield* Ref.make(0)
+    const log = yield* Ref.make<ReadonlyArray<string>>([])
+    const note = (line: string) => Ref.update(log, (lines) => [...lines, line])
+    const op = Effect.flatMap(
+      Ref.getAndUpdate(runs, (n) => n + 1),
+      (n) => {
+        const step = plan[Math.min(n, plan.length - 1)]!
+        return Effect.scoped(
+          Effect.acquireRelease(note(`start ${n}`), (_, exit) =>
+            note(Exit.isInterrupted(exit) ? `interrupted ${n}` : `release ${n}`)
+          ).pipe(
+            Effect.zipRight(Effect.sleep(step.millis)),
+            Effect.zipRight(step.fail === undefined ? Effect.succeed(n) : Effect.fail(step.fail)),
+            Effect.tap(() => note(`end ${n}`))
+          )
+        )
+      }
+    )
+    return { op, runs: Ref.get(runs), log: Ref.get(log), note }
+  })
+
+describe("Hedging.hedge", () => {
+  it.effect("does not start a hedge when the first attempt is faster than the delay", () =>
+    Effect.gen(function* () {
+      const s = yield* scripted([{ millis: 10 }])
+      const hedges = yield* Ref.make(0)
+      const fiber = yield* Effect.fork(
+        s.op.pipe(Hedging.hedge({ delay: "100 millis", maxHedges: 3, onHedge: () => Ref.update(hedges, (n) => n + 1) }))
+      )
+      yield* TestClock.adjust("10 millis")
+      expect(yield* Fiber.join(fiber)).toBe(0)
+      // Time passing after the win starts nothing: the timer was cancelled.
+      yield* TestClock.adjust("1 second")
+      expect(yield* s.runs).toBe(1)
+      expect(yield* Ref.get(hedges)).toBe(0)
+      expect(yield* s.log).toEqual(["start 0", "end 0", "release 0"])
+    })
+  )
+
+  it.effect("starts a hedge after the delay; the first success wins and the loser is interrupted and released", () =>
+    Effect.gen(function* () {
+      // Attempt 0 takes 500 ms; the hedge started at 100 ms takes 50 ms and wins at 150 ms.
+      const s = yield* scripted([{ millis: 500 }, { millis: 50 }])
+      const fiber = yield* Effect.fork(
+        s.op.pipe(
+          Hedging.hedge({ delay: "100 millis", maxHedges: 1 }),
+          Effect.tap(() => s.note("returned"))
+        )
+      )
+      yield* TestClock.adjust("99 millis")
+      expect(yield* s.runs).toBe(1)
+      yield* TestClock.adjust("1 millis")
+      expect(yield* s.runs).toBe(2)
+      yield* TestClock.adjust("50 millis")
+      expect(yield* Fiber.join(fiber)).toBe(1)
+      // By the time hedge returned, the slow attempt's finalizer had run (as an interruption).
+      expect(yield* s.log).toEqual(["start 0", "start 1", "end 1", "release 1", "interrupted 0", "returned"])
+    })
+  )
+
+  it.effect("respects maxHedges and spaces hedges by the delay", () =>
+    Effect.gen(function* () {
+      const s = yield* scripted([{ millis: 10_000 }])
+      const started = yield* Ref.make<ReadonlyArray<number>>([])
+      const fiber = yield* Effect.fork(
+        s.op.pipe(
+          Hedging.hedge({
+            delay: "100 millis",
+            maxHedges: 2,
+            onHedge: (n) => Ref.update(started, (xs) => [...xs, n])
+          })
+        )
+      )
+      yield* TestClock.adjust("100 millis")
+      expect(yield* s.runs).toBe(2)
+      yield* TestClock.adjust("100 millis")
+      expect(yield* s.runs).toBe(3)
+      yield* TestClock.adjust("5 seconds")
+      expect(yield* s.runs).toBe(3)
+      expect(yield* Ref.get(started)).toEqual([1, 2])
+      // Interrupting the caller interrupts and releases every attempt.
+      yield* Fiber.interrupt(fiber)
+      const log = yield* s.log
+      expect(log.filter((l) => l.startsWith("interrupted")).sort()).toEqual([
+        "interrupted 0",
+        "interrupted 1",
+        "interrupted 2"
+      ])
+    })
+  )
+
+  it.effect("maxHedges 0 runs the effect alone", () =>
+    Effect.gen(function* () {
+      const s = yield* scripted([{ millis: 1_000 }])
+      const fiber = yield* Effect.fork(s.op.pipe(Hedging.hedge({ delay: "10 millis", maxHedges: 0 })))
+      yield* TestClock.adjust("1 second")
+      expect(yield* Fiber.join(fiber)).toBe(0)
+      expect(yield* s.runs).toBe(1)
+    })
+  )
+
+  it.effect("a failed attempt does not end the race while a hedge may still win", () =>
+    Effect.gen(function* () {
+      // 0 fails at 150 ms; hedge 1 (started at 100 ms) succeeds at 300 ms.
+      const s = yield* scripted([{ millis: 150, fail: "boom-0" }, { millis: 200 }])
+      const fiber = yield* Effect.fork(s.op.pipe(Hedging.hedge({ delay: "100 millis", maxHedges: 1 })))
+      yield* TestClock.adjust("300 millis")
+      expect(yield* Fiber.join(fiber)).toBe(1)
+    })
+  )
+
+  it.effect("when every attempt fails, fails with the failure of the last attempt to end", () =>
+    Effect.gen(function* () {
+      // 0 fails at 400 ms, 1 (from 100 ms) fails at 150 ms, 2 (from 200 ms) fails at 350 ms.
+      const s = yield* scripted([
+        { millis: 400, fail: "boom-0" },
+        { millis: 50, fail: "boom-1" },
+        { millis: 150, fail: "boom-2" }
+      ])
+      const fiber = yield* Effect.fork(s.op.pipe(Hedging.hedge({ delay: "100 millis", maxHedges: 2 })))
+      yield* TestClock.adjust("1 second")
+      const exit = yield* Fiber.await(fiber)
+      expect(exit).toEqual(Exit.fail("boom-0"))
+      expect(yield* s.runs).toBe(3)
+    })
+  )
+
+  it.effect("without hedgeOnFailure, a failure with nothing else running ends the call", () =>
+    Effect.gen(function* () {
+      const s = yield* scripted([{ millis: 10, fail: "boom" }, { millis: 10 }])
+      const fiber = yield* Effect.fork(s.op.pipe(Hedging.hedge({ delay: "100 millis", maxHedges: 2 })))
+      yield* TestClock.adjust("10 millis")
+      expect(yield* Fiber.await(fiber)).toEqual(Exit.fail("boom"))
+      yield* TestClock.adjust("1 second")
+      expect(yield* s.runs).toBe(1)
+    })
+  )
+
+  const classifier = Classifier.layerFrom((failure) =>
+    failure === "retryable"
+      ? Classification.make({ category: "unavailable", code: "test.unavailable", message: "unavailable" })
+      : Classification.make({ category: "validation", code: "test.validation", message: "invalid" })
+  )
+
+  it.effect("hedgeOnFailure: a retryable failure starts the next hedge at once", () =>
+    Effect.gen(function* () {
+      const s = yield* scripted([{ millis: 10, fail: "retryable" }, { millis: 20 }])
+      const fiber = yield* Effect.fork(
+        s.op.pipe(Hedging.hedge({ delay: "100 millis", maxHedges: 1, hedgeOnFailure: true }))
+      )
+      yield* TestClock.adjust("10 millis")
+      expect(yield* s.runs).toBe(2)
+      yield* TestClock.adjust("20 millis")
+      expect(yield* Fiber.join(fiber)).toBe(1)
+    }).pipe(Effect.provide(classifier))
+  )
+
+  it.effect("hedgeOnFailure: a non-retryable failure ends the race and interrupts the others", () =>
+    Effect.gen(function* () {
+      // Hedge 1 starts at 100 ms (slow); attempt 0 then fails with a validation failure at 150 ms.
+      const s = yield* scripted([{ millis: 150, fail: "invalid" }, { millis: 1_000 }])
+      const fiber = yield* Effect.fork(Hedging.hedge(s.op, { delay: "100 millis", maxHedges: 2, hedgeOnFailure: true }))
+      yield* TestClock.adjust("150 millis")
+      expect(yield* Fiber.await(fiber)).toEqual(Exit.fail("invalid"))
+      expect(yield* s.log).toContain("interrupted 1")
+      expect(yield* s.runs).toBe(2)
+    }).pipe(Effect.provide(classifier))
+  )
+
+  it.effect("publishes HedgeStarted events", () =>
+    Effect.gen(function* () {
+      const hub = yield* Events.ResilienceEvents
+      const events = yield* hub.subscribe
+      const s = yield* scripted([{ millis: 1_000 }, { millis: 1_000 }, { millis: 10 }])
+      const fiber = yield* Effect.fork(
+        s.op.pipe(Hedging.hedge({ delay: "100 millis", maxHedges: 2, operation: "get-user" }))
+      )
+      yield* TestClock.adjust("210 millis")
+      expect(yield* Fiber.join(fiber)).toBe(2)
+      const seen = yield* Stream.runCollect(Stream.take(events, 2))
+      expect(Chunk.toReadonlyArray(seen)).toEqual([
+        Events.ResilienceEvent.HedgeStarted({ operation: "get-user", hedge: 1 }),
+        Events.ResilienceEvent.HedgeStarted({ operation: "get-user", hedge: 2 })
+      ])
+    }).pipe(Effect.scoped, Effect.provide(Events.layer()))
+  )
+
+  it.effect("data-first and data-last forms agree", () =>
+    Effect.gen(function* () {
+      const a = yield* Effect.option(Hedging.hedge(Effect.succeed(1), { delay: 0, maxHedges: 1 }))
+      const b = yield* Effect.option(Effect.succeed(1).pipe(Hedging.hedge({ delay: 0, maxHedges: 1 })))
+      expect(a).toEqual(Option.some(1))
+      expect(b).toEqual(a)
+    })
+  )
+})
