@@ -1,0 +1,527 @@
+/**
+ * The dead letter queue: where items that failed for good are kept, with their payload (encoded with
+ * the item's Schema), the failure (tag, classification, message, attempt history), the queue name,
+ * timestamps, a status and operator notes. Operators list, inspect, replay, discard and purge them.
+ *
+ * Replays claim entries atomically (pending -> replaying), so two processes sharing a store never
+ * handle one entry twice; a claim whose process crashed is returned to pending after a lease (see
+ * {@link Options.leaseMillis} and {@link DeadLetterQueueService.recoverStale}).
+ *
+ * Stores implement the small {@link Store} interface; this module has the in-memory one
+ * ({@link layerMemory}); `@effect-resilience/sql` has SQLite and PostgreSQL.
+ *
+ * @since 0.1.0
+ */
+import * as Context from "effect/Context"
+import type * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import type * as Option from "effect/Option"
+import type * as ParseResult from "effect/ParseResult"
+import * as Schema from "effect/Schema"
+import { type Category, Classification } from "./Classification.js"
+import { AttemptRecord } from "./Errors.js"
+import * as internal from "./internal/deadLetter.js"
+import * as memory from "./internal/deadLetterMemory.js"
+
+/**
+ * Where an entry is in its life: `pending` (waiting for an operator or a replay), `replaying`
+ * (claimed by a replay), `resolved` (a replay succeeded) or `discarded` (an operator gave up on it).
+ *
+ * @since 0.1.0
+ */
+export const Status = Schema.Literal("pending", "replaying", "resolved", "discarded")
+
+/** @since 0.1.0 */
+export type Status = typeof Status.Type
+
+/**
+ * Every status, in a stable order.
+ *
+ * @since 0.1.0
+ */
+export const statuses: ReadonlyArray<Status> = Status.literals
+
+/**
+ * Categories whose failures a person must look at: they form the manual review queue.
+ *
+ * @since 0.1.0
+ */
+export const manualReviewCategories: ReadonlyArray<Category> = ["validation", "authentication", "business"]
+
+/**
+ * The stored failure: the tag and a user-safe message of the last failure, its classification and
+ * the attempt history (oldest first; replays append to it).
+ *
+ * @since 0.1.0
+ */
+export const Failure = Schema.Struct({
+  tag: Schema.String,
+  message: Schema.String,
+  classification: Classification,
+  history: Schema.Array(AttemptRecord)
+})
+
+/** @since 0.1.0 */
+export interface Failure extends Schema.Schema.Type<typeof Failure> {}
+
+/**
+ * An operator note or an audit record: who did what, when.
+ *
+ * @since 0.1.0
+ */
+export const Note = Schema.Struct({
+  atMillis: Schema.Number,
+  operator: Schema.optional(Schema.String),
+  action: Schema.String,
+  text: Schema.String
+})
+
+/** @since 0.1.0 */
+export interface Note extends Schema.Schema.Type<typeof Note> {}
+
+/**
+ * One dead letter. `payload` is the item encoded with its Schema (JSON-compatible); `version`
+ * grows with every change (stores use it for compare-and-set).
+ *
+ * @since 0.1.0
+ */
+export const Entry = Schema.Struct({
+  id: Schema.String,
+  queue: Schema.String,
+  idempotencyKey: Schema.String,
+  payload: Schema.Unknown,
+  failure: Failure,
+  status: Status,
+  createdAtMillis: Schema.Number,
+  updatedAtMillis: Schema.Number,
+  claimedAtMillis: Schema.optional(Schema.Number),
+  replayRun: Schema.optional(Schema.String),
+  replays: Schema.Int,
+  version: Schema.Int,
+  notes: Schema.Array(Note)
+})
+
+/** @since 0.1.0 */
+export interface Entry extends Schema.Schema.Type<typeof Entry> {}
+
+/**
+ * What `add` needs. `idempotencyKey` defaults to the entry's id.
+ *
+ * @since 0.1.0
+ */
+export interface EntryInput {
+  readonly queue: string
+  readonly payload: unknown
+  readonly failure: Failure
+  readonly idempotencyKey?: string | undefined
+  readonly note?: string | undefined
+}
+
+/**
+ * Which entries to list or replay. Every field narrows; an array means "any of". The time range is
+ * on the creation time, `[fromMillis, toMillis)`.
+ *
+ * @since 0.1.0
+ */
+export interface Filter {
+  readonly ids?: ReadonlyArray<string> | undefined
+  readonly queue?: string | undefined
+  readonly category?: Category | ReadonlyArray<Category> | undefined
+  readonly status?: Status | ReadonlyArray<Status> | undefined
+  readonly fromMillis?: number | undefined
+  readonly toMillis?: number | undefined
+}
+
+/**
+ * A page: entries are ordered oldest first (then by id).
+ *
+ * @since 0.1.0
+ */
+export interface Page {
+  readonly limit: number
+  readonly offset: number
+}
+
+/**
+ * One page of entries and the number of entries matching the filter.
+ *
+ * @since 0.1.0
+ */
+export interface ListResult {
+  readonly entries: ReadonlyArray<Entry>
+  readonly total: number
+}
+
+/**
+ * Counts by status, queue and category (a missing key is zero, every status is present).
+ *
+ * @since 0.1.0
+ */
+export interface Stats {
+  readonly total: number
+  readonly byStatus: Readonly<Record<Status, number>>
+  readonly byQueue: Readonly<Record<string, Readonly<Record<Status, number>>>>
+  readonly byCategory: Readonly<Record<string, number>>
+  /** Pending entries whose category needs a person (see {@link manualReviewCategories}). */
+  readonly manualReview: number
+}
+
+/**
+ * One row of grouped counts, what a store returns for {@link Stats}.
+ *
+ * @since 0.1.0
+ */
+export interface CountRow {
+  readonly queue: string
+  readonly category: string
+  readonly status: Status
+  readonly count: number
+}
+
+/**
+ * What one replay did: the ids resolved, those whose handler failed again (back to pending with the
+ * attempt appended), those whose payload no longer decodes (left pending, with the problem's path),
+ * and those that were asked for by id but not pending.
+ *
+ * @since 0.1.0
+ */
+export interface ReplayReport {
+  readonly resolved: ReadonlyArray<string>
+  readonly failed: ReadonlyArray<{ readonly id: string; readonly classification: Classification }>
+  readonly invalid: ReadonlyArray<{ readonly id: string; readonly issues: ReadonlyArray<Issue> }>
+  readonly skipped: ReadonlyArray<{ readonly id: string; readonly status: Status }>
+}
+
+/**
+ * One problem found while decoding a payload: the path inside the payload and what is wrong.
+ *
+ * @since 0.1.0
+ */
+export interface Issue {
+  readonly path: ReadonlyArray<PropertyKey>
+  readonly message: string
+}
+
+/**
+ * The store failed: unreachable, corrupt, not ours. `message` is fit for an operator (no host,
+ * credential, payload or stack trace); `cause` keeps the original for logs.
+ *
+ * @since 0.1.0
+ */
+export class DeadLetterStoreError extends Schema.TaggedError<DeadLetterStoreError>()("DeadLetterStoreError", {
+  reason: Schema.Literal("unavailable", "corrupt", "foreign", "conflict", "failed"),
+  message: Schema.String,
+  cause: Schema.optional(Schema.Defect)
+}) {}
+
+/**
+ * No entry has this id.
+ *
+ * @since 0.1.0
+ */
+export class EntryNotFound extends Schema.TaggedError<EntryNotFound>()("EntryNotFound", { id: Schema.String }) {
+  override get message(): string {
+    return `No dead letter has the id "${this.id}"`
+  }
+}
+
+/**
+ * The entry is not in a status that allows the operation (only pending entries can be discarded).
+ *
+ * @since 0.1.0
+ */
+export class InvalidStatus extends Schema.TaggedError<InvalidStatus>()("InvalidStatus", {
+  id: Schema.String,
+  status: Status,
+  operation: Schema.String
+}) {
+  override get message(): string {
+    return `Dead letter "${this.id}" is ${this.status}: cannot ${this.operation} it`
+  }
+}
+
+/**
+ * A payload no longer decodes with the item's Schema. `issues` carry the paths; `message` is the
+ * tree of problems (paths and expectations, no values).
+ *
+ * @since 0.1.0
+ */
+export class InvalidPayload extends Schema.TaggedError<InvalidPayload>()("InvalidPayload", {
+  id: Schema.String,
+  issues: Schema.Array(
+    Schema.Struct({ path: Schema.Array(Schema.Union(Schema.String, Schema.Number)), message: Schema.String })
+  ),
+  message: Schema.String
+}) {}
+
+/**
+ * A replay handler: receives the entry (payload still encoded) and succeeds when the item was
+ * processed. Build a typed one with {@link handler}.
+ *
+ * @since 0.1.0
+ */
+export type Handler<E, R> = (entry: Entry) => Effect.Effect<unknown, E, R>
+
+/**
+ * Options of a replay: `operator` is recorded in the notes; `limit` caps the entries handled;
+ * `chunk` is how many entries one claim takes (default 16).
+ *
+ * @since 0.1.0
+ */
+export interface ReplayOptions {
+  readonly operator?: string | undefined
+  readonly limit?: number | undefined
+  readonly chunk?: number | undefined
+}
+
+/**
+ * The storage a dead letter queue runs on. Stores are dumb: the state machine (claims, notes,
+ * history, leases) lives in {@link make}, and every change goes through the compare-and-set
+ * `update`, so one implementation of the rules serves memory, SQLite and PostgreSQL.
+ *
+ * @since 0.1.0
+ */
+export interface Store {
+  readonly insert: (entry: Entry) => Effect.Effect<void, DeadLetterStoreError>
+  readonly get: (id: string) => Effect.Effect<Option.Option<Entry>, DeadLetterStoreError>
+  readonly list: (filter: Filter, page: Page) => Effect.Effect<ListResult, DeadLetterStoreError>
+  /**
+   * Atomically moves up to `limit` pending entries matching `filter` whose `replayRun` differs from
+   * `run` to `replaying` (setting `replayRun`, `claimedAtMillis`, `updatedAtMillis`, `version + 1`)
+   * and returns them as updated. Concurrent claims never return the same entry.
+   */
+  readonly claim: (
+    filter: Filter,
+    run: string,
+    limit: number,
+    nowMillis: number
+  ) => Effect.Effect<ReadonlyArray<Entry>, DeadLetterStoreError>
+  /** Replaces the entry when its stored version is `expectedVersion`; false when it is not. */
+  readonly update: (entry: Entry, expectedVersion: number) => Effect.Effect<boolean, DeadLetterStoreError>
+  /** Deletes entries with one of `statuses` last updated before `beforeMillis`; returns how many. */
+  readonly purge: (beforeMillis: number, statuses: ReadonlyArray<Status>) => Effect.Effect<number, DeadLetterStoreError>
+  readonly counts: Effect.Effect<ReadonlyArray<CountRow>, DeadLetterStoreError>
+}
+
+/**
+ * Options of a dead letter queue: `leaseMillis` is how long a claim may last before a replay
+ * considers its process dead and returns the entry to pending (default 5 minutes).
+ *
+ * @since 0.1.0
+ */
+export interface Options {
+  readonly leaseMillis?: number | undefined
+}
+
+/**
+ * The service.
+ *
+ * @since 0.1.0
+ */
+export interface DeadLetterQueueService {
+  /** Stores a new pending entry. */
+  readonly add: (input: EntryInput) => Effect.Effect<Entry, DeadLetterStoreError>
+  readonly list: (filter?: Filter, page?: Partial<Page>) => Effect.Effect<ListResult, DeadLetterStoreError>
+  readonly get: (id: string) => Effect.Effect<Option.Option<Entry>, DeadLetterStoreError>
+  /**
+   * Replays one entry (by id) or every pending entry matching a filter through `handler`. Success
+   * resolves the entry; failure returns it to pending with the attempt appended (classified by the
+   * `Classifier` in context, if any); an {@link InvalidPayload} failure leaves it pending with a note.
+   */
+  readonly replay: <E, R>(
+    selector: string | Filter,
+    handler: Handler<E, R>,
+    options?: ReplayOptions
+  ) => Effect.Effect<ReplayReport, DeadLetterStoreError | EntryNotFound, R>
+  /** Marks a pending entry discarded, recording the operator and the note. */
+  readonly discard: (
+    id: string,
+    operator: string,
+    note?: string
+  ) => Effect.Effect<Entry, DeadLetterStoreError | EntryNotFound | InvalidStatus>
+  /** Adds an operator note without changing the status. */
+  readonly annotate: (
+    id: string,
+    operator: string,
+    note: string
+  ) => Effect.Effect<Entry, DeadLetterStoreError | EntryNotFound>
+  /** Deletes resolved and discarded entries (or `statuses`) not updated for `olderThan`. */
+  readonly purge: (
+    olderThan: Duration.DurationInput,
+    options?: { readonly statuses?: ReadonlyArray<Status> | undefined }
+  ) => Effect.Effect<number, DeadLetterStoreError>
+  readonly stats: Effect.Effect<Stats, DeadLetterStoreError>
+  /** Pending entries whose category needs a person. */
+  readonly reviewQueue: (page?: Partial<Page>) => Effect.Effect<ListResult, DeadLetterStoreError>
+  /**
+   * Returns `replaying` entries claimed longer ago than the lease (or `olderThan`) to pending, with
+   * a note. `replay` does this first, so a crashed replay's entries come back on the next one.
+   */
+  readonly recoverStale: (olderThan?: Duration.DurationInput) => Effect.Effect<number, DeadLetterStoreError>
+}
+
+/**
+ * The dead letter queue service tag.
+ *
+ * @example
+ * import { DeadLetterQueue } from "@effect-resilience/core"
+ * import { Effect } from "effect"
+ *
+ * const pending = Effect.gen(function* () {
+ *   const dlq = yield* DeadLetterQueue.DeadLetterQueue
+ *   return yield* dlq.list({ status: "pending" }, { limit: 20 })
+ * }).pipe(Effect.provide(DeadLetterQueue.layerMemory()))
+ *
+ * @since 0.1.0
+ */
+export class DeadLetterQueue extends Context.Tag("@effect-resilience/core/DeadLetterQueue")<
+  DeadLetterQueue,
+  DeadLetterQueueService
+>() {}
+
+/**
+ * Builds the service on a store.
+ *
+ * @example
+ * import { DeadLetterQueue } from "@effect-resilience/core"
+ * import { Effect } from "effect"
+ *
+ * const dlq = Effect.flatMap(DeadLetterQueue.makeMemoryStore, (store) => DeadLetterQueue.make(store))
+ *
+ * @since 0.1.0
+ */
+export const make: (store: Store, options?: Options) => Effect.Effect<DeadLetterQueueService> = internal.make
+
+/**
+ * An in-memory store (for tests and single-process experiments: nothing survives the process).
+ *
+ * @since 0.1.0
+ */
+export const makeMemoryStore: Effect.Effect<Store> = memory.make
+
+/**
+ * The in-memory dead letter queue.
+ *
+ * @example
+ * import { DeadLetterQueue } from "@effect-resilience/core"
+ *
+ * const TestDlq = DeadLetterQueue.layerMemory({ leaseMillis: 1000 })
+ *
+ * @since 0.1.0
+ */
+export const layerMemory = (options?: Options): Layer.Layer<DeadLetterQueue> =>
+  Layer.effect(
+    DeadLetterQueue,
+    Effect.flatMap(makeMemoryStore, (store) => make(store, options))
+  )
+
+/**
+ * A Layer from any store.
+ *
+ * @since 0.1.0
+ */
+export const layerStore = <E, R>(
+  store: Effect.Effect<Store, E, R>,
+  options?: Options
+): Layer.Layer<DeadLetterQueue, E, R> =>
+  Layer.effect(
+    DeadLetterQueue,
+    Effect.flatMap(store, (s) => make(s, options))
+  )
+
+/**
+ * Builds the stored failure from the error, its classification and the attempt history. The
+ * message is the error's own when it is a tagged error (its message is meant for users), else the
+ * classification's.
+ *
+ * @example
+ * import { Classification, DeadLetterQueue } from "@effect-resilience/core"
+ *
+ * const failure = DeadLetterQueue.failureOf(
+ *   new Error("socket hang up"),
+ *   Classification.make({ category: "network", code: "ECONNRESET", message: "Connection reset" }),
+ *   []
+ * )
+ * // failure.message === "Connection reset"
+ *
+ * @since 0.1.0
+ */
+export const failureOf: (
+  error: unknown,
+  classification: Classification,
+  history: ReadonlyArray<AttemptRecord>
+) => Failure = internal.failureOf
+
+/**
+ * Dead-letters an item: encodes `payload` with `schema` and adds the entry to the queue.
+ *
+ * @example
+ * import { Classification, DeadLetterQueue } from "@effect-resilience/core"
+ * import { Effect, Schema } from "effect"
+ *
+ * const Order = Schema.Struct({ id: Schema.String, placedAt: Schema.DateFromString })
+ *
+ * const program = DeadLetterQueue.deadLetter(Order, {
+ *   queue: "orders",
+ *   payload: { id: "o-1", placedAt: new Date(0) },
+ *   failure: new Error("upstream said 422"),
+ *   classification: Classification.make({ category: "validation", code: "http.422", message: "Rejected" }),
+ *   history: [],
+ *   idempotencyKey: "order:o-1"
+ * }).pipe(Effect.provide(DeadLetterQueue.layerMemory()))
+ *
+ * @since 0.1.0
+ */
+export const deadLetter = <A, I, R>(
+  schema: Schema.Schema<A, I, R>,
+  input: {
+    readonly queue: string
+    readonly payload: A
+    readonly failure: unknown
+    readonly classification: Classification
+    readonly history: ReadonlyArray<AttemptRecord>
+    readonly idempotencyKey?: string | undefined
+    readonly note?: string | undefined
+  }
+): Effect.Effect<Entry, ParseResult.ParseError | DeadLetterStoreError, DeadLetterQueue | R> =>
+  Effect.gen(function* () {
+    const encoded = yield* Schema.encode(schema)(input.payload)
+    const dlq = yield* DeadLetterQueue
+    return yield* dlq.add({
+      queue: input.queue,
+      payload: encoded,
+      failure: failureOf(input.failure, input.classification, input.history),
+      idempotencyKey: input.idempotencyKey,
+      note: input.note
+    })
+  })
+
+/**
+ * A typed replay handler: decodes the payload with `schema` and calls `f`. A payload that no longer
+ * decodes fails with {@link InvalidPayload} (path and problem), which `replay` reports and which
+ * leaves the entry pending.
+ *
+ * @example
+ * import { DeadLetterQueue } from "@effect-resilience/core"
+ * import { Effect, Schema } from "effect"
+ *
+ * const Order = Schema.Struct({ id: Schema.String })
+ * const resend = DeadLetterQueue.handler(Order, (order) => Effect.log(`re-sending ${order.id}`))
+ * const replayAll = Effect.flatMap(DeadLetterQueue.DeadLetterQueue, (dlq) =>
+ *   dlq.replay({ queue: "orders" }, resend, { operator: "alice" })
+ * )
+ *
+ * @since 0.1.0
+ */
+export const handler: <A, I, R, B, E, R2>(
+  schema: Schema.Schema<A, I, R>,
+  f: (payload: A, entry: Entry) => Effect.Effect<B, E, R2>
+) => Handler<E | InvalidPayload, R | R2> = internal.handler
+
+/**
+ * The problems of a ParseError as paths and messages (what {@link InvalidPayload} carries).
+ *
+ * @since 0.1.0
+ */
+export const issuesOf: (error: ParseResult.ParseError) => ReadonlyArray<Issue> = internal.issuesOf
