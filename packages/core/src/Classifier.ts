@@ -3,12 +3,30 @@
  * and none of them inspects raw errors itself, so swapping the Classifier Layer changes the
  * behaviour of the whole pipeline.
  *
+ * {@link layer} is the default: it knows HTTP statuses and Retry-After, Node system error codes,
+ * fetch/undici errors, gRPC statuses (and `grpc-retry-pushback-ms`), PostgreSQL SQLSTATEs, Redis error
+ * replies, aborts and timeouts (see `Failures`) and the runtime's own errors (see `Errors`), whether
+ * they arrive as tagged failures or as raw values. {@link layerWith} puts user {@link Rule}s and
+ * exhaustive tag mappings ({@link exhaustive}) in front of it.
+ *
  * @since 0.1.0
  */
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type { Classification } from "./Classification.js"
+import * as internal from "./internal/classifier.js"
+import type { Rule } from "./Rule.js"
+
+/**
+ * What the Classifier service offers: a pure, synchronous function (it runs on every failure, so it
+ * must be cheap).
+ *
+ * @since 0.1.0
+ */
+export interface Service {
+  readonly classify: (failure: unknown) => Classification
+}
 
 /**
  * The service: a pure, synchronous function (it runs on every failure, so it must be cheap).
@@ -24,10 +42,7 @@ import type { Classification } from "./Classification.js"
  *
  * @since 0.1.0
  */
-export class Classifier extends Context.Tag("@effect-resilience/core/Classifier")<
-  Classifier,
-  { readonly classify: (failure: unknown) => Classification }
->() {}
+export class Classifier extends Context.Tag("@effect-resilience/core/Classifier")<Classifier, Service>() {}
 
 /**
  * A Layer from a classify function (tests use it to swap the behaviour of every strategy).
@@ -47,7 +62,230 @@ export const layerFrom = (classify: (failure: unknown) => Classification): Layer
 /**
  * Classifies a failure with the Classifier in context.
  *
+ * @example
+ * import { Classifier, Failures } from "@effect-resilience/core"
+ * import { Effect } from "effect"
+ *
+ * const c = Classifier.classify(new Failures.HttpError({ status: 503 })).pipe(Effect.provide(Classifier.layer))
+ *
  * @since 0.1.0
  */
 export const classify = (failure: unknown): Effect.Effect<Classification, never, Classifier> =>
   Effect.map(Classifier, (c) => c.classify(failure))
+
+/**
+ * What a rule or a mapping answers for a failure it matches: a classification, or a function of
+ * the failure and of the `base` classification (what the classifier below would have said).
+ *
+ * @example
+ * import { Classifier } from "@effect-resilience/core"
+ *
+ * const notRetried: Classifier.Result<unknown> = (_, base) => ({ ...base, retryable: false })
+ *
+ * @since 0.1.0
+ */
+export type Result<A> = internal.Result<A>
+
+/**
+ * A list of `[rule, result]` pairs; the result function receives the failure typed by its rule.
+ *
+ * @since 0.1.0
+ */
+export type Rules<R extends ReadonlyArray<unknown>> = {
+  readonly [K in keyof R]: readonly [Rule<R[K]>, Result<R[K]>]
+}
+
+/**
+ * @since 0.1.0
+ */
+export const MappingTypeId: unique symbol = Symbol.for("@effect-resilience/core/Classifier/Mapping")
+
+/**
+ * @since 0.1.0
+ */
+export type MappingTypeId = typeof MappingTypeId
+
+/**
+ * A classification for every tag of the error union `E`, made by {@link exhaustive}.
+ *
+ * @since 0.1.0
+ */
+export interface Mapping<in E> {
+  readonly [MappingTypeId]: { readonly _E: (_: E) => void }
+  readonly tags: ReadonlyArray<string>
+  /** @internal */
+  readonly handlers: ReadonlyMap<string, internal.MappingHandler>
+}
+
+/**
+ * One result per tag of `E`, each typed by its member of the union.
+ *
+ * @since 0.1.0
+ */
+export type Handlers<E extends { readonly _tag: string }> = {
+  readonly [T in E["_tag"]]: Result<Extract<E, { readonly _tag: T }>>
+}
+
+const isTaggedWith = <A extends { readonly _tag: string }>(u: unknown, tag: A["_tag"]): u is A =>
+  typeof u === "object" && u !== null && "_tag" in u && u._tag === tag
+
+const isKeyOf = <O extends object>(key: PropertyKey, o: O): key is keyof O => Object.hasOwn(o, key)
+
+const mappingEntry =
+  <E extends { readonly _tag: string }, K extends E["_tag"]>(tag: K, result: Handlers<E>[K]): internal.MappingHandler =>
+  (u, fallback) => {
+    if (!isTaggedWith<Extract<E, { readonly _tag: K }>>(u, tag)) return fallback(u)
+    return typeof result === "function" ? result(u, fallback(u)) : result
+  }
+
+/**
+ * An exhaustive mapping for a user's own error union: one result per `_tag`, checked by the
+ * compiler. Leave a tag out, or add a tag to the union later, and the build fails naming the
+ * missing tag (`Property 'InventoryLow' is missing ...`). Use it with {@link layerWith}; the defaults
+ * classify everything else.
+ *
+ * @example
+ * import { Classification, Classifier } from "@effect-resilience/core"
+ * import { Schema } from "effect"
+ *
+ * class PaymentDeclined extends Schema.TaggedError<PaymentDeclined>()("PaymentDeclined", { reason: Schema.String }) {}
+ * class InventoryLow extends Schema.TaggedError<InventoryLow>()("InventoryLow", { sku: Schema.String }) {}
+ *
+ * const mapping = Classifier.exhaustive<PaymentDeclined | InventoryLow>()({
+ *   PaymentDeclined: Classification.make({ category: "business", code: "payment.declined", message: "Payment declined" }),
+ *   InventoryLow: (e) =>
+ *     Classification.make({ category: "resource", code: "inventory.low", message: `Low stock (${e.sku})` })
+ * })
+ * const layer = Classifier.layerWith({ mappings: [mapping] })
+ *
+ * @since 0.1.0
+ */
+export const exhaustive =
+  <E extends { readonly _tag: string }>() =>
+  (handlers: Handlers<E>): Mapping<E> => {
+    const table = new Map<string, internal.MappingHandler>()
+    for (const tag of Object.keys(handlers)) {
+      if (isKeyOf(tag, handlers)) table.set(tag, mappingEntry<E, E["_tag"]>(tag, handlers[tag]))
+    }
+    return { [MappingTypeId]: { _E: () => undefined }, tags: [...table.keys()], handlers: table }
+  }
+
+/**
+ * User extensions: `rules` are tried in order, then `mappings` (the first mapping naming a tag
+ * wins), then the classifier below (the defaults, or the one {@link extend} wraps).
+ *
+ * @since 0.1.0
+ */
+export interface Options<R extends ReadonlyArray<unknown> = ReadonlyArray<unknown>> {
+  readonly rules?: Rules<R>
+  readonly mappings?: ReadonlyArray<Mapping<never>>
+}
+
+const compileRules = <R extends ReadonlyArray<unknown>>(rules: Rules<R> | undefined) => {
+  const compiled: Array<internal.CompiledRule> = []
+  if (rules !== undefined) {
+    for (const [rule, result] of rules) compiled.push(internal.compileRule(rule, result))
+  }
+  return compiled
+}
+
+const compileMappings = (mappings: ReadonlyArray<Mapping<never>> | undefined) => {
+  const table = new Map<string, internal.MappingHandler>()
+  for (const mapping of mappings ?? []) {
+    for (const [tag, handler] of mapping.handlers) if (!table.has(tag)) table.set(tag, handler)
+  }
+  return table
+}
+
+/**
+ * Puts rules and mappings in front of a classify function.
+ *
+ * @example
+ * import { Classification, Classifier, Rule } from "@effect-resilience/core"
+ *
+ * const service = Classifier.compose({ rules: [[Rule.status(418), Classification.unknown]] }, () =>
+ *   Classification.unknown
+ * )
+ *
+ * @since 0.1.0
+ */
+export const compose = <const R extends ReadonlyArray<unknown> = []>(
+  options: Options<R>,
+  fallback: (failure: unknown) => Classification
+): Service => ({
+  classify: internal.compose(compileRules(options.rules), compileMappings(options.mappings), fallback)
+})
+
+/**
+ * Builds the default classifier, with the user's rules and mappings in front. Retry-After HTTP dates
+ * are measured against the `Clock` in context when it is built (so `TestClock` in tests).
+ *
+ * @example
+ * import { Classifier, Failures } from "@effect-resilience/core"
+ * import { Effect } from "effect"
+ *
+ * const program = Effect.map(Classifier.make(), (c) => c.classify(new Failures.NetworkError({ code: "ECONNRESET" })))
+ *
+ * @since 0.1.0
+ */
+export const make = <const R extends ReadonlyArray<unknown> = []>(options: Options<R> = {}): Effect.Effect<Service> =>
+  Effect.map(Effect.clock, (clock) =>
+    compose(
+      options,
+      internal.makeDefault(() => clock.unsafeCurrentTimeMillis())
+    )
+  )
+
+/**
+ * The default Classifier.
+ *
+ * @example
+ * import { Classifier, Failures } from "@effect-resilience/core"
+ * import { Effect } from "effect"
+ *
+ * const program = Classifier.classify(new Failures.GrpcError({ code: 14 })).pipe(Effect.provide(Classifier.layer))
+ *
+ * @since 0.1.0
+ */
+export const layer: Layer.Layer<Classifier> = Layer.effect(Classifier, make())
+
+/**
+ * The default Classifier with user rules and exhaustive mappings in front of it: they take
+ * precedence over the defaults.
+ *
+ * @example
+ * import { Classification, Classifier, Rule } from "@effect-resilience/core"
+ *
+ * const layer = Classifier.layerWith({
+ *   rules: [
+ *     [Rule.status(418), Classification.make({ category: "business", code: "teapot", message: "I'm a teapot" })],
+ *     [Rule.tag("PaymentDeclined"), (e) => Classification.make({ category: "business", code: e._tag, message: "Declined" })]
+ *   ]
+ * })
+ *
+ * @since 0.1.0
+ */
+export const layerWith = <const R extends ReadonlyArray<unknown> = []>(options: Options<R>): Layer.Layer<Classifier> =>
+  Layer.effect(Classifier, make(options))
+
+/**
+ * Rules and mappings in front of whatever Classifier the Layer below provides (a test's, or the
+ * default).
+ *
+ * @example
+ * import { Classification, Classifier, Rule } from "@effect-resilience/core"
+ * import { Layer } from "effect"
+ *
+ * const layer = Classifier.extend({
+ *   rules: [[Rule.messageMatches(/quota/), Classification.make({ category: "throttled", code: "quota", message: "Quota" })]]
+ * }).pipe(Layer.provide(Classifier.layer))
+ *
+ * @since 0.1.0
+ */
+export const extend = <const R extends ReadonlyArray<unknown> = []>(
+  options: Options<R>
+): Layer.Layer<Classifier, never, Classifier> =>
+  Layer.effect(
+    Classifier,
+    Effect.map(Classifier, (below) => compose(options, below.classify))
+  )
