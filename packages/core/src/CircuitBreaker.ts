@@ -62,7 +62,11 @@ const DurationFromString = Schema.transformOrFail(Schema.String, Schema.Duration
  *
  * @since 0.1.0
  */
-export const PositiveDuration = Schema.Union(Schema.DurationFromMillis, Schema.DurationFromSelf, DurationFromString).pipe(
+export const PositiveDuration = Schema.Union(
+  Schema.DurationFromMillis,
+  Schema.DurationFromSelf,
+  DurationFromString
+).pipe(
   Schema.filter((d) => (Duration.isFinite(d) && Duration.toMillis(d) > 0) || "Expected a positive, finite duration")
 )
 
@@ -470,7 +474,10 @@ export class CircuitBreakerStore extends Context.Tag("@effect-resilience/core/Ci
  *
  * @since 0.1.0
  */
-export const layerStoreMemory: Layer.Layer<CircuitBreakerStore> = Layer.succeed(CircuitBreakerStore, internal.memoryStore)
+export const layerStoreMemory: Layer.Layer<CircuitBreakerStore> = Layer.succeed(
+  CircuitBreakerStore,
+  internal.memoryStore
+)
 
 // ---------------------------------------------------------------------------------------------
 // Constructors and combinators
@@ -500,7 +507,12 @@ export const make = (options?: MakeOptions): Effect.Effect<CircuitBreaker, never
   Effect.flatMap(
     Effect.zip(Effect.serviceOption(CircuitBreakerStore), Effect.serviceOption(Events.ResilienceEvents)),
     ([store, hub]) =>
-      internal.makeWith(options, Config, Option.getOrElse(store, () => internal.memoryStore), hub)
+      internal.makeWith(
+        options,
+        Config,
+        Option.getOrElse(store, () => internal.memoryStore),
+        hub
+      )
   )
 
 /**

@@ -7,7 +7,6 @@
  * @internal
  */
 import * as Cause from "effect/Cause"
-import * as Chunk from "effect/Chunk"
 import type * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -15,7 +14,9 @@ import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
 import * as PubSub from "effect/PubSub"
 import * as Queue from "effect/Queue"
-import * as Schedule from "effect/Schedule"
+import type * as Schedule from "effect/Schedule"
+import * as ScheduleDecision from "effect/ScheduleDecision"
+import * as ScheduleIntervals from "effect/ScheduleIntervals"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
@@ -93,10 +94,7 @@ interface Resolved {
 /** How many steps of a user Schedule are precomputed into the open-duration table. */
 const SCHEDULE_STEPS = 64
 
-const resolve = (
-  config: CircuitBreaker.Config,
-  scheduleTable: ReadonlyArray<number> | undefined
-): Resolved => {
+const resolve = (config: CircuitBreaker.Config, scheduleTable: ReadonlyArray<number> | undefined): Resolved => {
   const policy = config.policy
   const base = Duration.toMillis(config.openDuration)
   const backoff = config.openBackoff
@@ -125,9 +123,9 @@ const resolve = (
     consecutiveThreshold: Number.POSITIVE_INFINITY,
     minimumCalls: policy.minimumCalls,
     failureRateThreshold: policy.failureRateThreshold,
-    slowCallMillis: policy.slowCall === undefined ? Number.POSITIVE_INFINITY : Duration.toMillis(policy.slowCall.duration),
-    slowCallRateThreshold:
-      policy.slowCall === undefined ? Number.POSITIVE_INFINITY : policy.slowCall.rateThreshold,
+    slowCallMillis:
+      policy.slowCall === undefined ? Number.POSITIVE_INFINITY : Duration.toMillis(policy.slowCall.duration),
+    slowCallRateThreshold: policy.slowCall === undefined ? Number.POSITIVE_INFINITY : policy.slowCall.rateThreshold,
     maxProbes: halfOpen.maxProbes,
     successThreshold: halfOpen.successThreshold,
     openDurationFor
@@ -204,11 +202,7 @@ export class CircuitBreakerImpl implements CircuitBreaker.CircuitBreaker {
     this.metricsPermit = new MetricsPermit(this.epoch)
   }
 
-  private transition(
-    from: Events.BreakerState,
-    now: number,
-    reason: CircuitBreaker.TransitionReason
-  ): void {
+  private transition(from: Events.BreakerState, now: number, reason: CircuitBreaker.TransitionReason): void {
     this.bump()
     this.lastTransitionAt = now
     const to = this.reported()
@@ -292,7 +286,10 @@ export class CircuitBreakerImpl implements CircuitBreaker.CircuitBreaker {
     durationMillis: number,
     nowMillis: number
   ): void {
-    if (!classification.countsForBreaker) return this.onNeutral(permit)
+    if (!classification.countsForBreaker) {
+      this.onNeutral(permit)
+      return
+    }
     const outcome = durationMillis > this.r.slowCallMillis ? "slow-failure" : "failure"
     if (permit === this.closedPermit) {
       this.evaluate(this.store.record(outcome, nowMillis), nowMillis)
@@ -457,15 +454,29 @@ export const memoryStore: CircuitBreaker.CircuitBreakerStoreService = {
   attach: (_name, policy) => Effect.sync(() => makeMemoryHandle(policy))
 }
 
+/**
+ * The first delays of a Schedule, stepped without sleeping. The step that ends the schedule is not
+ * a delay, so it is left out.
+ */
 const scheduleTable = (
   schedule: Schedule.Schedule<unknown, unknown, never> | undefined
 ): Effect.Effect<ReadonlyArray<number> | undefined> =>
   schedule === undefined
     ? Effect.succeed(undefined)
-    : Effect.map(
-        Schedule.run(Schedule.delays(schedule), 0, Array.from({ length: SCHEDULE_STEPS }, () => undefined)),
-        (delays) => Chunk.toReadonlyArray(Chunk.map(delays, Duration.toMillis))
-      )
+    : Effect.gen(function* () {
+        const delays: Array<number> = []
+        let state: unknown = schedule.initial
+        let now = 0
+        while (delays.length < SCHEDULE_STEPS) {
+          const [next, _, decision] = yield* schedule.step(now, undefined, state)
+          if (ScheduleDecision.isDone(decision)) break
+          const start = ScheduleIntervals.start(decision.intervals)
+          delays.push(Math.max(0, start - now))
+          state = next
+          now = start
+        }
+        return delays
+      })
 
 /** @internal */
 export const makeWith = (
@@ -486,13 +497,22 @@ export const makeWith = (
         ? Effect.zipRight(
             local,
             hub.value.publish(
-              Events.ResilienceEvent.BreakerTransition({ breaker: t.breaker, from: t.from, to: t.to, atMillis: t.atMillis })
+              Events.ResilienceEvent.BreakerTransition({
+                breaker: t.breaker,
+                from: t.from,
+                to: t.to,
+                atMillis: t.atMillis
+              })
             )
           )
         : Effect.asVoid(local)
     }
     yield* Effect.forkScoped(
-      Effect.forever(Effect.flatMap(Queue.takeBetween(outbox, 1, Number.POSITIVE_INFINITY), (batch) => Effect.forEach(batch, forward, { discard: true })))
+      Effect.forever(
+        Effect.flatMap(Queue.takeBetween(outbox, 1, Number.POSITIVE_INFINITY), (batch) =>
+          Effect.forEach(batch, forward, { discard: true })
+        )
+      )
     )
     const now = yield* Effect.clockWith((clock) => Effect.succeed(clock.unsafeCurrentTimeMillis()))
     return new CircuitBreakerImpl(
