@@ -1,0 +1,181 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import * as DLQ from "@effect-resilience/core/DeadLetterQueue"
+import * as Classification from "@effect-resilience/core/Classification"
+import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
+import { describe, expect, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Ref from "effect/Ref"
+import { suite } from "../../core/test/DeadLetterQueue.suite.js"
+import * as SqlDeadLetterQueue from "../src/SqlDeadLetterQueue.js"
+import * as PgTest from "./support/postgres.js"
+
+const tempDir = Effect.acquireRelease(
+  Effect.sync(() => mkdtempSync(join(tmpdir(), "dlq-test-"))),
+  (dir) => Effect.sync(() => rmSync(dir, { recursive: true, force: true }))
+)
+
+const sqliteLayer = Layer.unwrapScoped(
+  Effect.map(tempDir, (dir) => SqlDeadLetterQueue.layerSqlite({ filename: join(dir, "dlq.db") }))
+)
+
+const pgLayer = Layer.unwrapScoped(
+  Effect.map(PgTest.makeDatabase, (db) => SqlDeadLetterQueue.layerPg({ url: db.url, maxConnections: 3 }))
+)
+
+suite("SQLite", sqliteLayer)
+suite("PostgreSQL", pgLayer)
+
+const failure = DLQ.failureOf(
+  new Error("boom"),
+  Classification.make({ category: "network", code: "test", message: "Network failure" }),
+  []
+)
+
+const stats = Effect.flatMap(DLQ.DeadLetterQueue, (dlq) => dlq.stats)
+
+/** A user-facing message: one or two lines, no stack frame. */
+const expectClean = (message: string) => {
+  expect(message).not.toMatch(/\n\s+at /)
+  expect(message.length).toBeLessThan(300)
+}
+
+describe("SqlDeadLetterQueue on SQLite files", () => {
+  it.scoped("a text file gives a clear 'not a SQLite database' error", () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDir
+      const filename = join(dir, "notes.txt")
+      writeFileSync(filename, "these are my shopping notes, not a database\n".repeat(20))
+      const error = yield* Effect.flip(Effect.provide(stats, SqlDeadLetterQueue.layerSqlite({ filename })))
+      expect(error._tag).toBe("DeadLetterStoreError")
+      expect(error.reason).toBe("foreign")
+      expect(error.message).toBe(`"${filename}" is not a SQLite database (is it the right file?)`)
+    })
+  )
+
+  it.scoped("a SQLite database with a conflicting table is refused as foreign", () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDir
+      const filename = join(dir, "other.db")
+      yield* Effect.gen(function* () {
+        const sql = yield* SqliteClient.SqliteClient
+        yield* sql`CREATE TABLE resilience_dead_letters (name TEXT, colour TEXT)`
+        yield* sql`INSERT INTO resilience_dead_letters VALUES ('a', 'red')`
+      }).pipe(Effect.provide(SqliteClient.layer({ filename })), Effect.orDie)
+      const error = yield* Effect.flip(Effect.provide(stats, SqlDeadLetterQueue.layerSqlite({ filename })))
+      expect(error.reason).toBe("foreign")
+      expect(error.message).toContain("not made by effect-resilience")
+      expectClean(error.message)
+    })
+  )
+
+  it.scoped("a file with a SQLite header and garbage after it gives a clear error", () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDir
+      const filename = join(dir, "broken.db")
+      const garbage = Buffer.alloc(8192, 0xab)
+      Buffer.from("SQLite format 3\u0000", "latin1").copy(garbage)
+      writeFileSync(filename, garbage)
+      const error = yield* Effect.flip(Effect.provide(stats, SqlDeadLetterQueue.layerSqlite({ filename })))
+      expect(error._tag).toBe("DeadLetterStoreError")
+      expect(["corrupt", "foreign", "unavailable"]).toContain(error.reason)
+      expectClean(error.message)
+    })
+  )
+
+  it.scoped("a directory that does not exist gives a clear error", () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDir
+      const filename = join(dir, "missing", "dlq.db")
+      const error = yield* Effect.flip(Effect.provide(stats, SqlDeadLetterQueue.layerSqlite({ filename })))
+      expect(error.reason).toBe("unavailable")
+      expect(error.message).toContain("Cannot open the SQLite database")
+      expectClean(error.message)
+    })
+  )
+
+  it.scoped("entries survive closing and reopening the file", () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDir
+      const filename = join(dir, "dlq.db")
+      const layer = SqlDeadLetterQueue.layerSqlite({ filename })
+      const added = yield* Effect.provide(
+        Effect.flatMap(DLQ.DeadLetterQueue, (dlq) => dlq.add({ queue: "q", payload: { n: 1 }, failure })),
+        layer
+      )
+      const read = yield* Effect.provide(
+        Effect.flatMap(DLQ.DeadLetterQueue, (dlq) => dlq.get(added.id)),
+        layer
+      )
+      expect(read).toEqual(Option.some(added))
+    })
+  )
+})
+
+describe("SqlDeadLetterQueue on PostgreSQL", () => {
+  it.live("an unreachable server says so, without the URL or its password", () =>
+    Effect.gen(function* () {
+      const error = yield* Effect.flip(
+        Effect.provide(
+          stats,
+          SqlDeadLetterQueue.layerPg({ url: "postgres://admin:s3cret-pw@127.0.0.1:1/app", connectTimeoutMillis: 2000 })
+        )
+      )
+      expect(error.reason).toBe("unavailable")
+      expect(error.message).toContain("Cannot reach PostgreSQL")
+      expect(error.message).not.toContain("s3cret-pw")
+      expect(error.message).not.toContain("127.0.0.1")
+      expectClean(error.message)
+    })
+  )
+
+  it.live(
+    "two processes' pools replaying concurrently handle every entry exactly once",
+    () =>
+      Effect.gen(function* () {
+        const db = yield* PgTest.makeDatabase
+        const one = SqlDeadLetterQueue.layerPg({ url: db.url, maxConnections: 4 })
+        const two = SqlDeadLetterQueue.layerPg({ url: db.url, maxConnections: 4 })
+        const count = 300
+        yield* Effect.provide(
+          Effect.flatMap(DLQ.DeadLetterQueue, (dlq) =>
+            Effect.forEach(Array.from({ length: count }), (_, i) => dlq.add({ queue: "q", payload: { i }, failure }), {
+              concurrency: 4
+            })
+          ),
+          one
+        )
+        const seen = yield* Ref.make<ReadonlyArray<string>>([])
+        const handler: DLQ.Handler<never, never> = (entry) =>
+          Effect.zipRight(
+            Effect.sleep("1 millis"),
+            Ref.update(seen, (s) => [...s, entry.id])
+          )
+        const replayOn = (layer: typeof one) =>
+          Effect.provide(
+            Effect.flatMap(DLQ.DeadLetterQueue, (dlq) =>
+              Effect.all(
+                Array.from({ length: 3 }, () => dlq.replay({ queue: "q" }, handler, { chunk: 5 })),
+                { concurrency: 3 }
+              )
+            ),
+            layer
+          )
+        const [reportsOne, reportsTwo] = yield* Effect.all([replayOn(one), replayOn(two)], { concurrency: 2 })
+        const ids = yield* Ref.get(seen)
+        expect(ids.length).toBe(count)
+        expect(new Set(ids).size).toBe(count)
+        const resolvedBy = (reports: ReadonlyArray<DLQ.ReplayReport>) =>
+          reports.reduce((n, r) => n + r.resolved.length, 0)
+        expect(resolvedBy(reportsOne) + resolvedBy(reportsTwo)).toBe(count)
+        expect(resolvedBy(reportsOne)).toBeGreaterThan(0)
+        expect(resolvedBy(reportsTwo)).toBeGreaterThan(0)
+        const final = yield* Effect.provide(stats, one)
+        expect(final.byStatus).toEqual({ pending: 0, replaying: 0, resolved: count, discarded: 0 })
+      }).pipe(Effect.scoped),
+    60_000
+  )
+})
