@@ -1,0 +1,129 @@
+/**
+ * A `CheckpointStore` remembers, per batch id, which item keys reached a final outcome (succeeded,
+ * dead-lettered or compensated), in the order they did. A batch restarted after a crash loads its
+ * checkpoint and skips those items.
+ *
+ * Writes may be grouped (several entries in one `record` call): a crash then loses at most the
+ * entries not yet written, and the batch redoes those items. Redoing an item is safe because the
+ * batch also guards each side effect with an {@link Idempotency} key; losing an item is never
+ * possible because an entry is written only after the item's outcome is durable elsewhere (the
+ * idempotency record or the dead letter queue).
+ *
+ * The in-memory store here is for tests and single-process runs that need no restart;
+ * `@effect-resilience/sql` provides SQLite and PostgreSQL stores.
+ *
+ * @since 0.1.0
+ */
+import * as Context from "effect/Context"
+import type * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Schema from "effect/Schema"
+import * as internal from "./internal/checkpoint.js"
+
+/**
+ * The final outcome recorded for an item.
+ *
+ * - `succeeded`: the item's effect completed.
+ * - `dead-lettered`: the item failed for good and sits in the dead letter queue.
+ * - `compensated`: the item succeeded, then an all-or-nothing batch rolled it back. Run the batch
+ *   again under a new batch id to redo it (its idempotency key is spent).
+ *
+ * @example
+ * import { Checkpoint } from "@effect-resilience/core"
+ * const o: Checkpoint.Outcome = "dead-lettered"
+ *
+ * @since 0.1.0
+ */
+export const Outcome = Schema.Literal("succeeded", "dead-lettered", "compensated")
+
+/** @since 0.1.0 */
+export type Outcome = typeof Outcome.Type
+
+/**
+ * One checkpoint entry: an item key and its outcome.
+ *
+ * @example
+ * import { Checkpoint } from "@effect-resilience/core"
+ * const entry: Checkpoint.Entry = { key: "order-1", outcome: "succeeded" }
+ *
+ * @since 0.1.0
+ */
+export const Entry = Schema.Struct({
+  key: Schema.String,
+  outcome: Outcome
+})
+
+/** @since 0.1.0 */
+export interface Entry extends Schema.Schema.Type<typeof Entry> {}
+
+/**
+ * The checkpoint store could not be read or written. `message` names the operation, never the
+ * store's address or credentials.
+ *
+ * @example
+ * import { Checkpoint } from "@effect-resilience/core"
+ * const e = new Checkpoint.CheckpointError({ operation: "record", message: "The checkpoint store is unavailable" })
+ *
+ * @since 0.1.0
+ */
+export class CheckpointError extends Schema.TaggedError<CheckpointError>()("CheckpointError", {
+  operation: Schema.Literal("load", "record", "clear"),
+  message: Schema.String
+}) {}
+
+/**
+ * The store.
+ *
+ * - `load(batchId)`: the entries of a batch, in the order they were first recorded.
+ * - `record(batchId, entries)`: adds entries; an entry for a key already present replaces its
+ *   outcome and keeps its position (so `compensated` overrides `succeeded`).
+ * - `clear(batchId)`: forgets a batch.
+ *
+ * @example
+ * import { Checkpoint } from "@effect-resilience/core"
+ * import { Effect } from "effect"
+ *
+ * const program = Effect.gen(function* () {
+ *   const store = yield* Checkpoint.CheckpointStore
+ *   yield* store.record("batch-1", [{ key: "a", outcome: "succeeded" }])
+ *   return yield* store.load("batch-1") // [{ key: "a", outcome: "succeeded" }]
+ * }).pipe(Effect.provide(Checkpoint.layerMemory))
+ *
+ * @since 0.1.0
+ */
+export class CheckpointStore extends Context.Tag("@effect-resilience/core/CheckpointStore")<
+  CheckpointStore,
+  {
+    readonly load: (batchId: string) => Effect.Effect<ReadonlyArray<Entry>, CheckpointError>
+    readonly record: (batchId: string, entries: ReadonlyArray<Entry>) => Effect.Effect<void, CheckpointError>
+    readonly clear: (batchId: string) => Effect.Effect<void, CheckpointError>
+  }
+>() {}
+
+/**
+ * Makes an in-memory store (state lives in a `Ref` owned by the returned service).
+ *
+ * @example
+ * import { Checkpoint } from "@effect-resilience/core"
+ * import { Effect } from "effect"
+ *
+ * const program = Effect.flatMap(Checkpoint.makeMemory, (store) => store.load("batch-1"))
+ *
+ * @since 0.1.0
+ */
+export const makeMemory: Effect.Effect<Context.Tag.Service<CheckpointStore>> = internal.makeMemory
+
+/**
+ * An in-memory store as a Layer (a fresh, empty store each time the Layer is built).
+ *
+ * @example
+ * import { Checkpoint } from "@effect-resilience/core"
+ * import { Effect } from "effect"
+ *
+ * const program = Effect.flatMap(Checkpoint.CheckpointStore, (store) => store.load("batch-1")).pipe(
+ *   Effect.provide(Checkpoint.layerMemory)
+ * )
+ *
+ * @since 0.1.0
+ */
+export const layerMemory: Layer.Layer<CheckpointStore> = Layer.effect(CheckpointStore, makeMemory)

@@ -1,0 +1,313 @@
+/**
+ * Idempotency keys make a side effect happen at most once per key *on our side*, across retries,
+ * replays and restarts: the `IdempotencyStore` records `key -> completed` together with the
+ * encoded result, so running the same key again returns the stored result without calling again.
+ *
+ * ## The contract, honestly
+ *
+ * No client can make a remote side effect happen exactly once on its own: the process may die after
+ * the upstream did the work and before the store recorded it. So the guarantee is
+ *
+ * **at-least-once delivery + an idempotent receiver = effectively once.**
+ *
+ * - A key is taken with a *lease* (`leaseMillis`). While the lease runs, other owners wait.
+ * - When the owner completes, the result is stored and every later run of the key returns it
+ *   without calling the upstream (`replayed: true`).
+ * - When the owner fails, the lease is released at once and the next attempt may run.
+ * - When the owner crashes, its lease expires and the next owner runs the effect *again*. This is
+ *   the window in which the upstream can see a second delivery of the same key, and why the key
+ *   must be sent to the upstream (an `Idempotency-Key` header, a unique constraint, a conditional
+ *   write) so that the upstream dedupes it. Within that contract no successful effect is applied
+ *   twice.
+ *
+ * Choose `leaseMillis` longer than the effect's worst case (retries included): a lease that expires
+ * while its owner still works lets a second owner in, which is again only safe because the upstream
+ * dedupes. Leases are measured with the `Clock` of the process taking them; with several hosts,
+ * their clocks must agree to well within a lease.
+ *
+ * @since 0.1.0
+ */
+import * as Context from "effect/Context"
+import type * as Data from "effect/Data"
+import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import type * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
+import * as internal from "./internal/idempotency.js"
+
+/**
+ * The state of a key.
+ *
+ * @since 0.1.0
+ */
+export const Status = Schema.Literal("in-progress", "completed")
+
+/** @since 0.1.0 */
+export type Status = typeof Status.Type
+
+/**
+ * What the store holds for a key. `result` is the JSON of the encoded result, present once
+ * completed; `attempts` counts the leases granted for the key.
+ *
+ * @example
+ * import { Idempotency } from "@effect-resilience/core"
+ * import { Schema } from "effect"
+ *
+ * const record = Schema.decodeUnknownSync(Idempotency.IdempotencyRecord)({
+ *   key: "batch-1:order-7",
+ *   status: "completed",
+ *   owner: "a1b2",
+ *   expiresAtMillis: 0,
+ *   attempts: 1,
+ *   result: "{\"id\":7}",
+ *   updatedAtMillis: 1700000000000
+ * })
+ *
+ * @since 0.1.0
+ */
+export const IdempotencyRecord = Schema.Struct({
+  key: Schema.String,
+  status: Status,
+  owner: Schema.String,
+  expiresAtMillis: Schema.Number,
+  attempts: Schema.Number,
+  result: Schema.optional(Schema.String),
+  updatedAtMillis: Schema.Number
+})
+
+/** @since 0.1.0 */
+export interface IdempotencyRecord extends Schema.Schema.Type<typeof IdempotencyRecord> {}
+
+/**
+ * The answer to `acquire`:
+ *
+ * - `Acquired`: the caller owns the key and must run the effect (`attempt` counts leases granted
+ *   for the key, 1 for the first; more than 1 means an earlier owner failed or crashed).
+ * - `Completed`: the key completed earlier; `result` is the stored JSON.
+ * - `Busy`: another owner holds an unexpired lease until `expiresAtMillis`.
+ *
+ * @example
+ * import { Idempotency } from "@effect-resilience/core"
+ *
+ * const describe = Idempotency.Acquisition.$match({
+ *   Acquired: ({ attempt }) => `run (attempt ${attempt})`,
+ *   Completed: () => "replay the stored result",
+ *   Busy: ({ expiresAtMillis }) => `wait until ${expiresAtMillis}`
+ * })
+ *
+ * @since 0.1.0
+ */
+export type Acquisition = Data.TaggedEnum<{
+  Acquired: { readonly attempt: number }
+  Completed: { readonly result: string }
+  Busy: { readonly owner: string; readonly expiresAtMillis: number }
+}>
+
+/**
+ * Constructors and matchers for {@link Acquisition}.
+ *
+ * @since 0.1.0
+ */
+export const Acquisition = internal.Acquisition
+
+/**
+ * The idempotency store could not be read or written, or a stored result could not be encoded or
+ * decoded with the result's Schema.
+ *
+ * @example
+ * import { Idempotency } from "@effect-resilience/core"
+ * const e = new Idempotency.IdempotencyError({ operation: "acquire", message: "The idempotency store is unavailable" })
+ *
+ * @since 0.1.0
+ */
+export class IdempotencyError extends Schema.TaggedError<IdempotencyError>()("IdempotencyError", {
+  operation: Schema.Literal("acquire", "complete", "release", "get", "remove", "encode", "decode"),
+  message: Schema.String
+}) {}
+
+/**
+ * The store. Every operation is atomic per key.
+ *
+ * - `acquire(key, { owner, leaseMillis })`: takes the key when it is new, when its lease expired,
+ *   or when `owner` already holds it; otherwise answers `Completed` or `Busy`.
+ * - `complete(key, owner, result)`: marks the key completed with the result's JSON. A key already
+ *   completed keeps its first result.
+ * - `release(key, owner)`: drops an in-progress lease held by `owner` (after a failure), so the
+ *   next attempt need not wait for it to expire.
+ * - `get(key)` / `remove(key)`: inspect or forget a key.
+ *
+ * @example
+ * import { Idempotency } from "@effect-resilience/core"
+ * import { Effect } from "effect"
+ *
+ * const program = Effect.gen(function* () {
+ *   const store = yield* Idempotency.IdempotencyStore
+ *   const first = yield* store.acquire("k", { owner: "me", leaseMillis: 30_000 }) // Acquired
+ *   yield* store.complete("k", "me", "42")
+ *   const again = yield* store.acquire("k", { owner: "you", leaseMillis: 30_000 }) // Completed { result: "42" }
+ *   return [first, again]
+ * }).pipe(Effect.provide(Idempotency.layerMemory))
+ *
+ * @since 0.1.0
+ */
+export class IdempotencyStore extends Context.Tag("@effect-resilience/core/IdempotencyStore")<
+  IdempotencyStore,
+  {
+    readonly acquire: (
+      key: string,
+      options: { readonly owner: string; readonly leaseMillis: number }
+    ) => Effect.Effect<Acquisition, IdempotencyError>
+    readonly complete: (key: string, owner: string, result: string) => Effect.Effect<void, IdempotencyError>
+    readonly release: (key: string, owner: string) => Effect.Effect<void, IdempotencyError>
+    readonly get: (key: string) => Effect.Effect<Option.Option<IdempotencyRecord>, IdempotencyError>
+    readonly remove: (key: string) => Effect.Effect<void, IdempotencyError>
+  }
+>() {}
+
+/**
+ * Makes an in-memory store. Leases are measured with the `Clock` (so `TestClock` in tests).
+ *
+ * @example
+ * import { Idempotency } from "@effect-resilience/core"
+ * import { Effect } from "effect"
+ *
+ * const program = Effect.flatMap(Idempotency.makeMemory, (store) => store.get("k"))
+ *
+ * @since 0.1.0
+ */
+export const makeMemory: Effect.Effect<Context.Tag.Service<IdempotencyStore>> = internal.makeMemory
+
+/**
+ * An in-memory store as a Layer (fresh and empty each time the Layer is built).
+ *
+ * @example
+ * import { Idempotency } from "@effect-resilience/core"
+ * import { Effect, Schema } from "effect"
+ *
+ * const program = Idempotency.once("k", Effect.succeed(1), { schema: Schema.Number }).pipe(
+ *   Effect.provide(Idempotency.layerMemory)
+ * )
+ *
+ * @since 0.1.0
+ */
+export const layerMemory: Layer.Layer<IdempotencyStore> = Layer.effect(IdempotencyStore, makeMemory)
+
+/**
+ * Options of {@link once}.
+ *
+ * @since 0.1.0
+ */
+export interface OnceOptions<A, I> {
+  /** Encodes the result for the store and decodes it on a replay. */
+  readonly schema: Schema.Schema<A, I>
+  /** Who takes the lease. Default: a random token per call. */
+  readonly owner?: string | undefined
+  /** How long a lease lasts before another owner may take the key over. Default 30 s. */
+  readonly lease?: Duration.DurationInput | undefined
+}
+
+/**
+ * Runs `effect` at most once per `key` on our side (see the module's contract). `effect` may be a
+ * function of the lease attempt (1 for the first owner; more means an earlier owner failed or
+ * crashed, so the upstream may already have seen the key):
+ *
+ * - a key completed earlier returns its stored result, decoded, with `replayed: true`, without
+ *   running `effect`;
+ * - a key leased by another owner is waited for (until its owner completes, fails or its lease
+ *   expires), then taken over or replayed;
+ * - otherwise `effect` runs; its success is stored, its failure releases the lease and is
+ *   returned unchanged.
+ *
+ * @example
+ * import { Idempotency } from "@effect-resilience/core"
+ * import { Effect, Schema } from "effect"
+ *
+ * const charge = (orderId: string) =>
+ *   Idempotency.once(`charge:${orderId}`, Effect.succeed({ receipt: "r-1" }), {
+ *     schema: Schema.Struct({ receipt: Schema.String })
+ *   })
+ * // run twice: the second returns { value: { receipt: "r-1" }, replayed: true }
+ *
+ * @since 0.1.0
+ */
+export const once = <A, I, E, R>(
+  key: string,
+  effect: Effect.Effect<A, E, R> | ((attempt: number) => Effect.Effect<A, E, R>),
+  options: OnceOptions<A, I>
+): Effect.Effect<{ readonly value: A; readonly replayed: boolean }, E | IdempotencyError, R | IdempotencyStore> =>
+  Effect.gen(function* () {
+    const store = yield* IdempotencyStore
+    const owner = options.owner ?? (yield* internal.randomOwner)
+    const leaseMillis = Duration.toMillis(options.lease ?? defaultLease)
+    while (true) {
+      const acquired = yield* store.acquire(key, { owner, leaseMillis })
+      switch (acquired._tag) {
+        case "Completed": {
+          const value = yield* decodeResult(options.schema, acquired.result)
+          return { value, replayed: true }
+        }
+        case "Busy": {
+          const now = yield* Clock.currentTimeMillis
+          yield* Effect.sleep(Duration.millis(Math.max(1, acquired.expiresAtMillis - now)))
+          break
+        }
+        case "Acquired": {
+          const run = Effect.isEffect(effect) ? effect : effect(acquired.attempt)
+          const value = yield* Effect.onError(run, () => Effect.ignore(store.release(key, owner)))
+          yield* encodeResult(options.schema, value).pipe(
+            Effect.flatMap((json) => store.complete(key, owner, json)),
+            Effect.tapError(() => Effect.ignore(store.release(key, owner)))
+          )
+          return { value, replayed: false }
+        }
+      }
+    }
+  })
+
+/**
+ * Encodes a result with its Schema to the JSON text a store keeps (`undefined` is kept as `null`,
+ * so `Schema.Void` works for effects whose result does not matter).
+ *
+ * @example
+ * import { Idempotency } from "@effect-resilience/core"
+ * import { Effect, Schema } from "effect"
+ *
+ * const json = Effect.runSync(Idempotency.encodeResult(Schema.Number, 42)) // "42"
+ *
+ * @since 0.1.0
+ */
+export const encodeResult = <A, I>(schema: Schema.Schema<A, I>, value: A): Effect.Effect<string, IdempotencyError> =>
+  Schema.encode(schema)(value).pipe(
+    Effect.map((encoded) => JSON.stringify(encoded) ?? "null"),
+    Effect.mapError(
+      () => new IdempotencyError({ operation: "encode", message: "A result could not be encoded by its schema" })
+    )
+  )
+
+/**
+ * Decodes the JSON text of a stored result with its Schema.
+ *
+ * @example
+ * import { Idempotency } from "@effect-resilience/core"
+ * import { Effect, Schema } from "effect"
+ *
+ * const n = Effect.runSync(Idempotency.decodeResult(Schema.Number, "42")) // 42
+ *
+ * @since 0.1.0
+ */
+export const decodeResult = <A, I>(schema: Schema.Schema<A, I>, json: string): Effect.Effect<A, IdempotencyError> =>
+  Effect.try((): unknown => JSON.parse(json)).pipe(
+    Effect.flatMap(Schema.decodeUnknown(schema)),
+    Effect.mapError(
+      () => new IdempotencyError({ operation: "decode", message: "A stored result does not match its schema" })
+    )
+  )
+
+/**
+ * The default lease: 30 seconds.
+ *
+ * @since 0.1.0
+ */
+export const defaultLease: Duration.Duration = Duration.seconds(30)

@@ -1,0 +1,183 @@
+/**
+ * The behavioural suite every idempotency store must pass (memory here, SQLite and PostgreSQL in
+ * `@effect-resilience/sql`). Time is the `TestClock`'s: stores must measure leases with `Clock`.
+ * Each test provides `layer` afresh, so a store Layer must build an empty store each time.
+ */
+import { describe, expect, it } from "@effect/vitest"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import type * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Ref from "effect/Ref"
+import * as Schema from "effect/Schema"
+import * as TestClock from "effect/TestClock"
+import * as Idempotency from "../src/Idempotency.js"
+
+const store = Idempotency.IdempotencyStore
+const lease = { leaseMillis: 1000 }
+
+export const suite = (name: string, layer: Layer.Layer<Idempotency.IdempotencyStore, unknown>) => {
+  const run = <A, E>(effect: Effect.Effect<A, E, Idempotency.IdempotencyStore>) =>
+    Effect.scoped(Effect.provide(effect, layer))
+
+  describe(`IdempotencyStore on ${name}`, () => {
+    it.effect("a new key is acquired; another owner then finds it busy until the lease ends", () =>
+      run(
+        Effect.gen(function* () {
+          const s = yield* store
+          yield* TestClock.setTime(10_000)
+          expect(yield* s.acquire("k", { owner: "a", ...lease })).toEqual(
+            Idempotency.Acquisition.Acquired({ attempt: 1 })
+          )
+          expect(yield* s.acquire("k", { owner: "b", ...lease })).toEqual(
+            Idempotency.Acquisition.Busy({ owner: "a", expiresAtMillis: 11_000 })
+          )
+          const record = yield* s.get("k")
+          expect(Option.map(record, (r) => [r.status, r.owner, r.attempts])).toEqual(
+            Option.some(["in-progress", "a", 1])
+          )
+        })
+      )
+    )
+
+    it.effect("the owner may acquire again (a retry in the same run)", () =>
+      run(
+        Effect.gen(function* () {
+          const s = yield* store
+          yield* s.acquire("k", { owner: "a", ...lease })
+          expect(yield* s.acquire("k", { owner: "a", ...lease })).toEqual(
+            Idempotency.Acquisition.Acquired({ attempt: 2 })
+          )
+        })
+      )
+    )
+
+    it.effect("an expired lease is taken over by the next owner (the crashed-owner case)", () =>
+      run(
+        Effect.gen(function* () {
+          const s = yield* store
+          yield* s.acquire("k", { owner: "crashed", ...lease })
+          yield* TestClock.adjust(Duration.millis(999))
+          expect((yield* s.acquire("k", { owner: "b", ...lease }))._tag).toBe("Busy")
+          yield* TestClock.adjust(Duration.millis(1))
+          expect(yield* s.acquire("k", { owner: "b", ...lease })).toEqual(
+            Idempotency.Acquisition.Acquired({ attempt: 2 })
+          )
+          expect((yield* s.acquire("k", { owner: "crashed", ...lease }))._tag).toBe("Busy")
+        })
+      )
+    )
+
+    it.effect("a completed key answers its result to everyone, for ever, and keeps the first result", () =>
+      run(
+        Effect.gen(function* () {
+          const s = yield* store
+          yield* s.acquire("k", { owner: "a", ...lease })
+          yield* s.complete("k", "a", `{"id":7,"note":"it's \\"quoted\\""}`)
+          yield* TestClock.adjust(Duration.hours(10))
+          const expected = Idempotency.Acquisition.Completed({ result: `{"id":7,"note":"it's \\"quoted\\""}` })
+          expect(yield* s.acquire("k", { owner: "b", ...lease })).toEqual(expected)
+          expect(yield* s.acquire("k", { owner: "a", ...lease })).toEqual(expected)
+          yield* s.complete("k", "b", `{"id":8}`)
+          expect(yield* s.acquire("k", { owner: "c", ...lease })).toEqual(expected)
+          const record = yield* s.get("k")
+          expect(Option.map(record, (r) => [r.status, r.result])).toEqual(
+            Option.some(["completed", `{"id":7,"note":"it's \\"quoted\\""}`])
+          )
+        })
+      )
+    )
+
+    it.effect("release lets the next owner in at once; a release by someone else does nothing", () =>
+      run(
+        Effect.gen(function* () {
+          const s = yield* store
+          yield* s.acquire("k", { owner: "a", ...lease })
+          yield* s.release("k", "intruder")
+          expect((yield* s.acquire("k", { owner: "b", ...lease }))._tag).toBe("Busy")
+          yield* s.release("k", "a")
+          expect(yield* s.acquire("k", { owner: "b", ...lease })).toEqual(
+            Idempotency.Acquisition.Acquired({ attempt: 2 })
+          )
+        })
+      )
+    )
+
+    it.effect("remove forgets a key; keys are independent", () =>
+      run(
+        Effect.gen(function* () {
+          const s = yield* store
+          yield* s.acquire("x", { owner: "a", ...lease })
+          yield* s.complete("x", "a", "1")
+          yield* s.acquire("y", { owner: "a", ...lease })
+          yield* s.complete("y", "a", "2")
+          yield* s.remove("x")
+          expect(yield* s.get("x")).toEqual(Option.none())
+          expect(yield* s.acquire("x", { owner: "b", ...lease })).toEqual(
+            Idempotency.Acquisition.Acquired({ attempt: 1 })
+          )
+          expect(yield* s.acquire("y", { owner: "b", ...lease })).toEqual(
+            Idempotency.Acquisition.Completed({ result: "2" })
+          )
+        })
+      )
+    )
+
+    it.effect("of many concurrent owners racing for a new key, exactly one acquires it", () =>
+      run(
+        Effect.gen(function* () {
+          const s = yield* store
+          const answers = yield* Effect.forEach(
+            Array.from({ length: 16 }, (_, i) => `owner-${i}`),
+            (owner) => s.acquire("contended", { owner, ...lease }),
+            { concurrency: "unbounded" }
+          )
+          expect(answers.filter((a) => a._tag === "Acquired").length).toBe(1)
+          expect(answers.filter((a) => a._tag === "Busy").length).toBe(15)
+        })
+      )
+    )
+
+    it.effect("once runs the effect once, replays the stored result, and waits for a busy key", () =>
+      run(
+        Effect.gen(function* () {
+          const s = yield* store
+          const calls = yield* Ref.make(0)
+          const Receipt = Schema.Struct({ id: Schema.String, at: Schema.DateFromString })
+          const effect = Effect.as(Ref.update(calls, (n) => n + 1), { id: "r-1", at: new Date(Date.UTC(2024, 0, 1)) })
+          const first = yield* Idempotency.once("pay", effect, { schema: Receipt })
+          const second = yield* Idempotency.once("pay", effect, { schema: Receipt })
+          expect(first).toEqual({ value: { id: "r-1", at: new Date(Date.UTC(2024, 0, 1)) }, replayed: false })
+          expect(second).toEqual({ value: { id: "r-1", at: new Date(Date.UTC(2024, 0, 1)) }, replayed: true })
+          expect(yield* Ref.get(calls)).toBe(1)
+
+          // A crashed owner holds "late": once waits for its lease, then runs as attempt 2.
+          yield* s.acquire("late", { owner: "crashed", leaseMillis: 5000 })
+          const waiting = yield* Effect.fork(
+            Idempotency.once("late", (attempt) => Effect.succeed(attempt), { schema: Schema.Number })
+          )
+          yield* TestClock.adjust(Duration.millis(4999))
+          expect(yield* Fiber.poll(waiting)).toEqual(Option.none())
+          yield* TestClock.adjust(Duration.millis(1))
+          expect(yield* Fiber.join(waiting)).toEqual({ value: 2, replayed: false })
+        })
+      )
+    )
+
+    it.effect("once releases the key when the effect fails, so a retry runs at once", () =>
+      run(
+        Effect.gen(function* () {
+          const attempts = yield* Ref.make(0)
+          const flaky = Effect.flatMap(Ref.updateAndGet(attempts, (n) => n + 1), (n) =>
+            n === 1 ? Effect.fail("boom" as const) : Effect.succeed(n)
+          )
+          const options = { schema: Schema.Number, owner: "first" }
+          expect(yield* Effect.flip(Idempotency.once("k", flaky, options))).toBe("boom")
+          const other = yield* Idempotency.once("k", flaky, { schema: Schema.Number, owner: "second" })
+          expect(other).toEqual({ value: 2, replayed: false })
+        })
+      )
+    )
+  })
+}
