@@ -1,0 +1,256 @@
+import { describe, expect, it } from "@effect/vitest"
+import * as Chunk from "effect/Chunk"
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
+import * as TestClock from "effect/TestClock"
+import { Bulkhead, Errors, Events } from "../src/index.js"
+
+/** Lets forked fibers run until `condition` holds (a defect after 10 000 yields). */
+const waitUntil = (condition: () => boolean, spins = 10_000): Effect.Effect<void> =>
+  Effect.suspend(() =>
+    condition()
+      ? Effect.void
+      : spins === 0
+        ? Effect.dieMessage("condition never held")
+        : Effect.zipRight(Effect.yieldNow(), waitUntil(condition, spins - 1))
+  )
+
+/** Holds one slot until the returned deferred is completed. */
+const hold = (bulkhead: Bulkhead.BulkheadService) =>
+  Effect.gen(function* () {
+    const gate = yield* Deferred.make<void>()
+    const before = bulkhead.active()
+    const fiber = yield* Effect.fork(Bulkhead.protect(Deferred.await(gate), bulkhead))
+    yield* waitUntil(() => bulkhead.active() === before + 1)
+    return { gate, fiber }
+  })
+
+describe("Bulkhead", () => {
+  it.scoped("the limit holds under many concurrent fibers", () =>
+    Effect.gen(function* () {
+      const bulkhead = yield* Bulkhead.make({ maxConcurrent: 3, maxQueue: 100, queueTimeoutMillis: Infinity })
+      let running = 0
+      let maxObserved = 0
+      const task = (i: number) =>
+        Effect.gen(function* () {
+          running++
+          maxObserved = Math.max(maxObserved, running)
+          yield* Effect.sleep(`${1 + (i % 7)} millis`)
+          running--
+          return i
+        }).pipe(Bulkhead.protect(bulkhead))
+      const fiber = yield* Effect.fork(
+        Effect.forEach(
+          Array.from({ length: 60 }, (_, i) => i),
+          task,
+          { concurrency: "unbounded" }
+        )
+      )
+      yield* waitUntil(() => bulkhead.queued() === 57)
+      yield* TestClock.adjust("1 second")
+      const results = yield* Fiber.join(fiber)
+      expect(results.length).toBe(60)
+      expect(maxObserved).toBe(3)
+      expect(bulkhead.active()).toBe(0)
+      expect(bulkhead.queued()).toBe(0)
+    })
+  )
+
+  it.scoped("the fast path is synchronous and does not overtake the queue", () =>
+    Effect.gen(function* () {
+      const bulkhead = yield* Bulkhead.make({ maxConcurrent: 2, maxQueue: 5 })
+      expect(bulkhead.tryAcquire()).toBe(true)
+      expect(bulkhead.tryAcquire()).toBe(true)
+      expect(bulkhead.tryAcquire()).toBe(false)
+      const waiter = yield* Effect.fork(Bulkhead.protect(Effect.succeed("queued"), bulkhead))
+      yield* waitUntil(() => bulkhead.queued() === 1)
+      bulkhead.release()
+      // the slot went to the waiter, not to a newcomer
+      expect(bulkhead.queued()).toBe(0)
+      expect(bulkhead.active()).toBe(2)
+      expect(bulkhead.tryAcquire()).toBe(false)
+      expect(yield* Fiber.join(waiter)).toBe("queued")
+      expect(bulkhead.active()).toBe(1)
+      bulkhead.release()
+      expect(bulkhead.active()).toBe(0)
+    })
+  )
+
+  it.scoped("a full queue rejects with BulkheadRejected(full) and publishes Rejected", () =>
+    Effect.gen(function* () {
+      const hub = yield* Events.ResilienceEvents
+      const events = yield* hub.subscribe
+      const bulkhead = yield* Bulkhead.make({ name: "db", maxConcurrent: 1, maxQueue: 2, queueTimeoutMillis: Infinity })
+      const { gate } = yield* hold(bulkhead)
+      const waiters = yield* Effect.forEach([1, 2], (i) => Effect.fork(Bulkhead.protect(Effect.succeed(i), bulkhead)))
+      yield* waitUntil(() => bulkhead.queued() === 2)
+      const rejected = yield* Effect.either(Bulkhead.protect(Effect.succeed(3), bulkhead))
+      expect(rejected).toEqual(Either.left(new Errors.BulkheadRejected({ bulkhead: "db", reason: "full" })))
+      expect(bulkhead.queued()).toBe(2)
+      yield* Deferred.succeed(gate, undefined)
+      expect(yield* Effect.forEach(waiters, Fiber.join)).toEqual([1, 2])
+      const seen = yield* Stream.runCollect(Stream.take(events, 1))
+      expect(Chunk.toReadonlyArray(seen)).toEqual([
+        Events.ResilienceEvent.Rejected({ component: "bulkhead", name: "db", reason: "full" })
+      ])
+    }).pipe(Effect.provide(Events.layer()))
+  )
+
+  it.scoped("waiters run by priority, FIFO within a priority", () =>
+    Effect.gen(function* () {
+      const bulkhead = yield* Bulkhead.make({ maxConcurrent: 1, maxQueue: 10, queueTimeoutMillis: Infinity })
+      const { gate } = yield* hold(bulkhead)
+      const order: Array<string> = []
+      const fibers: Array<Fiber.RuntimeFiber<void, Errors.BulkheadRejected>> = []
+      const queue: ReadonlyArray<readonly [string, number]> = [
+        ["a", 0],
+        ["b", 1],
+        ["c", 0],
+        ["d", 2],
+        ["e", 1],
+        ["f", -1],
+        ["g", 2]
+      ]
+      for (const [name, priority] of queue) {
+        const before = bulkhead.queued()
+        fibers.push(
+          yield* Effect.fork(
+            Effect.sync(() => {
+              order.push(name)
+            }).pipe(Bulkhead.protect(bulkhead, { priority }))
+          )
+        )
+        yield* waitUntil(() => bulkhead.queued() === before + 1)
+      }
+      yield* Deferred.succeed(gate, undefined)
+      yield* Effect.forEach(fibers, Fiber.join)
+      expect(order).toEqual(["d", "g", "b", "e", "a", "c", "f"])
+    })
+  )
+
+  it.scoped("a wait longer than queueTimeoutMillis rejects with BulkheadRejected(queue-timeout)", () =>
+    Effect.gen(function* () {
+      const hub = yield* Events.ResilienceEvents
+      const events = yield* hub.subscribe
+      const bulkhead = yield* Bulkhead.make({ name: "api", maxConcurrent: 1, maxQueue: 1, queueTimeoutMillis: 100 })
+      const { gate } = yield* hold(bulkhead)
+      const waiter = yield* Effect.fork(Effect.either(Bulkhead.protect(Effect.succeed("late"), bulkhead)))
+      yield* waitUntil(() => bulkhead.queued() === 1)
+      yield* TestClock.adjust("99 millis")
+      expect(bulkhead.queued()).toBe(1)
+      expect(waiter.unsafePoll()).toBe(null)
+      yield* TestClock.adjust("1 millis")
+      expect(yield* Fiber.join(waiter)).toEqual(
+        Either.left(new Errors.BulkheadRejected({ bulkhead: "api", reason: "queue-timeout" }))
+      )
+      expect(bulkhead.queued()).toBe(0)
+      expect(bulkhead.active()).toBe(1)
+      yield* Deferred.succeed(gate, undefined)
+      yield* waitUntil(() => bulkhead.active() === 0)
+      const seen = yield* Stream.runCollect(Stream.take(events, 1))
+      expect(Chunk.toReadonlyArray(seen)).toEqual([
+        Events.ResilienceEvent.Rejected({ component: "bulkhead", name: "api", reason: "queue-timeout" })
+      ])
+    }).pipe(Effect.provide(Events.layer()))
+  )
+
+  it.scoped("a waiter served before its timeout runs normally", () =>
+    Effect.gen(function* () {
+      const bulkhead = yield* Bulkhead.make({ maxConcurrent: 1, maxQueue: 1, queueTimeoutMillis: 100 })
+      const { gate } = yield* hold(bulkhead)
+      const waiter = yield* Effect.fork(Bulkhead.protect(Effect.succeed("served"), bulkhead))
+      yield* waitUntil(() => bulkhead.queued() === 1)
+      yield* TestClock.adjust("50 millis")
+      yield* Deferred.succeed(gate, undefined)
+      expect(yield* Fiber.join(waiter)).toBe("served")
+      yield* TestClock.adjust("1 second")
+      expect(bulkhead.active()).toBe(0)
+    })
+  )
+
+  it.scoped("an interrupted waiter leaves the queue and takes no slot", () =>
+    Effect.gen(function* () {
+      const bulkhead = yield* Bulkhead.make({ maxConcurrent: 1, maxQueue: 5, queueTimeoutMillis: Infinity })
+      const { gate } = yield* hold(bulkhead)
+      let ran = false
+      const waiter = yield* Effect.fork(
+        Bulkhead.protect(
+          Effect.sync(() => {
+            ran = true
+          }),
+          bulkhead
+        )
+      )
+      yield* waitUntil(() => bulkhead.queued() === 1)
+      const exit = yield* Fiber.interrupt(waiter)
+      expect(Exit.isInterrupted(exit)).toBe(true)
+      expect(bulkhead.queued()).toBe(0)
+      yield* Deferred.succeed(gate, undefined)
+      yield* waitUntil(() => bulkhead.active() === 0)
+      expect(ran).toBe(false)
+      expect(bulkhead.tryAcquire()).toBe(true)
+    })
+  )
+
+  it.scoped("a slot is released on success, failure, defect and interruption of the running call", () =>
+    Effect.gen(function* () {
+      const bulkhead = yield* Bulkhead.make({ maxConcurrent: 1 })
+      expect(yield* Bulkhead.protect(Effect.succeed(1), bulkhead)).toBe(1)
+      expect(bulkhead.active()).toBe(0)
+      expect(yield* Effect.either(Bulkhead.protect(Effect.fail("boom"), bulkhead))).toEqual(Either.left("boom"))
+      expect(bulkhead.active()).toBe(0)
+      const defect = yield* Effect.exit(Bulkhead.protect(Effect.die("bug"), bulkhead))
+      expect(Exit.isFailure(defect)).toBe(true)
+      expect(bulkhead.active()).toBe(0)
+      const running = yield* Effect.fork(Bulkhead.protect(Effect.never, bulkhead))
+      yield* waitUntil(() => bulkhead.active() === 1)
+      yield* Fiber.interrupt(running)
+      expect(bulkhead.active()).toBe(0)
+    })
+  )
+
+  it.scoped("interrupting a running call hands its slot to the next waiter", () =>
+    Effect.gen(function* () {
+      const bulkhead = yield* Bulkhead.make({ maxConcurrent: 1, maxQueue: 1, queueTimeoutMillis: Infinity })
+      const running = yield* Effect.fork(Bulkhead.protect(Effect.never, bulkhead))
+      yield* waitUntil(() => bulkhead.active() === 1)
+      const waiter = yield* Effect.fork(Bulkhead.protect(Effect.succeed("next"), bulkhead))
+      yield* waitUntil(() => bulkhead.queued() === 1)
+      yield* Fiber.interrupt(running)
+      expect(yield* Fiber.join(waiter)).toBe("next")
+      expect(bulkhead.active()).toBe(0)
+    })
+  )
+
+  it.effect("closing the scope interrupts queued calls", () =>
+    Effect.gen(function* () {
+      const scope = yield* Scope.make()
+      const bulkhead = yield* Scope.extend(
+        Bulkhead.make({ maxConcurrent: 1, maxQueue: 1, queueTimeoutMillis: Infinity }),
+        scope
+      )
+      yield* Effect.fork(Bulkhead.protect(Effect.never, bulkhead))
+      yield* waitUntil(() => bulkhead.active() === 1)
+      const waiter = yield* Effect.fork(Bulkhead.protect(Effect.succeed(1), bulkhead))
+      yield* waitUntil(() => bulkhead.queued() === 1)
+      yield* Scope.close(scope, Exit.void)
+      const exit = yield* Fiber.await(waiter)
+      expect(Exit.isInterrupted(exit)).toBe(true)
+    })
+  )
+
+  it.effect("Bulkhead.layer provides the service; protect is dual", () =>
+    Effect.gen(function* () {
+      const bulkhead = yield* Bulkhead.Bulkhead
+      expect(bulkhead.maxConcurrent).toBe(2)
+      const a = yield* Effect.succeed(1).pipe(Bulkhead.protect(bulkhead, { priority: 3 }))
+      const b = yield* Bulkhead.protect(Effect.succeed(2), bulkhead)
+      expect(a + b).toBe(3)
+    }).pipe(Effect.provide(Bulkhead.layer({ maxConcurrent: 2 })))
+  )
+})
