@@ -5,7 +5,12 @@
 const benches: Record<
   string,
   { readonly describe: string; readonly run: (args: ReadonlyArray<string>) => Promise<void> }
-> = {}
+> = {
+  brooker: {
+    describe: "Brooker's backoff-and-jitter contention experiment (--seed N --trials N --clients 10,20)",
+    run: async (args) => (await import("./brooker.js")).run(args)
+  }
+}
 
 const [name, ...args] = process.argv.slice(2)
 const bench = name === undefined ? undefined : benches[name]
