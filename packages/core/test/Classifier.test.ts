@@ -1,0 +1,558 @@
+import { describe, expect, it } from "@effect/vitest"
+import * as Cause from "effect/Cause"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Schema from "effect/Schema"
+import * as TestClock from "effect/TestClock"
+import * as fc from "fast-check"
+import * as Classification from "../src/Classification.js"
+import * as Classifier from "../src/Classifier.js"
+import * as Errors from "../src/Errors.js"
+import * as Failures from "../src/Failures.js"
+import * as Rule from "../src/Rule.js"
+
+const classifyWith =
+  (layer: Layer.Layer<Classifier.Classifier>) =>
+  (failure: unknown): Effect.Effect<Classification.Classification> =>
+    Classifier.classify(failure).pipe(Effect.provide(layer))
+
+const defaults = classifyWith(Classifier.layer)
+
+/** The default classifier, built once with the live clock (for the cases that do not read time). */
+const service = Effect.runSync(Classifier.make())
+
+class ReplyError extends Error {
+  override name = "ReplyError"
+}
+
+const nodeError = (code: string, message: string) => Object.assign(new Error(message), { code, syscall: "connect" })
+
+type Row = readonly [
+  name: string,
+  failure: unknown,
+  expected: {
+    readonly category: Classification.Category
+    readonly retryable: boolean
+    readonly countsForBreaker: boolean
+    readonly code: string
+  }
+]
+
+const transient = (category: Classification.Category, code: string) => ({
+  category,
+  retryable: true,
+  countsForBreaker: true,
+  code
+})
+const final = (category: Classification.Category, code: string) => ({
+  category,
+  retryable: false,
+  countsForBreaker: false,
+  code
+})
+
+const attempt = (classification: Classification.Classification): Errors.AttemptRecord => ({
+  attempt: 1,
+  failure: { tag: "HttpError", message: classification.message },
+  classification,
+  atMillis: 0
+})
+
+const table: ReadonlyArray<Row> = [
+  // Transient: retried and counted by a breaker.
+  ["HTTP 502", new Failures.HttpError({ status: 502 }), transient("unavailable", "http.502")],
+  ["HTTP 503", new Failures.HttpError({ status: 503 }), transient("unavailable", "http.503")],
+  ["HTTP 504", new Failures.HttpError({ status: 504 }), transient("timeout", "http.504")],
+  ["ECONNRESET", new Failures.NetworkError({ code: "ECONNRESET" }), transient("network", "node.ECONNRESET")],
+  ["ECONNREFUSED", new Failures.NetworkError({ code: "ECONNREFUSED" }), transient("network", "node.ECONNREFUSED")],
+  ["ETIMEDOUT", new Failures.NetworkError({ code: "ETIMEDOUT" }), transient("timeout", "node.ETIMEDOUT")],
+  ["EPIPE", new Failures.NetworkError({ code: "EPIPE" }), transient("network", "node.EPIPE")],
+  ["ENOTFOUND", new Failures.NetworkError({ code: "ENOTFOUND" }), transient("network", "node.ENOTFOUND")],
+  ["EAI_AGAIN", new Failures.NetworkError({ code: "EAI_AGAIN" }), transient("network", "node.EAI_AGAIN")],
+  ["gRPC UNAVAILABLE", new Failures.GrpcError({ code: 14 }), transient("unavailable", "grpc.UNAVAILABLE")],
+  ["gRPC DEADLINE_EXCEEDED", new Failures.GrpcError({ code: 4 }), transient("timeout", "grpc.DEADLINE_EXCEEDED")],
+  ["HTTP 500", new Failures.HttpError({ status: 500 }), transient("server", "http.500")],
+  ["HTTP 408", new Failures.HttpError({ status: 408 }), transient("timeout", "http.408")],
+  ["pg class 08", new Failures.PgError({ code: "08006" }), transient("network", "pg.08006")],
+  ["pg class 53", new Failures.PgError({ code: "53300" }), transient("resource", "pg.53300")],
+  ["pg 57P01 admin_shutdown", new Failures.PgError({ code: "57P01" }), transient("unavailable", "pg.57P01")],
+  ["pg 57014 query_canceled", new Failures.PgError({ code: "57014" }), transient("timeout", "pg.57014")],
+  ["redis READONLY", new Failures.RedisError({ code: "READONLY" }), transient("unavailable", "redis.READONLY")],
+  ["redis LOADING", new Failures.RedisError({ code: "LOADING" }), transient("unavailable", "redis.LOADING")],
+  ["redis BUSY", new Failures.RedisError({ code: "BUSY" }), transient("unavailable", "redis.BUSY")],
+  ["redis OOM", new Failures.RedisError({ code: "OOM" }), transient("resource", "redis.OOM")],
+  [
+    "redis CLUSTERDOWN",
+    new Failures.RedisError({ code: "CLUSTERDOWN" }),
+    transient("unavailable", "redis.CLUSTERDOWN")
+  ],
+  [
+    "undici connect timeout",
+    new Failures.FetchError({ code: "UND_ERR_CONNECT_TIMEOUT" }),
+    transient("timeout", "undici.UND_ERR_CONNECT_TIMEOUT")
+  ],
+  ["TimeoutError", new Failures.TimeoutError(), transient("timeout", "timeout")],
+  // Throttled: retried (after Retry-After), not counted.
+  ["HTTP 429", new Failures.HttpError({ status: 429 }), { ...final("throttled", "http.429"), retryable: true }],
+  [
+    "gRPC RESOURCE_EXHAUSTED",
+    new Failures.GrpcError({ code: 8 }),
+    { ...final("throttled", "grpc.RESOURCE_EXHAUSTED"), retryable: true }
+  ],
+  // Concurrency: retried, not counted.
+  ["pg 40001", new Failures.PgError({ code: "40001" }), { ...final("concurrency", "pg.40001"), retryable: true }],
+  ["pg 40P01", new Failures.PgError({ code: "40P01" }), { ...final("concurrency", "pg.40P01"), retryable: true }],
+  ["gRPC ABORTED", new Failures.GrpcError({ code: 10 }), { ...final("concurrency", "grpc.ABORTED"), retryable: true }],
+  [
+    "redis TRYAGAIN",
+    new Failures.RedisError({ code: "TRYAGAIN" }),
+    { ...final("concurrency", "redis.TRYAGAIN"), retryable: true }
+  ],
+  [
+    "redis MOVED",
+    new Failures.RedisError({ code: "MOVED" }),
+    { ...final("unavailable", "redis.MOVED"), retryable: true }
+  ],
+  ["redis ASK", new Failures.RedisError({ code: "ASK" }), { ...final("unavailable", "redis.ASK"), retryable: true }],
+  // Final: neither retried nor counted.
+  ["HTTP 400", new Failures.HttpError({ status: 400 }), final("validation", "http.400")],
+  ["HTTP 422", new Failures.HttpError({ status: 422 }), final("validation", "http.422")],
+  ["gRPC INVALID_ARGUMENT", new Failures.GrpcError({ code: 3 }), final("validation", "grpc.INVALID_ARGUMENT")],
+  ["HTTP 401", new Failures.HttpError({ status: 401 }), final("authentication", "http.401")],
+  ["HTTP 403", new Failures.HttpError({ status: 403 }), final("authorization", "http.403")],
+  ["HTTP 404", new Failures.HttpError({ status: 404 }), final("client", "http.404")],
+  ["HTTP 409", new Failures.HttpError({ status: 409 }), final("concurrency", "http.409")],
+  ["HTTP 501", new Failures.HttpError({ status: 501 }), final("configuration", "http.501")],
+  ["HTTP 460 (an unlisted 4xx)", new Failures.HttpError({ status: 460 }), final("client", "http.460")],
+  ["HTTP 599 (an unlisted 5xx)", new Failures.HttpError({ status: 599 }), transient("server", "http.599")],
+  ["gRPC UNAUTHENTICATED", new Failures.GrpcError({ code: 16 }), final("authentication", "grpc.UNAUTHENTICATED")],
+  ["gRPC PERMISSION_DENIED", new Failures.GrpcError({ code: 7 }), final("authorization", "grpc.PERMISSION_DENIED")],
+  ["gRPC NOT_FOUND", new Failures.GrpcError({ code: 5 }), final("client", "grpc.NOT_FOUND")],
+  ["gRPC UNIMPLEMENTED", new Failures.GrpcError({ code: 12 }), final("configuration", "grpc.UNIMPLEMENTED")],
+  [
+    "gRPC INTERNAL",
+    new Failures.GrpcError({ code: 13 }),
+    { ...final("server", "grpc.INTERNAL"), countsForBreaker: true }
+  ],
+  ["pg class 23", new Failures.PgError({ code: "23505" }), final("data-integrity", "pg.23505")],
+  ["pg 23503", new Failures.PgError({ code: "23503" }), final("data-integrity", "pg.23503")],
+  ["pg 42601 syntax", new Failures.PgError({ code: "42601" }), final("configuration", "pg.42601")],
+  ["pg 42P01 undefined table", new Failures.PgError({ code: "42P01" }), final("configuration", "pg.42P01")],
+  ["pg 42501 privilege", new Failures.PgError({ code: "42501" }), final("authorization", "pg.42501")],
+  ["pg 28P01 password", new Failures.PgError({ code: "28P01" }), final("authentication", "pg.28P01")],
+  ["pg 22P02 (class 22)", new Failures.PgError({ code: "22P02" }), final("validation", "pg.22P02")],
+  ["redis NOAUTH", new Failures.RedisError({ code: "NOAUTH" }), final("authentication", "redis.NOAUTH")],
+  ["redis WRONGTYPE", new Failures.RedisError({ code: "WRONGTYPE" }), final("client", "redis.WRONGTYPE")],
+  ["AbortError", new Failures.AbortError(), final("client", "abort")],
+  // The runtime's own errors.
+  [
+    "AttemptTimeout",
+    new Errors.AttemptTimeout({ operation: "op", attempt: 1, timeoutMillis: 10 }),
+    transient("timeout", "resilience.AttemptTimeout")
+  ],
+  [
+    "DeadlineExceeded",
+    new Errors.DeadlineExceeded({ operation: "op", deadlineMillis: 10 }),
+    final("timeout", "resilience.DeadlineExceeded")
+  ],
+  [
+    "CircuitOpen",
+    new Errors.CircuitOpen({ breaker: "b", retryAfterMillis: 1500 }),
+    { ...final("unavailable", "resilience.CircuitOpen"), retryable: true }
+  ],
+  [
+    "BulkheadRejected",
+    new Errors.BulkheadRejected({ bulkhead: "b", reason: "full" }),
+    { ...final("resource", "resilience.BulkheadRejected"), retryable: true }
+  ],
+  [
+    "RateLimited",
+    new Errors.RateLimited({ limiter: "l", retryAfterMillis: 250 }),
+    { ...final("throttled", "resilience.RateLimited"), retryable: true }
+  ],
+  [
+    "RetryBudgetExhausted",
+    new Errors.RetryBudgetExhausted({ budget: "b", operation: "op" }),
+    final("resource", "resilience.RetryBudgetExhausted")
+  ],
+  [
+    "RetriesExhausted keeps the last classification, not retryable",
+    new Errors.RetriesExhausted({
+      operation: "op",
+      reason: "exhausted",
+      attempts: [attempt(service.classify(new Failures.NetworkError({ code: "ECONNRESET" })))]
+    }),
+    { category: "network", retryable: false, countsForBreaker: true, code: "node.ECONNRESET" }
+  ],
+  // Raw values from the wild, recognised without a Failures wrapper.
+  ["raw Node ECONNRESET", nodeError("ECONNRESET", "read ECONNRESET"), transient("network", "node.ECONNRESET")],
+  [
+    "raw fetch failed with ECONNREFUSED cause",
+    new TypeError("fetch failed", { cause: nodeError("ECONNREFUSED", "connect ECONNREFUSED 10.0.0.1:80") }),
+    transient("network", "node.ECONNREFUSED")
+  ],
+  [
+    "raw fetch failed with undici cause",
+    new TypeError("fetch failed", { cause: Object.assign(new Error("x"), { code: "UND_ERR_SOCKET" }) }),
+    transient("network", "undici.UND_ERR_SOCKET")
+  ],
+  ["raw fetch failed, no cause", new TypeError("fetch failed"), transient("network", "undici.FETCH_FAILED")],
+  ["raw DOMException AbortError", new DOMException("aborted", "AbortError"), final("client", "abort")],
+  ["raw DOMException TimeoutError", new DOMException("timed out", "TimeoutError"), transient("timeout", "timeout")],
+  [
+    "raw pg error",
+    { name: "error", severity: "ERROR", code: "40P01", detail: "Process 1 waits" },
+    { ...final("concurrency", "pg.40P01"), retryable: true }
+  ],
+  [
+    "raw ioredis ReplyError",
+    new ReplyError("READONLY You can't write against a read only replica."),
+    transient("unavailable", "redis.READONLY")
+  ],
+  [
+    "raw ioredis MOVED",
+    new ReplyError("MOVED 3999 10.0.0.7:6381"),
+    { ...final("unavailable", "redis.MOVED"), retryable: true }
+  ],
+  [
+    "raw gRPC error",
+    { code: 14, details: "upstream down", metadata: {} },
+    transient("unavailable", "grpc.UNAVAILABLE")
+  ],
+  ["raw response-like", { response: { status: 503, headers: {} } }, transient("unavailable", "http.503")],
+  ["Effect TimeoutException", new Cause.TimeoutException(), transient("timeout", "timeout")],
+  [
+    "Effect UnknownException around a Node error",
+    new Cause.UnknownException(nodeError("ECONNRESET", "read ECONNRESET")),
+    transient("network", "node.ECONNRESET")
+  ],
+  [
+    "plain Error",
+    new Error("boom"),
+    { category: "unknown", retryable: false, countsForBreaker: true, code: "unknown" }
+  ],
+  ["a string", "boom", { category: "unknown", retryable: false, countsForBreaker: true, code: "unknown" }]
+]
+
+describe("Classifier.layer (defaults)", () => {
+  it.effect.each(table)("%s", ([, failure, expected]) =>
+    Effect.gen(function* () {
+      const c = yield* defaults(failure)
+      expect({
+        category: c.category,
+        retryable: c.retryable,
+        countsForBreaker: c.countsForBreaker,
+        code: c.code
+      }).toEqual(expected)
+      // Every classification is valid for the Classification schema (a dead letter stores it).
+      expect(Schema.is(Classification.Classification)(c)).toBe(true)
+    })
+  )
+
+  it.effect("CircuitOpen and RateLimited carry their wait as retryAfter", () =>
+    Effect.gen(function* () {
+      const open = yield* defaults(new Errors.CircuitOpen({ breaker: "b", retryAfterMillis: 1500 }))
+      expect(open.retryAfter).toEqual(Duration.millis(1500))
+      const limited = yield* defaults(new Errors.RateLimited({ limiter: "l", retryAfterMillis: 250 }))
+      expect(limited.retryAfter).toEqual(Duration.millis(250))
+      const closedSoon = yield* defaults(new Errors.CircuitOpen({ breaker: "b", retryAfterMillis: 0 }))
+      expect(closedSoon.retryAfter).toBeUndefined()
+    })
+  )
+
+  it.effect("gRPC pushback becomes retryAfter, from the failure or from raw metadata", () =>
+    Effect.gen(function* () {
+      const tagged = yield* defaults(new Failures.GrpcError({ code: 8, retryPushbackMillis: 750 }))
+      expect(tagged.retryAfter).toEqual(Duration.millis(750))
+      const metadata = new Map([["grpc-retry-pushback-ms", ["300"]]])
+      const raw = yield* defaults({ code: 8, details: "quota", metadata })
+      expect(raw.code).toBe("grpc.RESOURCE_EXHAUSTED")
+      expect(raw.retryAfter).toEqual(Duration.millis(300))
+    })
+  )
+
+  it.effect("messages carry no host, credential or payload", () =>
+    Effect.gen(function* () {
+      const secrets = ["10.0.0.1", "10.0.0.7", "hunter2", "Process 1 waits", "upstream down"]
+      for (const [, failure] of table) {
+        const c = yield* defaults(failure)
+        for (const secret of secrets) expect(c.message).not.toContain(secret)
+      }
+      const pg = yield* defaults({
+        code: "28P01",
+        severity: "FATAL",
+        message: 'password authentication failed for user "hunter2"'
+      })
+      expect(pg.message).toBe("Invalid password (SQLSTATE 28P01)")
+    })
+  )
+
+  it("never throws and always answers a valid classification, whatever it is given", () => {
+    fc.assert(
+      fc.property(fc.anything({ withObjectString: true, withNullPrototype: true }), (u) => {
+        expect(Schema.is(Classification.Classification)(service.classify(u))).toBe(true)
+      })
+    )
+    fc.assert(
+      fc.property(fc.integer({ min: 100, max: 599 }), fc.dictionary(fc.string(), fc.string()), (status, headers) => {
+        const c = service.classify(new Failures.HttpError({ status, headers }))
+        expect(c.code).toBe(`http.${status}`)
+        // Among 4xx statuses, only 408 (the server timed out waiting) is evidence against the server.
+        if (status >= 400 && status < 500) expect(c.countsForBreaker).toBe(status === 408)
+        if (status >= 500) expect(c.category).not.toBe("client")
+      })
+    )
+  })
+})
+
+describe("Retry-After", () => {
+  const epoch = Date.parse("2026-03-01T12:00:00Z")
+
+  it.effect("as seconds", () =>
+    Effect.gen(function* () {
+      const c = yield* defaults(new Failures.HttpError({ status: 429, headers: { "retry-after": "120" } }))
+      expect(c.retryAfter).toEqual(Duration.seconds(120))
+      // Any header case; Headers-like objects too.
+      const upper = yield* defaults(new Failures.HttpError({ status: 503, headers: { "Retry-After": "7" } }))
+      expect(upper.retryAfter).toEqual(Duration.seconds(7))
+      const fetchLike = yield* defaults({ status: 503, headers: new Headers({ "Retry-After": "3" }) })
+      expect(fetchLike.retryAfter).toEqual(Duration.seconds(3))
+    })
+  )
+
+  it.effect("as an HTTP date, measured against the TestClock when classified", () =>
+    Effect.gen(function* () {
+      yield* TestClock.setTime(epoch)
+      const classifier = yield* Classifier.make()
+      const failure = new Failures.HttpError({
+        status: 503,
+        headers: { "retry-after": "Sun, 01 Mar 2026 12:00:30 GMT" }
+      })
+      expect(classifier.classify(failure).retryAfter).toEqual(Duration.millis(30_000))
+      yield* TestClock.adjust("10 seconds")
+      expect(classifier.classify(failure).retryAfter).toEqual(Duration.millis(20_000))
+      // asctime and RFC 850 forms of an HTTP date.
+      const asctime = new Failures.HttpError({ status: 429, headers: { "retry-after": "Sun Mar  1 12:01:10 2026" } })
+      expect(classifier.classify(asctime).retryAfter).toEqual(Duration.millis(60_000))
+      const rfc850 = new Failures.HttpError({
+        status: 429,
+        headers: { "retry-after": "Sunday, 01-Mar-26 12:00:20 GMT" }
+      })
+      expect(classifier.classify(rfc850).retryAfter).toEqual(Duration.millis(10_000))
+    })
+  )
+
+  it.effect("through the Layer, the TestClock is the clock too", () =>
+    Effect.gen(function* () {
+      yield* TestClock.setTime(epoch)
+      const c = yield* defaults(
+        new Failures.HttpError({ status: 429, headers: { "retry-after": "Sun, 01 Mar 2026 12:02:00 GMT" } })
+      )
+      expect(c.retryAfter).toEqual(Duration.minutes(2))
+    })
+  )
+
+  it.effect("in the past, zero or unparsable gives no retryAfter", () =>
+    Effect.gen(function* () {
+      yield* TestClock.setTime(epoch)
+      for (const value of ["Sun, 01 Mar 2026 11:59:00 GMT", "0", "soon", "-5", "1.5", "", "2"]) {
+        const c = yield* defaults(new Failures.HttpError({ status: 503, headers: { "retry-after": value } }))
+        if (value === "2") expect(c.retryAfter).toEqual(Duration.seconds(2))
+        else expect(c.retryAfter, value).toBeUndefined()
+        expect(c.code).toBe("http.503")
+      }
+    })
+  )
+})
+
+class PaymentDeclined extends Schema.TaggedError<PaymentDeclined>()("PaymentDeclined", { reason: Schema.String }) {}
+class InventoryLow extends Schema.TaggedError<InventoryLow>()("InventoryLow", { sku: Schema.String }) {}
+type OrderError = PaymentDeclined | InventoryLow
+
+const business = (code: string) => Classification.make({ category: "business", code, message: "Order refused" })
+
+describe("rules", () => {
+  const ctx = { base: () => service.classify(undefined) }
+  const baseOf = (u: unknown) => ({ base: () => service.classify(u) })
+
+  it("match on tag, status, code, message, category", () => {
+    const declined = new PaymentDeclined({ reason: "insufficient funds" })
+    expect(Rule.tag("PaymentDeclined").test(declined, ctx)).toBe(true)
+    expect(Rule.tag("InventoryLow").test(declined, ctx)).toBe(false)
+    expect(Rule.status(418).test(new Failures.HttpError({ status: 418 }), ctx)).toBe(true)
+    expect(Rule.status(418).test({ statusCode: 418 }, ctx)).toBe(true)
+    expect(Rule.status(418).test(new Failures.HttpError({ status: 419 }), ctx)).toBe(false)
+    expect(Rule.statusBetween(500, 599).test({ response: { status: 502 } }, ctx)).toBe(true)
+    const unique = new Failures.PgError({ code: "23505" })
+    expect(Rule.code("pg.23505").test(unique, baseOf(unique))).toBe(true)
+    expect(Rule.code("pg.23503").test(unique, baseOf(unique))).toBe(false)
+    expect(Rule.code("E_QUOTA").test({ code: "E_QUOTA" }, baseOf({ code: "E_QUOTA" }))).toBe(true)
+    expect(Rule.codeStartsWith("pg.23").test(unique, baseOf(unique))).toBe(true)
+    expect(Rule.category("data-integrity").test(unique, baseOf(unique))).toBe(true)
+    const quota = /quota/g
+    const rule = Rule.messageMatches(quota)
+    // A global RegExp does not make the rule stateful.
+    expect(rule.test(new Error("quota exceeded"), ctx)).toBe(true)
+    expect(rule.test(new Error("quota exceeded"), ctx)).toBe(true)
+    expect(Rule.messageMatches("quota").test(new Error("over quota"), ctx)).toBe(true)
+    expect(Rule.messageMatches("quota").test({ message: 42 }, ctx)).toBe(false)
+    expect(Rule.instanceOf(RangeError).test(new RangeError("x"), ctx)).toBe(true)
+    expect(Rule.is((u) => u === 1).test(1, ctx)).toBe(true)
+  })
+
+  it("compose with and / or / not", () => {
+    const e503 = new Failures.HttpError({ status: 503 })
+    const e500 = new Failures.HttpError({ status: 500 })
+    const tagHttp = Rule.tag("HttpError")
+    const s503 = Rule.status(503)
+    expect(Rule.and(tagHttp, s503).test(e503, ctx)).toBe(true)
+    expect(Rule.and(tagHttp, s503).test(e500, ctx)).toBe(false)
+    expect(Rule.or(Rule.status(500), s503).test(e500, ctx)).toBe(true)
+    expect(Rule.or(Rule.status(501), s503).test(e500, ctx)).toBe(false)
+    expect(Rule.not(s503).test(e500, ctx)).toBe(true)
+    expect(Rule.not(s503).test(e503, ctx)).toBe(false)
+    expect(Rule.and(tagHttp, Rule.not(s503), Rule.or(Rule.status(500), Rule.status(502))).test(e500, ctx)).toBe(true)
+    expect(Rule.and(tagHttp, s503).label).toBe("and(tag(HttpError), status(503))")
+    // Truth tables.
+    const t = Rule.is(() => true)
+    const f = Rule.is(() => false)
+    const pairs: ReadonlyArray<readonly [Rule.Rule, Rule.Rule]> = [
+      [t, t],
+      [t, f],
+      [f, t],
+      [f, f]
+    ]
+    for (const [a, b] of pairs) {
+      const av = a.test(0, ctx)
+      const bv = b.test(0, ctx)
+      expect(Rule.and(a, b).test(0, ctx)).toBe(av && bv)
+      expect(Rule.or(a, b).test(0, ctx)).toBe(av || bv)
+      expect(Rule.not(a).test(0, ctx)).toBe(!av)
+    }
+  })
+
+  it.effect("take precedence over the defaults, in order, and receive the failure typed and the base", () =>
+    Effect.gen(function* () {
+      const classify = classifyWith(
+        Classifier.layerWith({
+          rules: [
+            [Rule.status(503), business("teapot-ish")],
+            [
+              Rule.instanceOf(PaymentDeclined),
+              (e, base) => ({ ...business(`declined.${e.reason}`), severity: base.severity })
+            ],
+            [Rule.tag("InventoryLow"), (e) => business(`tag.${e._tag}`)],
+            [Rule.code("pg.23505"), (_, base) => ({ ...base, category: "business", code: "user.exists" })],
+            [
+              Rule.messageMatches(/quota/),
+              Classification.make({ category: "throttled", code: "quota", message: "Quota" })
+            ],
+            [Rule.status(503), business("never reached: the first rule wins")]
+          ]
+        })
+      )
+      expect((yield* classify(new Failures.HttpError({ status: 503 }))).code).toBe("teapot-ish")
+      const declined = yield* classify(new PaymentDeclined({ reason: "funds" }))
+      expect(declined.code).toBe("declined.funds")
+      expect(declined.severity).toBe("medium") // unknown's severity: the base the function received
+      const unique = yield* classify(new Failures.PgError({ code: "23505" }))
+      expect(unique).toMatchObject({ category: "business", code: "user.exists", retryable: false })
+      expect((yield* classify(new InventoryLow({ sku: "A" }))).code).toBe("tag.InventoryLow")
+      expect((yield* classify(new Error("over quota"))).category).toBe("throttled")
+      // Everything else is still the defaults.
+      expect((yield* classify(new Failures.HttpError({ status: 502 }))).code).toBe("http.502")
+    })
+  )
+
+  it.effect("Classifier.extend puts rules in front of any Classifier below", () =>
+    Effect.gen(function* () {
+      const below = Classifier.layerFrom(() => business("below"))
+      const classify = classifyWith(
+        Classifier.extend({ rules: [[Rule.status(418), business("teapot")]] }).pipe(Layer.provide(below))
+      )
+      expect((yield* classify({ status: 418 })).code).toBe("teapot")
+      expect((yield* classify({ status: 503 })).code).toBe("below")
+    })
+  )
+})
+
+describe("exhaustive mappings", () => {
+  const mapping = Classifier.exhaustive<OrderError>()({
+    PaymentDeclined: business("order.declined"),
+    InventoryLow: (e, base) =>
+      Classification.make({
+        category: "resource",
+        code: `order.inventory.${e.sku}`,
+        message: "Out of stock",
+        severity: base.category === "unknown" ? "low" : "high"
+      })
+  })
+
+  it("lists its tags", () => {
+    expect([...mapping.tags].sort()).toEqual(["InventoryLow", "PaymentDeclined"])
+  })
+
+  it.effect("classify the mapped tags; the defaults classify everything else", () =>
+    Effect.gen(function* () {
+      const classify = classifyWith(Classifier.layerWith({ mappings: [mapping] }))
+      expect((yield* classify(new PaymentDeclined({ reason: "x" }))).code).toBe("order.declined")
+      const low = yield* classify(new InventoryLow({ sku: "A1" }))
+      expect(low).toMatchObject({ category: "resource", code: "order.inventory.A1", severity: "low", retryable: true })
+      expect((yield* classify(new Failures.HttpError({ status: 503 }))).code).toBe("http.503")
+      expect((yield* classify(new Errors.AttemptTimeout({ operation: "o", attempt: 1, timeoutMillis: 1 }))).code).toBe(
+        "resilience.AttemptTimeout"
+      )
+      // A plain value with the tag (JSON read back without its Schema) is still dispatched by tag.
+      expect((yield* classify({ _tag: "InventoryLow", sku: "B2" })).code).toBe("order.inventory.B2")
+    })
+  )
+
+  it.effect("take precedence over the defaults for tags the defaults know", () =>
+    Effect.gen(function* () {
+      const override = Classifier.exhaustive<Errors.CircuitOpen | Failures.HttpError>()({
+        CircuitOpen: business("mine.open"),
+        HttpError: (e) => business(`mine.${e.status}`)
+      })
+      const classify = classifyWith(Classifier.layerWith({ mappings: [override, mapping] }))
+      expect((yield* classify(new Errors.CircuitOpen({ breaker: "b", retryAfterMillis: 1 }))).code).toBe("mine.open")
+      expect((yield* classify(new Failures.HttpError({ status: 503 }))).code).toBe("mine.503")
+      expect((yield* classify(new PaymentDeclined({ reason: "x" }))).code).toBe("order.declined")
+    })
+  )
+
+  it.effect("rules come before mappings", () =>
+    Effect.gen(function* () {
+      const classify = classifyWith(
+        Classifier.layerWith({
+          rules: [[Rule.and(Rule.tag("PaymentDeclined"), Rule.messageMatches("fraud")), business("fraud")]],
+          mappings: [mapping]
+        })
+      )
+      const fraud = new PaymentDeclined({ reason: "fraud" })
+      // A TaggedError's default message lists its fields, so the rule sees "fraud".
+      expect((yield* classify(fraud)).code).toBe("fraud")
+      expect((yield* classify(new PaymentDeclined({ reason: "funds" }))).code).toBe("order.declined")
+    })
+  )
+})
+
+describe("swapping the Classifier Layer", () => {
+  /** A small consumer: decides whether to retry from whatever Classifier is in context. */
+  const decide = (failure: unknown) =>
+    Effect.map(Classifier.Classifier, (c) => {
+      const verdict = c.classify(failure)
+      return verdict.retryable ? `retry:${verdict.code}` : `give-up:${verdict.code}`
+    })
+
+  it.effect("changes the behaviour of what reads it", () =>
+    Effect.gen(function* () {
+      const failure = new Failures.HttpError({ status: 503 })
+      expect(yield* decide(failure).pipe(Effect.provide(Classifier.layer))).toBe("retry:http.503")
+      const nothingRetryable = Classifier.layerFrom(() => ({ ...Classification.unknown, code: "test.never" }))
+      expect(yield* decide(failure).pipe(Effect.provide(nothingRetryable))).toBe("give-up:test.never")
+      const withRule = Classifier.layerWith({ rules: [[Rule.status(503), business("test.rule")]] })
+      expect(yield* decide(failure).pipe(Effect.provide(withRule))).toBe("give-up:test.rule")
+    })
+  )
+})
