@@ -84,3 +84,31 @@ export const within: {
     )
   }
 )
+
+/**
+ * Sets the deadline that the layers below see, `duration` from now (a sooner deadline already in
+ * force wins), without a timer of its own: the layers below enforce it (the pipeline's attempt
+ * timer fails with `DeadlineExceeded`, the retry policy never sleeps past it). Costs a FiberRef
+ * update, no fiber. Use {@link within} to enforce a deadline around any effect.
+ *
+ * @example
+ * import { Deadline } from "@effect-resilience/core"
+ * import { Effect } from "effect"
+ *
+ * const call = Effect.succeed(1).pipe(Deadline.propagate("2 seconds"))
+ *
+ * @since 0.1.0
+ */
+export const propagate: {
+  (duration: Duration.DurationInput): <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+  <A, E, R>(self: Effect.Effect<A, E, R>, duration: Duration.DurationInput): Effect.Effect<A, E, R>
+} = dual(2, <A, E, R>(self: Effect.Effect<A, E, R>, duration: Duration.DurationInput): Effect.Effect<A, E, R> => {
+  const millis = Duration.toMillis(Duration.decode(duration))
+  return Effect.withFiberRuntime((fiber) =>
+    Effect.flatMap(Clock.currentTimeMillis, (now) => {
+      const existing = fiber.getFiberRef(currentDeadline)
+      const deadline = Option.isSome(existing) ? Math.min(existing.value, now + millis) : now + millis
+      return Effect.locally(self, currentDeadline, Option.some(deadline))
+    })
+  )
+})

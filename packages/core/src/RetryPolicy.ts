@@ -42,6 +42,8 @@ export interface Budget {
   readonly tryWithdraw: (classification: Classification) => boolean
   /** Called once per successful call; `firstTry` is true when no retry was needed. */
   readonly onSuccess: (firstTry: boolean) => void
+  /** Called once per call, before its first attempt (ratio budgets count requests). */
+  readonly onRequest?: (() => void) | undefined
 }
 
 /**
@@ -223,5 +225,12 @@ export const retry: {
 export const retryWith = <A, E, R, R2>(
   self: Effect.Effect<A, E, R>,
   policy: RetryPolicy<E, R2>,
-  classifier: Context.Tag.Service<Classifier>
-): Effect.Effect<A, E | RetriesExhausted | RetryBudgetExhausted, R | R2> => internal.retryWith(self, policy, classifier)
+  classifier: Context.Tag.Service<Classifier>,
+  hooks?: {
+    /** What to run for the second and later attempts (default: `self` again). */
+    readonly next?: Effect.Effect<A, E, R> | undefined
+    /** Runs when a retry is scheduled after attempt `attempt` failed. */
+    readonly onRetry?: ((attempt: number, classification: Classification) => Effect.Effect<void>) | undefined
+  }
+): Effect.Effect<A, E | RetriesExhausted | RetryBudgetExhausted, R | R2> =>
+  internal.retryWith(self, policy, classifier, hooks)

@@ -1,13 +1,11 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as Chunk from "effect/Chunk"
-import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Random from "effect/Random"
-import * as Ref from "effect/Ref"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
@@ -20,43 +18,10 @@ import * as Deadline from "../src/Deadline.js"
 import * as Errors from "../src/Errors.js"
 import * as Events from "../src/Events.js"
 import * as RetryPolicy from "../src/RetryPolicy.js"
-
-/** A failure the test classifier reads: its category and an optional Retry-After. */
-class Boom extends Schema.TaggedError<Boom>()("Boom", {
-  category: Classification.Category,
-  retryAfterMillis: Schema.optional(Schema.Number),
-  code: Schema.optional(Schema.String)
-}) {}
-
-const testClassifier = Classifier.layerFrom((failure) =>
-  failure instanceof Boom
-    ? Classification.make({
-        category: failure.category,
-        code: failure.code ?? `test.${failure.category}`,
-        message: `test failure (${failure.category})`,
-        retryAfter: failure.retryAfterMillis
-      })
-    : Classification.unknown
-)
-
-/** An operation that fails with the given failures in turn, then succeeds; records the time of each attempt. */
-const scripted = (failures: ReadonlyArray<Boom>) =>
-  Effect.gen(function* () {
-    const times = yield* Ref.make<ReadonlyArray<number>>([])
-    const op = Effect.gen(function* () {
-      const now = yield* Clock.currentTimeMillis
-      const seen = yield* Ref.modify(times, (ts) => [ts.length, [...ts, now]])
-      const failure = failures[seen]
-      if (failure !== undefined) return yield* failure
-      return "ok" as const
-    })
-    return { op, times: Ref.get(times) }
-  })
+import { Boom, scripted, testClassifier, transient } from "./support/boom.js"
 
 const constantPolicy = (maxAttempts: number, millis = 100) =>
   RetryPolicy.make<Boom>({ operation: "op", maxAttempts, schedule: Backoff.constant(`${millis} millis`) })
-
-const transient = new Boom({ category: "unavailable" })
 
 describe("RetryPolicy", () => {
   it.effect("a non-retryable failure makes exactly one attempt and keeps its own error", () =>

@@ -45,27 +45,40 @@ const spanEvent = (name: string, attributes: Record<string, unknown>): Effect.Ef
   )
 
 /** @internal */
+export interface Hooks<A, E, R> {
+  /** What to run for the second and later attempts (default: `self` again). */
+  readonly next?: Effect.Effect<A, E, R> | undefined
+  /** Called when a retry is scheduled after attempt `attempt` failed. */
+  readonly onRetry?: ((attempt: number, classification: Classification) => Effect.Effect<void>) | undefined
+}
+
+/** @internal */
 export const retryWith = <A, E, R, R2>(
   self: Effect.Effect<A, E, R>,
   policy: RetryPolicy<E, R2>,
-  classifier: Context.Tag.Service<Classifier>
+  classifier: Context.Tag.Service<Classifier>,
+  hooks?: Hooks<A, E, R>
 ): Effect.Effect<A, E | RetriesExhausted | RetryBudgetExhausted, R | R2> => {
   const budget = policy.budget
   const first =
     budget === undefined
       ? self
-      : Effect.map(self, (a) => {
-          budget.onSuccess(true)
-          return a
+      : Effect.suspend(() => {
+          budget.onRequest?.()
+          return Effect.map(self, (a) => {
+            budget.onSuccess(true)
+            return a
+          })
         })
-  return Effect.catchAll(first, (error) => afterFailure(self, policy, classifier, error))
+  return Effect.catchAll(first, (error) => afterFailure(hooks?.next ?? self, policy, classifier, error, hooks?.onRetry))
 }
 
 const afterFailure = <A, E, R, R2>(
   self: Effect.Effect<A, E, R>,
   policy: RetryPolicy<E, R2>,
   classifier: Context.Tag.Service<Classifier>,
-  firstError: E
+  firstError: E,
+  onRetry: ((attempt: number, classification: Classification) => Effect.Effect<void>) | undefined
 ): Effect.Effect<A, E | RetriesExhausted | RetryBudgetExhausted, R | R2> =>
   Effect.suspend(() => {
     const attempts: Array<AttemptRecord> = []
@@ -188,7 +201,9 @@ const afterFailure = <A, E, R, R2>(
                   return Effect.succeed(a)
                 }
               })
-              return announce.pipe(
+              return (
+                onRetry === undefined ? announce : Effect.zipRight(announce, onRetry(attempt, classification))
+              ).pipe(
                 Effect.zipRight(delay > 0 ? Effect.sleep(Duration.millis(delay)) : Effect.void),
                 Effect.zipRight(next)
               )

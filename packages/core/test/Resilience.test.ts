@@ -1,0 +1,289 @@
+import { describe, expect, it } from "@effect/vitest"
+import * as Chunk from "effect/Chunk"
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as Layer from "effect/Layer"
+import * as Metric from "effect/Metric"
+import * as MetricState from "effect/MetricState"
+import * as Ref from "effect/Ref"
+import * as Stream from "effect/Stream"
+import * as TestClock from "effect/TestClock"
+import * as Tracer from "effect/Tracer"
+import * as Classification from "../src/Classification.js"
+import * as Classifier from "../src/Classifier.js"
+import * as Errors from "../src/Errors.js"
+import * as Events from "../src/Events.js"
+import * as Resilience from "../src/Resilience.js"
+import { Boom, classifyBoom, scripted, testClassifier, transient } from "./support/boom.js"
+
+/** Reads a counter from Effect's metric registry by name and labels (what an exporter sees). */
+const counterValue = (name: string, tags: Record<string, string>) =>
+  Effect.map(Metric.snapshot, (pairs) => {
+    let total = 0
+    for (const pair of pairs) {
+      if (pair.metricKey.name !== name) continue
+      const labels = Object.fromEntries(pair.metricKey.tags.map((t) => [t.key, t.value]))
+      if (!Object.entries(tags).every(([k, v]) => labels[k] === v)) continue
+      if (MetricState.isCounterState(pair.metricState)) total += Number(pair.metricState.count)
+    }
+    return total
+  })
+
+/** A retry policy without waiting, so tests need not move the clock for retries. */
+const fastRetry = { maxAttempts: 3, initialDelayMillis: 0, throttledInitialDelayMillis: 0, jitter: "none" } as const
+
+describe("Resilience pipeline", () => {
+  it.scoped("the success path returns the value and counts the call", () =>
+    Effect.gen(function* () {
+      const pipeline = yield* Resilience.make({ operation: "ok-op" })
+      expect(yield* pipeline.protect(Effect.succeed(42))).toBe(42)
+      expect(yield* counterValue("resilience_calls_total", { operation: "ok-op", outcome: "success" })).toBe(1)
+      expect(yield* counterValue("resilience_attempts_total", { operation: "ok-op" })).toBe(1)
+    }).pipe(Effect.provide(testClassifier))
+  )
+
+  it.scoped("retries transient failures and counts retries by category", () =>
+    Effect.gen(function* () {
+      const pipeline = yield* Resilience.make({ operation: "retry-op", retry: fastRetry })
+      const { op, times } = yield* scripted([transient, transient])
+      expect(yield* pipeline.protect(op)).toBe("ok")
+      expect((yield* times).length).toBe(3)
+      expect(yield* counterValue("resilience_retries_total", { operation: "retry-op", category: "unavailable" })).toBe(
+        2
+      )
+      expect(yield* counterValue("resilience_attempts_total", { operation: "retry-op" })).toBe(3)
+    }).pipe(Effect.provide(testClassifier))
+  )
+
+  it.scoped("a validation failure is tried once and never trips the breaker", () =>
+    Effect.gen(function* () {
+      const pipeline = yield* Resilience.make({ operation: "bad-request", retry: fastRetry })
+      const calls = yield* Ref.make(0)
+      const op = Effect.zipRight(
+        Ref.update(calls, (n) => n + 1),
+        Effect.fail(new Boom({ category: "validation" }))
+      )
+      for (let i = 0; i < 20; i++) {
+        const exit = yield* Effect.exit(pipeline.protect(op))
+        expect(exit).toStrictEqual(Exit.fail(new Boom({ category: "validation" })))
+      }
+      expect(yield* Ref.get(calls)).toBe(20)
+      const snapshot = yield* pipeline.breaker!.snapshot
+      expect(snapshot.state).toBe("closed")
+    }).pipe(Effect.provide(testClassifier))
+  )
+
+  it.scoped("the breaker opens after 5 consecutive counted failures and then rejects without calling", () =>
+    Effect.gen(function* () {
+      const pipeline = yield* Resilience.make({ operation: "trip", retry: false })
+      const calls = yield* Ref.make(0)
+      const op = Effect.zipRight(
+        Ref.update(calls, (n) => n + 1),
+        Effect.fail(transient)
+      )
+      for (let i = 0; i < 5; i++) expect(yield* Effect.flip(pipeline.protect(op))).toBe(transient)
+      const rejected = yield* Effect.flip(pipeline.protect(op))
+      expect(rejected).toBeInstanceOf(Errors.CircuitOpen)
+      if (rejected instanceof Errors.CircuitOpen) expect(rejected.retryAfterMillis).toBe(30_000)
+      expect(yield* Ref.get(calls)).toBe(5)
+      expect(yield* counterValue("resilience_rejections_total", { operation: "trip", component: "breaker" })).toBe(1)
+    }).pipe(Effect.provide(testClassifier))
+  )
+
+  it.scoped("each failure is classified once, though the breaker and the retry both read it", () =>
+    Effect.gen(function* () {
+      let classified = 0
+      const counting = Classifier.layerFrom((failure) => {
+        classified += 1
+        return classifyBoom(failure)
+      })
+      const pipeline = yield* Resilience.make({ operation: "classify-once", retry: fastRetry }).pipe(
+        Effect.provide(counting)
+      )
+      const { op } = yield* scripted([new Boom({ category: "unavailable" })])
+      expect(yield* pipeline.protect(op)).toBe("ok")
+      expect(classified).toBe(1)
+    })
+  )
+
+  it.scoped("an attempt that outlives its timeout is interrupted and fails with AttemptTimeout", () =>
+    Effect.gen(function* () {
+      const pipeline = yield* Resilience.make({ operation: "slow", retry: false, attemptTimeoutMillis: 1000 })
+      const released = yield* Deferred.make<void>()
+      const hang = Effect.acquireRelease(Effect.void, () => Deferred.succeed(released, undefined)).pipe(
+        Effect.zipRight(Effect.never),
+        Effect.scoped
+      )
+      const fiber = yield* Effect.fork(Effect.flip(pipeline.protect(hang)))
+      yield* TestClock.adjust("999 millis")
+      expect(fiber.unsafePoll()).toBe(null)
+      yield* TestClock.adjust("1 millis")
+      const error = yield* Fiber.join(fiber)
+      expect(error).toStrictEqual(new Errors.AttemptTimeout({ operation: "slow", attempt: 1, timeoutMillis: 1000 }))
+      yield* Deferred.await(released)
+    }).pipe(Effect.provide(testClassifier))
+  )
+
+  it.scoped("timeouts are retried and the deadline bounds the whole call", () =>
+    Effect.gen(function* () {
+      const pipeline = yield* Resilience.make({
+        operation: "deadline",
+        attemptTimeoutMillis: 100,
+        deadlineMillis: 250,
+        retry: { maxAttempts: 10, initialDelayMillis: 0, jitter: "none" }
+      }).pipe(
+        // timeouts are transient; a passed deadline is not retryable (as the default classifier says)
+        Effect.provide(
+          Classifier.layerFrom((e) =>
+            e instanceof Errors.DeadlineExceeded
+              ? Classification.make({ category: "timeout", retryable: false, code: "deadline", message: "deadline" })
+              : classifyBoom(transient)
+          )
+        )
+      )
+      const starts = yield* Ref.make<ReadonlyArray<number>>([])
+      const op = Effect.zipRight(
+        Effect.flatMap(TestClock.currentTimeMillis, (now) => Ref.update(starts, (s) => [...s, now])),
+        Effect.never
+      )
+      const fiber = yield* Effect.fork(Effect.flip(pipeline.protect(op)))
+      yield* TestClock.adjust("1 second")
+      const error = yield* Fiber.join(fiber)
+      // attempts at 0 and 100 time out after 100 ms; the third, at 200, is cut by the deadline at 250
+      expect(yield* Ref.get(starts)).toEqual([0, 100, 200])
+      expect(error).toBeInstanceOf(Errors.DeadlineExceeded)
+    })
+  )
+
+  it.scoped("a full bulkhead rejects with BulkheadRejected and frees its slot afterwards", () =>
+    Effect.gen(function* () {
+      const pipeline = yield* Resilience.make({
+        operation: "bulk",
+        retry: false,
+        attemptTimeoutMillis: false,
+        bulkhead: { maxConcurrent: 1, maxQueue: 0 }
+      })
+      const gate = yield* Deferred.make<void>()
+      const first = yield* Effect.fork(pipeline.protect(Deferred.await(gate)))
+      yield* Effect.yieldNow()
+      const rejected = yield* Effect.flip(pipeline.protect(Effect.succeed(1)))
+      expect(rejected).toStrictEqual(new Errors.BulkheadRejected({ bulkhead: "bulk", reason: "full" }))
+      yield* Deferred.succeed(gate, undefined)
+      yield* Fiber.join(first)
+      expect(yield* pipeline.protect(Effect.succeed(2))).toBe(2)
+      expect(pipeline.bulkhead?.active()).toBe(0)
+    }).pipe(Effect.provide(testClassifier))
+  )
+
+  it.scoped("a bad policy fails with the path of the bad field", () =>
+    Effect.gen(function* () {
+      const error = yield* Effect.flip(Resilience.make({ operation: "x", retry: { maxAttempts: -1 } }))
+      expect(error.message).toMatch(/retry/)
+      expect(error.message).toMatch(/maxAttempts/)
+    }).pipe(Effect.provide(testClassifier))
+  )
+
+  it.scoped("publishes retries and breaker transitions on the event hub", () =>
+    Effect.gen(function* () {
+      const hub = yield* Events.ResilienceEvents
+      const events = yield* hub.subscribe
+      const pipeline = yield* Resilience.make({
+        operation: "evented",
+        retry: { ...fastRetry, maxAttempts: 2 },
+        breaker: { policy: { _tag: "ConsecutiveFailures", threshold: 2 } }
+      })
+      yield* Effect.exit(pipeline.protect(Effect.fail(transient)))
+      const seen = Chunk.toReadonlyArray(yield* Stream.runCollect(Stream.take(events, 3)))
+      // the retry policy and the breaker publish independently: order between them is not fixed
+      expect(seen[0]?._tag).toBe("RetryScheduled")
+      expect(seen.map((e) => e._tag).sort()).toEqual(["BreakerTransition", "RetryScheduled", "RetryStopped"])
+    }).pipe(Effect.provide(Layer.merge(testClassifier, Events.layer())))
+  )
+
+  it.live("tryPromise runs a Promise operation with a real timer and aborts it on timeout", () =>
+    Effect.scoped(
+      Effect.gen(function* () {
+        const pipeline = yield* Resilience.make({ operation: "promise", retry: false, attemptTimeoutMillis: 50 })
+        expect(yield* pipeline.tryPromise(async () => 42)).toBe(42)
+        let aborted = false
+        const error = yield* Effect.flip(
+          pipeline.tryPromise(
+            (signal) =>
+              new Promise<number>((resolve) => {
+                const handle = setTimeout(() => resolve(1), 5_000)
+                signal.addEventListener("abort", () => {
+                  aborted = true
+                  clearTimeout(handle)
+                })
+              })
+          )
+        )
+        expect(error).toStrictEqual(new Errors.AttemptTimeout({ operation: "promise", attempt: 1, timeoutMillis: 50 }))
+        expect(aborted).toBe(true)
+        const rejected = yield* Effect.flip(
+          pipeline.tryPromise({ try: () => Promise.reject(new Error("nope")), catch: () => transient })
+        )
+        expect(rejected).toBe(transient)
+      })
+    ).pipe(Effect.provide(testClassifier))
+  )
+
+  it.scoped("with a tracer installed: a span per call, and one per attempt when there is more than one", () =>
+    Effect.gen(function* () {
+      const ended: Array<{ name: string; attributes: Record<string, unknown>; parent: string | undefined }> = []
+      let ids = 0
+      const tracer = Tracer.make({
+        span: (name, parent, context, links, startTime, kind) => {
+          const attributes = new Map<string, unknown>()
+          const spanId = `s${++ids}`
+          const span: Tracer.Span = {
+            _tag: "Span",
+            name,
+            spanId,
+            traceId: "t",
+            parent,
+            context,
+            links,
+            sampled: true,
+            kind,
+            status: { _tag: "Started", startTime },
+            attributes,
+            attribute: (k, v) => {
+              attributes.set(k, v)
+            },
+            event: () => {},
+            addLinks: () => {},
+            end: () => {
+              ended.push({
+                name,
+                attributes: Object.fromEntries(attributes),
+                parent: parent._tag === "Some" ? parent.value.spanId : undefined
+              })
+            }
+          }
+          return span
+        },
+        context: (f) => f()
+      })
+      const pipeline = yield* Resilience.make({ operation: "traced", retry: fastRetry }).pipe(Effect.withTracer(tracer))
+      yield* pipeline.protect(Effect.succeed(1)).pipe(Effect.withTracer(tracer))
+      expect(ended.map((s) => s.name)).toEqual(["resilience traced"])
+      ended.length = 0
+      const { op } = yield* scripted([transient])
+      yield* pipeline.protect(op).pipe(Effect.withTracer(tracer))
+      expect(ended.map((s) => s.name)).toEqual([
+        "resilience.attempt traced",
+        "resilience.attempt traced",
+        "resilience traced"
+      ])
+      const call = ended[2]
+      expect(ended[0]?.parent).toBe(ended[1]?.parent)
+      expect(ended[0]?.attributes["resilience.attempt"]).toBe(1)
+      expect(ended[0]?.attributes["resilience.category"]).toBe("unavailable")
+      expect(ended[1]?.attributes["resilience.attempt"]).toBe(2)
+      expect(call?.attributes["resilience.operation"]).toBe("traced")
+    }).pipe(Effect.provide(testClassifier))
+  )
+})
