@@ -85,10 +85,13 @@ export const suite = (name: string, layer: Layer.Layer<Checkpoint.CheckpointStor
       run(
         Effect.gen(function* () {
           const s = yield* store
-          const entries = Array.from({ length: 1500 }, (_, i): Checkpoint.Entry => ({
-            key: `item-${(i * 7919) % 1500}'"/é:${i}`,
-            outcome: i % 10 === 0 ? "dead-lettered" : "succeeded"
-          }))
+          const entries = Array.from(
+            { length: 1500 },
+            (_, i): Checkpoint.Entry => ({
+              key: `item-${(i * 7919) % 1500}'"/é:${i}`,
+              outcome: i % 10 === 0 ? "dead-lettered" : "succeeded"
+            })
+          )
           yield* s.record("big", entries.slice(0, 700))
           yield* s.record("big", entries.slice(700))
           expect(yield* s.load("big")).toEqual(entries)

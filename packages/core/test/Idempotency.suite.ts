@@ -145,7 +145,10 @@ export const suite = (name: string, layer: Layer.Layer<Idempotency.IdempotencySt
           const s = yield* store
           const calls = yield* Ref.make(0)
           const Receipt = Schema.Struct({ id: Schema.String, at: Schema.DateFromString })
-          const effect = Effect.as(Ref.update(calls, (n) => n + 1), { id: "r-1", at: new Date(Date.UTC(2024, 0, 1)) })
+          const effect = Effect.as(
+            Ref.update(calls, (n) => n + 1),
+            { id: "r-1", at: new Date(Date.UTC(2024, 0, 1)) }
+          )
           const first = yield* Idempotency.once("pay", effect, { schema: Receipt })
           const second = yield* Idempotency.once("pay", effect, { schema: Receipt })
           expect(first).toEqual({ value: { id: "r-1", at: new Date(Date.UTC(2024, 0, 1)) }, replayed: false })
@@ -169,8 +172,9 @@ export const suite = (name: string, layer: Layer.Layer<Idempotency.IdempotencySt
       run(
         Effect.gen(function* () {
           const attempts = yield* Ref.make(0)
-          const flaky = Effect.flatMap(Ref.updateAndGet(attempts, (n) => n + 1), (n) =>
-            n === 1 ? Effect.fail("boom" as const) : Effect.succeed(n)
+          const flaky = Effect.flatMap(
+            Ref.updateAndGet(attempts, (n) => n + 1),
+            (n) => (n === 1 ? Effect.fail("boom" as const) : Effect.succeed(n))
           )
           const options = { schema: Schema.Number, owner: "first" }
           expect(yield* Effect.flip(Idempotency.once("k", flaky, options))).toBe("boom")

@@ -1,0 +1,510 @@
+import * as Cause from "effect/Cause"
+import * as Clock from "effect/Clock"
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import * as Option from "effect/Option"
+import * as Queue from "effect/Queue"
+import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
+import * as SubscriptionRef from "effect/SubscriptionRef"
+import type * as Batch from "../Batch.js"
+import { DuplicateItemKey, idempotencyKey } from "../Batch.js"
+import * as Checkpoint from "../Checkpoint.js"
+import * as Classification from "../Classification.js"
+import { Classifier } from "../Classifier.js"
+import * as DeadLetterQueue from "../DeadLetterQueue.js"
+import { type AttemptRecord, RetriesExhausted } from "../Errors.js"
+import * as Idempotency from "../Idempotency.js"
+import { randomOwner } from "./idempotency.js"
+
+type Outcome<Item, A> = Batch.ItemOutcome<Item, A>
+
+const defaultCheckpointBatchSize = 256
+
+/** @internal */
+export const initialProgress = (batchId: string, total: number): Batch.Progress => ({
+  batchId,
+  total,
+  done: 0,
+  succeeded: 0,
+  failed: 0,
+  deadLettered: 0,
+  skipped: 0,
+  elapsedMillis: 0,
+  rate: 0,
+  etaMillis: Option.none(),
+  finished: false
+})
+
+interface Counters {
+  done: number
+  succeeded: number
+  failed: number
+  deadLettered: number
+  skipped: number
+}
+
+const progressOf = (
+  batchId: string,
+  total: number,
+  counters: Counters,
+  elapsedMillis: number,
+  finished: boolean
+): Batch.Progress => {
+  const ran = counters.done - counters.skipped
+  const rate = elapsedMillis > 0 ? (ran * 1000) / elapsedMillis : 0
+  const remaining = total - counters.done
+  return {
+    batchId,
+    total,
+    done: counters.done,
+    succeeded: counters.succeeded,
+    failed: counters.failed,
+    deadLettered: counters.deadLettered,
+    skipped: counters.skipped,
+    elapsedMillis,
+    rate,
+    etaMillis:
+      remaining === 0 ? Option.some(0) : rate > 0 ? Option.some(Math.round((remaining / rate) * 1000)) : Option.none(),
+    finished
+  }
+}
+
+type WriterMessage =
+  | { readonly _tag: "Entry"; readonly entry: Checkpoint.Entry }
+  | { readonly _tag: "Flush"; readonly done: Deferred.Deferred<void> }
+
+interface Writer {
+  readonly offer: (entry: Checkpoint.Entry) => Effect.Effect<void>
+  readonly flush: Effect.Effect<void, Checkpoint.CheckpointError>
+  readonly failure: Effect.Effect<never, Checkpoint.CheckpointError>
+}
+
+/**
+ * The checkpoint writer: one fiber that writes, in one `record` call, every entry queued since its
+ * last write (group commit), up to `size` entries.
+ */
+const makeWriter = (
+  store: Checkpoint.CheckpointStore["Type"],
+  batchId: string,
+  size: number
+): Effect.Effect<Writer, never, Scope.Scope> =>
+  Effect.gen(function* () {
+    const queue = yield* Queue.unbounded<WriterMessage>()
+    const failed = yield* Deferred.make<never, Checkpoint.CheckpointError>()
+    const step = Effect.gen(function* () {
+      const messages = yield* Queue.takeBetween(queue, 1, size)
+      const entries: Array<Checkpoint.Entry> = []
+      const flushes: Array<Deferred.Deferred<void>> = []
+      for (const message of messages) {
+        if (message._tag === "Entry") entries.push(message.entry)
+        else flushes.push(message.done)
+      }
+      if (entries.length > 0) yield* store.record(batchId, entries)
+      for (const done of flushes) yield* Deferred.succeed(done, undefined)
+    })
+    yield* Effect.forkScoped(Effect.forever(step).pipe(Effect.catchAll((error) => Deferred.fail(failed, error))))
+    return {
+      offer: (entry) => Queue.offer(queue, { _tag: "Entry", entry }),
+      flush: Effect.flatMap(Deferred.make<void>(), (done) =>
+        Effect.zipRight(
+          Queue.offer(queue, { _tag: "Flush", done }),
+          Effect.raceFirst(Deferred.await(done), Deferred.await(failed))
+        )
+      ),
+      failure: Deferred.await(failed)
+    }
+  })
+
+/** The idempotency keys of the batch's items that sit in the dead letter queue, pending or replaying. */
+const keysInDeadLetterQueue = (
+  dlq: DeadLetterQueue.DeadLetterQueueService,
+  queue: string,
+  wanted: ReadonlySet<string>
+): Effect.Effect<ReadonlySet<string>, DeadLetterQueue.DeadLetterStoreError> =>
+  Effect.gen(function* () {
+    const found = new Set<string>()
+    const limit = 500
+    let offset = 0
+    while (true) {
+      const page = yield* dlq.list({ queue, status: ["pending", "replaying"] }, { limit, offset })
+      for (const entry of page.entries) if (wanted.has(entry.idempotencyKey)) found.add(entry.idempotencyKey)
+      offset += page.entries.length
+      if (page.entries.length === 0 || offset >= page.total) return found
+    }
+  })
+
+const classifyFailure = (
+  classify: (failure: unknown) => Classification.Classification,
+  error: unknown
+): { readonly classification: Classification.Classification; readonly history: ReadonlyArray<AttemptRecord> } => {
+  if (error instanceof RetriesExhausted) {
+    return { classification: error.lastClassification ?? classify(error), history: error.attempts }
+  }
+  return { classification: classify(error), history: [] }
+}
+
+const errorOf = (cause: Cause.Cause<unknown>): unknown =>
+  Option.getOrElse(Cause.failureOption(cause), () => Cause.squash(cause))
+
+const payloadNotEncodable = Classification.make({
+  category: "validation",
+  code: "batch.payload-not-encodable",
+  message: "The item could not be encoded for the dead letter queue"
+})
+
+const resultUnavailable = Classification.make({
+  category: "data-integrity",
+  code: "batch.result-unavailable",
+  message: "The stored result of a completed item could not be read, so it could not be compensated"
+})
+
+const execute = <Item, I, A, AI, E, R, R2, EC, RC>(
+  options: Batch.Options<Item, I, A, AI, E, R, R2, EC, RC>,
+  items: ReadonlyArray<Item>,
+  progress: SubscriptionRef.SubscriptionRef<Batch.Progress>
+): Effect.Effect<Batch.BatchResult<Item, A>, Batch.BatchError, R | R2 | RC | Batch.Services> =>
+  Effect.gen(function* () {
+    const classifier = yield* Classifier
+    const checkpoints = yield* Checkpoint.CheckpointStore
+    const idempotency = yield* Idempotency.IdempotencyStore
+    const dlq = yield* DeadLetterQueue.DeadLetterQueue
+    const { batchId } = options
+    const mode = options.mode ?? "best-effort"
+    const concurrency = Math.max(1, Math.floor(options.concurrency ?? 1))
+    const queue = options.queue ?? batchId
+    const lease = options.lease ?? Idempotency.defaultLease
+    const resultSchema = options.resultSchema
+    const policy = options.policy
+    const processItem = (item: Item, ctx: Batch.ItemContext): Effect.Effect<A, unknown, R | R2> =>
+      policy === undefined ? options.process(item, ctx) : policy(options.process(item, ctx))
+
+    const total = items.length
+    const keys = items.map(options.key)
+    const idempotencyKeys = keys.map((key) => idempotencyKey(batchId, key))
+    const indexOfKey = new Map<string, number>()
+    for (let i = 0; i < total; i++) {
+      const key = keys[i]!
+      if (indexOfKey.has(key)) return yield* new DuplicateItemKey({ batchId, key })
+      indexOfKey.set(key, i)
+    }
+
+    const startedAt = yield* Clock.currentTimeMillis
+    const owner = yield* randomOwner
+    const previous = yield* checkpoints.load(batchId)
+    const previousOutcome = new Map(previous.map((entry) => [entry.key, entry.outcome]))
+    const notCheckpointed = new Set(idempotencyKeys.filter((_, i) => !previousOutcome.has(keys[i]!)))
+    const alreadyDeadLettered =
+      notCheckpointed.size === 0 ? new Set<string>() : yield* keysInDeadLetterQueue(dlq, queue, notCheckpointed)
+
+    const writer = yield* makeWriter(checkpoints, batchId, options.checkpointBatchSize ?? defaultCheckpointBatchSize)
+    const outcomes: Array<Outcome<Item, A> | undefined> = new Array(total)
+    const completionOrder: Array<number> = []
+    const counters: Counters = { done: 0, succeeded: 0, failed: 0, deadLettered: 0, skipped: 0 }
+    let stopped = false
+
+    const publish = (finished: boolean) =>
+      Effect.flatMap(Clock.currentTimeMillis, (now) =>
+        SubscriptionRef.set(progress, progressOf(batchId, total, counters, now - startedAt, finished))
+      )
+
+    const settle = (i: number, outcome: Outcome<Item, A>, entry: Checkpoint.Outcome | undefined) =>
+      Effect.suspend(() => {
+        outcomes[i] = outcome
+        counters.done++
+        switch (outcome._tag) {
+          case "Succeeded":
+            counters.succeeded++
+            completionOrder.push(i)
+            break
+          case "DeadLettered":
+            counters.deadLettered++
+            counters.failed++
+            break
+          case "Failed":
+            counters.failed++
+            break
+          case "Skipped":
+            counters.skipped++
+            break
+        }
+        const write = entry === undefined ? Effect.void : writer.offer({ key: keys[i]!, outcome: entry })
+        return Effect.zipRight(write, publish(false))
+      })
+
+    const pending: Array<number> = []
+    for (let i = 0; i < total; i++) {
+      const key = keys[i]!
+      const before = previousOutcome.get(key)
+      if (before !== undefined) {
+        outcomes[i] = { _tag: "Skipped", key, item: items[i]!, previous: before }
+        counters.done++
+        counters.skipped++
+      } else if (alreadyDeadLettered.has(idempotencyKeys[i]!)) {
+        // Dead-lettered by a run that crashed before its checkpoint entry was written.
+        yield* writer.offer({ key, outcome: "dead-lettered" })
+        outcomes[i] = { _tag: "Skipped", key, item: items[i]!, previous: "dead-lettered" }
+        counters.done++
+        counters.skipped++
+      } else {
+        pending.push(i)
+      }
+    }
+    yield* publish(false)
+
+    const onItemFailure = (i: number, cause: Cause.Cause<unknown>) => {
+      const key = keys[i]!
+      const item = items[i]!
+      const error = errorOf(cause)
+      const { classification, history } = classifyFailure(classifier.classify, error)
+      if (mode === "all-or-nothing") {
+        stopped = true
+        return settle(
+          i,
+          { _tag: "Failed", key, item, classification, message: classification.message, cause },
+          undefined
+        )
+      }
+      return DeadLetterQueue.deadLetter(options.itemSchema, {
+        queue,
+        payload: item,
+        failure: error,
+        classification,
+        history,
+        idempotencyKey: idempotencyKeys[i]!
+      }).pipe(
+        Effect.provideService(DeadLetterQueue.DeadLetterQueue, dlq),
+        Effect.matchEffect({
+          onFailure: (e) =>
+            e._tag === "ParseError"
+              ? settle(
+                  i,
+                  {
+                    _tag: "Failed",
+                    key,
+                    item,
+                    classification: payloadNotEncodable,
+                    message: payloadNotEncodable.message,
+                    cause
+                  },
+                  undefined
+                )
+              : Effect.fail(e),
+          onSuccess: (entry) =>
+            settle(
+              i,
+              {
+                _tag: "DeadLettered",
+                key,
+                item,
+                classification,
+                message: classification.message,
+                deadLetterId: entry.id
+              },
+              "dead-lettered"
+            )
+        })
+      )
+    }
+
+    const runItem = (i: number): Effect.Effect<void, Batch.BatchError, R | R2 | Idempotency.IdempotencyStore> =>
+      Effect.suspend(() => {
+        const key = keys[i]!
+        const item = items[i]!
+        if (stopped) return settle(i, { _tag: "Cancelled", key, item }, undefined)
+        const ik = idempotencyKeys[i]!
+        const body = (attempt: number) =>
+          Effect.sandbox(processItem(item, { batchId, key, idempotencyKey: ik, attempt }))
+        return Idempotency.once(ik, body, { schema: resultSchema, owner, lease }).pipe(
+          Effect.matchCauseEffect({
+            onSuccess: ({ replayed, value }) =>
+              settle(i, { _tag: "Succeeded", key, item, result: value, replayed }, "succeeded"),
+            onFailure: (cause): Effect.Effect<void, Batch.BatchError> => {
+              const failure = Cause.failureOption(cause)
+              if (Option.isNone(failure)) return Effect.failCause(Cause.stripFailures(cause))
+              const error = failure.value
+              if (!Cause.isCause(error)) return Effect.fail(error)
+              if (Cause.isInterruptedOnly(error)) return Effect.interrupt
+              return onItemFailure(i, error)
+            }
+          })
+        )
+      })
+
+    yield* Effect.raceFirst(Effect.forEach(pending, runItem, { concurrency, discard: true }), writer.failure)
+
+    let status: Batch.BatchResult<Item, A>["status"] = "completed"
+    if (stopped) {
+      const compensate = options.compensate
+      if (compensate === undefined) {
+        status = "stopped"
+      } else {
+        // Reverse order of completion: this run's items (latest first), then earlier runs' items.
+        const thisRun = [...completionOrder].reverse()
+        const earlier = previous
+          .filter((entry) => entry.outcome === "succeeded")
+          .map((entry) => indexOfKey.get(entry.key))
+          .filter((i): i is number => i !== undefined)
+          .reverse()
+        let allCompensated = true
+        const compensationFailed = (
+          i: number,
+          error: unknown,
+          classification: Classification.Classification,
+          history: ReadonlyArray<AttemptRecord>
+        ) =>
+          DeadLetterQueue.deadLetter(options.itemSchema, {
+            queue: `${queue}.compensation`,
+            payload: items[i]!,
+            failure: error,
+            classification,
+            history,
+            idempotencyKey: idempotencyKeys[i]!,
+            note: "compensation failed: the item succeeded but could not be undone"
+          }).pipe(
+            Effect.provideService(DeadLetterQueue.DeadLetterQueue, dlq),
+            Effect.option,
+            Effect.map(
+              (entry): Outcome<Item, A> => ({
+                _tag: "CompensationFailed",
+                key: keys[i]!,
+                item: items[i]!,
+                classification,
+                message: classification.message,
+                deadLetterId: Option.map(entry, (e) => e.id)
+              })
+            )
+          )
+        for (const i of [...thisRun, ...earlier]) {
+          const key = keys[i]!
+          const item = items[i]!
+          const known = outcomes[i]
+          const stored: Option.Option<A> =
+            known?._tag === "Succeeded"
+              ? Option.some(known.result)
+              : yield* Effect.flatMap(idempotency.get(idempotencyKeys[i]!), (record) =>
+                  Option.isSome(record) && record.value.status === "completed" && record.value.result !== undefined
+                    ? Effect.option(Idempotency.decodeResult(resultSchema, record.value.result))
+                    : Effect.succeedNone
+                )
+          if (Option.isNone(stored)) {
+            outcomes[i] = yield* compensationFailed(i, resultUnavailable, resultUnavailable, [])
+            allCompensated = false
+            continue
+          }
+          const result = stored.value
+          outcomes[i] = yield* Effect.sandbox(compensate(item, result)).pipe(
+            Effect.matchEffect({
+              onSuccess: () =>
+                Effect.as(writer.offer({ key, outcome: "compensated" }), {
+                  _tag: "Compensated",
+                  key,
+                  item,
+                  result
+                } satisfies Outcome<Item, A>),
+              onFailure: (cause) => {
+                allCompensated = false
+                const error = errorOf(cause)
+                const { classification, history } = classifyFailure(classifier.classify, error)
+                return compensationFailed(i, error, classification, history)
+              }
+            })
+          )
+        }
+        status = allCompensated ? "rolled-back" : "stopped"
+      }
+    }
+
+    yield* Effect.raceFirst(writer.flush, writer.failure)
+    yield* publish(true)
+    return resultOf(batchId, mode, status, outcomes, keys, items)
+  }).pipe(
+    Effect.scoped,
+    Effect.onExit((exit) =>
+      exit._tag === "Success" ? Effect.void : SubscriptionRef.update(progress, (p) => ({ ...p, finished: true }))
+    )
+  )
+
+const resultOf = <Item, A>(
+  batchId: string,
+  mode: Batch.Mode,
+  status: Batch.BatchResult<Item, A>["status"],
+  slots: ReadonlyArray<Outcome<Item, A> | undefined>,
+  keys: ReadonlyArray<string>,
+  items: ReadonlyArray<Item>
+): Batch.BatchResult<Item, A> => {
+  const outcomes: Array<Outcome<Item, A>> = []
+  const succeeded: Array<Batch.Succeeded<Item, A>> = []
+  const failed: Array<Batch.Failed<Item>> = []
+  const deadLettered: Array<Batch.DeadLettered<Item>> = []
+  const skipped: Array<Batch.Skipped<Item>> = []
+  const compensated: Array<Batch.Compensated<Item, A>> = []
+  const compensationFailed: Array<Batch.CompensationFailed<Item>> = []
+  const cancelled: Array<Batch.Cancelled<Item>> = []
+  for (let i = 0; i < slots.length; i++) {
+    const outcome: Outcome<Item, A> = slots[i] ?? { _tag: "Cancelled", key: keys[i]!, item: items[i]! }
+    outcomes.push(outcome)
+    switch (outcome._tag) {
+      case "Succeeded":
+        succeeded.push(outcome)
+        break
+      case "Failed":
+        failed.push(outcome)
+        break
+      case "DeadLettered":
+        deadLettered.push(outcome)
+        break
+      case "Skipped":
+        skipped.push(outcome)
+        break
+      case "Compensated":
+        compensated.push(outcome)
+        break
+      case "CompensationFailed":
+        compensationFailed.push(outcome)
+        break
+      case "Cancelled":
+        cancelled.push(outcome)
+        break
+    }
+  }
+  return {
+    batchId,
+    mode,
+    status,
+    outcomes,
+    succeeded,
+    failed,
+    deadLettered,
+    skipped,
+    compensated,
+    compensationFailed,
+    cancelled
+  }
+}
+
+/** @internal */
+export const run = <Item, I, A, AI, E, R, R2, EC, RC>(
+  options: Batch.Options<Item, I, A, AI, E, R, R2, EC, RC>
+): Effect.Effect<Batch.BatchResult<Item, A>, Batch.BatchError, R | R2 | RC | Batch.Services> =>
+  Effect.suspend(() => {
+    const items = Array.from(options.items)
+    return Effect.flatMap(SubscriptionRef.make(initialProgress(options.batchId, items.length)), (progress) =>
+      execute(options, items, progress)
+    )
+  })
+
+/** @internal */
+export const start = <Item, I, A, AI, E, R, R2, EC, RC>(
+  options: Batch.Options<Item, I, A, AI, E, R, R2, EC, RC>
+): Effect.Effect<Batch.BatchHandle<Item, A>, never, R | R2 | RC | Batch.Services | Scope.Scope> =>
+  Effect.gen(function* () {
+    const items = Array.from(options.items)
+    const progress = yield* SubscriptionRef.make(initialProgress(options.batchId, items.length))
+    const fiber = yield* Effect.forkScoped(execute(options, items, progress))
+    return {
+      progress: Stream.takeUntil(progress.changes, (p) => p.finished),
+      result: Fiber.join(fiber)
+    }
+  })
