@@ -1,0 +1,285 @@
+/**
+ * `dlq` commands: list, show, replay, discard, purge and stats against a SQLite file (`--db FILE`)
+ * or PostgreSQL (`--url URL`). `--json` prints one line of JSON (the last line of the output).
+ *
+ * Commands that change state (replay, discard, purge) need `--operator NAME`; the name is recorded
+ * in the entries' notes. `replay` re-sends each payload to `--target URL` as a JSON POST with the
+ * entry's idempotency key in the `Idempotency-Key` header.
+ */
+import * as Classifier from "@effect-resilience/core/Classifier"
+import * as DLQ from "@effect-resilience/core/DeadLetterQueue"
+import { categories } from "@effect-resilience/core/Classification"
+import * as SqlDeadLetterQueue from "@effect-resilience/sql/SqlDeadLetterQueue"
+import * as Args from "@effect/cli/Args"
+import * as Command from "@effect/cli/Command"
+import * as Options from "@effect/cli/Options"
+import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
+import * as HttpClient from "@effect/platform/HttpClient"
+import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import * as Console from "effect/Console"
+import * as Data from "effect/Data"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import type * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Format from "./format.js"
+
+/** A refusal or a bad option: printed as one line, exit code 1. */
+export class CliError extends Data.TaggedError("CliError")<{ readonly message: string }> {}
+
+// ---------------------------------------------------------------------------------------------------
+// common options
+
+const db = Options.text("db").pipe(
+  Options.withDescription("SQLite file holding the dead letters (created if missing)"),
+  Options.optional
+)
+const url = Options.text("url").pipe(
+  Options.withDescription("PostgreSQL URL, e.g. postgres://user@host:5432/db"),
+  Options.optional
+)
+const json = Options.boolean("json").pipe(Options.withDescription("Print JSON on the last line"))
+const operator = Options.text("operator").pipe(
+  Options.withDescription("Who is doing this (recorded in the entry's notes)"),
+  Options.optional
+)
+const queue = Options.text("queue").pipe(Options.withDescription("Only this queue"), Options.optional)
+const category = Options.choice("category", categories).pipe(
+  Options.withDescription("Only this failure category"),
+  Options.repeated
+)
+const status = Options.choice("status", DLQ.statuses).pipe(
+  Options.withDescription("Only this status"),
+  Options.repeated
+)
+const since = Options.date("since").pipe(Options.withDescription("Created at or after (ISO date)"), Options.optional)
+const until = Options.date("until").pipe(Options.withDescription("Created before (ISO date)"), Options.optional)
+
+const store = (opts: {
+  readonly db: Option.Option<string>
+  readonly url: Option.Option<string>
+}): Effect.Effect<Layer.Layer<DLQ.DeadLetterQueue, DLQ.DeadLetterStoreError>, CliError> => {
+  if (Option.isSome(opts.db) && Option.isSome(opts.url)) {
+    return Effect.fail(new CliError({ message: "Give either --db FILE or --url URL, not both." }))
+  }
+  if (Option.isSome(opts.db)) return Effect.succeed(SqlDeadLetterQueue.layerSqlite({ filename: opts.db.value }))
+  if (Option.isSome(opts.url)) return Effect.succeed(SqlDeadLetterQueue.layerPg({ url: opts.url.value }))
+  return Effect.fail(
+    new CliError({ message: "Which dead letter store? Give --db FILE (SQLite) or --url URL (PostgreSQL)." })
+  )
+}
+
+const requireOperator = (action: string, value: Option.Option<string>) =>
+  Option.match(
+    Option.filter(value, (s) => s.trim().length > 0),
+    {
+      onNone: () =>
+        Effect.fail(
+          new CliError({
+            message: `Refusing to ${action}: changing dead letters needs an operator's authority. Pass --operator NAME (it is recorded in the entry's notes).`
+          })
+        ),
+      onSome: (name) => Effect.succeed(name.trim())
+    }
+  )
+
+const filterOf = (opts: {
+  readonly queue: Option.Option<string>
+  readonly category: ReadonlyArray<DLQ.Entry["failure"]["classification"]["category"]>
+  readonly status: ReadonlyArray<DLQ.Status>
+  readonly since: Option.Option<Date>
+  readonly until: Option.Option<Date>
+}): DLQ.Filter => ({
+  queue: Option.getOrUndefined(opts.queue),
+  category: opts.category.length === 0 ? undefined : opts.category,
+  status: opts.status.length === 0 ? undefined : opts.status,
+  fromMillis: Option.getOrUndefined(Option.map(opts.since, (d) => d.getTime())),
+  toMillis: Option.getOrUndefined(Option.map(opts.until, (d) => d.getTime()))
+})
+
+/** Runs `f` with the store, printing JSON or text. */
+const withStore = <A, E, R>(
+  opts: { readonly db: Option.Option<string>; readonly url: Option.Option<string> },
+  effect: Effect.Effect<A, E, R>
+) => Effect.flatMap(store(opts), (layer) => Effect.provide(effect, layer))
+
+const output = (asJson: boolean, value: unknown, text: () => string) =>
+  asJson ? Console.log(JSON.stringify(value)) : Console.log(text())
+
+// ---------------------------------------------------------------------------------------------------
+// commands
+
+const list = Command.make(
+  "list",
+  {
+    db,
+    url,
+    json,
+    queue,
+    category,
+    status,
+    since,
+    until,
+    review: Options.boolean("review").pipe(
+      Options.withDescription("Only the manual review queue (pending validation, authentication, business)")
+    ),
+    limit: Options.integer("limit").pipe(Options.withDefault(50)),
+    offset: Options.integer("offset").pipe(Options.withDefault(0))
+  },
+  (opts) =>
+    withStore(
+      opts,
+      Effect.gen(function* () {
+        const dlq = yield* DLQ.DeadLetterQueue
+        const page = { limit: opts.limit, offset: opts.offset }
+        const result = opts.review ? yield* dlq.reviewQueue(page) : yield* dlq.list(filterOf(opts), page)
+        yield* output(opts.json, result, () => Format.list(result, page))
+      })
+    )
+).pipe(Command.withDescription("List dead letters (filters: --queue, --category, --status, --since, --until)"))
+
+const show = Command.make("show", { db, url, json, id: Args.text({ name: "id" }) }, (opts) =>
+  withStore(
+    opts,
+    Effect.gen(function* () {
+      const dlq = yield* DLQ.DeadLetterQueue
+      const entry = yield* Effect.flatMap(dlq.get(opts.id), (o) =>
+        Option.isSome(o) ? Effect.succeed(o.value) : Effect.fail(new DLQ.EntryNotFound({ id: opts.id }))
+      )
+      yield* output(opts.json, entry, () => Format.entry(entry))
+    })
+  )
+).pipe(Command.withDescription("Show one dead letter: failure, attempt history, notes and payload"))
+
+/** Re-sends the payload to the target; non-2xx answers and transport errors fail the replay. */
+const httpHandler =
+  (target: string, timeout: Duration.Duration): DLQ.Handler<unknown, HttpClient.HttpClient> =>
+  (entry) =>
+    Effect.gen(function* () {
+      const client = (yield* HttpClient.HttpClient).pipe(HttpClient.filterStatusOk)
+      const request = yield* HttpClientRequest.post(target).pipe(
+        HttpClientRequest.setHeaders({
+          "idempotency-key": entry.idempotencyKey,
+          "x-dead-letter-id": entry.id,
+          "x-dead-letter-queue": entry.queue
+        }),
+        HttpClientRequest.bodyJson(entry.payload)
+      )
+      yield* Effect.scoped(client.execute(request)).pipe(Effect.timeout(timeout))
+    })
+
+const replay = Command.make(
+  "replay",
+  {
+    db,
+    url,
+    json,
+    operator,
+    queue,
+    category,
+    status,
+    since,
+    until,
+    id: Args.text({ name: "id" }).pipe(
+      Args.withDescription("One entry; without it, every pending match"),
+      Args.optional
+    ),
+    target: Options.text("target").pipe(
+      Options.withDescription("HTTP URL the payloads are POSTed to (JSON, Idempotency-Key header)"),
+      Options.optional
+    ),
+    limit: Options.integer("limit").pipe(Options.optional),
+    timeout: Options.integer("timeout-ms").pipe(Options.withDefault(10_000))
+  },
+  (opts) =>
+    Effect.gen(function* () {
+      const who = yield* requireOperator("replay", opts.operator)
+      const target = yield* Option.match(opts.target, {
+        onNone: () =>
+          Effect.fail(new CliError({ message: "replay needs --target URL: each payload is POSTed there as JSON." })),
+        onSome: Effect.succeed
+      })
+      if (!/^https?:\/\//.test(target)) {
+        return yield* new CliError({ message: "--target must be an http:// or https:// URL." })
+      }
+      const selector = Option.getOrElse(opts.id, (): string | DLQ.Filter => filterOf(opts))
+      const report = yield* withStore(
+        opts,
+        Effect.flatMap(DLQ.DeadLetterQueue, (dlq) =>
+          dlq.replay(selector, httpHandler(target, Duration.millis(opts.timeout)), {
+            operator: who,
+            limit: Option.getOrUndefined(opts.limit)
+          })
+        )
+      ).pipe(Effect.provide(FetchHttpClient.layer), Effect.provide(Classifier.layer))
+      yield* output(opts.json, report, () => Format.replay(report))
+    })
+).pipe(Command.withDescription("Replay dead letters by POSTing their payloads to --target (needs --operator)"))
+
+const discard = Command.make(
+  "discard",
+  { db, url, json, operator, id: Args.text({ name: "id" }), note: Options.text("note").pipe(Options.optional) },
+  (opts) =>
+    Effect.gen(function* () {
+      const who = yield* requireOperator("discard", opts.operator)
+      const entry = yield* withStore(
+        opts,
+        Effect.flatMap(DLQ.DeadLetterQueue, (dlq) => dlq.discard(opts.id, who, Option.getOrUndefined(opts.note)))
+      )
+      yield* output(opts.json, entry, () => `Discarded ${entry.id} (by ${who}).`)
+    })
+).pipe(Command.withDescription("Discard a pending dead letter (needs --operator)"))
+
+const purge = Command.make(
+  "purge",
+  {
+    db,
+    url,
+    json,
+    operator,
+    olderThan: Options.text("older-than").pipe(
+      Options.withDescription('Age, e.g. "30 days", "12 hours"'),
+      Options.withDefault("30 days")
+    ),
+    status: Options.choice("status", DLQ.statuses).pipe(
+      Options.withDescription("Statuses to purge (default: resolved and discarded)"),
+      Options.repeated
+    )
+  },
+  (opts) =>
+    Effect.gen(function* () {
+      const who = yield* requireOperator("purge", opts.operator)
+      const age = yield* Option.match(Duration.decodeUnknown(opts.olderThan), {
+        onNone: () =>
+          Effect.fail(new CliError({ message: `--older-than "${opts.olderThan}" is not a duration (try "30 days").` })),
+        onSome: Effect.succeed
+      })
+      const statuses = opts.status.length === 0 ? undefined : opts.status
+      const removed = yield* withStore(
+        opts,
+        Effect.flatMap(DLQ.DeadLetterQueue, (dlq) => dlq.purge(age, { statuses }))
+      )
+      yield* Console.error(`audit: purge by ${who}: ${removed} entries older than ${Duration.format(age)}`)
+      yield* output(
+        opts.json,
+        { purged: removed, operator: who, olderThanMillis: Duration.toMillis(age) },
+        () => `Purged ${removed} dead letter(s) older than ${Duration.format(age)} (by ${who}).`
+      )
+    })
+).pipe(Command.withDescription("Delete resolved and discarded dead letters older than --older-than (needs --operator)"))
+
+const stats = Command.make("stats", { db, url, json }, (opts) =>
+  withStore(
+    opts,
+    Effect.gen(function* () {
+      const s = yield* Effect.flatMap(DLQ.DeadLetterQueue, (dlq) => dlq.stats)
+      yield* output(opts.json, s, () => Format.stats(s))
+    })
+  )
+).pipe(Command.withDescription("Counts by status, queue and category"))
+
+/** The `dlq` command and its subcommands. */
+export const command = Command.make("dlq").pipe(
+  Command.withDescription("Inspect and operate the dead letter queue"),
+  Command.withSubcommands([list, show, replay, discard, purge, stats])
+)
