@@ -1,0 +1,99 @@
+import * as Cause from "effect/Cause"
+import type * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Option from "effect/Option"
+import * as Random from "effect/Random"
+import type { AdaptiveThrottleConfig, AdaptiveThrottleService } from "../AdaptiveThrottle.js"
+import type { Category } from "../Classification.js"
+import type { Classifier } from "../Classifier.js"
+import { BulkheadRejected } from "../Errors.js"
+import * as Events from "../Events.js"
+import { SlidingCounts } from "./adaptiveThrottleWindow.js"
+
+/**
+ * Whether a failed call tells us the backend refused it under load: with a Classifier, its
+ * category is one of `categories`; without one, every failure counts (we cannot tell).
+ */
+export const backendRejected = (
+  classifier: Option.Option<Classifier["Type"]>,
+  categories: ReadonlyArray<Category>
+): ((cause: Cause.Cause<unknown>) => boolean) => {
+  const set = new Set<Category>(categories)
+  return (cause) => {
+    if (Cause.isInterruptedOnly(cause)) return false
+    const failure = Cause.failureOption(cause)
+    if (Option.isNone(failure)) return true
+    return Option.isNone(classifier) || set.has(classifier.value.classify(failure.value).category)
+  }
+}
+
+export const make = (
+  config: AdaptiveThrottleConfig,
+  clock: Clock.Clock,
+  classifier: Option.Option<Classifier["Type"]>
+): AdaptiveThrottleService => {
+  const { name, k } = config
+  // counter A: requests, counter B: accepts
+  const window = new SlidingCounts(config.windowMillis, config.buckets)
+  const isRejection = backendRejected(classifier, config.rejectionCategories)
+
+  const probability = (): number => {
+    window.advance(clock.unsafeCurrentTimeMillis())
+    const requests = window.sumA
+    return Math.max(0, (requests - k * window.sumB) / (requests + 1))
+  }
+
+  const admit = (u: number): boolean => {
+    const p = probability()
+    window.addA(1)
+    return u >= p
+  }
+
+  const onAccepted = (): void => {
+    window.advance(clock.unsafeCurrentTimeMillis())
+    window.addB(1)
+  }
+
+  const error = new BulkheadRejected({ bulkhead: name, reason: "throttled" })
+  const reject = Effect.zipRight(
+    Events.publish(Events.ResilienceEvent.Rejected({ component: "adaptive-throttle", name, reason: "throttled" })),
+    Effect.fail(error)
+  )
+
+  const record = (exit: Exit.Exit<unknown, unknown>): Effect.Effect<void> => {
+    if (Exit.isSuccess(exit) || !isRejection(exit.cause)) onAccepted()
+    return Effect.void
+  }
+
+  const withThrottle = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E | BulkheadRejected, R> =>
+    Effect.suspend((): Effect.Effect<A, E | BulkheadRejected, R> => {
+      if (probability() === 0) {
+        // healthy: no random draw, no rejection possible
+        window.addA(1)
+        return Effect.onExit(self, record)
+      }
+      return Effect.flatMap(
+        Random.next,
+        (u): Effect.Effect<A, E | BulkheadRejected, R> => (admit(u) ? Effect.onExit(self, record) : reject)
+      )
+    })
+
+  return {
+    name,
+    k,
+    probability,
+    admit,
+    onAccepted,
+    withThrottle,
+    requests: () => {
+      window.advance(clock.unsafeCurrentTimeMillis())
+      return window.sumA
+    },
+    accepts: () => {
+      window.advance(clock.unsafeCurrentTimeMillis())
+      return window.sumB
+    },
+    reset: () => window.reset()
+  }
+}
