@@ -57,8 +57,8 @@ export const Entry = Schema.Struct({
 export interface Entry extends Schema.Schema.Type<typeof Entry> {}
 
 /**
- * The checkpoint store could not be read or written. `message` names the operation, never the
- * store's address or credentials.
+ * The checkpoint store could not be prepared, read or written. `message` names the operation,
+ * never the store's address or credentials; `cause` keeps the driver's error for logs.
  *
  * @example
  * import { Checkpoint } from "@effect-resilience/core"
@@ -67,8 +67,9 @@ export interface Entry extends Schema.Schema.Type<typeof Entry> {}
  * @since 0.1.0
  */
 export class CheckpointError extends Schema.TaggedError<CheckpointError>()("CheckpointError", {
-  operation: Schema.Literal("load", "record", "clear"),
-  message: Schema.String
+  operation: Schema.Literal("migrate", "load", "record", "clear"),
+  message: Schema.String,
+  cause: Schema.optional(Schema.Defect)
 }) {}
 
 /**

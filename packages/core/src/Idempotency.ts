@@ -113,8 +113,9 @@ export type Acquisition = Data.TaggedEnum<{
 export const Acquisition = internal.Acquisition
 
 /**
- * The idempotency store could not be read or written, or a stored result could not be encoded or
- * decoded with the result's Schema.
+ * The idempotency store could not be prepared, read or written, or a stored result could not be
+ * encoded or decoded with the result's Schema. `message` names the operation, never the store's
+ * address, credentials or the result; `cause` keeps the driver's error for logs.
  *
  * @example
  * import { Idempotency } from "@effect-resilience/core"
@@ -123,8 +124,9 @@ export const Acquisition = internal.Acquisition
  * @since 0.1.0
  */
 export class IdempotencyError extends Schema.TaggedError<IdempotencyError>()("IdempotencyError", {
-  operation: Schema.Literal("acquire", "complete", "release", "get", "remove", "encode", "decode"),
-  message: Schema.String
+  operation: Schema.Literal("migrate", "acquire", "complete", "release", "get", "remove", "encode", "decode"),
+  message: Schema.String,
+  cause: Schema.optional(Schema.Defect)
 }) {}
 
 /**

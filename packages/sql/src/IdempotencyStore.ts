@@ -1,0 +1,150 @@
+/**
+ * An {@link Idempotency.IdempotencyStore} on `@effect/sql`: a SQLite file (the embedded default)
+ * or PostgreSQL (several processes), in the table `resilience_idempotency`.
+ *
+ * `acquire` is one atomic upsert (`INSERT ... ON CONFLICT DO UPDATE ... WHERE <lease expired or
+ * ours> RETURNING`), so of several processes racing for a key exactly one gets it; the others read
+ * the row and are told `Busy` or `Completed`. Lease times are the caller's `Clock` in epoch
+ * milliseconds (see the clock note in {@link Idempotency}).
+ *
+ * @since 0.1.0
+ */
+import * as SqlClient from "@effect/sql/SqlClient"
+import * as Idempotency from "@effect-resilience/core/Idempotency"
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
+import { failedMessage, idempotencyTable, migrate } from "./CheckpointMigrations.js"
+
+/** PostgreSQL returns BIGINT as a string. */
+const Millis = Schema.Union(Schema.Number, Schema.NumberFromString)
+
+const Row = Schema.Struct({
+  idempotency_key: Schema.String,
+  status: Idempotency.Status,
+  owner: Schema.String,
+  expires_at: Millis,
+  attempts: Millis,
+  result: Schema.NullOr(Schema.String),
+  updated_at: Millis
+})
+const decodeRows = Schema.decodeUnknown(Schema.Array(Row))
+const decodeAttempts = Schema.decodeUnknown(Schema.Array(Schema.Struct({ attempts: Millis })))
+
+type Operation = "migrate" | "acquire" | "complete" | "release" | "get" | "remove"
+
+const failed = (operation: Operation, what: string) => (cause: unknown) =>
+  new Idempotency.IdempotencyError({ operation, message: failedMessage("idempotency store", what, cause), cause })
+
+const toRecord = (row: typeof Row.Type): Idempotency.IdempotencyRecord => {
+  const base = {
+    key: row.idempotency_key,
+    status: row.status,
+    owner: row.owner,
+    expiresAtMillis: row.expires_at,
+    attempts: row.attempts,
+    updatedAtMillis: row.updated_at
+  }
+  return row.result === null ? base : { ...base, result: row.result }
+}
+
+/**
+ * Makes the store on the `SqlClient` in context, running the migrations first.
+ *
+ * @example
+ * import { SqlIdempotencyStore } from "@effect-resilience/sql"
+ * import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
+ * import { Effect } from "effect"
+ *
+ * const program = Effect.flatMap(SqlIdempotencyStore.make, (store) => store.get("batch-1/o-7")).pipe(
+ *   Effect.provide(SqliteClient.layer({ filename: "batch.db" }))
+ * )
+ *
+ * @since 0.1.0
+ */
+export const make: Effect.Effect<
+  Idempotency.IdempotencyStore["Type"],
+  Idempotency.IdempotencyError,
+  SqlClient.SqlClient
+> = Effect.gen(function* () {
+  const sql = yield* SqlClient.SqlClient
+  yield* migrate.pipe(Effect.mapError(failed("migrate", "prepare its tables")))
+  const t = sql(idempotencyTable)
+
+  const read = (key: string) =>
+    sql`SELECT idempotency_key, status, owner, expires_at, attempts, result, updated_at FROM ${t} WHERE idempotency_key = ${key}`.pipe(
+      Effect.flatMap(decodeRows),
+      Effect.map((rows) => Option.map(Option.fromNullable(rows[0]), toRecord))
+    )
+
+  return {
+    acquire: (key, { leaseMillis, owner }) =>
+      Effect.gen(function* () {
+        const now = yield* Clock.currentTimeMillis
+        const taken =
+          yield* sql`INSERT INTO ${t} (idempotency_key, status, owner, expires_at, attempts, result, updated_at)
+VALUES (${key}, 'in-progress', ${owner}, ${now + leaseMillis}, 1, NULL, ${now})
+ON CONFLICT (idempotency_key) DO UPDATE SET
+  owner = excluded.owner,
+  expires_at = excluded.expires_at,
+  attempts = ${t}.attempts + 1,
+  updated_at = excluded.updated_at
+WHERE ${t}.status = 'in-progress' AND (${t}.expires_at <= ${now} OR ${t}.owner = excluded.owner)
+RETURNING attempts`.pipe(Effect.flatMap(decodeAttempts))
+        const row = taken[0]
+        if (row !== undefined) return Idempotency.Acquisition.Acquired({ attempt: row.attempts })
+        const current = yield* read(key)
+        if (Option.isNone(current)) {
+          // Removed between the two statements: report it busy until now, so the caller asks again.
+          return Idempotency.Acquisition.Busy({ owner: "", expiresAtMillis: now })
+        }
+        const record = current.value
+        return record.status === "completed"
+          ? Idempotency.Acquisition.Completed({ result: record.result ?? "null" })
+          : Idempotency.Acquisition.Busy({ owner: record.owner, expiresAtMillis: record.expiresAtMillis })
+      }).pipe(Effect.mapError(failed("acquire", "acquire a key"))),
+    complete: (key, owner, result) =>
+      Effect.flatMap(
+        Clock.currentTimeMillis,
+        (now) => sql`INSERT INTO ${t} (idempotency_key, status, owner, expires_at, attempts, result, updated_at)
+VALUES (${key}, 'completed', ${owner}, ${now}, 1, ${result}, ${now})
+ON CONFLICT (idempotency_key) DO UPDATE SET
+  status = 'completed',
+  owner = excluded.owner,
+  expires_at = excluded.expires_at,
+  result = excluded.result,
+  updated_at = excluded.updated_at
+WHERE ${t}.status <> 'completed'`
+      ).pipe(Effect.asVoid, Effect.mapError(failed("complete", "complete a key"))),
+    release: (key, owner) =>
+      sql`UPDATE ${t} SET expires_at = 0 WHERE idempotency_key = ${key} AND owner = ${owner} AND status = 'in-progress'`.pipe(
+        Effect.asVoid,
+        Effect.mapError(failed("release", "release a key"))
+      ),
+    get: (key) => read(key).pipe(Effect.mapError(failed("get", "read a key"))),
+    remove: (key) =>
+      sql`DELETE FROM ${t} WHERE idempotency_key = ${key}`.pipe(
+        Effect.asVoid,
+        Effect.mapError(failed("remove", "remove a key"))
+      )
+  }
+})
+
+/**
+ * The store as a Layer on the `SqlClient` in context (SQLite or PostgreSQL).
+ *
+ * @example
+ * import { SqlIdempotencyStore } from "@effect-resilience/sql"
+ * import * as PgClient from "@effect/sql-pg/PgClient"
+ * import { Layer, Redacted } from "effect"
+ *
+ * const Keys = SqlIdempotencyStore.layer.pipe(
+ *   Layer.provide(PgClient.layer({ url: Redacted.make("postgres://postgres@127.0.0.1:5432/app") }))
+ * )
+ *
+ * @since 0.1.0
+ */
+export const layer: Layer.Layer<Idempotency.IdempotencyStore, Idempotency.IdempotencyError, SqlClient.SqlClient> =
+  Layer.effect(Idempotency.IdempotencyStore, make)
