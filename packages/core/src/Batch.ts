@@ -48,6 +48,10 @@ import * as internal from "./internal/batch.js"
  * `best-effort`: every item runs; failures are dead-lettered. `all-or-nothing`: the first failure
  * stops the batch and completed items are compensated in reverse order.
  *
+ * @example
+ * import { Batch } from "@effect-resilience/core"
+ * const mode: Batch.Mode = "all-or-nothing"
+ *
  * @since 0.1.0
  */
 export type Mode = "best-effort" | "all-or-nothing"
@@ -60,6 +64,13 @@ export type Mode = "best-effort" | "all-or-nothing"
  * - `attempt`: the lease attempt for this key, 1 for the first; more means an earlier run failed
  *   or crashed while holding it, so the upstream may already have seen the key.
  *
+ * @example
+ * import { Batch } from "@effect-resilience/core"
+ * import { Effect } from "effect"
+ *
+ * const process = (order: { readonly id: string }, ctx: Batch.ItemContext) =>
+ *   Effect.log(`POST /orders ${order.id} Idempotency-Key: ${ctx.idempotencyKey} (attempt ${ctx.attempt})`)
+ *
  * @since 0.1.0
  */
 export interface ItemContext {
@@ -71,6 +82,20 @@ export interface ItemContext {
 
 /**
  * The options of {@link run} and {@link start}.
+ *
+ * @example
+ * import { Batch } from "@effect-resilience/core"
+ * import { Effect, Schema } from "effect"
+ *
+ * const options: Batch.Options<number, number, number, number, never, never, never, never, never> = {
+ *   batchId: "squares",
+ *   items: [1, 2, 3],
+ *   key: String,
+ *   process: (n) => Effect.succeed(n * n),
+ *   itemSchema: Schema.Number,
+ *   resultSchema: Schema.Number,
+ *   concurrency: 2
+ * }
  *
  * @since 0.1.0
  */
@@ -105,6 +130,10 @@ export interface Options<Item, I, A, AI, E, R, R2, EC, RC> {
  * The item completed (`replayed`: its result came from the idempotency store, the effect did not
  * run again).
  *
+ * @example
+ * import { Batch } from "@effect-resilience/core"
+ * const ok = (o: Batch.ItemOutcome<string, number>) => (o._tag === "Succeeded" ? o.result : undefined)
+ *
  * @since 0.1.0
  */
 export interface Succeeded<Item, A> {
@@ -117,6 +146,10 @@ export interface Succeeded<Item, A> {
 
 /**
  * The item failed for good and was added to the dead letter queue as `deadLetterId`.
+ *
+ * @example
+ * import { Batch } from "@effect-resilience/core"
+ * const ids = (r: Batch.BatchResult<string, void>) => r.deadLettered.map((d) => d.deadLetterId)
  *
  * @since 0.1.0
  */
@@ -133,6 +166,10 @@ export interface DeadLettered<Item> {
  * The item failed and was not dead-lettered: it stopped an all-or-nothing batch, or its payload
  * could not be encoded for the dead letter queue. It is not checkpointed, so a rerun tries it again.
  *
+ * @example
+ * import { Batch } from "@effect-resilience/core"
+ * const reasons = (r: Batch.BatchResult<string, void>) => r.failed.map((f) => `${f.key}: ${f.message}`)
+ *
  * @since 0.1.0
  */
 export interface Failed<Item> {
@@ -148,6 +185,10 @@ export interface Failed<Item> {
  * The item had reached a final outcome in an earlier run (`previous`), or already sits in the dead
  * letter queue, so it was not run.
  *
+ * @example
+ * import { Batch } from "@effect-resilience/core"
+ * const resumed = (r: Batch.BatchResult<string, void>) => r.skipped.length > 0
+ *
  * @since 0.1.0
  */
 export interface Skipped<Item> {
@@ -159,6 +200,10 @@ export interface Skipped<Item> {
 
 /**
  * The item had succeeded and was undone by `compensate` when its all-or-nothing batch failed.
+ *
+ * @example
+ * import { Batch } from "@effect-resilience/core"
+ * const undone = (r: Batch.BatchResult<string, number>) => r.compensated.map((c) => c.result)
  *
  * @since 0.1.0
  */
@@ -174,6 +219,10 @@ export interface Compensated<Item, A> {
  * dead-lettered to the queue `<queue>.compensation` for a person to look at, as `deadLetterId`
  * when that worked).
  *
+ * @example
+ * import { Batch } from "@effect-resilience/core"
+ * const needsAPerson = (r: Batch.BatchResult<string, void>) => r.compensationFailed.length > 0
+ *
  * @since 0.1.0
  */
 export interface CompensationFailed<Item> {
@@ -188,6 +237,10 @@ export interface CompensationFailed<Item> {
 /**
  * The item did not run because its all-or-nothing batch had already failed.
  *
+ * @example
+ * import { Batch } from "@effect-resilience/core"
+ * const notRun = (r: Batch.BatchResult<string, void>) => r.cancelled.map((c) => c.key)
+ *
  * @since 0.1.0
  */
 export interface Cancelled<Item> {
@@ -198,6 +251,10 @@ export interface Cancelled<Item> {
 
 /**
  * What happened to one item.
+ *
+ * @example
+ * import { Batch } from "@effect-resilience/core"
+ * const describe = (o: Batch.ItemOutcome<string, number>) => `${o.key}: ${o._tag}`
  *
  * @since 0.1.0
  */
@@ -215,6 +272,11 @@ export type ItemOutcome<Item, A> =
  * it group them by kind. `status` is `completed` (every item ran), `rolled-back` (all-or-nothing,
  * an item failed and the completed ones were compensated) or `stopped` (all-or-nothing without
  * `compensate`, or a compensation failed).
+ *
+ * @example
+ * import { Batch } from "@effect-resilience/core"
+ * const line = (r: Batch.BatchResult<string, void>) =>
+ *   `${r.succeeded.length} ok, ${r.deadLettered.length} dead-lettered, ${r.skipped.length} skipped`
  *
  * @since 0.1.0
  */
@@ -238,6 +300,16 @@ export interface BatchResult<Item, A> {
  * (skipped ones excluded) since it started, and `etaMillis` the time left at that rate (none
  * before the first item completes). Time comes from the `Clock`.
  *
+ * @example
+ * import { Batch } from "@effect-resilience/core"
+ * import { Option } from "effect"
+ *
+ * const line = (p: Batch.Progress) =>
+ *   `${p.done}/${p.total} at ${p.rate.toFixed(1)}/s, ${Option.match(p.etaMillis, {
+ *     onNone: () => "?",
+ *     onSome: (ms) => `${Math.ceil(ms / 1000)} s`
+ *   })} left`
+ *
  * @since 0.1.0
  */
 export interface Progress {
@@ -256,6 +328,13 @@ export interface Progress {
 
 /**
  * A running batch: its progress (ends after the final value, `finished: true`) and its result.
+ *
+ * @example
+ * import { Batch } from "@effect-resilience/core"
+ * import { Effect, Stream } from "effect"
+ *
+ * const watch = <A>(handle: Batch.BatchHandle<string, A>) =>
+ *   Effect.zipRight(Effect.fork(Stream.runDrain(handle.progress)), handle.result)
  *
  * @since 0.1.0
  */
@@ -285,6 +364,10 @@ export class DuplicateItemKey extends Schema.TaggedError<DuplicateItemKey>()("Du
 /**
  * Why a batch as a whole failed (item failures never fail it).
  *
+ * @example
+ * import { Batch } from "@effect-resilience/core"
+ * const retryable = (e: Batch.BatchError) => e._tag !== "DuplicateItemKey"
+ *
  * @since 0.1.0
  */
 export type BatchError =
@@ -295,6 +378,17 @@ export type BatchError =
 
 /**
  * The services a batch uses.
+ *
+ * @example
+ * import { Batch, Checkpoint, Classifier, DeadLetterQueue, Idempotency } from "@effect-resilience/core"
+ * import { Layer } from "effect"
+ *
+ * const InMemory: Layer.Layer<Batch.Services> = Layer.mergeAll(
+ *   Checkpoint.layerMemory,
+ *   Idempotency.layerMemory,
+ *   DeadLetterQueue.layerMemory(),
+ *   Classifier.layer
+ * )
  *
  * @since 0.1.0
  */

@@ -40,6 +40,10 @@ import * as internal from "./internal/idempotency.js"
 /**
  * The state of a key.
  *
+ * @example
+ * import { Idempotency } from "@effect-resilience/core"
+ * const s: Idempotency.Status = "completed"
+ *
  * @since 0.1.0
  */
 export const Status = Schema.Literal("in-progress", "completed")
@@ -199,6 +203,12 @@ export const layerMemory: Layer.Layer<IdempotencyStore> = Layer.effect(Idempoten
 /**
  * Options of {@link once}.
  *
+ * @example
+ * import { Idempotency } from "@effect-resilience/core"
+ * import { Schema } from "effect"
+ *
+ * const options: Idempotency.OnceOptions<number, number> = { schema: Schema.Number, lease: "2 minutes" }
+ *
  * @since 0.1.0
  */
 export interface OnceOptions<A, I> {
@@ -309,6 +319,12 @@ export const decodeResult = <A, I>(schema: Schema.Schema<A, I>, json: string): E
 
 /**
  * The default lease: 30 seconds.
+ *
+ * @example
+ * import { Idempotency } from "@effect-resilience/core"
+ * import { Duration } from "effect"
+ *
+ * Duration.toMillis(Idempotency.defaultLease) // 30000
  *
  * @since 0.1.0
  */

@@ -15,6 +15,10 @@ import * as Effect from "effect/Effect"
 /**
  * The Migrator's table for the batch stores.
  *
+ * @example
+ * import { SqlBatchMigrations } from "@effect-resilience/sql"
+ * SqlBatchMigrations.migrationsTable // "resilience_batch_migrations"
+ *
  * @since 0.1.0
  */
 export const migrationsTable = "resilience_batch_migrations"
@@ -22,12 +26,20 @@ export const migrationsTable = "resilience_batch_migrations"
 /**
  * The table of checkpoint entries.
  *
+ * @example
+ * import { SqlBatchMigrations } from "@effect-resilience/sql"
+ * SqlBatchMigrations.checkpointsTable // "resilience_checkpoints"
+ *
  * @since 0.1.0
  */
 export const checkpointsTable = "resilience_checkpoints"
 
 /**
  * The table of idempotency keys.
+ *
+ * @example
+ * import { SqlBatchMigrations } from "@effect-resilience/sql"
+ * SqlBatchMigrations.idempotencyTable // "resilience_idempotency"
  *
  * @since 0.1.0
  */
@@ -100,30 +112,3 @@ export const migrate: Effect.Effect<void, unknown, SqlClient.SqlClient> = run.pi
   Effect.retry({ times: 2 }),
   Effect.asVoid
 )
-
-const isRecord = (u: unknown): u is Record<string, unknown> => typeof u === "object" && u !== null
-
-/**
- * The driver's error code (PostgreSQL SQLSTATE, SQLite `SQLITE_*`, Node `E*`), looked up through
- * causes, for messages that name the problem without the SQL, host or values.
- *
- * @internal
- */
-export const codeOf = (error: unknown): string | undefined => {
-  let current: unknown = error
-  for (let depth = 0; depth < 5 && isRecord(current); depth++) {
-    if (typeof current.code === "string") return current.code
-    current = current.cause
-  }
-  return undefined
-}
-
-/**
- * A message for a failed store operation: what we tried and the driver's code, nothing else.
- *
- * @internal
- */
-export const failedMessage = (store: string, operation: string, error: unknown): string => {
-  const code = codeOf(error)
-  return `The ${store} could not ${operation}${code === undefined ? "" : ` (${code})`}`
-}

@@ -13,7 +13,8 @@ import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
-import { checkpointsTable, failedMessage, migrate } from "./CheckpointMigrations.js"
+import { failedMessage } from "./CheckpointInternal.js"
+import { checkpointsTable, migrate } from "./CheckpointMigrations.js"
 
 const Row = Schema.Struct({ item_key: Schema.String, outcome: Checkpoint.Outcome })
 const decodeRows = Schema.decodeUnknown(Schema.Array(Row))

@@ -16,7 +16,8 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
-import { failedMessage, idempotencyTable, migrate } from "./CheckpointMigrations.js"
+import { failedMessage } from "./CheckpointInternal.js"
+import { idempotencyTable, migrate } from "./CheckpointMigrations.js"
 
 /** PostgreSQL returns BIGINT as a string. */
 const Millis = Schema.Union(Schema.Number, Schema.NumberFromString)
