@@ -9,6 +9,10 @@ const benches: Record<
   brooker: {
     describe: "Brooker's backoff-and-jitter contention experiment (--seed N --trials N --clients 10,20)",
     run: async (args) => (await import("./brooker.js")).run(args)
+  },
+  dlq: {
+    describe: "dead letter insert/replay throughput on memory, SQLite, PostgreSQL; checkpoint overhead per batch item (--items N --runs N --pg-url URL)",
+    run: async (args) => (await import("./dlq.js")).run(args)
   }
 }
 

@@ -1,64 +1,66 @@
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
-import * as Ref from "effect/Ref"
 import type { CountRow, Entry, Status, Store } from "../DeadLetterQueue.js"
 import { compare, matches } from "./deadLetterFilter.js"
 
-/** @internal */
-export const make: Effect.Effect<Store> = Effect.map(
-  Ref.make(new Map<string, Entry>()),
-  (ref): Store => ({
-    insert: (entry) => Ref.update(ref, (m) => new Map(m).set(entry.id, entry)),
-    get: (id) => Effect.map(Ref.get(ref), (m) => Option.fromNullable(m.get(id))),
+/**
+ * The in-memory store. Its map is owned by this store value only; every operation runs
+ * synchronously inside one `Effect.sync`, so each is atomic with respect to other fibers.
+ *
+ * @internal
+ */
+export const make: Effect.Effect<Store> = Effect.sync((): Store => {
+  const entries = new Map<string, Entry>()
+  const sorted = (f: (e: Entry) => boolean) => Array.from(entries.values()).filter(f).sort(compare)
+  return {
+    insert: (entry) =>
+      Effect.sync(() => {
+        entries.set(entry.id, entry)
+      }),
+    get: (id) => Effect.sync(() => Option.fromNullable(entries.get(id))),
     list: (filter, page) =>
-      Effect.map(Ref.get(ref), (m) => {
-        const all = Array.from(m.values())
-          .filter((e) => matches(filter, e))
-          .sort(compare)
+      Effect.sync(() => {
+        const all = sorted((e) => matches(filter, e))
         return { entries: all.slice(page.offset, page.offset + page.limit), total: all.length }
       }),
     claim: (filter, run, limit, nowMillis) =>
-      Ref.modify(ref, (m) => {
-        const claimed = Array.from(m.values())
-          .filter((e) => e.status === "pending" && e.replayRun !== run && matches(filter, e))
-          .sort(compare)
+      Effect.sync(() =>
+        sorted((e) => e.status === "pending" && e.replayRun !== run && matches(filter, e))
           .slice(0, limit)
-          .map(
-            (e): Entry => ({
+          .map((e) => {
+            const claimed: Entry = {
               ...e,
               status: "replaying",
               replayRun: run,
               claimedAtMillis: nowMillis,
               updatedAtMillis: nowMillis,
               version: e.version + 1
-            })
-          )
-        if (claimed.length === 0) return [claimed, m]
-        const next = new Map(m)
-        for (const e of claimed) next.set(e.id, e)
-        return [claimed, next]
-      }),
+            }
+            entries.set(e.id, claimed)
+            return claimed
+          })
+      ),
     update: (entry, expectedVersion) =>
-      Ref.modify(ref, (m) => {
-        const current = m.get(entry.id)
-        if (current === undefined || current.version !== expectedVersion) return [false, m]
-        return [true, new Map(m).set(entry.id, entry)]
+      Effect.sync(() => {
+        const current = entries.get(entry.id)
+        if (current === undefined || current.version !== expectedVersion) return false
+        entries.set(entry.id, entry)
+        return true
       }),
     purge: (beforeMillis, statuses) =>
-      Ref.modify(ref, (m) => {
-        const next = new Map(m)
+      Effect.sync(() => {
         let removed = 0
-        for (const e of m.values()) {
+        for (const e of Array.from(entries.values())) {
           if (e.updatedAtMillis < beforeMillis && statuses.includes(e.status)) {
-            next.delete(e.id)
+            entries.delete(e.id)
             removed++
           }
         }
-        return [removed, next]
+        return removed
       }),
-    counts: Effect.map(Ref.get(ref), (m) => {
+    counts: Effect.sync(() => {
       const rows = new Map<string, { queue: string; category: string; status: Status; count: number }>()
-      for (const e of m.values()) {
+      for (const e of entries.values()) {
         const category = e.failure.classification.category
         const key = JSON.stringify([e.queue, category, e.status])
         const row = rows.get(key)
@@ -67,5 +69,5 @@ export const make: Effect.Effect<Store> = Effect.map(
       }
       return Array.from(rows.values()) satisfies ReadonlyArray<CountRow>
     })
-  })
-)
+  }
+})

@@ -1,0 +1,273 @@
+/**
+ * `pnpm bench dlq [--items N] [--runs N] [--pg-url URL] [--out FILE]`: dead letter throughput and
+ * checkpoint overhead.
+ *
+ * - insert: `DeadLetterQueue.add` of N entries one after the other (items per second);
+ * - replay: one bulk `replay` of those N pending entries through a no-op handler (claims of 16,
+ *   each entry resolved with its own compare-and-set update; items per second);
+ * each on the in-memory store (the same-process baseline), a SQLite file (WAL, temp dir) and
+ * PostgreSQL (a fresh database on 127.0.0.1:5432, dropped afterwards).
+ * - checkpoint: `Batch.run` of N no-op items with the checkpoint store in memory (baseline), on
+ *   SQLite and on PostgreSQL (idempotency and dead letters in memory in all three); the overhead is
+ *   (median time with the store - median time in memory) / N, in microseconds per item.
+ *
+ * Every figure is the median of `runs` runs after one warm-up run. Writes
+ * `apps/bench/results/dlq.json` and prints a table.
+ */
+import * as Batch from "@effect-resilience/core/Batch"
+import * as Checkpoint from "@effect-resilience/core/Checkpoint"
+import * as Classification from "@effect-resilience/core/Classification"
+import * as Classifier from "@effect-resilience/core/Classifier"
+import * as DLQ from "@effect-resilience/core/DeadLetterQueue"
+import * as Idempotency from "@effect-resilience/core/Idempotency"
+import * as SqlCheckpointStore from "@effect-resilience/sql/CheckpointStore"
+import * as SqlDeadLetterQueue from "@effect-resilience/sql/SqlDeadLetterQueue"
+import * as SqlClient from "@effect/sql/SqlClient"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Schema from "effect/Schema"
+import { randomBytes } from "node:crypto"
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import { cpus, loadavg, tmpdir } from "node:os"
+import { dirname, join } from "node:path"
+import { fileURLToPath } from "node:url"
+
+const arg = (args: ReadonlyArray<string>, name: string): string | undefined => {
+  const i = args.indexOf(`--${name}`)
+  return i >= 0 ? args[i + 1] : undefined
+}
+
+const median = (xs: ReadonlyArray<number>): number => {
+  const s = [...xs].sort((a, b) => a - b)
+  const mid = Math.floor(s.length / 2)
+  return s.length % 2 === 1 ? (s[mid] ?? 0) : ((s[mid - 1] ?? 0) + (s[mid] ?? 0)) / 2
+}
+
+const round = (x: number, digits = 1) => Math.round(x * 10 ** digits) / 10 ** digits
+
+const failure = DLQ.failureOf(
+  new Error("upstream failed"),
+  Classification.make({ category: "unavailable", code: "http.503", message: "Service unavailable" }),
+  [
+    {
+      attempt: 1,
+      failure: { tag: "HttpError", message: "Service unavailable" },
+      classification: Classification.make({
+        category: "unavailable",
+        code: "http.503",
+        message: "Service unavailable"
+      }),
+      atMillis: 0
+    }
+  ]
+)
+
+const timed = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  Effect.gen(function* () {
+    const start = performance.now()
+    yield* effect
+    return performance.now() - start
+  })
+
+/** One run on a fresh store: insert N, then replay them all. Milliseconds of each phase. */
+const dlqRun = (items: number) =>
+  Effect.gen(function* () {
+    const dlq = yield* DLQ.DeadLetterQueue
+    const insertMs = yield* timed(
+      Effect.forEach(
+        Array.from({ length: items }, (_, i) => i),
+        (i) =>
+          dlq.add({
+            queue: "bench",
+            payload: { id: `item-${i}`, amount: i, note: "x".repeat(64) },
+            failure,
+            idempotencyKey: `k-${i}`
+          }),
+        { discard: true }
+      )
+    )
+    let handled = 0
+    const replayMs = yield* timed(
+      dlq.replay({ queue: "bench" }, () =>
+        Effect.sync(() => {
+          handled++
+        })
+      )
+    )
+    if (handled !== items) return yield* Effect.dieMessage(`replay handled ${handled} of ${items}`)
+    return { insertMs, replayMs }
+  })
+
+interface Store {
+  readonly name: string
+  /** A fresh, empty dead letter queue for one run. */
+  readonly dlq: Layer.Layer<DLQ.DeadLetterQueue, unknown>
+  /** A fresh, empty checkpoint store for one run. */
+  readonly checkpoint: Layer.Layer<Checkpoint.CheckpointStore, unknown>
+}
+
+const tempDir = Effect.acquireRelease(
+  Effect.sync(() => mkdtempSync(join(tmpdir(), "bench-dlq-"))),
+  (dir) => Effect.sync(() => rmSync(dir, { recursive: true, force: true }))
+)
+
+const sqliteStore: Store = {
+  name: "sqlite",
+  dlq: Layer.unwrapScoped(
+    Effect.map(tempDir, (dir) => SqlDeadLetterQueue.layerSqlite({ filename: join(dir, "dlq.db") }))
+  ),
+  checkpoint: Layer.unwrapScoped(
+    Effect.map(tempDir, (dir) =>
+      SqlCheckpointStore.layer.pipe(
+        Layer.provide(SqlDeadLetterQueue.layerSqliteClient({ filename: join(dir, "cp.db") }))
+      )
+    )
+  )
+}
+
+const admin = <A, E>(adminUrl: string, f: (sql: SqlClient.SqlClient) => Effect.Effect<A, E>) =>
+  Effect.flatMap(SqlClient.SqlClient, f).pipe(
+    Effect.provide(SqlDeadLetterQueue.layerPgClient({ url: adminUrl, maxConnections: 1 }))
+  )
+
+/** A fresh PostgreSQL database for one run, dropped afterwards. */
+const pgDatabase = (adminUrl: string) =>
+  Effect.acquireRelease(
+    Effect.gen(function* () {
+      const name = `bench_dlq_${randomBytes(5).toString("hex")}`
+      yield* admin(adminUrl, (sql) => sql.unsafe(`CREATE DATABASE ${name}`))
+      const url = new URL(adminUrl)
+      url.pathname = `/${name}`
+      return { name, url: url.toString() }
+    }),
+    ({ name }) =>
+      admin(adminUrl, (sql) => sql.unsafe(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)).pipe(Effect.ignore)
+  )
+
+const pgStore = (adminUrl: string): Store => ({
+  name: "postgres",
+  dlq: Layer.unwrapScoped(Effect.map(pgDatabase(adminUrl), (db) => SqlDeadLetterQueue.layerPg({ url: db.url }))),
+  checkpoint: Layer.unwrapScoped(
+    Effect.map(pgDatabase(adminUrl), (db) =>
+      SqlCheckpointStore.layer.pipe(Layer.provide(SqlDeadLetterQueue.layerPgClient({ url: db.url })))
+    )
+  )
+})
+
+const memoryStore: Store = {
+  name: "memory",
+  dlq: DLQ.layerMemory(),
+  checkpoint: Checkpoint.layerMemory
+}
+
+const Item = Schema.Struct({ id: Schema.String, n: Schema.Number })
+
+/** Batch.run of N no-op items with the given checkpoint store; milliseconds. */
+const batchRun = (items: number, checkpoint: Store["checkpoint"]) =>
+  Effect.scoped(
+    Effect.gen(function* () {
+      const data = Array.from({ length: items }, (_, n) => ({ id: `item-${n}`, n }))
+      return yield* timed(
+        Batch.run({
+          batchId: `bench-${randomBytes(4).toString("hex")}`,
+          items: data,
+          key: (item) => item.id,
+          process: (item) => Effect.succeed(item.n),
+          itemSchema: Item,
+          resultSchema: Schema.Number
+        })
+      )
+    }).pipe(Effect.provide(Layer.mergeAll(checkpoint, Idempotency.layerMemory, DLQ.layerMemory(), Classifier.layer)))
+  )
+
+const repeat = <A, E>(runs: number, effect: Effect.Effect<A, E>) =>
+  Effect.gen(function* () {
+    yield* effect // warm-up
+    const out: Array<A> = []
+    for (let i = 0; i < runs; i++) out.push(yield* effect)
+    return out
+  })
+
+export const run = async (args: ReadonlyArray<string>): Promise<void> => {
+  const items = Number(arg(args, "items") ?? 2000)
+  const runs = Number(arg(args, "runs") ?? 5)
+  const adminUrl = arg(args, "pg-url") ?? "postgres://postgres@127.0.0.1:5432/postgres"
+  const out = arg(args, "out") ?? join(dirname(fileURLToPath(import.meta.url)), "..", "results", "dlq.json")
+
+  const stores = [memoryStore, sqliteStore, pgStore(adminUrl)]
+  const throughput: Array<Record<string, unknown>> = []
+  const checkpoint: Array<Record<string, unknown>> = []
+
+  const program = Effect.gen(function* () {
+    for (const store of stores) {
+      process.stderr.write(`dlq insert/replay on ${store.name}...\n`)
+      const result = yield* Effect.either(repeat(runs, Effect.scoped(Effect.provide(dlqRun(items), store.dlq))))
+      if (result._tag === "Left") {
+        throughput.push({ store: store.name, error: String(result.left) })
+        continue
+      }
+      const insertMs = median(result.right.map((r) => r.insertMs))
+      const replayMs = median(result.right.map((r) => r.replayMs))
+      throughput.push({
+        store: store.name,
+        insertPerSec: round((items / insertMs) * 1000, 0),
+        replayPerSec: round((items / replayMs) * 1000, 0),
+        insertMsMedian: round(insertMs),
+        replayMsMedian: round(replayMs)
+      })
+    }
+    for (const store of stores) {
+      process.stderr.write(`batch checkpoint on ${store.name}...\n`)
+      const result = yield* Effect.either(repeat(runs, batchRun(items, store.checkpoint)))
+      if (result._tag === "Left") {
+        checkpoint.push({ store: store.name, error: String(result.left) })
+        continue
+      }
+      checkpoint.push({ store: store.name, batchMsMedian: round(median(result.right)) })
+    }
+  })
+  await Effect.runPromise(program)
+
+  const base = throughput.find((t) => t.store === "memory")
+  const baseCp = checkpoint.find((c) => c.store === "memory")
+  for (const t of throughput) {
+    if (base && typeof base.insertPerSec === "number" && typeof t.insertPerSec === "number") {
+      t.insertVsMemory = round(t.insertPerSec / base.insertPerSec, 3)
+    }
+    if (base && typeof base.replayPerSec === "number" && typeof t.replayPerSec === "number") {
+      t.replayVsMemory = round(t.replayPerSec / base.replayPerSec, 3)
+    }
+  }
+  for (const c of checkpoint) {
+    if (baseCp && typeof baseCp.batchMsMedian === "number" && typeof c.batchMsMedian === "number") {
+      c.overheadMicrosPerItem = round(((c.batchMsMedian - baseCp.batchMsMedian) * 1000) / items, 2)
+      c.batchItemsPerSec = round((items / c.batchMsMedian) * 1000, 0)
+    }
+  }
+
+  const result = {
+    bench: "dlq",
+    date: new Date().toISOString(),
+    machine: { node: process.version, cpus: cpus().length, loadavg1m: round(loadavg()[0] ?? 0, 2) },
+    items,
+    runs,
+    throughput,
+    checkpoint
+  }
+  mkdirSync(dirname(out), { recursive: true })
+  writeFileSync(out, `${JSON.stringify(result, null, 2)}\n`)
+
+  const rows = throughput.map((t) =>
+    "error" in t
+      ? `${String(t.store).padEnd(10)} error: ${t.error}`
+      : `${String(t.store).padEnd(10)} insert ${String(t.insertPerSec).padStart(8)}/s (x${t.insertVsMemory} of memory)   replay ${String(t.replayPerSec).padStart(8)}/s (x${t.replayVsMemory} of memory)`
+  )
+  const cpRows = checkpoint.map((c) =>
+    "error" in c
+      ? `${String(c.store).padEnd(10)} error: ${c.error}`
+      : `${String(c.store).padEnd(10)} batch of ${items}: ${c.batchMsMedian} ms, ${c.batchItemsPerSec} items/s, checkpoint overhead ${c.overheadMicrosPerItem} us/item`
+  )
+  process.stdout.write(
+    `dead letters: ${items} items, median of ${runs} runs (load ${result.machine.loadavg1m} on ${result.machine.cpus} cpus)\n${rows.join("\n")}\n\ncheckpoints (Batch.run, no-op items):\n${cpRows.join("\n")}\n\nwrote ${out}\n`
+  )
+}
