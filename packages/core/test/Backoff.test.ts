@@ -280,6 +280,41 @@ describe("Backoff jitter", () => {
     expect(new Set(spread).size).toBe(100)
   })
 
+  it("decorrelated draws uniformly in [base, 3 * previous]", () => {
+    // far from the cap, u = (d - base) / (3 * previous - base) should be uniform in [0, 1)
+    const base = 1
+    const delays = seeded(5, delaysOf(Backoff.decorrelated({ base, cap: 1e300 }), 400))
+    let previous = base
+    const us = delays.map((d) => {
+      const u = (d - base) / (3 * previous - base)
+      previous = d
+      return u
+    })
+    const mean = us.reduce((a, b) => a + b, 0) / us.length
+    expect(mean).toBeGreaterThan(0.45)
+    expect(mean).toBeLessThan(0.55)
+    expect(us.filter((u) => u > 0.9).length).toBeGreaterThan(20)
+    expect(us.filter((u) => u < 0.1).length).toBeGreaterThan(20)
+  })
+
+  it("jitter and capped apply to Effect's own schedules", () => {
+    const spaced = seeded(11, delaysOf(Schedule.spaced("1 second").pipe(Backoff.jitter("equal")), 50))
+    expect(spaced).toHaveLength(50)
+    for (const d of spaced) {
+      expect(d).toBeGreaterThanOrEqual(500)
+      expect(d).toBeLessThanOrEqual(1000)
+    }
+    expect(new Set(spaced).size).toBe(50)
+    const exp = seeded(
+      11,
+      delaysOf(Schedule.exponential("100 millis").pipe(Backoff.capped("1 second"), Backoff.jitter("full")), 8)
+    )
+    exp.forEach((d, k) => {
+      expect(d).toBeGreaterThanOrEqual(0)
+      expect(d).toBeLessThanOrEqual(Math.min(1000, 100 * 2 ** k))
+    })
+  })
+
   it("the same seed gives the same delays, another seed others", () => {
     const schedule = Backoff.exponential("5 millis").pipe(Backoff.capped("2 seconds"), Backoff.jitter("full"))
     const decorrelated = Backoff.decorrelated({ base: "5 millis", cap: "2 seconds" })

@@ -92,9 +92,16 @@ export const decorrelated = (options: {
 export const capped = dual<
   (max: Duration.DurationInput) => <Out, In, R>(self: Schedule.Schedule<Out, In, R>) => Schedule.Schedule<Out, In, R>,
   <Out, In, R>(self: Schedule.Schedule<Out, In, R>, max: Duration.DurationInput) => Schedule.Schedule<Out, In, R>
->(2, (self, max) => {
-  const cap = Duration.decode(max)
-  return Schedule.modifyDelay(self, (_, delay) => Duration.min(delay, cap))
+>(2, <Out, In, R>(self: Schedule.Schedule<Out, In, R>, max: Duration.DurationInput) => {
+  const cap = toMillis(max)
+  // one `map` per step (Schedule.modifyDelay costs a flatMap and a sync more): retries are a hot path
+  return Schedule.makeWithState(self.initial, (now, input: In, state) =>
+    Effect.map(self.step(now, input, state), (result) => {
+      const [next, out, decision] = result
+      if (ScheduleDecision.isDone(decision) || delayOf(decision, now) <= cap) return result
+      return [next, out, delayDecision(decision, now, cap)] as const
+    })
+  )
 })
 
 /** Applies a jitter mode to a delay in milliseconds given a uniform random number in [0, 1). */
@@ -111,11 +118,18 @@ export const applyJitter = (mode: Jitter, millis: number, r: number): number => 
 export const jitter = dual<
   (mode: Jitter) => <Out, In, R>(self: Schedule.Schedule<Out, In, R>) => Schedule.Schedule<Out, In, R>,
   <Out, In, R>(self: Schedule.Schedule<Out, In, R>, mode: Jitter) => Schedule.Schedule<Out, In, R>
->(2, (self, mode) =>
+>(2, <Out, In, R>(self: Schedule.Schedule<Out, In, R>, mode: Jitter) =>
   mode === "none"
     ? self
-    : Schedule.modifyDelayEffect(self, (_, delay) =>
-        Effect.map(Random.next, (r) => Duration.millis(applyJitter(mode, Duration.toMillis(delay), r)))
+    : Schedule.makeWithState(self.initial, (now, input: In, state) =>
+        Effect.flatMap(self.step(now, input, state), (result) => {
+          const [next, out, decision] = result
+          if (ScheduleDecision.isDone(decision)) return Effect.succeed(result)
+          return Effect.map(
+            Random.next,
+            (r) => [next, out, delayDecision(decision, now, applyJitter(mode, delayOf(decision, now), r))] as const
+          )
+        })
       )
 )
 
