@@ -13,6 +13,10 @@ const benches: Record<
   dlq: {
     describe: "dead letter insert/replay throughput on memory, SQLite, PostgreSQL; checkpoint overhead per batch item (--items N --runs N --pg-url URL)",
     run: async (args) => (await import("./dlq.js")).run(args)
+  },
+  classify: {
+    describe: "ns/op of the default Classifier on tagged failures and raw errors vs a baseline (--runs N)",
+    run: async (args) => (await import("./classify.js")).run(args)
   }
 }
 

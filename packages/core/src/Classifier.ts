@@ -14,7 +14,7 @@
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import type { Classification } from "./Classification.js"
+import * as Classification from "./Classification.js"
 import * as internal from "./internal/classifier.js"
 import type { Rule } from "./Rule.js"
 
@@ -25,7 +25,7 @@ import type { Rule } from "./Rule.js"
  * @since 0.1.0
  */
 export interface Service {
-  readonly classify: (failure: unknown) => Classification
+  readonly classify: (failure: unknown) => Classification.Classification
 }
 
 /**
@@ -56,7 +56,7 @@ export class Classifier extends Context.Tag("@effect-resilience/core/Classifier"
  *
  * @since 0.1.0
  */
-export const layerFrom = (classify: (failure: unknown) => Classification): Layer.Layer<Classifier> =>
+export const layerFrom = (classify: (failure: unknown) => Classification.Classification): Layer.Layer<Classifier> =>
   Layer.succeed(Classifier, { classify })
 
 /**
@@ -70,12 +70,14 @@ export const layerFrom = (classify: (failure: unknown) => Classification): Layer
  *
  * @since 0.1.0
  */
-export const classify = (failure: unknown): Effect.Effect<Classification, never, Classifier> =>
+export const classify = (failure: unknown): Effect.Effect<Classification.Classification, never, Classifier> =>
   Effect.map(Classifier, (c) => c.classify(failure))
 
 /**
  * What a rule or a mapping answers for a failure it matches: a classification, or a function of
- * the failure and of the `base` classification (what the classifier below would have said).
+ * the failure and of the `base` classification (what the classifier below would have said). The
+ * base is computed only when the function declares that second parameter (it can cost a structural
+ * walk of the failure); a one-parameter function pays nothing for it.
  *
  * @example
  * import { Classifier } from "@effect-resilience/core"
@@ -131,12 +133,17 @@ const isTaggedWith = <A extends { readonly _tag: string }>(u: unknown, tag: A["_
 
 const isKeyOf = <O extends object>(key: PropertyKey, o: O): key is keyof O => Object.hasOwn(o, key)
 
-const mappingEntry =
-  <E extends { readonly _tag: string }, K extends E["_tag"]>(tag: K, result: Handlers<E>[K]): internal.MappingHandler =>
-  (u, fallback) => {
+const mappingEntry = <E extends { readonly _tag: string }, K extends E["_tag"]>(
+  tag: K,
+  result: Handlers<E>[K]
+): internal.MappingHandler => {
+  const withBase = typeof result === "function" && internal.wantsBase(result)
+  return (u, fallback) => {
     if (!isTaggedWith<Extract<E, { readonly _tag: K }>>(u, tag)) return fallback(u)
-    return typeof result === "function" ? result(u, fallback(u)) : result
+    if (typeof result !== "function") return result
+    return result(u, withBase ? fallback(u) : Classification.unknown)
   }
+}
 
 /**
  * An exhaustive mapping for a user's own error union: one result per `_tag`, checked by the
@@ -211,7 +218,12 @@ const compileMappings = (mappings: ReadonlyArray<Mapping<never>> | undefined) =>
  */
 export const compose = <const R extends ReadonlyArray<unknown> = []>(
   options: Options<R>,
-  fallback: (failure: unknown) => Classification
+  fallback: (failure: unknown) => Classification.Classification
+): Service => build(options, fallback)
+
+const build = <R extends ReadonlyArray<unknown>>(
+  options: Options<R>,
+  fallback: ((failure: unknown) => Classification.Classification) | internal.Default
 ): Service => ({
   classify: internal.compose(compileRules(options.rules), compileMappings(options.mappings), fallback)
 })
@@ -230,7 +242,7 @@ export const compose = <const R extends ReadonlyArray<unknown> = []>(
  */
 export const make = <const R extends ReadonlyArray<unknown> = []>(options: Options<R> = {}): Effect.Effect<Service> =>
   Effect.map(Effect.clock, (clock) =>
-    compose(
+    build(
       options,
       internal.makeDefault(() => clock.unsafeCurrentTimeMillis())
     )

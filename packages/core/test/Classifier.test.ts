@@ -521,6 +521,29 @@ describe("exhaustive mappings", () => {
     })
   )
 
+  it.effect("a function result gets the real base only when it declares it, and pays for it only then", () =>
+    Effect.gen(function* () {
+      class Upstream extends Schema.TaggedError<Upstream>()("Upstream", { status: Schema.Number }) {}
+      let asked = 0
+      const below = Classifier.layerFrom((u) => {
+        asked++
+        return service.classify(u)
+      })
+      const withBase = Classifier.exhaustive<Upstream>()({ Upstream: (_, base) => business(`base.${base.code}`) })
+      const withoutBase = Classifier.exhaustive<Upstream>()({ Upstream: (e) => business(`own.${e.status}`) })
+      const failure = new Upstream({ status: 503 })
+      const first = yield* classifyWith(Classifier.extend({ mappings: [withBase] }).pipe(Layer.provide(below)))(failure)
+      // The defaults recognise the `status` field: the base is what they say about it.
+      expect(first.code).toBe("base.http.503")
+      expect(asked).toBe(1)
+      const second = yield* classifyWith(Classifier.extend({ mappings: [withoutBase] }).pipe(Layer.provide(below)))(
+        failure
+      )
+      expect(second.code).toBe("own.503")
+      expect(asked).toBe(1)
+    })
+  )
+
   it.effect("rules come before mappings", () =>
     Effect.gen(function* () {
       const classify = classifyWith(

@@ -25,6 +25,7 @@ const MAX_DEPTH = 4
 const isObject = (u: unknown): u is object => typeof u === "object" && u !== null
 
 const stringField = (u: object, key: string): string | undefined => {
+  if (!(key in u)) return undefined
   const value: unknown = Reflect.get(u, key)
   return typeof value === "string" ? value : undefined
 }
@@ -64,12 +65,11 @@ const firstString = (value: unknown): string | undefined => {
  */
 export const headerValue = (headers: unknown, name: string): string | undefined => {
   if (!isObject(headers)) return undefined
+  if (name in headers) return firstString(Reflect.get(headers, name))
   if ("get" in headers && typeof headers.get === "function") {
     const value: unknown = headers.get(name)
     return firstString(value)
   }
-  const direct = firstString(Reflect.get(headers, name))
-  if (direct !== undefined) return direct
   for (const key of Object.keys(headers)) {
     if (key.length === name.length && key.toLowerCase() === name) return firstString(Reflect.get(headers, key))
   }
@@ -132,7 +132,7 @@ const constructorName = (u: object): string | undefined => {
  */
 export const recognise = <R>(u: unknown, visitor: Visitor<R>, depth = 0): R | undefined => {
   if (!isObject(u)) return undefined
-  const name = stringField(u, "name")
+  const name = "name" in u && typeof u.name === "string" ? u.name : undefined
   if (name === "AbortError") return visitor.abort()
   if (name === "TimeoutError") return visitor.timeout()
 
@@ -168,6 +168,18 @@ export const recognise = <R>(u: unknown, visitor: Visitor<R>, depth = 0): R | un
   return undefined
 }
 
+/** delay-seconds: 1*DIGIT (at most 10 digits), parsed without a RegExp (this runs per failure). */
+const parseSeconds = (v: string): number | undefined => {
+  if (v.length === 0 || v.length > 10) return undefined
+  let n = 0
+  for (let i = 0; i < v.length; i++) {
+    const digit = v.charCodeAt(i) - 48
+    if (digit < 0 || digit > 9) return undefined
+    n = n * 10 + digit
+  }
+  return n
+}
+
 const HTTP_DATE =
   /^(?:[A-Za-z]{3,9}, \d{2}[ -][A-Za-z]{3}[ -]\d{2,4} \d{2}:\d{2}:\d{2} GMT|[A-Za-z]{3} [A-Za-z]{3} [ \d]\d \d{2}:\d{2}:\d{2} \d{4})$/
 
@@ -176,11 +188,13 @@ const HTTP_DATE =
  * `now()`. Undefined when unparsable, zero or in the past. `now` is only called for a date.
  */
 export const retryAfterMillis = (value: string, now: () => number): number | undefined => {
-  const v = value.trim()
-  if (/^\d+$/.test(v)) {
-    const seconds = Number(v)
-    return seconds > 0 ? seconds * 1000 : undefined
+  let v = value
+  let seconds = parseSeconds(v)
+  if (seconds === undefined) {
+    v = value.trim()
+    if (v !== value) seconds = parseSeconds(v)
   }
+  if (seconds !== undefined) return seconds > 0 ? seconds * 1000 : undefined
   if (!HTTP_DATE.test(v)) return undefined
   const at = Date.parse(v.endsWith("GMT") ? v : `${v} GMT`)
   if (Number.isNaN(at)) return undefined
