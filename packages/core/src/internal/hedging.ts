@@ -3,16 +3,42 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
-import * as Queue from "effect/Queue"
 import type { Classification } from "../Classification.js"
 import * as Events from "../Events.js"
 
 /** What the coordinator hears: the hedge timer fired, or an attempt ended. */
 type Signal<A, E> =
-  | { readonly _tag: "Tick" }
+  | { readonly _tag: "Tick"; readonly generation: number }
   | { readonly _tag: "Done"; readonly index: number; readonly exit: Exit.Exit<A, E> }
 
-const tick: Signal<never, never> = { _tag: "Tick" }
+/**
+ * A one-reader mailbox: signals posted while nobody waits are kept in order; `take` resumes the
+ * reader at once when one is there. Cheaper than a `Queue` for the few signals of one call.
+ */
+class Mailbox<S> {
+  private readonly pending: Array<S> = []
+  private waiting: ((signal: S) => void) | undefined = undefined
+  post(signal: S): void {
+    const waiting = this.waiting
+    if (waiting === undefined) {
+      this.pending.push(signal)
+    } else {
+      this.waiting = undefined
+      waiting(signal)
+    }
+  }
+  readonly take: Effect.Effect<S> = Effect.async<S>((resume) => {
+    const next = this.pending.shift()
+    if (next !== undefined) {
+      resume(Effect.succeed(next))
+      return
+    }
+    this.waiting = (signal) => resume(Effect.succeed(signal))
+    return Effect.sync(() => {
+      this.waiting = undefined
+    })
+  })
+}
 
 /** @internal */
 export interface Resolved {
@@ -58,9 +84,12 @@ export const hedge = <A, E, R>(
   if (options.maxHedges === 0) return self
   const { delay, maxHedges, onHedge, operation } = options
   return Effect.uninterruptibleMask((restore) =>
-    Effect.flatMap(Queue.unbounded<Signal<A, E>>(), (queue) => {
-      const attempts: Array<Fiber.RuntimeFiber<boolean>> = []
-      let timer: Fiber.RuntimeFiber<boolean> | undefined
+    Effect.suspend(() => {
+      const mailbox = new Mailbox<Signal<A, E>>()
+      const attempts: Array<Fiber.RuntimeFiber<void>> = []
+      let timer: Fiber.RuntimeFiber<void> | undefined
+      // Bumped whenever a timer is armed or disarmed, so that a stale tick is ignored.
+      let generation = 0
       let started = 0
       let inFlight = 0
 
@@ -69,7 +98,9 @@ export const hedge = <A, E, R>(
         inFlight++
         return Effect.map(
           Effect.fork(
-            Effect.flatMap(Effect.exit(restore(self)), (exit) => Queue.offer(queue, { _tag: "Done", index, exit }))
+            Effect.flatMap(Effect.exit(restore(self)), (exit) =>
+              Effect.sync(() => mailbox.post({ _tag: "Done", index, exit }))
+            )
           ),
           (fiber) => {
             attempts.push(fiber)
@@ -89,24 +120,35 @@ export const hedge = <A, E, R>(
       // The timer for the next hedge, if one may still start.
       const arm: Effect.Effect<void> = Effect.suspend(() => {
         if (started > maxHedges) return Effect.void
+        const tick: Signal<A, E> = { _tag: "Tick", generation: ++generation }
         return Effect.map(
-          Effect.fork(Effect.zipRight(Effect.interruptible(Effect.sleep(delay)), Queue.offer(queue, tick))),
+          Effect.fork(
+            Effect.zipRight(
+              Effect.interruptible(Effect.sleep(delay)),
+              Effect.sync(() => mailbox.post(tick))
+            )
+          ),
           (fiber) => {
             timer = fiber
           }
         )
       })
 
+      // The timer fiber runs no user code: it is interrupted without waiting for it.
       const disarm: Effect.Effect<void> = Effect.suspend(() => {
         const current = timer
         timer = undefined
-        return current === undefined ? Effect.void : Fiber.interrupt(current)
+        generation++
+        return current === undefined
+          ? Effect.void
+          : Effect.fiberIdWith((id) => Effect.sync(() => current.unsafeInterruptAsFork(id)))
       })
 
       const hedgeNow = Effect.zipRight(Effect.zipRight(disarm, startHedge), arm)
 
-      const loop: Effect.Effect<Exit.Exit<A, E>, never, R> = Effect.flatMap(restore(Queue.take(queue)), (signal) => {
+      const loop: Effect.Effect<Exit.Exit<A, E>, never, R> = Effect.flatMap(restore(mailbox.take), (signal) => {
         if (signal._tag === "Tick") {
+          if (signal.generation !== generation) return loop
           timer = undefined
           return Effect.zipRight(Effect.zipRight(startHedge, arm), loop)
         }
@@ -121,11 +163,11 @@ export const hedge = <A, E, R>(
         return inFlight === 0 ? Effect.succeed(exit) : loop
       })
 
-      const cleanup = Effect.suspend(() => {
-        const current = timer
-        timer = undefined
-        return current === undefined ? Fiber.interruptAll(attempts) : Fiber.interruptAll([current, ...attempts])
-      })
+      // Losers are interrupted and awaited: their finalizers have run when `hedge` returns.
+      const cleanup = Effect.zipRight(
+        disarm,
+        Effect.suspend(() => Fiber.interruptAll(attempts))
+      )
 
       return Effect.flatten(Effect.ensuring(Effect.zipRight(Effect.zipRight(startAttempt, arm), loop), cleanup))
     })
