@@ -6,6 +6,10 @@ const benches: Record<
   string,
   { readonly describe: string; readonly run: (args: ReadonlyArray<string>) => Promise<void> }
 > = {
+  admission: {
+    describe: "ns/op added by each synchronous admission core (budget, bulkhead, rate limiter, throttles) vs Effect.succeed (--runs N)",
+    run: async (args) => (await import("./admission.js")).run(args)
+  },
   brooker: {
     describe: "Brooker's backoff-and-jitter contention experiment (--seed N --trials N --clients 10,20)",
     run: async (args) => (await import("./brooker.js")).run(args)

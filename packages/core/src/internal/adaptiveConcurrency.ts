@@ -63,13 +63,13 @@ export const make = (
       Effect.suspend((): Effect.Effect<A, E | BulkheadRejected, R> => {
         if (!tryAcquire()) return reject
         const start = clock.unsafeCurrentTimeMillis()
-        return Effect.onExit(restore(self), (exit) =>
-          Effect.sync(() => {
-            if (Exit.isSuccess(exit)) complete(clock.unsafeCurrentTimeMillis() - start, false)
-            else if (Exit.isInterrupted(exit)) cancel()
-            else complete(clock.unsafeCurrentTimeMillis() - start, isDrop(exit.cause))
-          })
-        )
+        // `exit` + `flatMap` outside `restore` runs on success, failure and interruption
+        return Effect.flatMap(Effect.exit(restore(self)), (exit) => {
+          if (Exit.isSuccess(exit)) complete(clock.unsafeCurrentTimeMillis() - start, false)
+          else if (Exit.isInterrupted(exit)) cancel()
+          else complete(clock.unsafeCurrentTimeMillis() - start, isDrop(exit.cause))
+          return exit
+        })
       })
     )
 

@@ -98,7 +98,10 @@ export const make = (config: BulkheadConfig): BulkheadService & { readonly close
     if (active > 0) active--
   }
 
-  const releaseEffect = Effect.sync(release)
+  const releaseWith = <A, E>(exit: Exit.Exit<A, E>): Exit.Exit<A, E> => {
+    release()
+    return exit
+  }
 
   const reject = (reason: "full" | "queue-timeout") => {
     const error = new BulkheadRejected({ bulkhead: name, reason })
@@ -126,11 +129,13 @@ export const make = (config: BulkheadConfig): BulkheadService & { readonly close
   const withPermit = <A, E, R>(self: Effect.Effect<A, E, R>, priority = 0): Effect.Effect<A, E | BulkheadRejected, R> =>
     Effect.uninterruptibleMask((restore) =>
       Effect.suspend(() => {
-        if (tryAcquire()) return Effect.ensuring(restore(self), releaseEffect)
+        // `exit` + `flatMap` outside `restore`: the release runs on success, failure and interruption,
+        // and costs less than `ensuring` (which would mask a second time)
+        if (tryAcquire()) return Effect.flatMap(Effect.exit(restore(self)), releaseWith)
         if (queued >= maxQueue) return rejectFull
         const w = enqueue(priority)
         return Effect.flatMap(Effect.exit(restore(wait(w))), (exit): Effect.Effect<A, E | BulkheadRejected, R> => {
-          if (Exit.isSuccess(exit)) return Effect.ensuring(restore(self), releaseEffect)
+          if (Exit.isSuccess(exit)) return Effect.flatMap(Effect.exit(restore(self)), releaseWith)
           if (w.state === GRANTED) release()
           else remove(w)
           // the only failure of `wait` is its timeout; anything else is an interruption
