@@ -2,7 +2,8 @@
  * A bulkhead: at most `maxConcurrent` calls run at once; up to `maxQueue` more wait in a queue
  * ordered by priority (higher first, FIFO within a priority) for at most `queueTimeoutMillis`.
  * A call that finds the queue full fails with `BulkheadRejected("full")`; one whose wait times out
- * with `BulkheadRejected("queue-timeout")`. Both publish a `Rejected` event.
+ * with `BulkheadRejected("queue-timeout")`. The wait also ends at the call's `Deadline` when that is
+ * sooner. Both rejections publish a `Rejected` event.
  *
  * The fast path is synchronous (`tryAcquire` / `release`, no allocation). Only a call that must
  * queue pays for a fiber-suspending wait. A released slot is handed directly to the head waiter, so

@@ -2,7 +2,8 @@
  * A keyed rate limiter: at most `limit` tokens per `windowMillis` for each key (a user, a tenant,
  * an upstream host). When a call finds no token it either waits (policy `"delay"`, up to
  * `maxDelayMillis`) or fails with `RateLimited` carrying `retryAfterMillis` (policy `"fail"`, or a
- * wait that would be longer than allowed). Rejections publish a `Rejected` event.
+ * wait that would be longer than allowed or than the call's `Deadline` leaves). Rejections publish
+ * a `Rejected` event.
  *
  * Two algorithms: `"token-bucket"` (continuous refill at `limit / window`, bursts up to `limit`)
  * and `"fixed-window"` (windows aligned to multiples of `windowMillis` on the Clock).

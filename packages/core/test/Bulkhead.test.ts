@@ -8,7 +8,8 @@ import * as Fiber from "effect/Fiber"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as TestClock from "effect/TestClock"
-import { Bulkhead, Errors, Events } from "../src/index.js"
+import * as Option from "effect/Option"
+import { Bulkhead, Deadline, Errors, Events } from "../src/index.js"
 
 /** Lets forked fibers run until `condition` holds (a defect after 10 000 yields). */
 const waitUntil = (condition: () => boolean, spins = 10_000): Effect.Effect<void> =>
@@ -157,6 +158,26 @@ describe("Bulkhead", () => {
         Events.ResilienceEvent.Rejected({ component: "bulkhead", name: "api", reason: "queue-timeout" })
       ])
     }).pipe(Effect.provide(Events.layer()))
+  )
+
+  it.scoped("the wait also ends at the call's deadline when that is sooner", () =>
+    Effect.gen(function* () {
+      const bulkhead = yield* Bulkhead.make({ name: "api", maxConcurrent: 1, maxQueue: 1, queueTimeoutMillis: 1000 })
+      yield* hold(bulkhead)
+      const waiter = yield* Effect.fork(
+        Effect.either(
+          Effect.locally(Bulkhead.protect(Effect.void, bulkhead), Deadline.currentDeadline, Option.some(50))
+        )
+      )
+      yield* waitUntil(() => bulkhead.queued() === 1)
+      yield* TestClock.adjust("49 millis")
+      expect(waiter.unsafePoll()).toBe(null)
+      yield* TestClock.adjust("1 millis")
+      expect(yield* Fiber.join(waiter)).toEqual(
+        Either.left(new Errors.BulkheadRejected({ bulkhead: "api", reason: "queue-timeout" }))
+      )
+      expect(bulkhead.queued()).toBe(0)
+    })
   )
 
   it.scoped("a waiter served before its timeout runs normally", () =>

@@ -6,7 +6,8 @@ import * as Either from "effect/Either"
 import * as Fiber from "effect/Fiber"
 import * as Stream from "effect/Stream"
 import * as TestClock from "effect/TestClock"
-import { Errors, Events, RateLimiter } from "../src/index.js"
+import * as Option from "effect/Option"
+import { Deadline, Errors, Events, RateLimiter } from "../src/index.js"
 
 describe("RateLimiter (token bucket)", () => {
   it.scoped("a full bucket allows a burst of `limit`, then refills at limit / window", () =>
@@ -75,6 +76,19 @@ describe("RateLimiter (token bucket)", () => {
       yield* Fiber.interrupt(fiber)
       // without the refund the reservation would push the next caller to 900 ms
       expect(limiter.tryConsume("k")).toBe(400)
+    })
+  )
+
+  it.scoped("a wait longer than the call's deadline is refused at once and takes nothing", () =>
+    Effect.gen(function* () {
+      const limiter = yield* RateLimiter.make({ name: "dl", limit: 10, windowMillis: 1000, onExceeded: "delay" })
+      expect(limiter.tryConsume("k", 10)).toBe(0)
+      const refused = yield* Effect.either(
+        Effect.locally(limiter.withLimit(Effect.void, "k"), Deadline.currentDeadline, Option.some(50))
+      )
+      expect(refused).toEqual(Either.left(new Errors.RateLimited({ limiter: "dl", retryAfterMillis: 100 })))
+      // the refused reservation was given back: the next caller waits 100 ms, not 200
+      expect(limiter.tryConsume("k")).toBe(100)
     })
   )
 

@@ -2,6 +2,7 @@ import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
+import * as Deadline from "../Deadline.js"
 import type { BulkheadConfig, BulkheadService } from "../Bulkhead.js"
 import { BulkheadRejected } from "../Errors.js"
 import * as Events from "../Events.js"
@@ -121,9 +122,13 @@ export const make = (config: BulkheadConfig): BulkheadService & { readonly close
       w.resume = resume
       return Effect.sync(() => remove(w))
     })
-    return Number.isFinite(queueTimeout)
-      ? Effect.timeoutFail(waiting, { duration: queueTimeout, onTimeout: () => timedOut })
-      : waiting
+    // the wait ends at the queue timeout or at the call's deadline, whichever comes first
+    return Effect.flatMap(Deadline.remaining, (left) => {
+      const limit = Option.isSome(left) ? Math.min(left.value, queueTimeout) : queueTimeout
+      return Number.isFinite(limit)
+        ? Effect.timeoutFail(waiting, { duration: limit, onTimeout: () => timedOut })
+        : waiting
+    })
   }
 
   const withPermit = <A, E, R>(self: Effect.Effect<A, E, R>, priority = 0): Effect.Effect<A, E | BulkheadRejected, R> =>

@@ -1,6 +1,8 @@
 import type * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Deadline from "../Deadline.js"
 import { RateLimited } from "../Errors.js"
 import * as Events from "../Events.js"
 import type { ConsumeResult, MemoryRateLimiter, RateLimiterConfig } from "../RateLimiter.js"
@@ -139,11 +141,18 @@ export const make = (
       const delay = tryConsume(key, tokens)
       if (delay === 0) return self
       if (delay < 0) return reject(-delay)
-      // a caller interrupted while it waits gives its reservation back
-      return Effect.zipRight(
-        Effect.onInterrupt(Effect.sleep(Duration.millis(delay)), () => Effect.sync(() => refund(key, tokens))),
-        self
-      )
+      // a wait that would outlast the call's deadline is refused now, and the tokens given back;
+      // a caller interrupted while it waits gives its reservation back too
+      return Effect.flatMap(Deadline.remaining, (left): Effect.Effect<A, E | RateLimited, R> => {
+        if (Option.isSome(left) && left.value < delay) {
+          refund(key, tokens)
+          return reject(delay)
+        }
+        return Effect.zipRight(
+          Effect.onInterrupt(Effect.sleep(Duration.millis(delay)), () => Effect.sync(() => refund(key, tokens))),
+          self
+        )
+      })
     })
 
   return {
