@@ -8,7 +8,7 @@
  * interrupted and awaited, so its finalizers (released connections, cancelled requests) have run
  * before `hedge` returns. A failed attempt does not end the race while another is still running;
  * when every attempt started has failed, the call fails with the failure of the **last** attempt
- * to end.
+ * to end. An attempt that dies (a defect) counts as a failed attempt.
  *
  * With `hedgeOnFailure: true` a failure is also a reason to hedge (as gRPC's non-fatal status
  * codes and Polly's hedging do): the failure is classified by the {@link Classifier} in context;
@@ -20,10 +20,10 @@
  * idempotency key).
  *
  * Cost: with `maxHedges: 0` the effect is returned unchanged. Otherwise the first attempt runs in
- * a forked fiber and the hedge timer in another, coordinated through a queue by the calling fiber:
- * when the first attempt wins before `delay`, that is one timer (set and cancelled), two fibers
- * and one queue, about what `Effect.timeout` costs (it forks twice too). Measured with
- * `pnpm bench hedging` where available; see the issue note for numbers.
+ * a forked fiber and the hedge timer in another, coordinated by the calling fiber through a small
+ * mailbox. When the first attempt completes before `delay`, a call costs one timer (set, then
+ * cancelled), two fibers and five scheduler tasks: exactly what `Effect.timeout` costs (counted
+ * with a counting `Scheduler` and `Supervisor`).
  *
  * Each hedge started is published as a `HedgeStarted` event (`hedge` is 1 for the first extra
  * attempt) to the `ResilienceEvents` hub when one is provided, and passed to `onHedge`.

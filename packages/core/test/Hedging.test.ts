@@ -6,6 +6,7 @@ import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
 import * as Stream from "effect/Stream"
+import * as Supervisor from "effect/Supervisor"
 import * as TestClock from "effect/TestClock"
 import * as Classification from "../src/Classification.js"
 import * as Classifier from "../src/Classifier.js"
@@ -212,6 +213,26 @@ describe("Hedging.hedge", () => {
       const b = yield* Effect.option(Effect.succeed(1).pipe(Hedging.hedge({ delay: 0, maxHedges: 1 })))
       expect(a).toEqual(Option.some(1))
       expect(b).toEqual(a)
+    })
+  )
+
+  it.effect("the no-hedge path forks two fibers (the attempt and the timer), as Effect.timeout does", () =>
+    Effect.gen(function* () {
+      let forked = 0
+      const counter = new (class extends Supervisor.AbstractSupervisor<void> {
+        readonly value = Effect.void
+        override onStart() {
+          forked++
+        }
+      })()
+      // TestClock forks a warning fiber on its first sleep: get it out of the way.
+      yield* Effect.timeout(Effect.void, "1 second")
+      yield* Effect.succeed(1).pipe(Hedging.hedge({ delay: "1 second", maxHedges: 3 }), Effect.supervised(counter))
+      const hedged = forked
+      forked = 0
+      yield* Effect.succeed(1).pipe(Effect.timeout("1 second"), Effect.supervised(counter))
+      expect(hedged).toBe(2)
+      expect(forked).toBe(2)
     })
   )
 })
