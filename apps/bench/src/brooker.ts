@@ -1,5 +1,6 @@
 /**
- * `pnpm bench brooker [--seed N] [--trials N] [--clients 10,20,...]`: reproduces the contention
+ * `pnpm bench brooker [--seed N] [--trials N] [--clients 10,20,...] [--model brooker|oneway]
+ * [--base MS] [--cap MS] [--workers N] [--out FILE]`: reproduces the contention
  * experiment of Marc Brooker's "Exponential Backoff And Jitter" (AWS Architecture Blog, 2015) with
  * our `Backoff` schedules (see brooker-sim.ts), writes `apps/bench/results/brooker.json` and prints
  * markdown tables of calls and completion time.
@@ -32,6 +33,8 @@ const parseArgs = (args: ReadonlyArray<string>) => {
     else if (flag === "--trials" && Number.isInteger(number) && number > 0) options.trials = number
     else if (flag === "--clients" && value !== undefined) options.clients = value.split(",").map(Number)
     else if (flag === "--out" && value !== undefined) options.out = value
+    else if (flag === "--base" && number > 0) options.base = number
+    else if (flag === "--cap" && number > 0) options.cap = number
     else if (flag === "--workers" && Number.isInteger(number) && number > 0) options.workers = number
     else if (flag === "--model" && (value === "brooker" || value === "oneway")) options.model = value
     else throw new Error(`unknown or bad flag: ${flag} ${value ?? ""}`)
