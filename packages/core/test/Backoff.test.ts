@@ -266,6 +266,22 @@ describe("Backoff jitter", () => {
     )
   })
 
+  it("exact jittered and decorrelated delays for known random draws", () => {
+    const fixed = <A, E>(self: Effect.Effect<A, E>): A =>
+      Effect.runSync(self.pipe(Effect.withRandom(Random.fixed([0.5, 0.25, 0, 0.75]))))
+    const exp = Backoff.exponential("100 millis")
+    expect(fixed(delaysOf(exp.pipe(Backoff.jitter("full")), 4))).toEqual([50, 50, 0, 600])
+    expect(fixed(delaysOf(exp.pipe(Backoff.jitter("equal")), 4))).toEqual([75, 125, 200, 700])
+    expect(fixed(delaysOf(exp.pipe(Backoff.jitter({ proportional: 0.2 })), 4))).toEqual([100, 180, 320, 880])
+    // min(cap, base + r * (3 * previous - base)), previous starting at base
+    expect(fixed(delaysOf(Backoff.decorrelated({ base: "10 millis", cap: "100 millis" }), 5))).toEqual([
+      20, 22.5, 10, 25, 42.5
+    ])
+    expect(fixed(delaysOf(Backoff.decorrelated({ base: "10 millis", cap: "30 millis" }), 5))).toEqual([
+      20, 22.5, 10, 25, 30
+    ])
+  })
+
   it("jitter really spreads delays (means over many draws)", () => {
     const draws = (mode: Backoff.Jitter) =>
       seeded(7, delaysOf(Backoff.constant(1000).pipe(Backoff.jitter(mode)), 4000)).reduce((a, b) => a + b, 0) / 4000
