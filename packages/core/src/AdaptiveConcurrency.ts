@@ -11,7 +11,13 @@
  * `timeout`, `throttled`, `unavailable`, `resource`); without one, every failure is a drop.
  * Defects are drops; an interrupted call frees its slot without moving the limit.
  *
- * Gradient2 and Vegas are not implemented yet (see the report of issue 3).
+ * Gradient2 (Netflix concurrency-limits' `Gradient2Limit`) is the other algorithm: it keeps a
+ * long-term exponential average of the round-trip time and, on each sample while at least half the
+ * limit is in use, moves the limit towards `limit * gradient + queueSize` with
+ * `gradient = clamp(rttTolerance * longRtt / rtt, 0.5, 1)`, smoothed by `smoothing`. Latency growth
+ * thus shrinks the limit before anything fails. Unlike Netflix's, a drop counts as the strongest
+ * slow-down (gradient 0.5), so that timeouts and overload refusals always lower the limit. Vegas is
+ * not implemented.
  *
  * @since 0.1.0
  */
@@ -27,9 +33,11 @@ import type { BulkheadRejected } from "./Errors.js"
 import * as internal from "./internal/adaptiveConcurrency.js"
 
 /**
- * Defaults from Netflix's `AIMDLimit`: `initialLimit` 20, `maxLimit` 200, `backoffRatio` 0.9,
- * `latencyThresholdMillis` 5000; `minLimit` 1 (Netflix uses 20, which forbids backing off below
- * the start).
+ * `algorithm` `"aimd"` (default) or `"gradient2"`. Shared: `initialLimit` 20 and `maxLimit` 200
+ * (Netflix), `minLimit` 1 (Netflix uses 20, which forbids backing off below the start).
+ * AIMD (Netflix's `AIMDLimit`): `backoffRatio` 0.9, `latencyThresholdMillis` 5000.
+ * Gradient2 (Netflix's `Gradient2Limit`): `smoothing` 0.2, `rttTolerance` 1.5, `longWindow` 600
+ * samples, `queueSize` 4.
  *
  * @example
  * import { AdaptiveConcurrency } from "@effect-resilience/core"
@@ -41,7 +49,7 @@ import * as internal from "./internal/adaptiveConcurrency.js"
  */
 export const Config = Schema.Struct({
   name: Schema.optionalWith(Schema.String, { default: () => "default" }),
-  algorithm: Schema.optionalWith(Schema.Literal("aimd"), { default: () => "aimd" as const }),
+  algorithm: Schema.optionalWith(Schema.Literal("aimd", "gradient2"), { default: () => "aimd" as const }),
   initialLimit: Schema.optionalWith(Schema.Int.pipe(Schema.greaterThanOrEqualTo(1)), { default: () => 20 }),
   minLimit: Schema.optionalWith(Schema.Int.pipe(Schema.greaterThanOrEqualTo(1)), { default: () => 1 }),
   maxLimit: Schema.optionalWith(Schema.Int.pipe(Schema.greaterThanOrEqualTo(1)), { default: () => 200 }),
@@ -49,6 +57,12 @@ export const Config = Schema.Struct({
     default: () => 0.9
   }),
   latencyThresholdMillis: Schema.optionalWith(Schema.Number.pipe(Schema.positive()), { default: () => 5000 }),
+  smoothing: Schema.optionalWith(Schema.Number.pipe(Schema.between(0, 1, { exclusiveMinimum: true })), {
+    default: () => 0.2
+  }),
+  rttTolerance: Schema.optionalWith(Schema.Number.pipe(Schema.greaterThanOrEqualTo(1)), { default: () => 1.5 }),
+  longWindow: Schema.optionalWith(Schema.Int.pipe(Schema.greaterThanOrEqualTo(1)), { default: () => 600 }),
+  queueSize: Schema.optionalWith(Schema.Number.pipe(Schema.nonNegative()), { default: () => 4 }),
   dropCategories: Schema.optionalWith(Schema.Array(Category), {
     default: () => ["timeout", "throttled", "unavailable", "resource"] as const
   })

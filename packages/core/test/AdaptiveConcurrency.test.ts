@@ -80,14 +80,15 @@ describe("AdaptiveConcurrency (AIMD)", () => {
           min: fc.integer({ min: 1, max: 50 }),
           span: fc.integer({ min: 0, max: 100 }),
           initial: fc.integer({ min: 1, max: 200 }),
-          backoffRatio: fc.double({ min: 0.5, max: 0.99, noNaN: true })
+          backoffRatio: fc.double({ min: 0.5, max: 0.99, noNaN: true }),
+          algorithm: fc.constantFrom("aimd" as const, "gradient2" as const)
         })
         .map((s) => ({ ...s, max: s.min + s.span }))
       fc.assert(
-        fc.property(setup, fc.array(op, { maxLength: 300 }), ({ min, max, initial, backoffRatio }, ops) => {
+        fc.property(setup, fc.array(op, { maxLength: 300 }), ({ min, max, initial, backoffRatio, algorithm }, ops) => {
           const limiter = Effect.runSync(
             Effect.scoped(
-              AdaptiveConcurrency.make({ initialLimit: initial, minLimit: min, maxLimit: max, backoffRatio })
+              AdaptiveConcurrency.make({ algorithm, initialLimit: initial, minLimit: min, maxLimit: max, backoffRatio })
             )
           )
           for (const o of ops) {
@@ -166,6 +167,77 @@ describe("AdaptiveConcurrency (AIMD)", () => {
     Effect.gen(function* () {
       const exit = yield* Effect.exit(Effect.scoped(AdaptiveConcurrency.make({ minLimit: 10, maxLimit: 5 })))
       expect(exit._tag).toBe("Failure")
+    })
+  )
+})
+
+describe("AdaptiveConcurrency (Gradient2)", () => {
+  /** One sample while `held` other calls are in flight. */
+  const sample = (limiter: AdaptiveConcurrency.AdaptiveConcurrencyService, latency: number, dropped = false) => {
+    expect(limiter.tryAcquire()).toBe(true)
+    limiter.complete(latency, dropped)
+  }
+  const hold = (limiter: AdaptiveConcurrency.AdaptiveConcurrencyService, n: number) => {
+    for (let i = 0; i < n; i++) expect(limiter.tryAcquire()).toBe(true)
+  }
+
+  it.scoped("steady latency while the limit is used: the limit creeps up by smoothing * queueSize per sample", () =>
+    Effect.gen(function* () {
+      const limiter = yield* AdaptiveConcurrency.make({ algorithm: "gradient2", initialLimit: 20 })
+      hold(limiter, 15)
+      const seen: Array<number> = []
+      for (let i = 0; i < 4; i++) {
+        sample(limiter, 100)
+        seen.push(limiter.limit())
+      }
+      // 20.8, 21.6, 22.4, 23.2
+      expect(seen).toEqual([20, 21, 22, 23])
+    })
+  )
+
+  it.scoped("an idle client does not grow its limit", () =>
+    Effect.gen(function* () {
+      const limiter = yield* AdaptiveConcurrency.make({ algorithm: "gradient2", initialLimit: 20 })
+      for (let i = 0; i < 50; i++) sample(limiter, 100)
+      expect(limiter.limit()).toBe(20)
+    })
+  )
+
+  it.scoped("rising latency shrinks the limit before anything fails; a drop shrinks it most", () =>
+    Effect.gen(function* () {
+      const limiter = yield* AdaptiveConcurrency.make({ algorithm: "gradient2", initialLimit: 20 })
+      hold(limiter, 15)
+      for (let i = 0; i < 10; i++) sample(limiter, 100)
+      // 10 samples of +0.8 from 20
+      let estimate = 28
+      expect(limiter.limit()).toBe(28)
+      // the long average moves little; the gradient is clamp(1.5 * long / 300, 0.5, 1)
+      const long = 100 * (1 - 2 / 601) + (300 * 2) / 601
+      const gradient = Math.max(0.5, Math.min(1, (1.5 * long) / 300))
+      sample(limiter, 300)
+      estimate = estimate * 0.8 + (estimate * gradient + 4) * 0.2
+      expect(limiter.limit()).toBe(Math.floor(estimate))
+      expect(limiter.limit()).toBeLessThan(28)
+      const before = estimate
+      sample(limiter, 100, true)
+      estimate = before * 0.8 + (before * 0.5 + 4) * 0.2
+      expect(limiter.limit()).toBe(Math.floor(estimate))
+    })
+  )
+
+  it.scoped("Gradient2 stays within [minLimit, maxLimit]", () =>
+    Effect.gen(function* () {
+      const limiter = yield* AdaptiveConcurrency.make({
+        algorithm: "gradient2",
+        initialLimit: 10,
+        minLimit: 8,
+        maxLimit: 12
+      })
+      hold(limiter, 6)
+      for (let i = 0; i < 100; i++) sample(limiter, 10)
+      expect(limiter.limit()).toBe(12)
+      for (let i = 0; i < 100; i++) sample(limiter, 10, true)
+      expect(limiter.limit()).toBe(8)
     })
   )
 })

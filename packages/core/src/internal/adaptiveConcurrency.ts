@@ -24,6 +24,49 @@ export const aimd = (
   return limit
 }
 
+/**
+ * Netflix concurrency-limits' Gradient2: compares the latest round-trip time with a long-term
+ * exponential average and moves the (real-valued) limit towards `limit * gradient + queueSize`,
+ * smoothed. A drop is taken as the strongest slow-down the algorithm allows (gradient 0.5).
+ */
+export class Gradient2 {
+  /** the long-term RTT average (ExpAvgMeasurement: a plain mean during the first 10 samples) */
+  private longRtt = 0
+  private samples = 0
+  private readonly factor: number
+  estimated: number
+
+  constructor(
+    private readonly config: Pick<
+      AdaptiveConcurrencyConfig,
+      "minLimit" | "maxLimit" | "initialLimit" | "smoothing" | "rttTolerance" | "longWindow" | "queueSize"
+    >
+  ) {
+    this.factor = 2 / (config.longWindow + 1)
+    this.estimated = Math.max(config.minLimit, Math.min(config.maxLimit, config.initialLimit))
+  }
+
+  update(inflight: number, latencyMillis: number, dropped: boolean): number {
+    const { config } = this
+    // a call measured at 0 ms (same clock tick) must not divide by zero
+    const shortRtt = Math.max(latencyMillis, 0.001)
+    this.samples++
+    this.longRtt =
+      this.samples <= 10
+        ? this.longRtt + (shortRtt - this.longRtt) / this.samples
+        : this.longRtt * (1 - this.factor) + shortRtt * this.factor
+    // after a long overload, pull the long average down faster than the smoothing would
+    if (this.longRtt / shortRtt > 2) this.longRtt *= 0.95
+    // an application that does not use its limit gives no evidence to grow it
+    if (!dropped && inflight < this.estimated / 2) return this.estimated
+    const gradient = dropped ? 0.5 : Math.max(0.5, Math.min(1, (config.rttTolerance * this.longRtt) / shortRtt))
+    const target = this.estimated * gradient + config.queueSize
+    const next = this.estimated * (1 - config.smoothing) + target * config.smoothing
+    this.estimated = Math.max(config.minLimit, Math.min(config.maxLimit, next))
+    return this.estimated
+  }
+}
+
 export const make = (
   config: AdaptiveConcurrencyConfig,
   clock: Clock.Clock,
@@ -42,8 +85,13 @@ export const make = (
     return false
   }
 
+  const gradient2 = config.algorithm === "gradient2" ? new Gradient2(config) : undefined
+
   const complete = (latencyMillis: number, dropped: boolean): void => {
-    limit = aimd(config, limit, inflight, latencyMillis, dropped)
+    limit =
+      gradient2 === undefined
+        ? aimd(config, limit, inflight, latencyMillis, dropped)
+        : Math.floor(gradient2.update(inflight, latencyMillis, dropped))
     if (inflight > 0) inflight--
   }
 
