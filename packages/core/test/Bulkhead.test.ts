@@ -218,6 +218,31 @@ describe("Bulkhead", () => {
     })
   )
 
+  it.scoped("a waiter interrupted just after it was handed a slot gives the slot back", () =>
+    Effect.gen(function* () {
+      const bulkhead = yield* Bulkhead.make({ maxConcurrent: 1, maxQueue: 1, queueTimeoutMillis: Infinity })
+      expect(bulkhead.tryAcquire()).toBe(true)
+      let ran = false
+      const waiter = yield* Effect.fork(
+        Bulkhead.protect(
+          Effect.sync(() => {
+            ran = true
+          }),
+          bulkhead
+        )
+      )
+      yield* waitUntil(() => bulkhead.queued() === 1)
+      // hand the slot over and interrupt in the same step: the waiter sees its resumption, then the
+      // interruption, before it can run the call
+      bulkhead.release()
+      expect(bulkhead.active()).toBe(1)
+      yield* Fiber.interrupt(waiter)
+      expect(ran).toBe(false)
+      expect(bulkhead.active()).toBe(0)
+      expect(bulkhead.queued()).toBe(0)
+    })
+  )
+
   it.scoped("a slot is released on success, failure, defect and interruption of the running call", () =>
     Effect.gen(function* () {
       const bulkhead = yield* Bulkhead.make({ maxConcurrent: 1 })
