@@ -22,6 +22,11 @@ import type { Rule } from "./Rule.js"
  * What the Classifier service offers: a pure, synchronous function (it runs on every failure, so it
  * must be cheap).
  *
+ * @example
+ * import { Classification, Classifier } from "@effect-resilience/core"
+ *
+ * const service: Classifier.Service = { classify: () => Classification.unknown }
+ *
  * @since 0.1.0
  */
 export interface Service {
@@ -91,6 +96,13 @@ export type Result<A> = internal.Result<A>
 /**
  * A list of `[rule, result]` pairs; the result function receives the failure typed by its rule.
  *
+ * @example
+ * import { Classification, Classifier, Rule } from "@effect-resilience/core"
+ *
+ * const rules: Classifier.Rules<[{ readonly _tag: "Quota" }]> = [
+ *   [Rule.tag("Quota"), (e) => Classification.make({ category: "throttled", code: e._tag, message: "Quota" })]
+ * ]
+ *
  * @since 0.1.0
  */
 export type Rules<R extends ReadonlyArray<unknown>> = {
@@ -98,17 +110,33 @@ export type Rules<R extends ReadonlyArray<unknown>> = {
 }
 
 /**
+ * @example
+ * import { Classifier } from "@effect-resilience/core"
+ *
+ * const isMapping = (u: object) => Classifier.MappingTypeId in u
+ *
  * @since 0.1.0
  */
 export const MappingTypeId: unique symbol = Symbol.for("@effect-resilience/core/Classifier/Mapping")
 
 /**
+ * @example
+ * import type { Classifier } from "@effect-resilience/core"
+ *
+ * type Id = Classifier.MappingTypeId
+ *
  * @since 0.1.0
  */
 export type MappingTypeId = typeof MappingTypeId
 
 /**
  * A classification for every tag of the error union `E`, made by {@link exhaustive}.
+ *
+ * @example
+ * import { Classification, Classifier } from "@effect-resilience/core"
+ *
+ * type Declined = { readonly _tag: "Declined" }
+ * const mapping: Classifier.Mapping<Declined> = Classifier.exhaustive<Declined>()({ Declined: Classification.unknown })
  *
  * @since 0.1.0
  */
@@ -121,6 +149,12 @@ export interface Mapping<in E> {
 
 /**
  * One result per tag of `E`, each typed by its member of the union.
+ *
+ * @example
+ * import { Classification, Classifier } from "@effect-resilience/core"
+ *
+ * type E = { readonly _tag: "A" } | { readonly _tag: "B" }
+ * const handlers: Classifier.Handlers<E> = { A: Classification.unknown, B: (_, base) => base }
  *
  * @since 0.1.0
  */
@@ -180,6 +214,11 @@ export const exhaustive =
 /**
  * User extensions: `rules` are tried in order, then `mappings` (the first mapping naming a tag
  * wins), then the classifier below (the defaults, or the one {@link extend} wraps).
+ *
+ * @example
+ * import { Classification, Classifier, Rule } from "@effect-resilience/core"
+ *
+ * const options: Classifier.Options = { rules: [[Rule.status(418), Classification.unknown]], mappings: [] }
  *
  * @since 0.1.0
  */

@@ -206,6 +206,12 @@ export class UnknownFailure extends Schema.TaggedError<UnknownFailure>()("Unknow
 /**
  * A failure from the wild that an adapter recognised.
  *
+ * @example
+ * import { Failures } from "@effect-resilience/core"
+ * import { Option } from "effect"
+ *
+ * const known: Option.Option<Failures.KnownFailure> = Failures.recognise(new DOMException("x", "AbortError"))
+ *
  * @since 0.1.0
  */
 export type KnownFailure =
@@ -220,6 +226,11 @@ export type KnownFailure =
 
 /**
  * Any failure of this module.
+ *
+ * @example
+ * import { Failures } from "@effect-resilience/core"
+ *
+ * const f: Failures.Failure = Failures.fromUnknown(new Error("boom")) // UnknownFailure
  *
  * @since 0.1.0
  */
@@ -252,6 +263,12 @@ export const Failure = Schema.Union(
 /**
  * Whether a value is one of this module's failures.
  *
+ * @example
+ * import { Failures } from "@effect-resilience/core"
+ *
+ * Failures.isFailure(new Failures.RedisError({ code: "LOADING" })) // true
+ * Failures.isFailure(new Error("x")) // false
+ *
  * @since 0.1.0
  */
 export const isFailure: (u: unknown) => u is Failure = Schema.is(Failure)
@@ -259,6 +276,12 @@ export const isFailure: (u: unknown) => u is Failure = Schema.is(Failure)
 /**
  * Response headers kept by {@link fromHttpResponse}: what classification and operators need, no
  * cookie, authorization or other secret.
+ *
+ * @example
+ * import { Failures } from "@effect-resilience/core"
+ *
+ * Failures.keptHeaders.includes("retry-after") // true
+ * Failures.keptHeaders.includes("authorization") // false
  *
  * @since 0.1.0
  */

@@ -22,11 +22,21 @@ import type { Category, Classification } from "./Classification.js"
 import { statusOf } from "./internal/classifierRecognise.js"
 
 /**
+ * @example
+ * import { Rule } from "@effect-resilience/core"
+ *
+ * const isRule = (u: object) => Rule.TypeId in u
+ *
  * @since 0.1.0
  */
 export const TypeId: unique symbol = Symbol.for("@effect-resilience/core/Rule")
 
 /**
+ * @example
+ * import type { Rule } from "@effect-resilience/core"
+ *
+ * type Id = Rule.TypeId
+ *
  * @since 0.1.0
  */
 export type TypeId = typeof TypeId
@@ -34,6 +44,11 @@ export type TypeId = typeof TypeId
 /**
  * What a rule may ask besides the failure itself: `base()` is the classification the classifier
  * below the rules (the defaults) gives it, computed at most once per failure and only when asked.
+ *
+ * @example
+ * import { Rule } from "@effect-resilience/core"
+ *
+ * const retryableByDefault = Rule.make("retryable", (_, context): _ is unknown => context.base().retryable)
  *
  * @since 0.1.0
  */
@@ -44,6 +59,12 @@ export interface RuleContext {
 /**
  * A predicate over failures. `A` is what a matching failure is known to be (`unknown` when the
  * rule does not narrow).
+ *
+ * @example
+ * import { Rule } from "@effect-resilience/core"
+ *
+ * const rule: Rule.Rule<{ readonly _tag: "PaymentDeclined" }> = Rule.tag("PaymentDeclined")
+ * rule.label // "tag(PaymentDeclined)"
  *
  * @since 0.1.0
  */
