@@ -2,6 +2,7 @@ import { describe, expect, it } from "@effect/vitest"
 import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as fc from "effect/FastCheck"
 import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
@@ -235,4 +236,98 @@ describe("Hedging.hedge", () => {
       expect(forked).toBe(2)
     })
   )
+
+  describe("agrees with a reference model on random plans", () => {
+    type Outcome = "ok" | "retryable" | "fatal"
+    interface Plan {
+      readonly maxHedges: number
+      readonly hedgeOnFailure: boolean
+      readonly attempts: ReadonlyArray<{ readonly k: number; readonly outcome: Outcome }>
+    }
+    const D = 640
+    // Attempt i lasts 64 k + 2^i ms: no end ever coincides with another end or with a hedge timer,
+    // so the order of events (and the model) is unambiguous.
+    const duration = (plan: Plan, i: number) => 64 * plan.attempts[i]!.k + 2 ** i
+
+    const model = (plan: Plan): { readonly result: string; readonly started: number } => {
+      const ends = new Map<number, number>()
+      let started = 1
+      let lastStart = 0
+      ends.set(0, duration(plan, 0))
+      const start = (at: number) => {
+        ends.set(started, at + duration(plan, started))
+        started++
+        lastStart = at
+      }
+      for (;;) {
+        const nextTick = started <= plan.maxHedges ? lastStart + D : Number.POSITIVE_INFINITY
+        let first: number | undefined
+        for (const [i, end] of ends) if (first === undefined || end < ends.get(first)!) first = i
+        const end = ends.get(first!)!
+        if (end > nextTick) {
+          start(nextTick)
+          continue
+        }
+        ends.delete(first!)
+        const outcome = plan.attempts[first!]!.outcome
+        if (outcome === "ok") return { result: `ok ${first}`, started }
+        if (plan.hedgeOnFailure) {
+          if (outcome === "fatal") return { result: `fail ${first}`, started }
+          if (started <= plan.maxHedges) {
+            start(end)
+            continue
+          }
+        }
+        if (ends.size === 0) return { result: `fail ${first}`, started }
+      }
+    }
+
+    const plans = fc.record({
+      maxHedges: fc.integer({ min: 0, max: 4 }),
+      hedgeOnFailure: fc.boolean(),
+      attempts: fc.array(
+        fc.record({
+          k: fc.integer({ min: 0, max: 40 }),
+          outcome: fc.constantFrom<Outcome>("ok", "retryable", "fatal")
+        }),
+        { minLength: 5, maxLength: 5 }
+      )
+    })
+
+    it.effect.prop(
+      "result and number of attempts",
+      { plan: plans },
+      ({ plan }) =>
+        Effect.gen(function* () {
+          const runs = yield* Ref.make(0)
+          const op = Effect.flatMap(
+            Ref.getAndUpdate(runs, (n) => n + 1),
+            (i) =>
+              Effect.sleep(duration(plan, i)).pipe(
+                Effect.zipRight(
+                  plan.attempts[i]!.outcome === "ok" ? Effect.succeed(`ok ${i}`) : Effect.fail(`fail ${i}`)
+                )
+              )
+          )
+          const options = { delay: D, maxHedges: plan.maxHedges }
+          const hedged = plan.hedgeOnFailure
+            ? Hedging.hedge(op, { ...options, hedgeOnFailure: true })
+            : Hedging.hedge(op, options)
+          const fiber = yield* Effect.fork(Effect.merge(hedged))
+          yield* TestClock.adjust("1 minute")
+          const result = yield* Fiber.join(fiber)
+          expect({ result, started: yield* Ref.get(runs) }).toEqual(model(plan))
+        }).pipe(
+          Effect.provide(
+            Classifier.layerFrom((failure) => {
+              const i = Number(String(failure).slice(5))
+              return plan.attempts[i]?.outcome === "fatal"
+                ? Classification.make({ category: "validation", code: "test.fatal", message: "fatal" })
+                : Classification.make({ category: "unavailable", code: "test.retryable", message: "retryable" })
+            })
+          )
+        ),
+      { fastCheck: { numRuns: 150, seed: 20261122 } }
+    )
+  })
 })
