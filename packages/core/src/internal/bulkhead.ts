@@ -57,6 +57,8 @@ export const make = (config: BulkheadConfig): BulkheadService & { readonly close
     w.prev = undefined
     w.next = undefined
     queued--
+    // drop an emptied level, so that arbitrary priority values do not accumulate
+    if (level.head === undefined) levels.splice(levels.indexOf(level), 1)
   }
 
   const enqueue = (priority: number): Waiter => {
@@ -163,6 +165,7 @@ export const make = (config: BulkheadConfig): BulkheadService & { readonly close
       level.head = undefined
       level.tail = undefined
     }
+    levels.length = 0
     queued = 0
   }
 
