@@ -20,6 +20,8 @@
  *
  * @since 0.1.0
  */
+import type * as EffectConfig from "effect/Config"
+import type * as ConfigError from "effect/ConfigError"
 import * as Context from "effect/Context"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -203,6 +205,27 @@ export const make = (config: Config): Effect.Effect<Chaos["Type"]> =>
  */
 export const layer = (config: typeof Config.Encoded): Layer.Layer<Chaos, ParseResult.ParseError> =>
   Layer.effect(Chaos, Effect.flatMap(Schema.decodeUnknown(Config)(config), make))
+
+/**
+ * A Layer from a JSON config read through Effect's `Config` (an environment variable, a config
+ * provider), decoded by {@link Config}.
+ *
+ * @example
+ * import { Chaos } from "@effect-resilience/core"
+ * import { Config } from "effect"
+ *
+ * // CHAOS='{"default":{"failure":{"rate":0.1,"category":"unavailable"}}}'
+ * const ChaosLive = Chaos.layerConfig(Config.string("CHAOS"))
+ *
+ * @since 0.1.0
+ */
+export const layerConfig = (
+  json: EffectConfig.Config<string>
+): Layer.Layer<Chaos, ConfigError.ConfigError | ParseResult.ParseError> =>
+  Layer.effect(
+    Chaos,
+    Effect.flatMap(json, (text) => Effect.flatMap(Schema.decodeUnknown(Schema.parseJson(Config))(text), make))
+  )
 
 /**
  * Replaces the config of the `Chaos` service in context.

@@ -1,4 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
+import * as Config from "effect/Config"
+import * as ConfigProvider from "effect/ConfigProvider"
 import * as Effect from "effect/Effect"
 import * as Duration from "effect/Duration"
 import * as Either from "effect/Either"
@@ -205,6 +207,25 @@ describe("Chaos.inject", () => {
     }).pipe(
       Effect.provide(
         Chaos.layer({ default: { failure: { rate: 1, category: "server", retryable: false, retryAfterMillis: 1500 } } })
+      )
+    )
+  )
+
+  it.effect("reads a JSON config through Effect's Config", () =>
+    Effect.gen(function* () {
+      const chaos = yield* Chaos.Chaos
+      const config = yield* chaos.config
+      expect(config.enabled).toBe(true)
+      expect(config.default).toEqual({ failure: { rate: 0.1, category: "unavailable" } })
+      expect(yield* chaos.faults("health")).toEqual({})
+    }).pipe(
+      Effect.provide(Chaos.layerConfig(Config.string("CHAOS"))),
+      Effect.withConfigProvider(
+        ConfigProvider.fromMap(
+          new Map([
+            ["CHAOS", '{"default":{"failure":{"rate":0.1,"category":"unavailable"}},"operations":{"health":{}}}']
+          ])
+        )
       )
     )
   )
