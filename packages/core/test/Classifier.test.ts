@@ -25,6 +25,8 @@ const service = Effect.runSync(Classifier.make())
 class ReplyError extends Error {
   override name = "ReplyError"
 }
+/** node-redis' reply error keeps Error's `name`. */
+class ErrorReply extends Error {}
 
 const nodeError = (code: string, message: string) => Object.assign(new Error(message), { code, syscall: "connect" })
 
@@ -221,6 +223,17 @@ const table: ReadonlyArray<Row> = [
     transient("unavailable", "grpc.UNAVAILABLE")
   ],
   ["raw response-like", { response: { status: 503, headers: {} } }, transient("unavailable", "http.503")],
+  [
+    "raw undici ResponseStatusCodeError",
+    Object.assign(new Error("Response status code 503"), { code: "UND_ERR_RESPONSE_STATUS_CODE", statusCode: 503 }),
+    transient("unavailable", "http.503")
+  ],
+  [
+    "raw axios-like error with a response",
+    Object.assign(new Error("Request failed"), { code: "ERR_BAD_RESPONSE", response: { status: 502, headers: {} } }),
+    transient("unavailable", "http.502")
+  ],
+  ["raw node-redis ErrorReply", new ErrorReply("LOADING Redis is loading"), transient("unavailable", "redis.LOADING")],
   ["Effect TimeoutException", new Cause.TimeoutException(), transient("timeout", "timeout")],
   [
     "Effect UnknownException around a Node error",

@@ -136,26 +136,34 @@ export const recognise = <R>(u: unknown, visitor: Visitor<R>, depth = 0): R | un
   if (name === "AbortError") return visitor.abort()
   if (name === "TimeoutError") return visitor.timeout()
 
-  const status = statusOf(u)
-  if (status !== undefined) return visitor.http(status, headersOf(u))
-
+  // `code` first: most raw errors carry one, and none of these kinds has an HTTP status (undici's
+  // status-code error and HTTP clients' errors such as axios' fall through to the status below).
   const code: unknown = "code" in u ? u.code : undefined
   if (typeof code === "number") {
     if (Number.isInteger(code) && code >= 0 && code <= 16 && ("details" in u || "metadata" in u)) {
       return visitor.grpc(code, pushbackOf(u))
     }
   } else if (typeof code === "string") {
-    if (code.startsWith("UND_ERR_")) return visitor.undici(code)
-    if (code === "ABORT_ERR") return visitor.abort()
-    if (isPgSqlState(code)) return visitor.pg(code, u)
-    if (isKnownNodeCode(code) || (/^E[A-Z0-9_]+$/.test(code) && ("syscall" in u || "errno" in u))) {
+    if (code.startsWith("UND_ERR_")) {
+      if (code !== "UND_ERR_RESPONSE_STATUS_CODE") return visitor.undici(code)
+    } else if (code === "ABORT_ERR") return visitor.abort()
+    else if (isPgSqlState(code)) return visitor.pg(code, u)
+    else if (isKnownNodeCode(code) || (/^E[A-Z0-9_]+$/.test(code) && ("syscall" in u || "errno" in u))) {
       return visitor.node(code, stringField(u, "syscall"))
     }
   }
 
+  const status = statusOf(u)
+  if (status !== undefined) return visitor.http(status, headersOf(u))
+  if (code === "UND_ERR_RESPONSE_STATUS_CODE") return visitor.undici(code)
+
   if (name === "MaxRetriesPerRequestError") return visitor.redis("MAXRETRIES")
   if (name === "ClusterAllFailedError") return visitor.redis("CLUSTERDOWN")
-  if ((name !== undefined && REDIS_NAMES.has(name)) || REDIS_NAMES.has(constructorName(u) ?? "")) {
+  // node-redis' ErrorReply keeps Error's name: look at the class name only then.
+  if (
+    (name !== undefined && REDIS_NAMES.has(name)) ||
+    (name === "Error" && REDIS_NAMES.has(constructorName(u) ?? ""))
+  ) {
     const prefix = redisPrefix(stringField(u, "message") ?? "")
     if (prefix !== undefined) return visitor.redis(prefix)
   }
