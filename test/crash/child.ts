@@ -7,8 +7,15 @@
  * Usage: node --import tsx test/crash/child.ts <upstream-url> <sqlite-file> <batch-id> <items> <concurrency> <lease-ms>
  * Prints one JSON line with the batch's counts when it completes.
  */
-import { Batch, Classification, Classifier, RetryPolicy } from "@effect-resilience/core"
-import { SqlCheckpointStore, SqlDeadLetterQueue, SqlIdempotencyStore } from "@effect-resilience/sql"
+// Module by module rather than the package indexes: the child starts several times, and loading
+// only what it uses keeps each start short.
+import * as Batch from "@effect-resilience/core/Batch"
+import * as Classification from "@effect-resilience/core/Classification"
+import * as Classifier from "@effect-resilience/core/Classifier"
+import * as RetryPolicy from "@effect-resilience/core/RetryPolicy"
+import * as SqlCheckpointStore from "@effect-resilience/sql/CheckpointStore"
+import * as SqlIdempotencyStore from "@effect-resilience/sql/IdempotencyStore"
+import * as SqlDeadLetterQueue from "@effect-resilience/sql/SqlDeadLetterQueue"
 import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"

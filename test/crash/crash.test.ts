@@ -30,7 +30,7 @@ const ITEMS = 200
 const CONCURRENCY = 8
 const KILLS = 5
 const SEED = 20240611
-const LEASE_MS = 800
+const LEASE_MS = 500
 const batchId = "crash-batch"
 
 const root = fileURLToPath(new URL("../../", import.meta.url))
@@ -203,13 +203,21 @@ describe("Batch crash test", () => {
         const file = join(dir, "batch.db")
 
         const kills: Array<number> = []
+        const durations: Array<number> = []
+        const timed = <A>(f: () => Promise<A>) =>
+          Effect.promise(async () => {
+            const t0 = Date.now()
+            const a = await f()
+            durations.push(Date.now() - t0)
+            return a
+          })
         for (let i = 0; i < KILLS; i++) {
           const killAfter = 5 + Math.floor(random() * 40)
-          const run = yield* Effect.promise(() => runChild(upstream, url, file, killAfter))
+          const run = yield* timed(() => runChild(upstream, url, file, killAfter))
           expect(run.signal, `run ${i} should have been killed, it ended: ${run.stderr}`).toBe("SIGKILL")
           kills.push(killAfter)
         }
-        const last = yield* Effect.promise(() => runChild(upstream, url, file, undefined))
+        const last = yield* timed(() => runChild(upstream, url, file, undefined))
         expect(last.code, last.stderr).toBe(0)
         const summary = yield* Schema.decodeUnknown(Summary)(last.stdout.trim().split("\n").at(-1) ?? "")
         expect(summary.status).toBe("completed")
@@ -263,7 +271,8 @@ describe("Batch crash test", () => {
           `crash test: ${KILLS} kills after ${kills.join(", ")} deliveries; ${upstream.total} deliveries in all; ` +
             `${upstream.processed.size} processed once, ${letters.length} dead letters; ` +
             `${upstream.redeliveries} redeliveries of processed keys (answered from the upstream's cache); ` +
-            `${deliveredTwice} keys delivered more than once (retries included); last run: ${JSON.stringify(summary)}`
+            `${deliveredTwice} keys delivered more than once (retries included); last run: ${JSON.stringify(summary)}; ` +
+            `child runs took ${durations.join(", ")} ms`
         )
       }).pipe(Effect.scoped),
     120_000
