@@ -32,6 +32,7 @@ import type * as ParseResult from "effect/ParseResult"
 import * as Ref from "effect/Ref"
 import * as Schema from "effect/Schema"
 import * as Classification from "./Classification.js"
+import * as Classifier from "./Classifier.js"
 import * as internal from "./internal/chaos.js"
 
 /**
@@ -161,6 +162,24 @@ export const classifyFaults =
   (classify: (failure: unknown) => Classification.Classification) =>
   (failure: unknown): Classification.Classification =>
     classificationOf(failure) ?? classify(failure)
+
+/**
+ * Puts {@link classifyFaults} in front of the Classifier provided below it: injected faults are
+ * classified as they say, everything else as before.
+ *
+ * @example
+ * import { Chaos, Classifier } from "@effect-resilience/core"
+ * import { Layer } from "effect"
+ *
+ * // The default classifier, reading ChaosFaults too.
+ * const ClassifierLive = Chaos.layerClassifier.pipe(Layer.provide(Classifier.layer))
+ *
+ * @since 0.1.0
+ */
+export const layerClassifier: Layer.Layer<Classifier.Classifier, never, Classifier.Classifier> = Layer.effect(
+  Classifier.Classifier,
+  Effect.map(Classifier.Classifier, (below) => ({ classify: classifyFaults(below.classify) }))
+)
 
 /**
  * The chaos service: the current config, replaceable while running.

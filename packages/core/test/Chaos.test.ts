@@ -6,11 +6,14 @@ import * as Duration from "effect/Duration"
 import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
+import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Random from "effect/Random"
 import * as TestClock from "effect/TestClock"
 import * as Chaos from "../src/Chaos.js"
 import * as Classification from "../src/Classification.js"
+import * as Classifier from "../src/Classifier.js"
+import * as Errors from "../src/Errors.js"
 
 /** Runs `effect` `n` times and counts the outcomes. */
 const tally = <A, E, R>(effect: Effect.Effect<A, E, R>, n: number) =>
@@ -225,6 +228,27 @@ describe("Chaos.inject", () => {
           new Map([
             ["CHAOS", '{"default":{"failure":{"rate":0.1,"category":"unavailable"}},"operations":{"health":{}}}']
           ])
+        )
+      )
+    )
+  )
+
+  it.effect("layerClassifier reads faults and defers the rest to the Classifier below", () =>
+    Effect.gen(function* () {
+      const result = yield* Effect.either(Effect.void.pipe(Chaos.inject("op")))
+      expect(Either.isLeft(result)).toBe(true)
+      if (Either.isLeft(result)) {
+        const c = yield* Classifier.classify(result.left)
+        expect(c.code).toBe("chaos.throttled")
+        expect(c.category).toBe("throttled")
+      }
+      const open = yield* Classifier.classify(new Errors.CircuitOpen({ breaker: "db", retryAfterMillis: 5 }))
+      expect(open.code).toBe(Classification.circuitOpenCode)
+    }).pipe(
+      Effect.provide(
+        Layer.merge(
+          Chaos.layer({ default: { failure: { rate: 1, category: "throttled" } } }),
+          Chaos.layerClassifier.pipe(Layer.provide(Classifier.layer))
         )
       )
     )
