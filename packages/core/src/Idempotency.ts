@@ -128,7 +128,7 @@ export const Acquisition = internal.Acquisition
  * @since 0.1.0
  */
 export class IdempotencyError extends Schema.TaggedError<IdempotencyError>()("IdempotencyError", {
-  operation: Schema.Literal("migrate", "acquire", "complete", "release", "get", "remove", "encode", "decode"),
+  operation: Schema.Literal("migrate", "acquire", "complete", "release", "get", "remove", "purge", "encode", "decode"),
   message: Schema.String,
   cause: Schema.optional(Schema.Defect)
 }) {}
@@ -143,6 +143,10 @@ export class IdempotencyError extends Schema.TaggedError<IdempotencyError>()("Id
  * - `release(key, owner)`: drops an in-progress lease held by `owner` (after a failure), so the
  *   next attempt need not wait for it to expire.
  * - `get(key)` / `remove(key)`: inspect or forget a key.
+ * - `purge(beforeMillis)`: forgets completed keys last updated before `beforeMillis` and leases
+ *   that expired before it; returns how many. A purged key that runs again calls the upstream
+ *   again, so keep keys at least as long as items may be replayed or batches restarted (and as
+ *   long as the upstream remembers its own keys).
  *
  * @example
  * import { Idempotency } from "@effect-resilience/core"
@@ -169,6 +173,7 @@ export class IdempotencyStore extends Context.Tag("@effect-resilience/core/Idemp
     readonly release: (key: string, owner: string) => Effect.Effect<void, IdempotencyError>
     readonly get: (key: string) => Effect.Effect<Option.Option<IdempotencyRecord>, IdempotencyError>
     readonly remove: (key: string) => Effect.Effect<void, IdempotencyError>
+    readonly purge: (beforeMillis: number) => Effect.Effect<number, IdempotencyError>
   }
 >() {}
 

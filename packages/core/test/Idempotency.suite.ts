@@ -124,6 +124,28 @@ export const suite = (name: string, layer: Layer.Layer<Idempotency.IdempotencySt
       )
     )
 
+    it.effect("purge forgets old completed keys and expired leases, and keeps the rest", () =>
+      run(
+        Effect.gen(function* () {
+          const s = yield* store
+          yield* TestClock.setTime(1_000)
+          yield* s.acquire("old-done", { owner: "a", ...lease })
+          yield* s.complete("old-done", "a", "1")
+          yield* s.acquire("old-lease", { owner: "a", leaseMillis: 500 }) // expires at 1500
+          yield* TestClock.setTime(5_000)
+          yield* s.acquire("new-done", { owner: "a", ...lease })
+          yield* s.complete("new-done", "a", "2")
+          yield* s.acquire("live-lease", { owner: "a", leaseMillis: 10_000 }) // expires at 15000
+          expect(yield* s.purge(4_000)).toBe(2)
+          expect(Option.isNone(yield* s.get("old-done"))).toBe(true)
+          expect(Option.isNone(yield* s.get("old-lease"))).toBe(true)
+          expect(Option.isSome(yield* s.get("new-done"))).toBe(true)
+          expect(Option.isSome(yield* s.get("live-lease"))).toBe(true)
+          expect(yield* s.purge(4_000)).toBe(0)
+        })
+      )
+    )
+
     it.effect("of many concurrent owners racing for a new key, exactly one acquires it", () =>
       run(
         Effect.gen(function* () {

@@ -34,7 +34,7 @@ const Row = Schema.Struct({
 const decodeRows = Schema.decodeUnknown(Schema.Array(Row))
 const decodeAttempts = Schema.decodeUnknown(Schema.Array(Schema.Struct({ attempts: Millis })))
 
-type Operation = "migrate" | "acquire" | "complete" | "release" | "get" | "remove"
+type Operation = "migrate" | "acquire" | "complete" | "release" | "get" | "remove" | "purge"
 
 const failed = (operation: Operation, what: string) => (cause: unknown) =>
   new Idempotency.IdempotencyError({ operation, message: failedMessage("idempotency store", what, cause), cause })
@@ -129,6 +129,13 @@ WHERE ${t}.status <> 'completed'`
       sql`DELETE FROM ${t} WHERE idempotency_key = ${key}`.pipe(
         Effect.asVoid,
         Effect.mapError(failed("remove", "remove a key"))
+      ),
+    purge: (beforeMillis) =>
+      sql`DELETE FROM ${t}
+WHERE (status = 'completed' AND updated_at < ${beforeMillis}) OR (status = 'in-progress' AND expires_at < ${beforeMillis})
+RETURNING idempotency_key`.pipe(
+        Effect.map((rows) => rows.length),
+        Effect.mapError(failed("purge", "purge old keys"))
       )
   }
 })

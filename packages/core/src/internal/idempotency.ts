@@ -65,6 +65,21 @@ export const makeMemory: Effect.Effect<Store> = Effect.sync((): Store => {
     remove: (key) =>
       Effect.sync(() => {
         records.delete(key)
+      }),
+    purge: (beforeMillis) =>
+      Effect.sync(() => {
+        let purged = 0
+        for (const [key, record] of records) {
+          const old =
+            record.status === "completed"
+              ? record.updatedAtMillis < beforeMillis
+              : record.expiresAtMillis < beforeMillis
+          if (old) {
+            records.delete(key)
+            purged++
+          }
+        }
+        return purged
       })
   }
 })
