@@ -11,9 +11,9 @@
  *
  * A local rejection fails with `BulkheadRejected` reason `"throttled"` and publishes a `Rejected`
  * event. A failed call counts as refused by the backend when its classification's category is one
- * of `rejectionCategories` (default `throttled`, `unavailable`, `resource`); other failures and
- * interruptions count as accepts (the backend did serve them). Without a `Classifier` in context
- * every failure counts as refused.
+ * of `rejectionCategories` (default `throttled`, `unavailable`, `resource`); other failures count
+ * as accepts (the backend did serve them). Without a `Classifier` in context every failure counts
+ * as refused. `protect` counts an admitted call when it ends; an interrupted call is not counted.
  *
  * The draw uses Effect's `Random` (seed it in tests), and only when the probability is above zero:
  * a healthy client pays no random draw.

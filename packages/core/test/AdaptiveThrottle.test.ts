@@ -1,6 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
 import * as Either from "effect/Either"
 import * as Random from "effect/Random"
 import * as Stream from "effect/Stream"
@@ -116,6 +117,22 @@ describe("AdaptiveThrottle", () => {
           Events.ResilienceEvent.Rejected({ component: "adaptive-throttle", name: "search", reason: "throttled" })
         ])
       }).pipe(Effect.provide(Events.layer()))
+  )
+
+  it.scoped("an admitted call counts when it ends; an interrupted one does not count", () =>
+    Effect.gen(function* () {
+      const throttle = yield* AdaptiveThrottle.make()
+      const fiber = yield* Effect.fork(AdaptiveThrottle.protect(Effect.sleep("1 second"), throttle))
+      yield* TestClock.adjust("500 millis")
+      expect(throttle.requests()).toBe(0)
+      yield* Fiber.interrupt(fiber)
+      expect(throttle.requests()).toBe(0)
+      const done = yield* Effect.fork(AdaptiveThrottle.protect(Effect.sleep("1 second"), throttle))
+      yield* TestClock.adjust("1 second")
+      yield* Fiber.join(done)
+      expect(throttle.requests()).toBe(1)
+      expect(throttle.accepts()).toBe(1)
+    })
   )
 
   it.scoped("a healthy client is never throttled", () =>

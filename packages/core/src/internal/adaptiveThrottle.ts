@@ -61,21 +61,31 @@ export const make = (
     Effect.fail(error)
   )
 
-  const record = (exit: Exit.Exit<unknown, unknown>): Effect.Effect<void> => {
-    if (Exit.isSuccess(exit) || !isRejection(exit.cause)) onAccepted()
-    return Effect.void
+  // An admitted call is counted when it ends, accepted or not; an interrupted one is not counted
+  // at all (the handler of an unmasked `exit` does not run on interruption, which is what we want
+  // and saves the cost of a mask on the success path).
+  const record = <A, E>(exit: Exit.Exit<A, E>): Exit.Exit<A, E> => {
+    window.advance(clock.unsafeCurrentTimeMillis())
+    window.addA(1)
+    if (Exit.isSuccess(exit) || !isRejection(exit.cause)) window.addB(1)
+    return exit
+  }
+
+  const rejectLocally = <A, E, R>(): Effect.Effect<A, E | BulkheadRejected, R> => {
+    window.addA(1)
+    return reject
   }
 
   const withThrottle = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E | BulkheadRejected, R> =>
     Effect.suspend((): Effect.Effect<A, E | BulkheadRejected, R> => {
-      if (probability() === 0) {
-        // healthy: no random draw, no rejection possible
-        window.addA(1)
-        return Effect.onExit(self, record)
-      }
+      const p = probability()
+      // healthy: no random draw, no rejection possible
+      if (p === 0) return Effect.flatMap(Effect.exit(self), record)
       return Effect.flatMap(
         Random.next,
-        (u): Effect.Effect<A, E | BulkheadRejected, R> => (admit(u) ? Effect.onExit(self, record) : reject)
+        (u): Effect.Effect<A, E | BulkheadRejected, R> =>
+          // `probability()` again: the window may have moved while drawing
+          u >= probability() ? Effect.flatMap(Effect.exit(self), record) : rejectLocally()
       )
     })
 
