@@ -19,6 +19,13 @@
  * store fails (checkpoint, idempotency, dead letter queue) or when two items share a key; a batch
  * stopped that way can be run again under the same `batchId` and resumes where it stopped.
  *
+ * ## Several runners of one batch
+ * Two runners of the same `batchId` at once (two processes on PostgreSQL) share the work safely for
+ * successes: an item leased by one runner is waited for by the other, which then replays the
+ * stored result, so each successful effect happens once. A failing item, though, is released by
+ * its first runner and may be tried again, and dead-lettered again, by the second: run one runner
+ * per batch id when every dead letter must be unique.
+ *
  * ## What a checkpoint costs
  * Checkpoint entries are written by one writer fiber that takes every entry queued since its last
  * write (group commit): with `concurrency` > 1 and a slow store, several items share one write, and

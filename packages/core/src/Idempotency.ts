@@ -223,6 +223,8 @@ export interface OnceOptions<A, I> {
   readonly owner?: string | undefined
   /** How long a lease lasts before another owner may take the key over. Default 30 s. */
   readonly lease?: Duration.DurationInput | undefined
+  /** How often a key leased by another owner is asked about again. Default 100 ms. */
+  readonly pollInterval?: Duration.DurationInput | undefined
 }
 
 /**
@@ -232,8 +234,8 @@ export interface OnceOptions<A, I> {
  *
  * - a key completed earlier returns its stored result, decoded, with `replayed: true`, without
  *   running `effect`;
- * - a key leased by another owner is waited for (until its owner completes, fails or its lease
- *   expires), then taken over or replayed;
+ * - a key leased by another owner is waited for, asking again every `pollInterval`, until its
+ *   owner completes (replayed), fails (taken over) or its lease expires (taken over);
  * - otherwise `effect` runs; its success is stored, its failure releases the lease and is
  *   returned unchanged.
  *
@@ -258,6 +260,7 @@ export const once = <A, I, E, R>(
     const store = yield* IdempotencyStore
     const owner = options.owner ?? (yield* internal.randomOwner)
     const leaseMillis = Duration.toMillis(options.lease ?? defaultLease)
+    const pollMillis = Math.max(1, Duration.toMillis(options.pollInterval ?? defaultPollInterval))
     while (true) {
       const acquired = yield* store.acquire(key, { owner, leaseMillis })
       switch (acquired._tag) {
@@ -267,7 +270,8 @@ export const once = <A, I, E, R>(
         }
         case "Busy": {
           const now = yield* Clock.currentTimeMillis
-          yield* Effect.sleep(Duration.millis(Math.max(1, acquired.expiresAtMillis - now)))
+          // Until the lease expires, or sooner to see whether its owner completed or failed.
+          yield* Effect.sleep(Duration.millis(Math.max(1, Math.min(pollMillis, acquired.expiresAtMillis - now))))
           break
         }
         case "Acquired": {
@@ -321,6 +325,19 @@ export const decodeResult = <A, I>(schema: Schema.Schema<A, I>, json: string): E
       () => new IdempotencyError({ operation: "decode", message: "A stored result does not match its schema" })
     )
   )
+
+/**
+ * How often `once` asks again about a key another owner holds: 100 ms.
+ *
+ * @example
+ * import { Idempotency } from "@effect-resilience/core"
+ * import { Duration } from "effect"
+ *
+ * Duration.toMillis(Idempotency.defaultPollInterval) // 100
+ *
+ * @since 0.1.0
+ */
+export const defaultPollInterval: Duration.Duration = Duration.millis(100)
 
 /**
  * The default lease: 30 seconds.
