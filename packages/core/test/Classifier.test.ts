@@ -356,6 +356,28 @@ describe("Retry-After", () => {
     })
   )
 
+  it.effect("any HTTP date: the delay is the date minus the TestClock's now, none when not in the future", () =>
+    Effect.gen(function* () {
+      yield* TestClock.setTime(epoch)
+      const classifier = yield* Classifier.make()
+      fc.assert(
+        fc.property(fc.integer({ min: -86_400, max: 86_400 }), (seconds) => {
+          const date = new Date(epoch + seconds * 1000).toUTCString()
+          const c = classifier.classify(new Failures.HttpError({ status: 503, headers: { "retry-after": date } }))
+          expect(c.retryAfter).toEqual(seconds > 0 ? Duration.millis(seconds * 1000) : undefined)
+        })
+      )
+      fc.assert(
+        fc.property(fc.integer({ min: 0, max: 9_999_999 }), (seconds) => {
+          const c = classifier.classify(
+            new Failures.HttpError({ status: 429, headers: { "retry-after": `${seconds}` } })
+          )
+          expect(c.retryAfter).toEqual(seconds > 0 ? Duration.seconds(seconds) : undefined)
+        })
+      )
+    })
+  )
+
   it.effect("through the Layer, the TestClock is the clock too", () =>
     Effect.gen(function* () {
       yield* TestClock.setTime(epoch)
