@@ -316,13 +316,15 @@ export const inject: {
     const mapFailure = options?.failure
     const injected: (classification: Classification.Classification) => E2 | ChaosFault =
       mapFailure === undefined ? fault : (c) => mapFailure(fault(c))
-    return Effect.flatMap(Effect.serviceOption(Chaos), (chaos) =>
-      Option.isNone(chaos)
+    // One context lookup when no Chaos service is provided (cheaper than `serviceOption` + `flatMap`).
+    return Effect.contextWithEffect((context: Context.Context<never>) => {
+      const chaos = Context.getOption(context, Chaos)
+      return Option.isNone(chaos)
         ? self
         : Effect.flatMap(chaos.value.faults(operation), (faults) =>
             faults === undefined ? self : internal.apply(self, faults, injected)
           )
-    )
+    })
   }
 )
 
