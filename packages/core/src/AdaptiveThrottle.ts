@@ -78,7 +78,7 @@ export interface AdaptiveThrottleService {
    * locally) when `u < probability()`. Synchronous.
    */
   readonly admit: (u: number) => boolean
-  /** Records that the backend accepted a request. */
+  /** Records that the backend accepted a request (admitted earlier by `admit`). Reads no clock. */
   readonly onAccepted: () => void
   /** Runs `self` unless throttled locally, recording the request and whether it was accepted. */
   readonly withThrottle: <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E | BulkheadRejected, R>

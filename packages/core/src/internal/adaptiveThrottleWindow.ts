@@ -49,15 +49,17 @@ export class SlidingCounts {
     this.current = index
   }
 
-  /** Adds to the first counter in the bucket of `nowMillis` (call `advance` first). */
+  /** Adds to the first counter in the newest bucket (call `advance` first; ignored before any). */
   addA(n: number): void {
+    if (this.current === Number.NEGATIVE_INFINITY) return
     const slot = this.current % this.size
     this.a[slot] = this.a[slot]! + n
     this.sumA += n
   }
 
-  /** Adds to the second counter in the bucket of `nowMillis` (call `advance` first). */
+  /** Adds to the second counter in the newest bucket (call `advance` first; ignored before any). */
   addB(n: number): void {
+    if (this.current === Number.NEGATIVE_INFINITY) return
     const slot = this.current % this.size
     this.b[slot] = this.b[slot]! + n
     this.sumB += n
