@@ -65,7 +65,7 @@ export const resolve = (options: {
  * Runs `self` with hedges.
  *
  * One coordinator (the calling fiber) owns every decision; attempts and the hedge timer are forked
- * fibers that only post signals to a queue. The coordinator starts attempt 0 and arms the timer;
+ * fibers that only post signals to its mailbox. The coordinator starts attempt 0 and arms the timer;
  * on `Tick` it starts the next hedge and re-arms the timer (while hedges remain); on `Done` it
  * either returns (a success, a failure the classifier says is not retryable, or the last attempt
  * in flight failing) or keeps waiting. Whatever ends the race (including the caller's
