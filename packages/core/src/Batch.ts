@@ -29,11 +29,14 @@
  * ## What a checkpoint costs
  * Checkpoint entries are written by one writer fiber that takes every entry queued since its last
  * write (group commit): with `concurrency` > 1 and a slow store, several items share one write, and
- * no item waits for its own write. A crash loses at most the entries not yet written; those items
- * are redone on restart, which is safe (their idempotency record returns the stored result).
- * Dead-lettered items are written to the queue before their checkpoint entry, so a crash cannot
- * lose them either; on start the batch lists pending dead letters of its queue and skips items that
- * already sit there.
+ * no item waits for its own write. A crash loses at most the entries not yet written; on restart
+ * those items go through the idempotency store again, which returns their stored result without a
+ * second call. Dead-lettered items are written to the queue before their checkpoint entry, so a
+ * crash cannot lose them either; on start the batch lists the pending dead letters of its queue
+ * and skips items that already sit there.
+ *
+ * Each item also costs two idempotency writes (take the lease, record the result), each its own
+ * commit: on a SQLite file these, not the checkpoint, are most of what the stores add per item.
  *
  * @since 0.1.0
  */
