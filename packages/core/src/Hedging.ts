@@ -96,3 +96,37 @@ export const hedge: {
       : internal.hedge(self, resolved, undefined)
   }
 )
+
+/**
+ * Like {@link hedge}, but each attempt is made by `attempt(n)` (0 for the first, 1 for the first
+ * hedge, ...): send hedges to another replica, or tag them so the server can tell them apart.
+ *
+ * @example
+ * import { Hedging } from "@effect-resilience/core"
+ * import { Effect } from "effect"
+ *
+ * declare const getFrom: (replica: string) => Effect.Effect<string, Error>
+ * const replicas = ["eu-1", "eu-2", "us-1"] as const
+ *
+ * const read = Hedging.hedgeWith((n) => getFrom(replicas[n % replicas.length]!), {
+ *   delay: "30 millis",
+ *   maxHedges: 2
+ * })
+ *
+ * @since 0.1.0
+ */
+export const hedgeWith: {
+  <A, E, R>(
+    attempt: (n: number) => Effect.Effect<A, E, R>,
+    options: OnFailureOptions
+  ): Effect.Effect<A, E, R | Classifier>
+  <A, E, R>(attempt: (n: number) => Effect.Effect<A, E, R>, options: Options): Effect.Effect<A, E, R>
+} = <A, E, R>(
+  attempt: (n: number) => Effect.Effect<A, E, R>,
+  options: Options | OnFailureOptions
+): Effect.Effect<A, E, R | Classifier> => {
+  const resolved = internal.resolve(options)
+  return options.hedgeOnFailure === true
+    ? Effect.flatMap(Classifier, (classifier) => internal.hedge(attempt, resolved, classifier.classify))
+    : internal.hedge(attempt, resolved, undefined)
+}

@@ -208,6 +208,21 @@ describe("Hedging.hedge", () => {
     }).pipe(Effect.scoped, Effect.provide(Events.layer()))
   )
 
+  it.effect("hedgeWith makes each attempt from its number", () =>
+    Effect.gen(function* () {
+      const made = yield* Ref.make<ReadonlyArray<number>>([])
+      const attempt = (n: number) =>
+        Ref.update(made, (xs) => [...xs, n]).pipe(
+          Effect.zipRight(Effect.sleep(n === 2 ? 10 : 1_000)),
+          Effect.as(`replica ${n}`)
+        )
+      const fiber = yield* Effect.fork(Hedging.hedgeWith(attempt, { delay: "100 millis", maxHedges: 3 }))
+      yield* TestClock.adjust("210 millis")
+      expect(yield* Fiber.join(fiber)).toBe("replica 2")
+      expect(yield* Ref.get(made)).toEqual([0, 1, 2])
+    })
+  )
+
   it.effect("data-first and data-last forms agree", () =>
     Effect.gen(function* () {
       const a = yield* Effect.option(Hedging.hedge(Effect.succeed(1), { delay: 0, maxHedges: 1 }))

@@ -77,11 +77,12 @@ export const resolve = (options: {
  * @internal
  */
 export const hedge = <A, E, R>(
-  self: Effect.Effect<A, E, R>,
+  self: Effect.Effect<A, E, R> | ((attempt: number) => Effect.Effect<A, E, R>),
   options: Resolved,
   classify: ((failure: unknown) => Classification) | undefined
 ): Effect.Effect<A, E, R> => {
-  if (options.maxHedges === 0) return self
+  const attempt = Effect.isEffect(self) ? () => self : self
+  if (options.maxHedges === 0) return Effect.suspend(() => attempt(0))
   const { delay, maxHedges, onHedge, operation } = options
   return Effect.uninterruptibleMask((restore) =>
     Effect.suspend(() => {
@@ -98,7 +99,7 @@ export const hedge = <A, E, R>(
         inFlight++
         return Effect.map(
           Effect.fork(
-            Effect.flatMap(Effect.exit(restore(self)), (exit) =>
+            Effect.flatMap(Effect.exit(restore(Effect.suspend(() => attempt(index)))), (exit) =>
               Effect.sync(() => mailbox.post({ _tag: "Done", index, exit }))
             )
           ),
