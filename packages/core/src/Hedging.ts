@@ -40,7 +40,8 @@ import * as internal from "./internal/hedging.js"
  * Options of {@link hedge} when only latency triggers a hedge.
  *
  * - `delay`: how long an attempt may run before the next hedge starts (and between hedges).
- * - `maxHedges`: extra attempts at most (0 turns hedging off).
+ * - `maxHedges`: extra attempts at most, a whole number (0 turns hedging off; fractions are
+ *   rounded down; negative, NaN and infinite values count as 0).
  * - `operation`: name used in events (default `"hedged"`).
  * - `onHedge`: run as each hedge starts, with its number (1 for the first extra attempt).
  *

@@ -78,6 +78,15 @@ describe("Fallback.orElse", () => {
     }).pipe(Effect.provide(classifier))
   )
 
+  it.effect("a failing fallback fails with its own error", () =>
+    Effect.gen(function* () {
+      const program: Effect.Effect<never, string, Classifier.Classifier> = Effect.fail(new Down()).pipe(
+        Fallback.orElse({ fallback: () => Effect.fail("fallback failed too") })
+      )
+      expect(yield* Effect.exit(program)).toEqual(Exit.fail("fallback failed too"))
+    }).pipe(Effect.provide(classifier))
+  )
+
   it.effect("does not catch defects", () =>
     Effect.gen(function* () {
       const exit = yield* Effect.exit(Effect.die("bug").pipe(Fallback.orElse({ fallback: () => Effect.succeed(1) })))

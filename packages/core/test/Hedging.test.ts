@@ -148,6 +148,24 @@ describe("Hedging.hedge", () => {
     })
   )
 
+  it.effect("an attempt that dies counts as a failed attempt", () =>
+    Effect.gen(function* () {
+      const runs = yield* Ref.make(0)
+      const op = Effect.flatMap(
+        Ref.getAndUpdate(runs, (n) => n + 1),
+        (n) => (n === 0 ? Effect.zipRight(Effect.sleep(150), Effect.die("bug")) : Effect.as(Effect.sleep(100), "ok"))
+      )
+      const fiber = yield* Effect.fork(op.pipe(Hedging.hedge({ delay: "100 millis", maxHedges: 1 })))
+      yield* TestClock.adjust("200 millis")
+      expect(yield* Fiber.join(fiber)).toBe("ok")
+      const alone = yield* Effect.fork(
+        Effect.zipRight(Effect.sleep(10), Effect.die("bug")).pipe(Hedging.hedge({ delay: "100 millis", maxHedges: 1 }))
+      )
+      yield* TestClock.adjust("10 millis")
+      expect(yield* Fiber.await(alone)).toEqual(Exit.die("bug"))
+    })
+  )
+
   it.effect("without hedgeOnFailure, a failure with nothing else running ends the call", () =>
     Effect.gen(function* () {
       const s = yield* scripted([{ millis: 10, fail: "boom" }, { millis: 10 }])
