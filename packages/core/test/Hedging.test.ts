@@ -360,7 +360,7 @@ describe("Hedging.hedge", () => {
             })
           )
         ),
-      { fastCheck: { numRuns: 150, seed: 20261122 } }
+      { fastCheck: { numRuns: 100, seed: 20261122 } }
     )
   })
 })
