@@ -154,6 +154,12 @@ export interface Pipeline {
       readonly catch: (error: unknown) => E
     }): Effect.Effect<A, E | PipelineError>
   }
+  /**
+   * For callers outside Effect: runs a Promise operation through the pipeline and returns a
+   * Promise that rejects with the operation's own error or a pipeline error. The first attempt
+   * runs without a fiber when it can (no tracer, no hedging, no deadline, free admission).
+   */
+  readonly runPromise: <A>(evaluate: (signal: AbortSignal) => PromiseLike<A>) => Promise<A>
 }
 
 /**

@@ -230,6 +230,42 @@ describe("Resilience pipeline", () => {
     ).pipe(Effect.provide(testClassifier))
   )
 
+  it.live("runPromise serves callers outside Effect: fast first attempt, retries in the runtime", () =>
+    Effect.scoped(
+      Effect.gen(function* () {
+        const pipeline = yield* Resilience.make({ operation: "outside", retry: fastRetry })
+        const value = yield* Effect.promise(() => pipeline.runPromise(async () => 7))
+        expect(value).toBe(7)
+        let calls = 0
+        const flaky = async () => {
+          calls += 1
+          if (calls < 3) throw transient
+          return "third time"
+        }
+        expect(yield* Effect.promise(() => pipeline.runPromise(flaky))).toBe("third time")
+        expect(calls).toBe(3)
+        const rejected = yield* Effect.promise(() =>
+          pipeline
+            .runPromise(() => Promise.reject(new Boom({ category: "validation" })))
+            .then(
+              () => "resolved",
+              (error: unknown) => error
+            )
+        )
+        expect(rejected).toStrictEqual(new Boom({ category: "validation" }))
+        const exhausted = yield* Effect.promise(() =>
+          pipeline
+            .runPromise(() => Promise.reject(transient))
+            .then(
+              () => undefined,
+              (error: unknown) => error
+            )
+        )
+        expect(exhausted).toBeInstanceOf(Errors.RetriesExhausted)
+      })
+    ).pipe(Effect.provide(testClassifier))
+  )
+
   it.scoped("with a tracer installed: a span per call, and one per attempt when there is more than one", () =>
     Effect.gen(function* () {
       const ended: Array<{ name: string; attributes: Record<string, unknown>; parent: string | undefined }> = []

@@ -37,7 +37,8 @@ const arm = (clock: Clock.Clock, millis: number, onFire: () => void): (() => voi
 
 /**
  * Runs an Effect with a timer: when it fires first, the Effect is interrupted (its finalizers run
- * in the background) and the attempt fails with `onTimeout()` at once.
+ * in the background) and the attempt fails with `onTimeout()` at once. `settle` is called exactly
+ * once, synchronously, with the outcome (`undefined` when the attempt was interrupted from outside).
  *
  * @internal
  */
@@ -45,7 +46,8 @@ export const effectWithTimer = <A, E, R, E2>(
   self: Effect.Effect<A, E, R>,
   clock: Clock.Clock,
   millis: number,
-  onTimeout: () => E2
+  onTimeout: () => E2,
+  settle: (exit: Exit.Exit<A, E | E2> | undefined) => void
 ): Effect.Effect<A, E | E2, R> =>
   Effect.flatMap(Effect.runtime<R>(), (runtime) =>
     Effect.async<A, E | E2>((resume) => {
@@ -55,30 +57,30 @@ export const effectWithTimer = <A, E, R, E2>(
         if (done) return
         done = true
         child.unsafeInterruptAsFork(child.id())
-        resume(Effect.fail(onTimeout()))
+        const exit = Exit.fail(onTimeout())
+        settle(exit)
+        resume(exit)
       })
       child.addObserver((exit) => {
         if (done) return
         done = true
         cancel()
+        settle(exit)
         resume(exit)
       })
       return Effect.suspend(() => {
-        done = true
-        cancel()
+        if (!done) {
+          done = true
+          cancel()
+          settle(undefined)
+        }
         return Effect.asVoid(Fiber.interrupt(child))
       })
     })
   )
 
-/**
- * Runs a Promise-returning operation with an optional timer, in one `Effect.async`.
- * `settle` is called exactly once with the outcome before the fiber resumes (or with an
- * interruption), so the caller can record it synchronously.
- *
- * @internal
- */
-export const promiseWithTimer = <A, E, E2>(options: {
+/** @internal */
+export interface PromiseAttempt<A, E, E2> {
   readonly evaluate: (signal: AbortSignal) => PromiseLike<A>
   readonly wantsSignal: boolean
   readonly onError: (error: unknown) => E
@@ -86,47 +88,74 @@ export const promiseWithTimer = <A, E, E2>(options: {
   readonly millis: number | undefined
   readonly onTimeout: () => E2
   readonly settle: (exit: Exit.Exit<A, E | E2> | undefined) => void
-}): Effect.Effect<A, E | E2> =>
-  Effect.async<A, E | E2>((resume) => {
-    const controller = options.wantsSignal ? new AbortController() : undefined
-    let done = false
-    const cancel =
-      options.millis === undefined
-        ? undefined
-        : arm(options.clock, options.millis, () => {
-            if (done) return
-            done = true
-            const error = options.onTimeout()
-            controller?.abort(error)
-            const exit = Exit.fail(error)
-            options.settle(exit)
-            resume(exit)
-          })
-    const finish = (exit: Exit.Exit<A, E | E2>) => {
-      if (done) return
-      done = true
-      if (cancel !== undefined) cancel()
-      options.settle(exit)
-      resume(exit)
-    }
-    let promise: PromiseLike<A>
-    try {
-      promise = options.evaluate(controller === undefined ? neverAborted : controller.signal)
-    } catch (error) {
-      finish(Exit.fail(options.onError(error)))
-      return
-    }
-    promise.then(
+}
+
+/**
+ * Starts a Promise-returning operation with an optional timer, outside any fiber. `settle` then
+ * `done` are called exactly once with the outcome. Returns a canceller when the operation takes
+ * the `AbortSignal` (it aborts the operation and settles it as cancelled), else `undefined`.
+ *
+ * @internal
+ */
+export const startPromise = <A, E, E2>(
+  options: PromiseAttempt<A, E, E2>,
+  done: (exit: Exit.Exit<A, E | E2>) => void
+): (() => void) | undefined => {
+  const controller = options.wantsSignal ? new AbortController() : undefined
+  let finished = false
+  const cancelTimer =
+    options.millis === undefined
+      ? undefined
+      : arm(options.clock, options.millis, () => {
+          if (finished) return
+          finished = true
+          const error = options.onTimeout()
+          controller?.abort(error)
+          const exit = Exit.fail(error)
+          options.settle(exit)
+          done(exit)
+        })
+  const finish = (exit: Exit.Exit<A, E | E2>) => {
+    if (finished) return
+    finished = true
+    if (cancelTimer !== undefined) cancelTimer()
+    options.settle(exit)
+    done(exit)
+  }
+  try {
+    options.evaluate(controller === undefined ? neverAborted : controller.signal).then(
       (a) => finish(Exit.succeed(a)),
       (error) => finish(Exit.fail(options.onError(error)))
     )
-    return Effect.sync(() => {
-      if (done) return
-      done = true
-      if (cancel !== undefined) cancel()
-      controller?.abort()
-      options.settle(undefined)
-    })
+  } catch (error) {
+    finish(Exit.fail(options.onError(error)))
+  }
+  return controller === undefined
+    ? undefined
+    : () => {
+        if (finished) return
+        finished = true
+        if (cancelTimer !== undefined) cancelTimer()
+        controller.abort()
+        options.settle(undefined)
+      }
+}
+
+/**
+ * Runs a Promise-returning operation with an optional timer, in one `Effect.async`.
+ *
+ * Interruption: an operation that takes the `AbortSignal` is aborted at once and settled as
+ * cancelled. An operation that takes no signal cannot be stopped, so no canceller is registered
+ * (a canceller costs Effect an `onInterrupt` region per call, about as much as the call itself):
+ * the fiber moves on, and the attempt settles when the Promise does or the timer fires, which is
+ * also when its bulkhead slot is given back, as the work really runs until then.
+ *
+ * @internal
+ */
+export const promiseWithTimer = <A, E, E2>(options: PromiseAttempt<A, E, E2>): Effect.Effect<A, E | E2> =>
+  Effect.async<A, E | E2>((resume) => {
+    const cancel = startPromise(options, resume)
+    return cancel === undefined ? undefined : Effect.sync(cancel)
   })
 
 /** A signal for operations that declared no parameter (they cannot read it anyway). */

@@ -14,7 +14,9 @@ import type * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import { identity } from "effect/Function"
 import * as Option from "effect/Option"
+import * as Runtime from "effect/Runtime"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as Tracer from "effect/Tracer"
@@ -30,7 +32,7 @@ import * as Hedging from "../Hedging.js"
 import type * as Resilience from "../Resilience.js"
 import * as RetryPolicy from "../RetryPolicy.js"
 import * as RetryBudget from "../RetryBudget.js"
-import { effectWithTimer, promiseWithTimer } from "./attempt.js"
+import { effectWithTimer, type PromiseAttempt, promiseWithTimer, startPromise } from "./attempt.js"
 import * as Metrics from "./metrics.js"
 
 /** The tracer of Effect's default services: spans made for it are read by nobody. */
@@ -183,40 +185,59 @@ export const make = (policy: Resilience.Policy): Effect.Effect<Resilience.Pipeli
       )
     }
 
+    /** What one call knows: when it started and its deadline (inherited or its own). */
+    interface CallState {
+      readonly start: number
+      readonly startNanos: bigint
+      readonly deadline: Option.Option<number>
+    }
+
+    /** One attempt of an Effect operation. Runs admission at once: call it when the attempt starts. */
     const attemptEffect = <A, E, R>(
       self: Effect.Effect<A, E, R>,
-      callStart: number,
+      call: CallState,
       attempt: number
     ): Effect.Effect<A, E | Resilience.AttemptError, R> =>
-      Effect.withFiberRuntime((fiber) =>
-        admit<A, E, R>((permit, holdsSlot, start) => {
-          const deadline = fiber.getFiberRef(Deadline.currentDeadline)
-          const timer = timerFor(start, deadline, attempt)
-          const timed = timer.millis === undefined ? self : effectWithTimer(self, clock, timer.millis, timer.onTimeout)
-          return Effect.onExit(timed, (exit) => Effect.sync(() => settle(exit, permit, holdsSlot, start, callStart)))
-        })
-      )
+      admit<A, E, R>((permit, holdsSlot, start) => {
+        const timer = timerFor(start, call.deadline, attempt)
+        if (timer.millis === undefined) {
+          return Effect.onExit(self, (exit) => Effect.sync(() => settle(exit, permit, holdsSlot, start, call.start)))
+        }
+        return effectWithTimer(self, clock, timer.millis, timer.onTimeout, (exit) =>
+          settle(exit, permit, holdsSlot, start, call.start)
+        )
+      })
 
+    const promiseAttemptOptions = <A, E>(
+      evaluate: (signal: AbortSignal) => PromiseLike<A>,
+      onError: (error: unknown) => E,
+      call: CallState,
+      attempt: number,
+      permit: CircuitBreaker.Permit | undefined,
+      holdsSlot: boolean,
+      start: number
+    ): PromiseAttempt<A, E, AttemptTimeout | DeadlineExceeded> => {
+      const timer = timerFor(start, call.deadline, attempt)
+      return {
+        evaluate,
+        wantsSignal: evaluate.length > 0,
+        onError,
+        clock,
+        millis: timer.millis,
+        onTimeout: timer.onTimeout,
+        settle: (exit) => settle(exit, permit, holdsSlot, start, call.start)
+      }
+    }
+
+    /** One attempt of a Promise operation. Runs admission at once: call it when the attempt starts. */
     const attemptPromise = <A, E>(
       evaluate: (signal: AbortSignal) => PromiseLike<A>,
       onError: (error: unknown) => E,
-      callStart: number,
+      call: CallState,
       attempt: number
     ): Effect.Effect<A, E | Resilience.AttemptError> =>
-      Effect.withFiberRuntime((fiber) =>
-        admit<A, E, never>((permit, holdsSlot, start) => {
-          const deadline = fiber.getFiberRef(Deadline.currentDeadline)
-          const timer = timerFor(start, deadline, attempt)
-          return promiseWithTimer<A, E, AttemptTimeout | DeadlineExceeded>({
-            evaluate,
-            wantsSignal: evaluate.length > 0,
-            onError,
-            clock,
-            millis: timer.millis,
-            onTimeout: timer.onTimeout,
-            settle: (exit) => settle(exit, permit, holdsSlot, start, callStart)
-          })
-        })
+      admit<A, E, never>((permit, holdsSlot, start) =>
+        promiseWithTimer(promiseAttemptOptions(evaluate, onError, call, attempt, permit, holdsSlot, start))
       )
 
     /** Ends a span for the first attempt after the fact: it was not worth a span until it failed. */
@@ -239,34 +260,38 @@ export const make = (policy: Resilience.Policy): Effect.Effect<Resilience.Pipeli
         })
       )
 
-    /** Retry (or not) around attempts; attempt spans only once a second attempt is needed. */
+    const onRetry = (call: CallState) => (attemptNumber: number, classification: Classification) => {
+      metrics.retry(classification.category)
+      return tracing && attemptNumber === 1 ? firstAttemptSpan(call.startNanos, classification) : Effect.void
+    }
+
+    /**
+     * Retry (or not) around attempts. `attempt(n)` runs admission when called, so the first is
+     * called now (the call is starting) and later ones lazily. Attempt spans only from the second.
+     */
     const withRetry = <A, E, R>(
       attempt: (n: number) => Effect.Effect<A, E, R>,
-      callStartNanos: bigint
+      call: CallState
     ): Effect.Effect<A, E | Resilience.RetryError, R> => {
-      const counted = <E2>(effect: Effect.Effect<A, E2, R>) =>
-        Effect.tapErrorCause(effect, () => Effect.sync(metrics.failure))
-      if (retryPolicy === undefined) return counted(attempt(1))
+      const run = policy.hedging === undefined ? attempt : (n: number) => hedged(Effect.suspend(() => attempt(n)))
+      if (retryPolicy === undefined) return Effect.tapErrorCause(run(1), () => Effect.sync(metrics.failure))
       let n = 1
       const next = Effect.suspend(() => {
         n += 1
-        const run = attempt(n)
+        const effect = run(n)
         return tracing
-          ? Effect.withSpan(run, `resilience.attempt ${operation}`, {
-              attributes: { "resilience.operation": operation, "resilience.attempt": n }
+          ? Effect.withSpan(effect, `resilience.attempt ${operation}`, {
+              attributes: { "resilience.operation": operation, "resilience.attempt": n },
+              captureStackTrace: false
             })
-          : run
+          : effect
       })
-      const policy: RetryPolicy.RetryPolicy<E, never> = retryPolicy
-      return counted(
-        RetryPolicy.retryWith(attempt(1), policy, memoClassifier, {
-          next,
-          onRetry: (attemptNumber, classification) => {
-            metrics.retry(classification.category)
-            return tracing && attemptNumber === 1 ? firstAttemptSpan(callStartNanos, classification) : Effect.void
-          }
-        })
-      )
+      const retryPolicyE: RetryPolicy.RetryPolicy<E, never> = retryPolicy
+      return RetryPolicy.retryWith(run(1), retryPolicyE, memoClassifier, {
+        next,
+        onRetry: onRetry(call),
+        onGiveUp: metrics.failure
+      })
     }
 
     const hedged = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
@@ -274,27 +299,46 @@ export const make = (policy: Resilience.Policy): Effect.Effect<Resilience.Pipeli
         ? self
         : Hedging.hedge(self, { delay: policy.hedging.delayMillis, maxHedges: policy.hedging.maxHedges })
 
-    /** Wraps the whole call: deadline, span. */
-    const call = <A, E, R>(body: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> => {
-      let wrapped = body
-      if (deadlineMillis !== undefined) wrapped = Deadline.propagate(wrapped, deadlineMillis)
-      if (tracing) {
-        wrapped = Effect.withSpan(wrapped, `resilience ${operation}`, {
-          attributes: {
-            "resilience.operation": operation,
-            ...(breaker === undefined ? {} : { "resilience.breaker": breaker.name })
-          }
-        })
-      }
-      return wrapped
+    /** Starts a call: reads the clock and the deadline once, sets the pipeline's own deadline, opens the span. */
+    const call = <A, E, R>(body: (call: CallState) => Effect.Effect<A, E, R>): Effect.Effect<A, E, R> => {
+      const run = Effect.withFiberRuntime<A, E, R>((fiber) => {
+        const start = clock.unsafeCurrentTimeMillis()
+        const inherited = fiber.getFiberRef(Deadline.currentDeadline)
+        if (deadlineMillis === undefined) {
+          return body({ start, startNanos: tracing ? clock.unsafeCurrentTimeNanos() : 0n, deadline: inherited })
+        }
+        const own = start + deadlineMillis
+        const deadline = Option.some(Option.isSome(inherited) ? Math.min(inherited.value, own) : own)
+        return Effect.locally(
+          body({ start, startNanos: tracing ? clock.unsafeCurrentTimeNanos() : 0n, deadline }),
+          Deadline.currentDeadline,
+          deadline
+        )
+      })
+      return tracing
+        ? Effect.withSpan(run, `resilience ${operation}`, {
+            attributes: spanAttributes,
+            // a stack trace per call costs more than the call; the operation name says where
+            captureStackTrace: false
+          })
+        : run
     }
 
+    const spanAttributes: Record<string, unknown> =
+      breaker === undefined
+        ? { "resilience.operation": operation }
+        : { "resilience.operation": operation, "resilience.breaker": breaker.name }
+
     const protect = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E | Resilience.PipelineError, R> =>
-      Effect.suspend(() => {
-        const callStart = clock.unsafeCurrentTimeMillis()
-        const callStartNanos = tracing ? clock.unsafeCurrentTimeNanos() : 0n
-        return call(withRetry((n) => hedged(attemptEffect(self, callStart, n)), callStartNanos))
-      })
+      call((state) => withRetry((n) => attemptEffect(self, state, n), state))
+
+    const promiseCall = <A, E>(
+      evaluate: (signal: AbortSignal) => PromiseLike<A>,
+      onError: (error: unknown) => E
+    ): Effect.Effect<A, E | Resilience.PipelineError> =>
+      call((state) => withRetry((n) => attemptPromise(evaluate, onError, state, n), state))
+
+    const unknownException = (error: unknown) => new UnknownException(error)
 
     function tryPromise<A>(
       evaluate: (signal: AbortSignal) => PromiseLike<A>
@@ -308,17 +352,65 @@ export const make = (policy: Resilience.Policy): Effect.Effect<Resilience.Pipeli
         | ((signal: AbortSignal) => PromiseLike<A>)
         | { readonly try: (signal: AbortSignal) => PromiseLike<A>; readonly catch: (error: unknown) => E }
     ): Effect.Effect<A, E | UnknownException | Resilience.PipelineError> {
-      const evaluate = typeof arg === "function" ? arg : arg.try
-      const onError: (error: unknown) => E | UnknownException =
-        typeof arg === "function" ? (error) => new UnknownException(error) : arg.catch
-      return Effect.suspend(() => {
-        const callStart = clock.unsafeCurrentTimeMillis()
-        const callStartNanos = tracing ? clock.unsafeCurrentTimeNanos() : 0n
-        return call(
-          withRetry(
-            (n) => hedged(attemptPromise<A, E | UnknownException>(evaluate, onError, callStart, n)),
-            callStartNanos
-          )
+      return typeof arg === "function"
+        ? promiseCall<A, UnknownException>(arg, unknownException)
+        : promiseCall<A, E>(arg.try, arg.catch)
+    }
+
+    const runtime = yield* Effect.runtime<never>()
+    const runExit = Runtime.runPromiseExit(runtime)
+    const toPromise = <A>(effect: Effect.Effect<A, unknown>): Promise<A> =>
+      runExit(effect).then((exit) => (Exit.isSuccess(exit) ? exit.value : Promise.reject(Cause.squash(exit.cause))))
+
+    /**
+     * For callers outside Effect. The first attempt runs without a fiber when nothing needs one
+     * (no tracer, no hedging, a free slot, an admitting breaker); anything else (a rejection, a
+     * queue wait, a retry) continues in the pipeline's Effect runtime.
+     */
+    const runPromise = <A>(evaluate: (signal: AbortSignal) => PromiseLike<A>): Promise<A> => {
+      if (tracing || policy.hedging !== undefined || deadlineMillis !== undefined) {
+        return toPromise(promiseCall(evaluate, identity))
+      }
+      const start = clock.unsafeCurrentTimeMillis()
+      let permit: CircuitBreaker.Permit | undefined
+      if (breaker !== undefined) {
+        const decision = breaker.tryAcquire(start)
+        if (decision._tag === "Rejection") return toPromise(promiseCall(evaluate, identity))
+        permit = decision
+      }
+      if (bulkhead !== undefined && !bulkhead.tryAcquire()) {
+        if (breaker !== undefined && permit !== undefined) breaker.onNeutral(permit)
+        return toPromise(promiseCall(evaluate, identity))
+      }
+      metrics.attempt()
+      const state: CallState = { start, startNanos: 0n, deadline: Option.none() }
+      return new Promise<A>((resolve, reject) => {
+        startPromise(
+          promiseAttemptOptions(evaluate, identity, state, 1, permit, bulkhead !== undefined, start),
+          (exit) => {
+            if (Exit.isSuccess(exit)) return resolve(exit.value)
+            if (retryPolicy === undefined) {
+              metrics.failure()
+              return reject(Cause.squash(exit.cause))
+            }
+            let n = 1
+            const next = Effect.suspend(() => {
+              n += 1
+              return attemptPromise(evaluate, identity, state, n)
+            })
+            toPromise(
+              RetryPolicy.retryWith<A, unknown, never, never>(
+                Exit.mapError(exit, identity),
+                retryPolicy,
+                memoClassifier,
+                {
+                  next,
+                  onRetry: onRetry(state),
+                  onGiveUp: metrics.failure
+                }
+              )
+            ).then(resolve, reject)
+          }
         )
       })
     }
@@ -329,6 +421,7 @@ export const make = (policy: Resilience.Policy): Effect.Effect<Resilience.Pipeli
       breaker,
       bulkhead,
       protect,
-      tryPromise
+      tryPromise,
+      runPromise
     }
   })

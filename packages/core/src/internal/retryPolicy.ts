@@ -50,6 +50,8 @@ export interface Hooks<A, E, R> {
   readonly next?: Effect.Effect<A, E, R> | undefined
   /** Called when a retry is scheduled after attempt `attempt` failed. */
   readonly onRetry?: ((attempt: number, classification: Classification) => Effect.Effect<void>) | undefined
+  /** Called synchronously when the call fails for good (no retry follows). */
+  readonly onGiveUp?: (() => void) | undefined
 }
 
 /** @internal */
@@ -70,7 +72,7 @@ export const retryWith = <A, E, R, R2>(
             return a
           })
         })
-  return Effect.catchAll(first, (error) => afterFailure(hooks?.next ?? self, policy, classifier, error, hooks?.onRetry))
+  return Effect.catchAll(first, (error) => afterFailure(hooks?.next ?? self, policy, classifier, error, hooks))
 }
 
 const afterFailure = <A, E, R, R2>(
@@ -78,7 +80,7 @@ const afterFailure = <A, E, R, R2>(
   policy: RetryPolicy<E, R2>,
   classifier: Context.Tag.Service<Classifier>,
   firstError: E,
-  onRetry: ((attempt: number, classification: Classification) => Effect.Effect<void>) | undefined
+  hooks: Hooks<A, E, R> | undefined
 ): Effect.Effect<A, E | RetriesExhausted | RetryBudgetExhausted, R | R2> =>
   Effect.suspend(() => {
     const attempts: Array<AttemptRecord> = []
@@ -86,6 +88,7 @@ const afterFailure = <A, E, R, R2>(
     const states = new Map<Schedule.Schedule<unknown, RetryInput<E>, R2>, unknown>()
     const extraMillis = Duration.toMillis(policy.retryAfterExtra)
     const budget = policy.budget
+    const onRetry = hooks?.onRetry
 
     const stop = (
       reason: StopReason,
@@ -93,6 +96,7 @@ const afterFailure = <A, E, R, R2>(
       classification: Classification,
       error: E
     ): Effect.Effect<never, E | RetriesExhausted | RetryBudgetExhausted> => {
+      hooks?.onGiveUp?.()
       const stopped = Events.publish(
         Events.ResilienceEvent.RetryStopped({
           operation: policy.operation,
@@ -161,6 +165,8 @@ const afterFailure = <A, E, R, R2>(
                 ? Math.max(delay, retryAfter)
                 : Math.max(delay, Math.min(retryAfter, delay + extraMillis))
             }
+            // whole milliseconds, rounded up: timers have no finer grain, and never shorter than asked
+            delay = Math.ceil(delay)
             return Effect.flatMap(Deadline.remaining, (remaining) => {
               if (Option.isSome(remaining) && delay >= remaining.value) {
                 attempts.push(record)
