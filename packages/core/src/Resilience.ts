@@ -12,7 +12,9 @@
  * ```
  *
  * Every layer reads the same Classification of a failure (computed once per failure by the
- * `Classifier` in context). Fallback wraps the pipeline from outside: see `Fallback`.
+ * `Classifier` in context). Fallback wraps the pipeline from outside: see `Fallback`. Chaos goes
+ * inside, on the operation (`operation.pipe(Chaos.inject("name"), pipeline.protect)`), so that its
+ * `ChaosFault` shows in the operation's error type and the attempt timer sees injected latency.
  *
  * A policy is data ({@link Policy}, decoded by a Schema so a config file can hold it); the
  * services it names come from context: breakers from a `CircuitBreakerRegistry` when one is
@@ -165,7 +167,7 @@ export interface Pipeline {
 /**
  * Builds a pipeline for a policy (decoded, or as written: it is decoded here and a bad field
  * fails with its path). Needs the `Classifier`; uses a `CircuitBreakerRegistry`, a `RetryBudget`,
- * the `ResilienceEvents` hub and a `Chaos` layer when they are in context. Its breaker and
+ * and the `ResilienceEvents` hub when they are in context. Its breaker and
  * bulkhead live as long as the Scope.
  *
  * @example

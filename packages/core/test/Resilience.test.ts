@@ -11,6 +11,8 @@ import * as Ref from "effect/Ref"
 import * as Stream from "effect/Stream"
 import * as TestClock from "effect/TestClock"
 import * as Tracer from "effect/Tracer"
+import * as Schema from "effect/Schema"
+import * as Chaos from "../src/Chaos.js"
 import * as Classification from "../src/Classification.js"
 import * as Classifier from "../src/Classifier.js"
 import * as Errors from "../src/Errors.js"
@@ -228,6 +230,20 @@ describe("Resilience pipeline", () => {
         expect(rejected).toBe(transient)
       })
     ).pipe(Effect.provide(testClassifier))
+  )
+
+  it.scoped("chaos faults injected into the operation are classified by the default classifier and retried", () =>
+    Effect.gen(function* () {
+      const pipeline = yield* Resilience.make({ operation: "chaotic", retry: fastRetry })
+      const faults = Schema.decodeUnknownSync(Chaos.Faults)({ failure: { rate: 1, category: "unavailable" } })
+      const error = yield* Effect.flip(pipeline.protect(Effect.succeed(1).pipe(Chaos.withFaults(faults, "chaotic"))))
+      if (!(error instanceof Errors.RetriesExhausted)) return expect.unreachable(String(error))
+      expect(error.attempts.map((a) => [a.failure.tag, a.classification.category])).toEqual([
+        ["ChaosFault", "unavailable"],
+        ["ChaosFault", "unavailable"],
+        ["ChaosFault", "unavailable"]
+      ])
+    }).pipe(Effect.provide(Classifier.layer))
   )
 
   it.live("runPromise serves callers outside Effect: fast first attempt, retries in the runtime", () =>

@@ -9,7 +9,8 @@
  */
 import * as Cause from "effect/Cause"
 import * as Duration from "effect/Duration"
-import type * as Classification from "../Classification.js"
+import * as Schema from "effect/Schema"
+import * as Classification from "../Classification.js"
 import { RetriesExhausted } from "../Errors.js"
 import type { Rule, RuleContext } from "../Rule.js"
 import { headerValue, recognise, retryAfterMillis, type Visitor } from "./classifierRecognise.js"
@@ -83,6 +84,8 @@ const dispatch =
     return raw(u)
   }
 
+const isClassification = Schema.is(Classification.Classification)
+
 export const makeDefault = (now: () => number): Default => {
   const http = (status: number, headers: unknown): Classification.Classification => {
     const base = T.http(status)
@@ -141,6 +144,9 @@ export const makeDefault = (now: () => number): Default => {
     ["BulkheadRejected", () => T.bulkheadRejected],
     ["RateLimited", (u) => withDelay(T.rateLimited, retryAfterField(u))],
     ["RetryBudgetExhausted", () => T.retryBudgetExhausted],
+    // A fault injected by Chaos carries the classification it stands for (read structurally:
+    // importing Chaos here would make a cycle through Classifier).
+    ["ChaosFault", (u) => ("classification" in u && isClassification(u.classification) ? u.classification : T.unknown)],
     [
       "RetriesExhausted",
       (u) => {
