@@ -43,7 +43,7 @@ const server = Classification.make({ category: "server", code: "http.500", messa
 
 interface Case {
   readonly name: string
-  readonly group: "baseline" | "sync core" | "combinator"
+  readonly group: "baseline" | "reference" | "sync core" | "combinator"
   /** A loop of `n` calls as one Effect. */
   readonly loop: (n: number) => Effect.Effect<number>
 }
@@ -80,8 +80,15 @@ const makeCases = Effect.gen(function* () {
   const fixed = yield* RateLimiter.make({ algorithm: "fixed-window", limit: 1e12, windowMillis: 1000 })
   const throttle = yield* AdaptiveThrottle.make()
   const concurrency = yield* AdaptiveConcurrency.make()
+  const clock = yield* Effect.clock
   const cases: ReadonlyArray<Case> = [
     { name: "baseline: Effect.succeed", group: "baseline", loop: coreLoop(() => 0) },
+    // what one read of the Clock costs: the cores that need time read it once per call
+    {
+      name: "reference: one Clock read",
+      group: "reference",
+      loop: coreLoop(() => clock.unsafeCurrentTimeMillis() & 1)
+    },
     {
       name: "budget (AWS) tryWithdraw + onSuccess refund",
       group: "sync core",

@@ -107,19 +107,18 @@ export const make = (
   )
 
   const withLimit = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E | BulkheadRejected, R> =>
-    Effect.uninterruptibleMask((restore) =>
-      Effect.suspend((): Effect.Effect<A, E | BulkheadRejected, R> => {
-        if (!tryAcquire()) return reject
-        const start = clock.unsafeCurrentTimeMillis()
-        // `exit` + `flatMap` outside `restore` runs on success, failure and interruption
-        return Effect.flatMap(Effect.exit(restore(self)), (exit) => {
-          if (Exit.isSuccess(exit)) complete(clock.unsafeCurrentTimeMillis() - start, false)
-          else if (Exit.isInterrupted(exit)) cancel()
-          else complete(clock.unsafeCurrentTimeMillis() - start, isDrop(exit.cause))
-          return exit
-        })
+    // the mask's body runs anew on every execution, so it needs no `suspend` of its own
+    Effect.uninterruptibleMask((restore): Effect.Effect<A, E | BulkheadRejected, R> => {
+      if (!tryAcquire()) return reject
+      const start = clock.unsafeCurrentTimeMillis()
+      // `exit` + `flatMap` outside `restore` runs on success, failure and interruption
+      return Effect.flatMap(Effect.exit(restore(self)), (exit) => {
+        if (Exit.isSuccess(exit)) complete(clock.unsafeCurrentTimeMillis() - start, false)
+        else if (Exit.isInterrupted(exit)) cancel()
+        else complete(clock.unsafeCurrentTimeMillis() - start, isDrop(exit.cause))
+        return exit
       })
-    )
+    })
 
   return {
     name,

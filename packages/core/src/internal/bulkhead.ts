@@ -134,22 +134,21 @@ export const make = (config: BulkheadConfig): BulkheadService & { readonly close
   }
 
   const withPermit = <A, E, R>(self: Effect.Effect<A, E, R>, priority = 0): Effect.Effect<A, E | BulkheadRejected, R> =>
-    Effect.uninterruptibleMask((restore) =>
-      Effect.suspend(() => {
-        // `exit` + `flatMap` outside `restore`: the release runs on success, failure and interruption,
-        // and costs less than `ensuring` (which would mask a second time)
-        if (tryAcquire()) return Effect.flatMap(Effect.exit(restore(self)), releaseWith)
-        if (queued >= maxQueue) return rejectFull
-        const w = enqueue(priority)
-        return Effect.flatMap(Effect.exit(restore(wait(w))), (exit): Effect.Effect<A, E | BulkheadRejected, R> => {
-          if (Exit.isSuccess(exit)) return Effect.flatMap(Effect.exit(restore(self)), releaseWith)
-          if (w.state === GRANTED) release()
-          else remove(w)
-          // the only failure of `wait` is its timeout; anything else is an interruption
-          return Option.isSome(Cause.failureOption(exit.cause)) ? rejectTimeout : Effect.failCause(exit.cause)
-        })
+    // the mask's body runs anew on every execution, so it needs no `suspend` of its own
+    Effect.uninterruptibleMask((restore) => {
+      // `exit` + `flatMap` outside `restore`: the release runs on success, failure and interruption,
+      // and costs less than `ensuring` (which would mask a second time)
+      if (tryAcquire()) return Effect.flatMap(Effect.exit(restore(self)), releaseWith)
+      if (queued >= maxQueue) return rejectFull
+      const w = enqueue(priority)
+      return Effect.flatMap(Effect.exit(restore(wait(w))), (exit): Effect.Effect<A, E | BulkheadRejected, R> => {
+        if (Exit.isSuccess(exit)) return Effect.flatMap(Effect.exit(restore(self)), releaseWith)
+        if (w.state === GRANTED) release()
+        else remove(w)
+        // the only failure of `wait` is its timeout; anything else is an interruption
+        return Option.isSome(Cause.failureOption(exit.cause)) ? rejectTimeout : Effect.failCause(exit.cause)
       })
-    )
+    })
 
   const close = (): void => {
     for (const level of levels) {
