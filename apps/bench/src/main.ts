@@ -21,6 +21,10 @@ const benches: Record<
   classify: {
     describe: "ns/op of the default Classifier on tagged failures and raw errors vs a baseline (--runs N)",
     run: async (args) => (await import("./classify.js")).run(args)
+  },
+  breaker: {
+    describe: "ns/op the circuit breaker adds (sync core and protect) to Effect.succeed in a loop (--runs N)",
+    run: async (args) => (await import("./breaker.js")).run(args)
   }
 }
 

@@ -344,6 +344,18 @@ export interface Snapshot extends Schema.Schema.Type<typeof Snapshot> {}
 export interface CircuitBreaker {
   readonly name: string
   readonly config: Config
+  /**
+   * Whether the closed path reads time. False for the consecutive-failures policy (a success never
+   * opens it and nothing is timed): a caller can then skip the Clock on the success path with
+   * `tryAcquireFast`. True for the window policies (a success may open them, slow calls are timed).
+   */
+  readonly needsClockWhenClosed: boolean
+  /**
+   * The permit of a closed breaker whose closed path needs no time, else `undefined` (then call
+   * `tryAcquire` with the time). Settle it with `onSuccess(permit, 0, 0)` (time and duration are not
+   * read) or, on failure, `onFailure` with the real time (a failure may open the breaker).
+   */
+  readonly tryAcquireFast: () => Permit | undefined
   /** Asks to make a call at `nowMillis` (Clock time). Moves open -> half-open when due. */
   readonly tryAcquire: (nowMillis: number) => Permit | Rejection
   /** The call succeeded after `durationMillis`. */

@@ -70,7 +70,7 @@ const configArb = fc.record({
 })
 
 type Op =
-  | { readonly _tag: "acquire" }
+  | { readonly _tag: "acquire"; readonly fast: boolean }
   | {
       readonly _tag: "settle"
       readonly index: number
@@ -81,7 +81,7 @@ type Op =
   | { readonly _tag: "manual"; readonly action: "forceOpen" | "forceClosed" | "disable" | "metricsOnly" | "reset" }
 
 const opArb: fc.Arbitrary<Op> = fc.oneof(
-  { weight: 50, arbitrary: fc.constant({ _tag: "acquire" as const }) },
+  { weight: 50, arbitrary: fc.record({ _tag: fc.constant("acquire" as const), fast: fc.boolean() }) },
   {
     weight: 50,
     arbitrary: fc.record({
@@ -306,6 +306,8 @@ interface Held {
   readonly permit: CircuitBreaker.Permit
   readonly model: ModelPermit
   halfOpenPeriod: number
+  /** From `tryAcquireFast`: a success is settled without time. */
+  readonly fast: boolean
 }
 
 const run = (input: typeof configArb extends fc.Arbitrary<infer C> ? C : never, ops: ReadonlyArray<Op>) => {
@@ -354,7 +356,12 @@ const run = (input: typeof configArb extends fc.Arbitrary<infer C> ? C : never, 
         now += op.millis
         continue
       case "acquire": {
-        const decision = breaker.tryAcquire(now)
+        // the fast path (no Clock) must agree with the clocked one whenever it answers
+        const fast = op.fast ? breaker.tryAcquireFast() : undefined
+        if (fast !== undefined && breaker.config.policy._tag !== "ConsecutiveFailures") {
+          expect.unreachable("tryAcquireFast answered for a window policy")
+        }
+        const decision = fast ?? breaker.tryAcquire(now)
         const expected = model.acquire(now)
         if (
           decision._tag === "Rejection" &&
@@ -372,7 +379,8 @@ const run = (input: typeof configArb extends fc.Arbitrary<infer C> ? C : never, 
             expect({ probe: decision.probe }).toEqual(expected)
           }
           if (expected.kind !== "reject") {
-            acquired = { permit: decision, model: expected, halfOpenPeriod: -1 }
+            if (fast !== undefined && expected.kind !== "closed") expect(expected.kind).toBe("closed")
+            acquired = { permit: decision, model: expected, halfOpenPeriod: -1, fast: fast !== undefined }
             held.push(acquired)
           }
         }
@@ -384,7 +392,8 @@ const run = (input: typeof configArb extends fc.Arbitrary<infer C> ? C : never, 
         const [h] = held.splice(index, 1)
         if (h === undefined) continue
         if (op.outcome === "success") {
-          breaker.onSuccess(h.permit, op.duration, now)
+          if (h.fast) breaker.onSuccess(h.permit, 0, 0)
+          else breaker.onSuccess(h.permit, op.duration, now)
           model.settle(h.model, "success", op.duration, now)
           if (h.permit.probe && h.halfOpenPeriod === period && op.duration <= model.slowMillis()) periodWins++
         } else if (op.outcome === "failure") {

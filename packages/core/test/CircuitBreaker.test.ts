@@ -460,6 +460,38 @@ describe("CircuitBreaker: synchronous core", () => {
     }))
 })
 
+describe("CircuitBreaker: clock-free closed path", () => {
+  test("tryAcquireFast answers only for a closed consecutive-failures breaker", () =>
+    Effect.gen(function* () {
+      const consecutive = yield* CircuitBreaker.make({ policy: { _tag: "ConsecutiveFailures", threshold: 1 } })
+      const window = yield* CircuitBreaker.make({ policy: { _tag: "CountWindow", size: 2, minimumCalls: 1 } })
+      expect(consecutive.needsClockWhenClosed).toBe(false)
+      expect(window.needsClockWhenClosed).toBe(true)
+      expect(window.tryAcquireFast()).toBeUndefined()
+      const permit = consecutive.tryAcquireFast()
+      expect(permit).toBe(consecutive.tryAcquire(0))
+      if (permit === undefined) return expect.unreachable("closed: a permit")
+      consecutive.onSuccess(permit, 0, 0)
+      consecutive.onFailure(permit, serverError, 3, 10)
+      expect(consecutive.tryAcquireFast()).toBeUndefined()
+      expect(consecutive.tryAcquire(10)).toEqual({ _tag: "Rejection", state: "open", retryAfterMillis: 30_000 })
+    }))
+
+  test("protect on the fast path still opens at the Clock's time", () =>
+    Effect.gen(function* () {
+      const breaker = yield* CircuitBreaker.make({ policy: { _tag: "ConsecutiveFailures", threshold: 2 } })
+      yield* TestClock.adjust("7 seconds")
+      yield* call(breaker, ok)
+      yield* repeat(2, breaker, boom)
+      const snapshot = yield* breaker.snapshot
+      expect([snapshot.state, snapshot.lastTransitionAtMillis, snapshot.openUntilMillis]).toEqual([
+        "open",
+        7000,
+        37_000
+      ])
+    }))
+})
+
 describe("CircuitBreaker: config", () => {
   it.effect("defaults are the brief's", () =>
     Effect.gen(function* () {

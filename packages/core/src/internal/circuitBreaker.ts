@@ -7,6 +7,7 @@
  * @internal
  */
 import * as Cause from "effect/Cause"
+import type * as Clock from "effect/Clock"
 import type * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -154,6 +155,7 @@ export class CircuitBreakerImpl implements CircuitBreaker.CircuitBreaker {
   private probeSuccesses = 0
   private lastTransitionAt: number
 
+  readonly needsClockWhenClosed: boolean
   readonly transitions: Stream.Stream<CircuitBreaker.Transition>
   readonly subscribe: Effect.Effect<Stream.Stream<CircuitBreaker.Transition>, never, Scope.Scope>
   readonly snapshot: Effect.Effect<CircuitBreaker.Snapshot>
@@ -174,6 +176,9 @@ export class CircuitBreakerImpl implements CircuitBreaker.CircuitBreaker {
     nowMillis: number
   ) {
     this.r = resolve(config, scheduleTable)
+    // A success can open a window breaker (minimumCalls reached at a high rate), which needs the
+    // time; under the consecutive policy a success never opens and nothing is timed.
+    this.needsClockWhenClosed = config.policy._tag !== "ConsecutiveFailures"
     this.mode = config.mode
     this.closedPermit = new ClosedPermit(0)
     this.metricsPermit = new MetricsPermit(0)
@@ -243,6 +248,12 @@ export class CircuitBreakerImpl implements CircuitBreaker.CircuitBreaker {
   }
 
   // --- synchronous core --------------------------------------------------------------------
+
+  tryAcquireFast(): CircuitBreaker.Permit | undefined {
+    return this.mode === "normal" && this.state === "closed" && !this.needsClockWhenClosed
+      ? this.closedPermit
+      : undefined
+  }
 
   tryAcquire(nowMillis: number): CircuitBreaker.Permit | CircuitBreaker.Rejection {
     if (this.mode === "normal") {
@@ -401,21 +412,51 @@ export class CircuitBreakerImpl implements CircuitBreaker.CircuitBreaker {
   // --- Effect surface ----------------------------------------------------------------------
 
   protect<A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E | CircuitOpen, R | Classifier> {
-    return Effect.uninterruptibleMask((restore) =>
-      Effect.clockWith((clock): Effect.Effect<A, E | CircuitOpen, R | Classifier> => {
-        const start = clock.unsafeCurrentTimeMillis()
-        const permit = this.tryAcquire(start)
-        if (permit._tag === "Rejection") return Effect.fail(this.rejectionError(permit))
-        return Effect.onExit(restore(self), (exit) => {
-          const end = clock.unsafeCurrentTimeMillis()
-          if (Exit.isSuccess(exit)) {
-            this.onSuccess(permit, end - start, end)
-            return Effect.void
+    return Effect.clockWith((clock): Effect.Effect<A, E | CircuitOpen, R | Classifier> => {
+      if (this.mode === "normal" && this.state === "closed") {
+        // Closed: the permit holds nothing that an interruption would have to release, so no
+        // uninterruptible region is needed (that is most of the cost of `onExit`).
+        const permit = this.closedPermit
+        const timed = this.needsClockWhenClosed
+        const start = timed ? clock.unsafeCurrentTimeMillis() : 0
+        return Effect.matchCauseEffect(self, {
+          onSuccess: (a) => {
+            if (timed) {
+              const end = clock.unsafeCurrentTimeMillis()
+              this.onSuccess(permit, end - start, end)
+            } else {
+              this.onSuccess(permit, 0, 0)
+            }
+            return Effect.succeed(a)
+          },
+          onFailure: (cause) => {
+            const end = clock.unsafeCurrentTimeMillis()
+            return Effect.zipRight(this.onCause(permit, cause, timed ? end - start : 0, end), Effect.failCause(cause))
           }
-          return this.onCause(permit, exit.cause, end - start, end)
         })
+      }
+      return this.protectMasked(self, clock)
+    })
+  }
+
+  /** Open, half-open or a manual mode: a probe permit must be released even when interrupted. */
+  private protectMasked<A, E, R>(
+    self: Effect.Effect<A, E, R>,
+    clock: Clock.Clock
+  ): Effect.Effect<A, E | CircuitOpen, R | Classifier> {
+    return Effect.uninterruptibleMask((restore): Effect.Effect<A, E | CircuitOpen, R | Classifier> => {
+      const start = clock.unsafeCurrentTimeMillis()
+      const permit = this.tryAcquire(start)
+      if (permit._tag === "Rejection") return Effect.fail(this.rejectionError(permit))
+      return Effect.onExit(restore(self), (exit) => {
+        const end = clock.unsafeCurrentTimeMillis()
+        if (Exit.isSuccess(exit)) {
+          this.onSuccess(permit, end - start, end)
+          return Effect.void
+        }
+        return this.onCause(permit, exit.cause, end - start, end)
       })
-    )
+    })
   }
 
   private onCause<E>(
