@@ -102,7 +102,8 @@ export class RetriesExhausted extends Schema.TaggedError<RetriesExhausted>()("Re
 
 /**
  * The circuit breaker is open: the call was not made. `retryAfterMillis` is the time left until a
- * probe may go.
+ * probe may go: 0 when half-open with every probe slot taken, `Infinity` when forced open by an
+ * operator.
  *
  * @since 0.1.0
  */
@@ -111,6 +112,7 @@ export class CircuitOpen extends Schema.TaggedError<CircuitOpen>()("CircuitOpen"
   retryAfterMillis: Schema.Number
 }) {
   override get message(): string {
+    if (!Number.isFinite(this.retryAfterMillis)) return `Circuit "${this.breaker}" is held open by an operator`
     return `Circuit "${this.breaker}" is open; next probe in ${Math.max(0, Math.ceil(this.retryAfterMillis))} ms`
   }
 }

@@ -59,6 +59,7 @@ describe("CircuitBreaker: consecutive failures (the default)", () => {
       const rejected = openError(yield* call(breaker, ok))
       expect(rejected?.breaker).toBe("db")
       expect(rejected?.retryAfterMillis).toBe(30_000)
+      expect(rejected?.message).toBe('Circuit "db" is open; next probe in 30000 ms')
       yield* TestClock.adjust("12 seconds")
       expect(openError(yield* call(breaker, ok))?.retryAfterMillis).toBe(18_000)
     }))
@@ -329,7 +330,9 @@ describe("CircuitBreaker: manual control", () => {
       yield* breaker.forceOpen
       expect(yield* state(breaker)).toBe("forced-open")
       yield* TestClock.adjust("1 hour")
-      expect(openError(yield* call(breaker, ok))?.retryAfterMillis).toBe(Number.POSITIVE_INFINITY)
+      const rejected = openError(yield* call(breaker, ok))
+      expect(rejected?.retryAfterMillis).toBe(Number.POSITIVE_INFINITY)
+      expect(rejected?.message).toBe('Circuit "circuit-breaker" is held open by an operator')
       yield* breaker.forceClosed
       expect(Exit.isSuccess(yield* call(breaker, ok))).toBe(true)
     }))
