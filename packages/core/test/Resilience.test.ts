@@ -179,6 +179,28 @@ describe("Resilience pipeline", () => {
     }).pipe(Effect.provide(testClassifier))
   )
 
+  it.scoped("hedging: a slow first attempt is overtaken by a hedge started after the delay", () =>
+    Effect.gen(function* () {
+      const pipeline = yield* Resilience.make({
+        operation: "hedged",
+        retry: false,
+        attemptTimeoutMillis: false,
+        hedging: { delayMillis: 100, maxHedges: 1 }
+      })
+      let started = 0
+      const op = Effect.suspend(() => {
+        started += 1
+        return started === 1 ? Effect.never : Effect.succeed("hedge")
+      })
+      const fiber = yield* Effect.fork(pipeline.protect(op))
+      yield* TestClock.adjust("99 millis")
+      expect(started).toBe(1)
+      yield* TestClock.adjust("1 millis")
+      expect(yield* Fiber.join(fiber)).toBe("hedge")
+      expect(started).toBe(2)
+    }).pipe(Effect.provide(testClassifier))
+  )
+
   it.scoped("a bad policy fails with the path of the bad field", () =>
     Effect.gen(function* () {
       const error = yield* Effect.flip(Resilience.make({ operation: "x", retry: { maxAttempts: -1 } }))

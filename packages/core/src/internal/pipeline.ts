@@ -297,7 +297,7 @@ export const make = (policy: Resilience.Policy): Effect.Effect<Resilience.Pipeli
     const hedged = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
       policy.hedging === undefined
         ? self
-        : Hedging.hedge(self, { delay: policy.hedging.delayMillis, maxHedges: policy.hedging.maxHedges })
+        : Hedging.hedge(self, { delay: policy.hedging.delayMillis, maxHedges: policy.hedging.maxHedges, operation })
 
     /** Starts a call: reads the clock and the deadline once, sets the pipeline's own deadline, opens the span. */
     const call = <A, E, R>(body: (call: CallState) => Effect.Effect<A, E, R>): Effect.Effect<A, E, R> => {
