@@ -78,7 +78,15 @@ const PositiveInt = Schema.Int.pipe(Schema.greaterThanOrEqualTo(1))
 
 /**
  * Slow calls: a call slower than `duration` is slow; the breaker opens when the share of slow
- * calls in the window reaches `rateThreshold` (default 1, every call).
+ * calls in the window reaches `rateThreshold` (default 1, every call). In half-open, a slow probe
+ * counts as a failed probe.
+ *
+ * @example
+ * import { CircuitBreaker } from "@effect-resilience/core"
+ *
+ * const config: CircuitBreaker.ConfigInput = {
+ *   policy: { _tag: "CountWindow", slowCall: { duration: "2 seconds", rateThreshold: 0.8 } }
+ * }
  *
  * @since 0.1.0
  */
@@ -154,15 +162,35 @@ export const TimeWindow = Schema.TaggedStruct("TimeWindow", {
 /**
  * How the breaker decides to open.
  *
+ * @example
+ * import { CircuitBreaker } from "@effect-resilience/core"
+ * import { Schema } from "effect"
+ *
+ * const policy = Schema.decodeUnknownSync(CircuitBreaker.TripPolicy)({ _tag: "TimeWindow" })
+ *
  * @since 0.1.0
  */
 export const TripPolicy = Schema.Union(ConsecutiveFailures, CountWindow, TimeWindow)
 
-/** @since 0.1.0 */
+/**
+ * A decoded tripping policy.
+ *
+ * @example
+ * import type { CircuitBreaker } from "@effect-resilience/core"
+ *
+ * const describe = (p: CircuitBreaker.TripPolicy) => p._tag
+ *
+ * @since 0.1.0
+ */
 export type TripPolicy = typeof TripPolicy.Type
 
 /**
  * The state a breaker starts in. `normal` is automatic (closed / open / half-open).
+ *
+ * @example
+ * import { CircuitBreaker } from "@effect-resilience/core"
+ *
+ * const config: CircuitBreaker.ConfigInput = { mode: "disabled" }
  *
  * @since 0.1.0
  */
@@ -213,10 +241,28 @@ export const Config = Schema.Struct({
   mode: Schema.optionalWith(Mode, { default: () => "normal" as const })
 })
 
-/** The decoded config. @since 0.1.0 */
+/**
+ * The decoded config.
+ *
+ * @example
+ * import type { CircuitBreaker } from "@effect-resilience/core"
+ *
+ * const probes = (config: CircuitBreaker.Config) => config.halfOpen.maxProbes
+ *
+ * @since 0.1.0
+ */
 export interface Config extends Schema.Schema.Type<typeof Config> {}
 
-/** The config as written (every field optional). @since 0.1.0 */
+/**
+ * The config as written (every field optional; durations as millis, `Duration` or strings).
+ *
+ * @example
+ * import type { CircuitBreaker } from "@effect-resilience/core"
+ *
+ * const input: CircuitBreaker.ConfigInput = { openDuration: 10_000, halfOpen: { successThreshold: 2 } }
+ *
+ * @since 0.1.0
+ */
 export interface ConfigInput extends Schema.Schema.Encoded<typeof Config> {}
 
 /**
@@ -224,6 +270,14 @@ export interface ConfigInput extends Schema.Schema.Encoded<typeof Config> {}
  * `openSchedule` replaces `openDuration` and `openBackoff`: its n-th delay is the open duration
  * after n consecutive re-openings (its first 64 delays are computed once at creation; later
  * re-openings reuse the last).
+ *
+ * @example
+ * import { CircuitBreaker } from "@effect-resilience/core"
+ * import { Schedule } from "effect"
+ *
+ * const options: CircuitBreaker.MakeOptions = {
+ *   openSchedule: Schedule.exponential("5 seconds").pipe(Schedule.union(Schedule.spaced("2 minutes")))
+ * }
  *
  * @since 0.1.0
  */
@@ -252,6 +306,13 @@ export const decodeConfig = (input: unknown): Effect.Effect<Config, ParseResult.
  * Permission to make one call. `probe` says whether it is a half-open probe. Settle every permit
  * with exactly one of `onSuccess`, `onFailure` or `onNeutral` (an interrupted call is neutral).
  *
+ * @example
+ * import type { CircuitBreaker } from "@effect-resilience/core"
+ *
+ * declare const breaker: CircuitBreaker.CircuitBreaker
+ * const decision = breaker.tryAcquire(Date.now())
+ * if (decision._tag === "Permit") breaker.onSuccess(decision, 12, Date.now())
+ *
  * @since 0.1.0
  */
 export interface Permit {
@@ -263,6 +324,13 @@ export interface Permit {
  * The call may not go: the breaker is open (`retryAfterMillis` until a probe may go), half-open
  * with every probe slot taken (0: retry when a probe settles), or forced open (`Infinity`).
  *
+ * @example
+ * import type { CircuitBreaker } from "@effect-resilience/core"
+ *
+ * declare const breaker: CircuitBreaker.CircuitBreaker
+ * const decision = breaker.tryAcquire(Date.now())
+ * if (decision._tag === "Rejection") throw breaker.rejectionError(decision)
+ *
  * @since 0.1.0
  */
 export interface Rejection {
@@ -273,6 +341,11 @@ export interface Rejection {
 
 /**
  * Why a breaker moved.
+ *
+ * @example
+ * import type { CircuitBreaker } from "@effect-resilience/core"
+ *
+ * const automatic = (r: CircuitBreaker.TransitionReason) => r !== "manual" && r !== "reset"
  *
  * @since 0.1.0
  */
@@ -289,6 +362,13 @@ export type TransitionReason =
 
 /**
  * One state change, timed by the Clock.
+ *
+ * @example
+ * import { CircuitBreaker } from "@effect-resilience/core"
+ * import { Effect, Stream } from "effect"
+ *
+ * const logTransitions = (breaker: CircuitBreaker.CircuitBreaker) =>
+ *   Stream.runForEach(breaker.transitions, (t) => Effect.log(`${t.breaker}: ${t.from} -> ${t.to} (${t.reason})`))
  *
  * @since 0.1.0
  */
@@ -331,13 +411,39 @@ export const Snapshot = Schema.Struct({
   lastTransitionAtMillis: Schema.Number
 })
 
-/** @since 0.1.0 */
+/**
+ * A decoded snapshot.
+ *
+ * @example
+ * import type { CircuitBreaker } from "@effect-resilience/core"
+ *
+ * const healthy = (s: CircuitBreaker.Snapshot) => s.state === "closed" || s.state === "disabled"
+ *
+ * @since 0.1.0
+ */
 export interface Snapshot extends Schema.Schema.Type<typeof Snapshot> {}
 
 /**
  * A breaker. The synchronous core (`tryAcquire`, `onSuccess`, `onFailure`, `onNeutral`) is what a
  * pipeline calls on its hot path; `protect` wraps an Effect for everyone else. Call the methods on
  * the breaker (they are methods, do not detach them).
+ *
+ * @example
+ * import { CircuitBreaker, Classification } from "@effect-resilience/core"
+ * import { Effect } from "effect"
+ *
+ * // a pipeline's hot path, without allocating Effects for the breaker
+ * const guarded = (breaker: CircuitBreaker.CircuitBreaker, call: Effect.Effect<number, Error>) =>
+ *   Effect.suspend(() => {
+ *     const start = Date.now()
+ *     const decision = breaker.tryAcquire(start)
+ *     if (decision._tag === "Rejection") return Effect.fail(breaker.rejectionError(decision))
+ *     return Effect.tapBoth(call, {
+ *       onSuccess: () => Effect.sync(() => breaker.onSuccess(decision, Date.now() - start, Date.now())),
+ *       onFailure: () =>
+ *         Effect.sync(() => breaker.onFailure(decision, Classification.unknown, Date.now() - start, Date.now()))
+ *     })
+ *   })
  *
  * @since 0.1.0
  */
@@ -405,12 +511,22 @@ export interface CircuitBreaker {
 /**
  * An outcome as the store sees it.
  *
+ * @example
+ * import type { CircuitBreaker } from "@effect-resilience/core"
+ *
+ * const failed = (o: CircuitBreaker.Outcome) => o === "failure" || o === "slow-failure"
+ *
  * @since 0.1.0
  */
 export type Outcome = "success" | "failure" | "slow-success" | "slow-failure"
 
 /**
  * The evidence in a breaker's window.
+ *
+ * @example
+ * import type { CircuitBreaker } from "@effect-resilience/core"
+ *
+ * const rate = (e: CircuitBreaker.Evidence) => (e.calls === 0 ? 0 : e.failures / e.calls)
  *
  * @since 0.1.0
  */
@@ -423,6 +539,11 @@ export interface Evidence {
 
 /**
  * A decision of the breaker: a transition, with the end of the open period when it opened.
+ *
+ * @example
+ * import type { CircuitBreaker } from "@effect-resilience/core"
+ *
+ * const opened = (d: CircuitBreaker.Decision) => d.transition.to === "open"
  *
  * @since 0.1.0
  */
@@ -439,6 +560,23 @@ export interface Decision {
  * and decisions asynchronously in the background, merging the fleet's evidence into the local
  * counts. The store sees outcomes and decisions as plain data, never closures.
  *
+ * @example
+ * import { CircuitBreaker } from "@effect-resilience/core"
+ * import { Effect } from "effect"
+ *
+ * // a store that logs decisions around the in-memory one
+ * const logging = (inner: CircuitBreaker.CircuitBreakerStoreService): CircuitBreaker.CircuitBreakerStoreService => ({
+ *   attach: (name, policy) =>
+ *     Effect.map(inner.attach(name, policy), (handle): CircuitBreaker.StoreHandle => ({
+ *       record: (outcome, at) => handle.record(outcome, at),
+ *       evidence: (at) => handle.evidence(at),
+ *       clear: (at) => handle.clear(at),
+ *       decide: (decision) => {
+ *         handle.decide(decision)
+ *       }
+ *     }))
+ * })
+ *
  * @since 0.1.0
  */
 export interface StoreHandle {
@@ -454,6 +592,14 @@ export interface StoreHandle {
 
 /**
  * The service of {@link CircuitBreakerStore}.
+ *
+ * @example
+ * import { CircuitBreaker } from "@effect-resilience/core"
+ * import { Effect } from "effect"
+ *
+ * const handle = Effect.flatMap(CircuitBreaker.CircuitBreakerStore, (store) =>
+ *   store.attach("db", { _tag: "ConsecutiveFailures", threshold: 5 })
+ * )
  *
  * @since 0.1.0
  */
@@ -483,6 +629,12 @@ export class CircuitBreakerStore extends Context.Tag("@effect-resilience/core/Ci
 
 /**
  * The in-memory store: every breaker gets its own counters.
+ *
+ * @example
+ * import { CircuitBreaker } from "@effect-resilience/core"
+ * import { Layer } from "effect"
+ *
+ * const registry = CircuitBreaker.layer().pipe(Layer.provide(CircuitBreaker.layerStoreMemory))
  *
  * @since 0.1.0
  */
@@ -556,6 +708,12 @@ export const protect: {
 
 /**
  * The service of {@link CircuitBreakerRegistry}.
+ *
+ * @example
+ * import { CircuitBreaker } from "@effect-resilience/core"
+ * import { Effect } from "effect"
+ *
+ * const health = Effect.flatMap(CircuitBreaker.CircuitBreakerRegistry, (registry) => registry.snapshots)
  *
  * @since 0.1.0
  */
