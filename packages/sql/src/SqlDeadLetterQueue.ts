@@ -107,6 +107,9 @@ export const migrate: Effect.Effect<void, DLQ.DeadLetterStoreError, SqlClient.Sq
       cause
     })
   yield* runMigrations.pipe(
+    // Processes starting at once on an empty PostgreSQL database race to create the migrations
+    // table (42P07 / 23505 for all but one); the losers find it there on the next try.
+    Effect.retry({ times: 3, while: (error) => error._tag === "SqlError" }),
     Effect.catchAllDefect((defect) => Effect.fail(foreign(`its table "${table}" conflicts`, defect))),
     Effect.catchAll((error) =>
       error._tag === "DeadLetterStoreError"

@@ -132,6 +132,19 @@ describe("SqlDeadLetterQueue on PostgreSQL", () => {
     })
   )
 
+  it.live("several processes starting at once on an empty database all migrate it", () =>
+    Effect.gen(function* () {
+      const db = yield* PgTest.makeDatabase
+      const results = yield* Effect.all(
+        Array.from({ length: 4 }, () =>
+          Effect.provide(stats, SqlDeadLetterQueue.layerPg({ url: db.url, maxConnections: 2 })).pipe(Effect.either)
+        ),
+        { concurrency: "unbounded" }
+      )
+      expect(results.map((r) => (r._tag === "Left" ? r.left.message : "ok"))).toEqual(["ok", "ok", "ok", "ok"])
+    }).pipe(Effect.scoped)
+  )
+
   it.live(
     "two processes' pools replaying concurrently handle every entry exactly once",
     () =>
