@@ -45,6 +45,11 @@ export const statuses: ReadonlyArray<Status> = Status.literals
 /**
  * Categories whose failures a person must look at: they form the manual review queue.
  *
+ * @example
+ * import { DeadLetterQueue } from "@effect-resilience/core"
+ *
+ * DeadLetterQueue.manualReviewCategories.includes("validation") // true
+ *
  * @since 0.1.0
  */
 export const manualReviewCategories: ReadonlyArray<Category> = ["validation", "authentication", "business"]
@@ -84,6 +89,13 @@ export interface Note extends Schema.Schema.Type<typeof Note> {}
  * One dead letter. `payload` is the item encoded with its Schema (JSON-compatible); `version`
  * grows with every change (stores use it for compare-and-set).
  *
+ * @example
+ * import { DeadLetterQueue } from "@effect-resilience/core"
+ * import { Schema } from "effect"
+ *
+ * // entries are plain data: print them, or encode them to JSON
+ * const toJson = Schema.encodeSync(DeadLetterQueue.Entry)
+ *
  * @since 0.1.0
  */
 export const Entry = Schema.Struct({
@@ -122,6 +134,16 @@ export interface EntryInput {
  * Which entries to list or replay. Every field narrows; an array means "any of". The time range is
  * on the creation time, `[fromMillis, toMillis)`.
  *
+ * @example
+ * import { DeadLetterQueue } from "@effect-resilience/core"
+ *
+ * const failedToday: DeadLetterQueue.Filter = {
+ *   queue: "orders",
+ *   status: "pending",
+ *   category: ["network", "timeout"],
+ *   fromMillis: Date.parse("2024-06-01T00:00:00Z")
+ * }
+ *
  * @since 0.1.0
  */
 export interface Filter {
@@ -155,6 +177,15 @@ export interface ListResult {
 
 /**
  * Counts by status, queue and category (a missing key is zero, every status is present).
+ *
+ * @example
+ * import { DeadLetterQueue } from "@effect-resilience/core"
+ * import { Effect } from "effect"
+ *
+ * const pendingOrders = Effect.map(
+ *   Effect.flatMap(DeadLetterQueue.DeadLetterQueue, (dlq) => dlq.stats),
+ *   (stats) => stats.byQueue["orders"]?.pending ?? 0
+ * )
  *
  * @since 0.1.0
  */
@@ -207,6 +238,14 @@ export interface Issue {
  * The store failed: unreachable, corrupt, not ours. `message` is fit for an operator (no host,
  * credential, payload or stack trace); `cause` keeps the original for logs.
  *
+ * @example
+ * import { DeadLetterQueue } from "@effect-resilience/core"
+ * import { Effect } from "effect"
+ *
+ * const stats = Effect.flatMap(DeadLetterQueue.DeadLetterQueue, (dlq) => dlq.stats).pipe(
+ *   Effect.catchTag("DeadLetterStoreError", (e) => Effect.logError(`${e.reason}: ${e.message}`))
+ * )
+ *
  * @since 0.1.0
  */
 export class DeadLetterStoreError extends Schema.TaggedError<DeadLetterStoreError>()("DeadLetterStoreError", {
@@ -245,6 +284,16 @@ export class InvalidStatus extends Schema.TaggedError<InvalidStatus>()("InvalidS
  * A payload no longer decodes with the item's Schema. `issues` carry the paths; `message` is the
  * tree of problems (paths and expectations, no values).
  *
+ * @example
+ * import { DeadLetterQueue } from "@effect-resilience/core"
+ * import { Effect, Schema } from "effect"
+ *
+ * const Order = Schema.Struct({ id: Schema.String })
+ * const report = Effect.flatMap(DeadLetterQueue.DeadLetterQueue, (dlq) =>
+ *   dlq.replay("dl_...", DeadLetterQueue.handler(Order, () => Effect.void))
+ * )
+ * // report.invalid: [{ id, issues: [{ path: ["id"], message: "is missing" }] }] when it no longer decodes
+ *
  * @since 0.1.0
  */
 export class InvalidPayload extends Schema.TaggedError<InvalidPayload>()("InvalidPayload", {
@@ -258,6 +307,14 @@ export class InvalidPayload extends Schema.TaggedError<InvalidPayload>()("Invali
 /**
  * A replay handler: receives the entry (payload still encoded) and succeeds when the item was
  * processed. Build a typed one with {@link handler}.
+ *
+ * @example
+ * import { DeadLetterQueue } from "@effect-resilience/core"
+ * import { Effect } from "effect"
+ *
+ * // an untyped handler: sees the encoded payload and the entry's idempotency key
+ * const log: DeadLetterQueue.Handler<never, never> = (entry) =>
+ *   Effect.log(`replaying ${entry.idempotencyKey}`)
  *
  * @since 0.1.0
  */
@@ -279,6 +336,16 @@ export interface ReplayOptions {
  * The storage a dead letter queue runs on. Stores are dumb: the state machine (claims, notes,
  * history, leases) lives in {@link make}, and every change goes through the compare-and-set
  * `update`, so one implementation of the rules serves memory, SQLite and PostgreSQL.
+ *
+ * @example
+ * import { DeadLetterQueue } from "@effect-resilience/core"
+ * import { Effect } from "effect"
+ *
+ * // a store that logs its inserts, around the in-memory one
+ * const logging = Effect.map(DeadLetterQueue.makeMemoryStore, (store): DeadLetterQueue.Store => ({
+ *   ...store,
+ *   insert: (entry) => Effect.zipRight(Effect.log(`dead letter ${entry.id}`), store.insert(entry))
+ * }))
  *
  * @since 0.1.0
  */
@@ -396,6 +463,15 @@ export const make: (store: Store, options?: Options) => Effect.Effect<DeadLetter
 /**
  * An in-memory store (for tests and single-process experiments: nothing survives the process).
  *
+ * @example
+ * import { DeadLetterQueue } from "@effect-resilience/core"
+ * import { Effect } from "effect"
+ *
+ * // two services on one store behave like two processes sharing a database
+ * const pair = Effect.flatMap(DeadLetterQueue.makeMemoryStore, (store) =>
+ *   Effect.all([DeadLetterQueue.make(store), DeadLetterQueue.make(store)])
+ * )
+ *
  * @since 0.1.0
  */
 export const makeMemoryStore: Effect.Effect<Store> = memory.make
@@ -418,6 +494,11 @@ export const layerMemory = (options?: Options): Layer.Layer<DeadLetterQueue> =>
 
 /**
  * A Layer from any store.
+ *
+ * @example
+ * import { DeadLetterQueue } from "@effect-resilience/core"
+ *
+ * const Dlq = DeadLetterQueue.layerStore(DeadLetterQueue.makeMemoryStore, { leaseMillis: 60_000 })
  *
  * @since 0.1.0
  */
@@ -521,6 +602,13 @@ export const handler: <A, I, R, B, E, R2>(
 
 /**
  * The problems of a ParseError as paths and messages (what {@link InvalidPayload} carries).
+ *
+ * @example
+ * import { DeadLetterQueue } from "@effect-resilience/core"
+ * import { Either, Schema } from "effect"
+ *
+ * const result = Schema.decodeUnknownEither(Schema.Struct({ n: Schema.Number }))({ n: "1" })
+ * if (Either.isLeft(result)) DeadLetterQueue.issuesOf(result.left) // [{ path: ["n"], message: ... }]
  *
  * @since 0.1.0
  */

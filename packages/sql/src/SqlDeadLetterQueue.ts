@@ -61,6 +61,13 @@ const columns = [
 /**
  * The migrations, for `Migrator.fromRecord`.
  *
+ * @example
+ * import { SqlDeadLetterQueue } from "@effect-resilience/sql"
+ * import * as Migrator from "@effect/sql/Migrator"
+ *
+ * // run them with your own Migrator set-up
+ * const loader = Migrator.fromRecord(SqlDeadLetterQueue.migrations)
+ *
  * @since 0.1.0
  */
 export const migrations: Record<string, Effect.Effect<void, unknown, SqlClient.SqlClient>> = {
@@ -95,6 +102,13 @@ const runMigrations = Migrator.make({})({ loader: Migrator.fromRecord(migrations
 /**
  * Runs the migrations. A database that holds tables of the same names made by someone else fails
  * with a `DeadLetterStoreError` whose reason is `foreign`.
+ *
+ * @example
+ * import { SqlDeadLetterQueue } from "@effect-resilience/sql"
+ * import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
+ * import { Effect } from "effect"
+ *
+ * const prepare = SqlDeadLetterQueue.migrate.pipe(Effect.provide(SqliteClient.layer({ filename: "dlq.db" })))
  *
  * @since 0.1.0
  */
@@ -209,6 +223,13 @@ const encodePayload = (entry: DLQ.Entry): Effect.Effect<string, DLQ.DeadLetterSt
 
 /**
  * A store on the `SqlClient` in context (SQLite or PostgreSQL). Runs the migrations first.
+ *
+ * @example
+ * import { DeadLetterQueue } from "@effect-resilience/core"
+ * import { SqlDeadLetterQueue } from "@effect-resilience/sql"
+ * import { Effect } from "effect"
+ *
+ * const service = Effect.flatMap(SqlDeadLetterQueue.makeStore, (store) => DeadLetterQueue.make(store, { leaseMillis: 60_000 }))
  *
  * @since 0.1.0
  */
@@ -393,6 +414,12 @@ const checkSqliteFile = (filename: string): Effect.Effect<void, DLQ.DeadLetterSt
  * database: a text file or a directory gives a clear `DeadLetterStoreError`, not a stack trace.
  * A file that does not exist is created.
  *
+ * @example
+ * import { SqlDeadLetterQueue } from "@effect-resilience/sql"
+ * import { Layer } from "effect"
+ *
+ * const Dlq = SqlDeadLetterQueue.layer().pipe(Layer.provide(SqlDeadLetterQueue.layerSqliteClient({ filename: "dlq.db" })))
+ *
  * @since 0.1.0
  */
 export const layerSqliteClient = (options: {
@@ -422,6 +449,12 @@ export const layerSqliteClient = (options: {
 /**
  * A PostgreSQL client; an unreachable server gives a `DeadLetterStoreError` that says so without
  * the URL (which may carry a password).
+ *
+ * @example
+ * import { SqlDeadLetterQueue } from "@effect-resilience/sql"
+ * import { Layer } from "effect"
+ *
+ * const Client = SqlDeadLetterQueue.layerPgClient({ url: "postgres://postgres@127.0.0.1:5432/app", maxConnections: 5 })
  *
  * @since 0.1.0
  */
