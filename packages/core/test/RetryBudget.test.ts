@@ -4,7 +4,9 @@ import * as Either from "effect/Either"
 import * as Stream from "effect/Stream"
 import * as TestClock from "effect/TestClock"
 import * as Chunk from "effect/Chunk"
-import { Classification, Events, RetryBudget } from "../src/index.js"
+import * as Fiber from "effect/Fiber"
+import * as Schedule from "effect/Schedule"
+import { Classification, Classifier, Events, RetryBudget, RetryPolicy } from "../src/index.js"
 
 const server = Classification.make({ category: "server", code: "http.500", message: "Server error" })
 const timeout = Classification.make({ category: "timeout", code: "timeout", message: "Timed out" })
@@ -159,4 +161,41 @@ describe("RetryBudget.unlimited", () => {
   it("always pays", () => {
     for (let i = 0; i < 1000; i++) expect(RetryBudget.unlimited.tryWithdraw(timeout)).toBe(true)
   })
+})
+
+describe("RetryBudget with RetryPolicy", () => {
+  const alwaysServer = Classifier.layerFrom(() => server)
+
+  /** Runs an always-failing call under `budget`; returns the number of attempts and the failure tag. */
+  const run = (budget: RetryBudget.RetryBudgetService) =>
+    Effect.gen(function* () {
+      let attempts = 0
+      const call = Effect.suspend(() => {
+        attempts++
+        return Effect.fail("boom")
+      })
+      const policy = RetryPolicy.make({ operation: "op", maxAttempts: 10, schedule: Schedule.forever, budget })
+      const fiber = yield* Effect.fork(Effect.flip(RetryPolicy.retry(call, policy)))
+      yield* TestClock.adjust("1 second")
+      const error = yield* Fiber.join(fiber)
+      return { attempts, tag: typeof error === "string" ? error : error._tag }
+    }).pipe(Effect.provide(alwaysServer))
+
+  it.scoped("an empty AWS budget makes the retry layer fail with RetryBudgetExhausted instead of retrying", () =>
+    Effect.gen(function* () {
+      const budget = yield* RetryBudget.make({ capacity: 10 })
+      // two retries of 5 tokens, then the third is refused
+      expect(yield* run(budget)).toEqual({ attempts: 3, tag: "RetryBudgetExhausted" })
+      expect(budget.available()).toBe(0)
+      expect(yield* run(budget)).toEqual({ attempts: 1, tag: "RetryBudgetExhausted" })
+    })
+  )
+
+  it.scoped("the retry layer counts requests for a ratio budget", () =>
+    Effect.gen(function* () {
+      const budget = yield* RetryBudget.make({ mode: "ratio", ratio: 1, minRetriesPerSecond: 0 })
+      // one request allows one retry
+      expect(yield* run(budget)).toEqual({ attempts: 2, tag: "RetryBudgetExhausted" })
+    })
+  )
 })
