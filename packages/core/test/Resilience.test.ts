@@ -10,7 +10,6 @@ import * as MetricState from "effect/MetricState"
 import * as Ref from "effect/Ref"
 import * as Stream from "effect/Stream"
 import * as TestClock from "effect/TestClock"
-import * as Tracer from "effect/Tracer"
 import * as Schema from "effect/Schema"
 import * as Chaos from "../src/Chaos.js"
 import * as Classification from "../src/Classification.js"
@@ -19,6 +18,7 @@ import * as Errors from "../src/Errors.js"
 import * as Events from "../src/Events.js"
 import * as Resilience from "../src/Resilience.js"
 import { Boom, classifyBoom, scripted, testClassifier, transient } from "./support/boom.js"
+import { recordingTracer } from "./support/tracer.js"
 
 /** Reads a counter from Effect's metric registry by name and labels (what an exporter sees). */
 const counterValue = (name: string, tags: Record<string, string>) =>
@@ -306,41 +306,7 @@ describe("Resilience pipeline", () => {
 
   it.scoped("with a tracer installed: a span per call, and one per attempt when there is more than one", () =>
     Effect.gen(function* () {
-      const ended: Array<{ name: string; attributes: Record<string, unknown>; parent: string | undefined }> = []
-      let ids = 0
-      const tracer = Tracer.make({
-        span: (name, parent, context, links, startTime, kind) => {
-          const attributes = new Map<string, unknown>()
-          const spanId = `s${++ids}`
-          const span: Tracer.Span = {
-            _tag: "Span",
-            name,
-            spanId,
-            traceId: "t",
-            parent,
-            context,
-            links,
-            sampled: true,
-            kind,
-            status: { _tag: "Started", startTime },
-            attributes,
-            attribute: (k, v) => {
-              attributes.set(k, v)
-            },
-            event: () => {},
-            addLinks: () => {},
-            end: () => {
-              ended.push({
-                name,
-                attributes: Object.fromEntries(attributes),
-                parent: parent._tag === "Some" ? parent.value.spanId : undefined
-              })
-            }
-          }
-          return span
-        },
-        context: (f) => f()
-      })
+      const { tracer, ended } = recordingTracer()
       const pipeline = yield* Resilience.make({ operation: "traced", retry: fastRetry }).pipe(Effect.withTracer(tracer))
       yield* pipeline.protect(Effect.succeed(1)).pipe(Effect.withTracer(tracer))
       expect(ended.map((s) => s.name)).toEqual(["resilience traced"])

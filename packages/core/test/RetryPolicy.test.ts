@@ -10,7 +10,6 @@ import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import * as TestClock from "effect/TestClock"
-import * as Tracer from "effect/Tracer"
 import * as Backoff from "../src/Backoff.js"
 import * as Classification from "../src/Classification.js"
 import * as Classifier from "../src/Classifier.js"
@@ -19,6 +18,7 @@ import * as Errors from "../src/Errors.js"
 import * as Events from "../src/Events.js"
 import * as RetryPolicy from "../src/RetryPolicy.js"
 import { Boom, scripted, testClassifier, transient } from "./support/boom.js"
+import { recordingTracer } from "./support/tracer.js"
 
 const constantPolicy = (maxAttempts: number, millis = 100) =>
   RetryPolicy.make<Boom>({ operation: "op", maxAttempts, schedule: Backoff.constant(`${millis} millis`) })
@@ -237,35 +237,7 @@ describe("RetryPolicy", () => {
 
   it.effect("adds an event to the current span for each retry", () =>
     Effect.gen(function* () {
-      const recorded: Array<{ readonly name: string; readonly attributes: Record<string, unknown> }> = []
-      const tracer = Tracer.make({
-        span: (name, parent, context, links, startTime, kind) => {
-          const attributes = new Map<string, unknown>()
-          const span: Tracer.Span = {
-            _tag: "Span",
-            name,
-            spanId: "span",
-            traceId: "trace",
-            parent,
-            context,
-            links,
-            sampled: true,
-            kind,
-            status: { _tag: "Started", startTime },
-            attributes,
-            attribute: (key, value) => {
-              attributes.set(key, value)
-            },
-            event: (eventName, _time, eventAttributes) => {
-              recorded.push({ name: eventName, attributes: eventAttributes ?? {} })
-            },
-            addLinks: () => {},
-            end: () => {}
-          }
-          return span
-        },
-        context: (f) => f()
-      })
+      const { tracer, events: recorded } = recordingTracer()
       const { op } = yield* scripted([transient])
       const fiber = yield* Effect.fork(
         op.pipe(RetryPolicy.retry(constantPolicy(5)), Effect.withSpan("call"), Effect.withTracer(tracer))
@@ -274,6 +246,7 @@ describe("RetryPolicy", () => {
       yield* Fiber.join(fiber)
       expect(recorded).toEqual([
         {
+          span: "call",
           name: "resilience.retry",
           attributes: {
             "resilience.operation": "op",
