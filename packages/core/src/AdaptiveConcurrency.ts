@@ -74,12 +74,24 @@ export interface AdaptiveConcurrencyConfig extends Schema.Schema.Type<typeof Con
 /**
  * What `make` and `layer` accept (every field optional).
  *
+ * @example
+ * import type { AdaptiveConcurrency } from "@effect-resilience/core"
+ *
+ * const config: AdaptiveConcurrency.ConfigInput = { algorithm: "gradient2", initialLimit: 20, maxLimit: 100 }
+ *
  * @since 0.1.0
  */
 export type ConfigInput = Schema.Schema.Encoded<typeof Config>
 
 /**
  * An adaptive concurrency limiter.
+ *
+ * @example
+ * import type { AdaptiveConcurrency } from "@effect-resilience/core"
+ *
+ * // the synchronous core, with latency measured by the caller
+ * const record = (limiter: AdaptiveConcurrency.AdaptiveConcurrencyService, latencyMillis: number, failed: boolean) =>
+ *   limiter.complete(latencyMillis, failed)
  *
  * @since 0.1.0
  */

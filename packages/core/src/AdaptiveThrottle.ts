@@ -59,12 +59,23 @@ export interface AdaptiveThrottleConfig extends Schema.Schema.Type<typeof Config
 /**
  * What `make` and `layer` accept (every field optional).
  *
+ * @example
+ * import type { AdaptiveThrottle } from "@effect-resilience/core"
+ *
+ * const config: AdaptiveThrottle.ConfigInput = { k: 1.5, rejectionCategories: ["throttled"] }
+ *
  * @since 0.1.0
  */
 export type ConfigInput = Schema.Schema.Encoded<typeof Config>
 
 /**
  * An adaptive throttle.
+ *
+ * @example
+ * import type { AdaptiveThrottle } from "@effect-resilience/core"
+ *
+ * // the synchronous core with a caller-provided uniform draw
+ * const decide = (throttle: AdaptiveThrottle.AdaptiveThrottleService): boolean => throttle.admit(Math.random())
  *
  * @since 0.1.0
  */

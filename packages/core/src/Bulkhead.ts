@@ -47,12 +47,22 @@ export interface BulkheadConfig extends Schema.Schema.Type<typeof Config> {}
 /**
  * What `make` and `layer` accept (every field optional).
  *
+ * @example
+ * import type { Bulkhead } from "@effect-resilience/core"
+ *
+ * const config: Bulkhead.ConfigInput = { maxConcurrent: 8, maxQueue: 32, queueTimeoutMillis: 500 }
+ *
  * @since 0.1.0
  */
 export type ConfigInput = Schema.Schema.Encoded<typeof Config>
 
 /**
  * Options of one protected call.
+ *
+ * @example
+ * import type { Bulkhead } from "@effect-resilience/core"
+ *
+ * const interactive: Bulkhead.PermitOptions = { priority: 10 }
  *
  * @since 0.1.0
  */
@@ -63,6 +73,20 @@ export interface PermitOptions {
 
 /**
  * A bulkhead.
+ *
+ * @example
+ * import type { Bulkhead } from "@effect-resilience/core"
+ *
+ * // the synchronous core, for code that manages the slot itself
+ * const tryRun = (bulkhead: Bulkhead.BulkheadService, work: () => void): boolean => {
+ *   if (!bulkhead.tryAcquire()) return false
+ *   try {
+ *     work()
+ *   } finally {
+ *     bulkhead.release()
+ *   }
+ *   return true
+ * }
  *
  * @since 0.1.0
  */

@@ -61,6 +61,11 @@ export interface RateLimiterConfig extends Schema.Schema.Type<typeof Config> {}
 /**
  * What `make` and `layerMemory` accept (every field optional).
  *
+ * @example
+ * import type { RateLimiter } from "@effect-resilience/core"
+ *
+ * const perUser: RateLimiter.ConfigInput = { limit: 20, windowMillis: 60_000, onExceeded: "delay" }
+ *
  * @since 0.1.0
  */
 export type ConfigInput = Schema.Schema.Encoded<typeof Config>
@@ -68,6 +73,12 @@ export type ConfigInput = Schema.Schema.Encoded<typeof Config>
 /**
  * The outcome of `consume`, as in `@effect/experimental`: how long to wait before going (zero
  * when allowed now), the limit, tokens left and the time until the key is back to full.
+ *
+ * @example
+ * import type { RateLimiter } from "@effect-resilience/core"
+ * import { Duration } from "effect"
+ *
+ * const header = (r: RateLimiter.ConsumeResult) => `${r.remaining}/${r.limit}, reset in ${Duration.toMillis(r.resetAfter)} ms`
  *
  * @since 0.1.0
  */
@@ -80,6 +91,13 @@ export interface ConsumeResult {
 
 /**
  * A rate limiter, whatever its store.
+ *
+ * @example
+ * import type { RateLimiter } from "@effect-resilience/core"
+ * import { Effect } from "effect"
+ *
+ * const sleepIfNeeded = (limiter: RateLimiter.RateLimiterService, key: string) =>
+ *   Effect.flatMap(limiter.consume(key), (r) => Effect.sleep(r.delay))
  *
  * @since 0.1.0
  */
@@ -104,6 +122,11 @@ export interface RateLimiterService {
 
 /**
  * The in-memory limiter adds a synchronous core.
+ *
+ * @example
+ * import type { RateLimiter } from "@effect-resilience/core"
+ *
+ * const admitted = (limiter: RateLimiter.MemoryRateLimiter, key: string): boolean => limiter.tryConsume(key) === 0
  *
  * @since 0.1.0
  */
@@ -180,6 +203,11 @@ export const layerMemory = (config: ConfigInput = {}): Layer.Layer<RateLimiter> 
 
 /**
  * Options of one limited call.
+ *
+ * @example
+ * import type { RateLimiter } from "@effect-resilience/core"
+ *
+ * const bulkUpload: RateLimiter.LimitOptions = { key: "tenant-7", tokens: 5 }
  *
  * @since 0.1.0
  */

@@ -96,12 +96,23 @@ export type Config = TokenBucketConfig | RatioConfig
 /**
  * What `make` and `layer` accept: the encoded config, every field but `mode: "ratio"` optional.
  *
+ * @example
+ * import type { RetryBudget } from "@effect-resilience/core"
+ *
+ * const envoyLike: RetryBudget.ConfigInput = { mode: "ratio", ratio: 0.2, minRetriesPerSecond: 0 }
+ *
  * @since 0.1.0
  */
 export type ConfigInput = Schema.Schema.Encoded<typeof Config>
 
 /**
  * A retry budget.
+ *
+ * @example
+ * import { Classification, RetryBudget } from "@effect-resilience/core"
+ *
+ * const shouldRetry = (budget: RetryBudget.RetryBudgetService, failure: Classification.Classification) =>
+ *   failure.retryable && budget.tryWithdraw(failure)
  *
  * @since 0.1.0
  */
