@@ -17,6 +17,7 @@ import * as Classifier from "../src/Classifier.js"
 import * as Errors from "../src/Errors.js"
 import * as Events from "../src/Events.js"
 import * as Resilience from "../src/Resilience.js"
+import * as RetryBudget from "../src/RetryBudget.js"
 import { Boom, classifyBoom, scripted, testClassifier, transient } from "./support/boom.js"
 import { recordingTracer } from "./support/tracer.js"
 
@@ -199,6 +200,42 @@ describe("Resilience pipeline", () => {
       expect(yield* Fiber.join(fiber)).toBe("hedge")
       expect(started).toBe(2)
     }).pipe(Effect.provide(testClassifier))
+  )
+
+  it.scoped("with a tracer installed: breaker transitions and rejections are events on the call's span", () =>
+    Effect.gen(function* () {
+      const { tracer, events } = recordingTracer()
+      const pipeline = yield* Resilience.make({
+        operation: "tripping",
+        retry: false,
+        breaker: { policy: { _tag: "ConsecutiveFailures", threshold: 1 } }
+      }).pipe(Effect.withTracer(tracer))
+      yield* Effect.exit(pipeline.protect(Effect.fail(transient)).pipe(Effect.withTracer(tracer)))
+      yield* Effect.exit(pipeline.protect(Effect.succeed(1)).pipe(Effect.withTracer(tracer)))
+      expect(
+        events.map((e) => [e.span, e.name, e.attributes["resilience.to"] ?? e.attributes["resilience.reason"]])
+      ).toEqual([
+        ["resilience tripping", "resilience.breaker.transition", "open"],
+        ["resilience tripping", "resilience.rejected", "open"]
+      ])
+    }).pipe(Effect.provide(testClassifier))
+  )
+
+  it.scoped("a shared retry budget's tokens are a metric", () =>
+    Effect.gen(function* () {
+      const pipeline = yield* Resilience.make({ operation: "budgeted", retry: fastRetry })
+      const { op } = yield* scripted([transient])
+      yield* pipeline.protect(op)
+      const snapshot = yield* Metric.snapshot
+      const gauge = snapshot.find(
+        (p) =>
+          p.metricKey.name === "resilience_retry_budget_tokens" &&
+          p.metricKey.tags.some((t) => t.key === "budget" && t.value === "readme-budget")
+      )
+      if (gauge === undefined || !MetricState.isGaugeState(gauge.metricState)) return expect.unreachable()
+      // 500 - 5 for the retry (AWS semantics)
+      expect(gauge.metricState.value).toBe(495)
+    }).pipe(Effect.provide(Layer.merge(testClassifier, RetryBudget.layer({ name: "readme-budget" }))))
   )
 
   it.scoped("a bad policy fails with the path of the bad field", () =>

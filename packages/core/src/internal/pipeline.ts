@@ -17,6 +17,7 @@ import * as Exit from "effect/Exit"
 import { identity } from "effect/Function"
 import * as Option from "effect/Option"
 import * as Runtime from "effect/Runtime"
+import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as Tracer from "effect/Tracer"
@@ -34,6 +35,7 @@ import * as RetryPolicy from "../RetryPolicy.js"
 import * as RetryBudget from "../RetryBudget.js"
 import { effectWithTimer, type PromiseAttempt, promiseWithTimer, startPromise } from "./attempt.js"
 import * as Metrics from "./metrics.js"
+import { spanEvent } from "./retryPolicy.js"
 
 /** The tracer of Effect's default services: spans made for it are read by nobody. */
 const defaultTracer: Tracer.Tracer = Effect.runSync(Effect.tracer)
@@ -93,6 +95,17 @@ export const make = (policy: Resilience.Policy): Effect.Effect<Resilience.Pipeli
 
     const budgetService = yield* Effect.serviceOption(RetryBudget.RetryBudget)
     const budget = Option.getOrUndefined(budgetService)
+    const budgetGauge = budget === undefined ? undefined : Metrics.budgetGauge(budget.name)
+    if (budget !== undefined && budgetGauge !== undefined) {
+      // tokens change on every call (refunds): sample them rather than pay per call
+      budgetGauge(budget.available())
+      yield* Effect.forkScoped(
+        Effect.repeat(
+          Effect.sync(() => budgetGauge(budget.available())),
+          Schedule.spaced("1 second")
+        )
+      )
+    }
 
     const retryPolicy: RetryPolicy.RetryPolicy | undefined =
       policy.retry === false ? undefined : RetryPolicy.fromConfig(operation, policy.retry, { budget })
@@ -147,10 +160,48 @@ export const make = (policy: Resilience.Policy): Effect.Effect<Resilience.Pipeli
 
     const rejectedByBulkhead = (permit: CircuitBreaker.Permit | undefined, reason: "full" | "queue-timeout") => {
       if (breaker !== undefined && permit !== undefined) breaker.onNeutral(permit)
-      metrics.rejected("bulkhead")
-      return Events.publish(
-        Events.ResilienceEvent.Rejected({ component: "bulkhead", name: bulkhead?.name ?? operation, reason })
-      ).pipe(Effect.zipRight(Effect.fail(new BulkheadRejected({ bulkhead: bulkhead?.name ?? operation, reason }))))
+      const name = bulkhead?.name ?? operation
+      return rejected("bulkhead", name, reason, new BulkheadRejected({ bulkhead: name, reason }))
+    }
+
+    const rejectedByBreaker = (b: CircuitBreaker.CircuitBreaker, rejection: CircuitBreaker.Rejection) =>
+      rejected("breaker", b.name, rejection.state, b.rejectionError(rejection))
+
+    /** A call refused before it ran: counted, published, and an event on the span when traced. */
+    const rejected = <E>(component: "breaker" | "bulkhead", name: string, reason: string, error: E) => {
+      metrics.rejected(component)
+      const published = Events.publish(Events.ResilienceEvent.Rejected({ component, name, reason }))
+      const traced = tracing
+        ? Effect.zipRight(
+            published,
+            spanEvent("resilience.rejected", {
+              "resilience.operation": operation,
+              "resilience.component": component,
+              "resilience.name": name,
+              "resilience.reason": reason
+            })
+          )
+        : published
+      return Effect.zipRight(traced, Effect.fail(error))
+    }
+
+    /**
+     * When traced, an attempt during which the breaker changed state leaves an event on the span
+     * (transitions happen synchronously as outcomes are recorded).
+     */
+    const watched = <A, E, R>(attempt: Effect.Effect<A, E, R>, start: number): Effect.Effect<A, E, R> => {
+      if (!tracing || breaker === undefined) return attempt
+      const before = breaker.snapshotAt(start).state
+      return Effect.onExit(attempt, () => {
+        const after = breaker.snapshotAt(clock.unsafeCurrentTimeMillis()).state
+        return after === before
+          ? Effect.void
+          : spanEvent("resilience.breaker.transition", {
+              "resilience.breaker": breaker.name,
+              "resilience.from": before,
+              "resilience.to": after
+            })
+      })
     }
 
     /**
@@ -169,17 +220,15 @@ export const make = (policy: Resilience.Policy): Effect.Effect<Resilience.Pipeli
       let permit: CircuitBreaker.Permit | undefined
       if (breaker !== undefined) {
         const decision = breaker.tryAcquire(start)
-        if (decision._tag === "Rejection") {
-          metrics.rejected("breaker")
-          return Effect.fail(breaker.rejectionError(decision))
-        }
+        if (decision._tag === "Rejection") return rejectedByBreaker(breaker, decision)
         permit = decision
       }
-      if (bulkhead === undefined || bulkhead.tryAcquire()) return run(permit, bulkhead !== undefined, start)
+      if (bulkhead === undefined || bulkhead.tryAcquire())
+        return watched(run(permit, bulkhead !== undefined, start), start)
       if (bulkhead.maxQueue === 0) return rejectedByBulkhead(permit, "full")
       // Wait in the bulkhead's queue; the slot it hands over is released by withPermit.
       return Effect.catchIf(
-        bulkhead.withPermit(Effect.suspend(() => run(permit, false, clock.unsafeCurrentTimeMillis()))),
+        bulkhead.withPermit(Effect.suspend(() => watched(run(permit, false, clock.unsafeCurrentTimeMillis()), start))),
         (e): e is BulkheadRejected => e instanceof BulkheadRejected,
         (e) => rejectedByBulkhead(permit, e.reason === "full" ? "full" : "queue-timeout")
       )
@@ -262,6 +311,7 @@ export const make = (policy: Resilience.Policy): Effect.Effect<Resilience.Pipeli
 
     const onRetry = (call: CallState) => (attemptNumber: number, classification: Classification) => {
       metrics.retry(classification.category)
+      if (budget !== undefined && budgetGauge !== undefined) budgetGauge(budget.available())
       return tracing && attemptNumber === 1 ? firstAttemptSpan(call.startNanos, classification) : Effect.void
     }
 
@@ -297,7 +347,17 @@ export const make = (policy: Resilience.Policy): Effect.Effect<Resilience.Pipeli
     const hedged = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
       policy.hedging === undefined
         ? self
-        : Hedging.hedge(self, { delay: policy.hedging.delayMillis, maxHedges: policy.hedging.maxHedges, operation })
+        : Hedging.hedge(self, {
+            delay: policy.hedging.delayMillis,
+            maxHedges: policy.hedging.maxHedges,
+            operation,
+            ...(tracing
+              ? {
+                  onHedge: (hedge: number) =>
+                    spanEvent("resilience.hedge", { "resilience.operation": operation, "resilience.hedge": hedge })
+                }
+              : {})
+          })
 
     /** Starts a call: reads the clock and the deadline once, sets the pipeline's own deadline, opens the span. */
     const call = <A, E, R>(body: (call: CallState) => Effect.Effect<A, E, R>): Effect.Effect<A, E, R> => {

@@ -34,8 +34,12 @@ export const tagOf = (error: unknown): string => {
   return typeof error
 }
 
-/** Adds an event to the current span, if there is a real one (not an external parent). */
-const spanEvent = (name: string, attributes: Record<string, unknown>): Effect.Effect<void> =>
+/**
+ * Adds an event to the current span, if there is a real one (not an external parent).
+ *
+ * @internal
+ */
+export const spanEvent = (name: string, attributes: Record<string, unknown>): Effect.Effect<void> =>
   Effect.flatMap(Effect.serviceOption(Tracer.ParentSpan), (span) =>
     Option.isSome(span) && span.value._tag === "Span"
       ? Effect.map(Clock.currentTimeNanos, (now) => {
