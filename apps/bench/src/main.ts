@@ -7,15 +7,22 @@ const benches: Record<
   { readonly describe: string; readonly run: (args: ReadonlyArray<string>) => Promise<void> }
 > = {
   admission: {
-    describe: "ns/op added by each synchronous admission core (budget, bulkhead, rate limiter, throttles) vs Effect.succeed (--runs N)",
+    describe:
+      "ns/op added by each synchronous admission core (budget, bulkhead, rate limiter, throttles) vs Effect.succeed (--runs N)",
     run: async (args) => (await import("./admission.js")).run(args)
   },
   brooker: {
     describe: "Brooker's backoff-and-jitter contention experiment (--seed N --trials N --clients 10,20)",
     run: async (args) => (await import("./brooker.js")).run(args)
   },
+  overhead: {
+    describe:
+      "success-path cost of the pipeline vs tryPromise, naive Effect, cockatiel, opossum, p-retry (--runs N --only a,b)",
+    run: async (args) => (await import("./overhead.js")).run(args)
+  },
   dlq: {
-    describe: "dead letter insert/replay throughput on memory, SQLite, PostgreSQL; checkpoint overhead per batch item (--items N --runs N --pg-url URL)",
+    describe:
+      "dead letter insert/replay throughput on memory, SQLite, PostgreSQL; checkpoint overhead per batch item (--items N --runs N --pg-url URL)",
     run: async (args) => (await import("./dlq.js")).run(args)
   },
   classify: {
