@@ -40,8 +40,11 @@ export interface Budget {
   readonly name: string
   /** Takes the tokens for one retry; `false` when the budget cannot pay for it. */
   readonly tryWithdraw: (classification: Classification) => boolean
-  /** Called once per successful call; `firstTry` is true when no retry was needed. */
-  readonly onSuccess: (firstTry: boolean) => void
+  /**
+   * Called once per successful call; `firstTry` is true when no retry was needed, else
+   * `lastRetry` is the classification of the failure whose retry succeeded (AWS refunds its cost).
+   */
+  readonly onSuccess: (firstTry: boolean, lastRetry?: Classification) => void
   /** Called once per call, before its first attempt (ratio budgets count requests). */
   readonly onRequest?: (() => void) | undefined
 }

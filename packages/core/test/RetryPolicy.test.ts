@@ -16,6 +16,7 @@ import * as Classifier from "../src/Classifier.js"
 import * as Deadline from "../src/Deadline.js"
 import * as Errors from "../src/Errors.js"
 import * as Events from "../src/Events.js"
+import * as RetryBudget from "../src/RetryBudget.js"
 import * as RetryPolicy from "../src/RetryPolicy.js"
 import { Boom, scripted, testClassifier, transient } from "./support/boom.js"
 import { recordingTracer } from "./support/tracer.js"
@@ -179,6 +180,29 @@ describe("RetryPolicy", () => {
       yield* TestClock.adjust("1 second")
       yield* Fiber.join(f2)
       expect(successes).toEqual([true, false])
+    }).pipe(Effect.provide(testClassifier))
+  )
+
+  it.scoped("with the AWS retry budget, a retry that succeeds refunds its cost", () =>
+    Effect.gen(function* () {
+      const budget = yield* RetryBudget.make({ name: "aws" })
+      const policy = RetryPolicy.make<Boom>({
+        operation: "op",
+        maxAttempts: 3,
+        schedule: Backoff.constant("10 millis"),
+        budget
+      })
+      const { op } = yield* scripted([transient])
+      const fiber = yield* Effect.fork(op.pipe(RetryPolicy.retry(policy)))
+      yield* TestClock.adjust("1 second")
+      yield* Fiber.join(fiber)
+      // 500 - 5 for the retry + 5 refunded when it succeeded
+      expect(budget.available()).toBe(500)
+      const failing = yield* scripted([transient, transient, transient])
+      const f2 = yield* Effect.fork(Effect.exit(failing.op.pipe(RetryPolicy.retry(policy))))
+      yield* TestClock.adjust("1 second")
+      yield* Fiber.join(f2)
+      expect(budget.available()).toBe(490)
     }).pipe(Effect.provide(testClassifier))
   )
 

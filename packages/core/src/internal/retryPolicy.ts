@@ -207,7 +207,7 @@ const afterFailure = <A, E, R, R2>(
               const next = Effect.matchEffect(self, {
                 onFailure: (e) => onFailure(e, attempt + 1),
                 onSuccess: (a) => {
-                  if (budget !== undefined) budget.onSuccess(false)
+                  if (budget !== undefined) budget.onSuccess(false, classification)
                   return Effect.succeed(a)
                 }
               })
