@@ -6,6 +6,7 @@
  * retry             schedule from the classification; asks the retry budget before each retry
  * hedging           extra attempts for idempotent calls after a delay (optional)
  * circuit breaker   rejects fast while open; records outcomes the classification says count
+ * rate limit        admission: wait for a token (up to a maximum) or reject (optional)
  * bulkhead          admission: wait in a bounded queue or reject (optional)
  * attempt timeout   per attempt (and never past the deadline)
  * operation
@@ -41,10 +42,12 @@ import type {
   BulkheadRejected,
   CircuitOpen,
   DeadlineExceeded,
+  RateLimited,
   RetriesExhausted,
   RetryBudgetExhausted
 } from "./Errors.js"
 import * as internal from "./internal/pipeline.js"
+import * as RateLimiter from "./RateLimiter.js"
 import * as RetryPolicy from "./RetryPolicy.js"
 
 const PositiveMillis = Schema.Number.pipe(Schema.positive())
@@ -55,7 +58,7 @@ const BreakerConfig = Schema.Struct({ ...CircuitBreaker.Config.fields, name: Sch
  * A pipeline's policy as data. Defaults: the retry policy of our brief (5 attempts, 100 ms, x2,
  * 30 s cap, full jitter), a consecutive-failure breaker named after the operation (5 failures
  * open it, 30 s open, 3 probe successes close it), an attempt timeout of 10 s, no deadline, no
- * bulkhead, no hedging. `false` turns a layer off.
+ * rate limit, no bulkhead, no hedging. `false` turns a layer off.
  *
  * @example
  * import { Resilience } from "@effect-resilience/core"
@@ -91,6 +94,13 @@ export const Policy = Schema.Struct({
     ),
     { default: () => false as const }
   ),
+  rateLimit: Schema.optionalWith(
+    Schema.Union(
+      Schema.Struct({ ...RateLimiter.Config.fields, name: Schema.optional(Schema.NonEmptyString) }),
+      Schema.Literal(false)
+    ),
+    { default: () => false as const }
+  ),
   hedging: Schema.optional(
     Schema.Struct({
       delayMillis: PositiveMillis,
@@ -110,7 +120,7 @@ export interface PolicyInput extends Schema.Schema.Encoded<typeof Policy> {}
  *
  * @since 0.1.0
  */
-export type AttemptError = AttemptTimeout | DeadlineExceeded | CircuitOpen | BulkheadRejected
+export type AttemptError = AttemptTimeout | DeadlineExceeded | CircuitOpen | BulkheadRejected | RateLimited
 
 /**
  * What retrying may fail with besides the attempt's errors.

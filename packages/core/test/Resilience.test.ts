@@ -238,6 +238,33 @@ describe("Resilience pipeline", () => {
     }).pipe(Effect.provide(Layer.merge(testClassifier, RetryBudget.layer({ name: "readme-budget" }))))
   )
 
+  it.scoped("a rate limit rejects with RateLimited, or waits for a token when told to", () =>
+    Effect.gen(function* () {
+      const failing = yield* Resilience.make({
+        operation: "limited",
+        retry: false,
+        rateLimit: { limit: 2, windowMillis: 1000, onExceeded: "fail" }
+      })
+      yield* failing.protect(Effect.succeed(1))
+      yield* failing.protect(Effect.succeed(2))
+      const error = yield* Effect.flip(failing.protect(Effect.succeed(3)))
+      expect(error).toBeInstanceOf(Errors.RateLimited)
+      if (error instanceof Errors.RateLimited) expect(error.retryAfterMillis).toBe(500)
+      const waiting = yield* Resilience.make({
+        operation: "limited-wait",
+        retry: false,
+        attemptTimeoutMillis: false,
+        rateLimit: { limit: 1, windowMillis: 1000, onExceeded: "delay", maxDelayMillis: 5000 }
+      })
+      yield* waiting.protect(Effect.succeed(1))
+      const fiber = yield* Effect.fork(waiting.protect(Effect.succeed(2)))
+      yield* TestClock.adjust("999 millis")
+      expect(fiber.unsafePoll()).toBe(null)
+      yield* TestClock.adjust("1 millis")
+      expect(yield* Fiber.join(fiber)).toBe(2)
+    }).pipe(Effect.provide(testClassifier))
+  )
+
   it.scoped("a bad policy fails with the path of the bad field", () =>
     Effect.gen(function* () {
       const error = yield* Effect.flip(Resilience.make({ operation: "x", retry: { maxAttempts: -1 } }))

@@ -13,6 +13,7 @@ import * as Cause from "effect/Cause"
 import type * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
+import * as Duration from "effect/Duration"
 import * as Exit from "effect/Exit"
 import { identity } from "effect/Function"
 import * as Option from "effect/Option"
@@ -27,10 +28,11 @@ import * as CircuitBreaker from "../CircuitBreaker.js"
 import type { Classification } from "../Classification.js"
 import { Classifier } from "../Classifier.js"
 import * as Deadline from "../Deadline.js"
-import { AttemptTimeout, BulkheadRejected, DeadlineExceeded } from "../Errors.js"
+import { AttemptTimeout, BulkheadRejected, DeadlineExceeded, RateLimited } from "../Errors.js"
 import * as Events from "../Events.js"
 import * as Hedging from "../Hedging.js"
 import type * as Resilience from "../Resilience.js"
+import * as RateLimiter from "../RateLimiter.js"
 import * as RetryPolicy from "../RetryPolicy.js"
 import * as RetryBudget from "../RetryBudget.js"
 import { effectWithTimer, type PromiseAttempt, promiseWithTimer, startPromise } from "./attempt.js"
@@ -92,6 +94,11 @@ export const make = (policy: Resilience.Policy): Effect.Effect<Resilience.Pipeli
       policy.bulkhead === false
         ? undefined
         : yield* Bulkhead.make({ ...policy.bulkhead, name: policy.bulkhead.name ?? operation })
+
+    const limiter =
+      policy.rateLimit === false
+        ? undefined
+        : yield* RateLimiter.make({ ...policy.rateLimit, name: policy.rateLimit.name ?? operation })
 
     const budgetService = yield* Effect.serviceOption(RetryBudget.RetryBudget)
     const budget = Option.getOrUndefined(budgetService)
@@ -168,7 +175,7 @@ export const make = (policy: Resilience.Policy): Effect.Effect<Resilience.Pipeli
       rejected("breaker", b.name, rejection.state, b.rejectionError(rejection))
 
     /** A call refused before it ran: counted, published, and an event on the span when traced. */
-    const rejected = <E>(component: "breaker" | "bulkhead", name: string, reason: string, error: E) => {
+    const rejected = <E>(component: "breaker" | "bulkhead" | "rate-limit", name: string, reason: string, error: E) => {
       metrics.rejected(component)
       const published = Events.publish(Events.ResilienceEvent.Rejected({ component, name, reason }))
       const traced = tracing
@@ -223,6 +230,37 @@ export const make = (policy: Resilience.Policy): Effect.Effect<Resilience.Pipeli
         if (decision._tag === "Rejection") return rejectedByBreaker(breaker, decision)
         permit = decision
       }
+      if (limiter !== undefined) {
+        const wait = limiter.tryConsume(operation)
+        if (wait < 0) {
+          if (breaker !== undefined && permit !== undefined) breaker.onNeutral(permit)
+          return rejected(
+            "rate-limit",
+            limiter.name,
+            "exceeded",
+            new RateLimited({ limiter: limiter.name, retryAfterMillis: -wait })
+          )
+        }
+        if (wait > 0) {
+          // the token is reserved: wait for it, then go on to the bulkhead
+          return Effect.zipRight(
+            Effect.sleep(Duration.millis(wait)),
+            Effect.suspend(() => afterRateLimit(permit, clock.unsafeCurrentTimeMillis(), run))
+          )
+        }
+      }
+      return afterRateLimit(permit, start, run)
+    }
+
+    const afterRateLimit = <A, E, R>(
+      permit: CircuitBreaker.Permit | undefined,
+      start: number,
+      run: (
+        permit: CircuitBreaker.Permit | undefined,
+        holdsSlot: boolean,
+        start: number
+      ) => Effect.Effect<A, E | AttemptTimeout | DeadlineExceeded, R>
+    ): Effect.Effect<A, E | Resilience.AttemptError, R> => {
       if (bulkhead === undefined || bulkhead.tryAcquire())
         return watched(run(permit, bulkhead !== undefined, start), start)
       if (bulkhead.maxQueue === 0) return rejectedByBulkhead(permit, "full")
@@ -428,7 +466,7 @@ export const make = (policy: Resilience.Policy): Effect.Effect<Resilience.Pipeli
      * queue wait, a retry) continues in the pipeline's Effect runtime.
      */
     const runPromise = <A>(evaluate: (signal: AbortSignal) => PromiseLike<A>): Promise<A> => {
-      if (tracing || policy.hedging !== undefined || deadlineMillis !== undefined) {
+      if (tracing || policy.hedging !== undefined || deadlineMillis !== undefined || limiter !== undefined) {
         return toPromise(promiseCall(evaluate, identity))
       }
       const start = clock.unsafeCurrentTimeMillis()
