@@ -18,26 +18,11 @@ import {
 } from "@effect-resilience/core"
 import * as Effect from "effect/Effect"
 import { mkdirSync, writeFileSync } from "node:fs"
-import { dirname, join } from "node:path"
-import { fileURLToPath } from "node:url"
+import { dirname } from "node:path"
+import { median, parseRunArgs } from "./support.js"
 
-const parseArgs = (args: ReadonlyArray<string>) => {
-  const options = {
-    runs: 9,
-    iterations: 200_000,
-    out: join(dirname(fileURLToPath(import.meta.url)), "..", "results", "admission.json")
-  }
-  for (let i = 0; i < args.length; i += 2) {
-    const flag = args[i]
-    const value = args[i + 1]
-    const number = Number(value)
-    if (flag === "--runs" && Number.isInteger(number) && number > 0) options.runs = number
-    else if (flag === "--iterations" && Number.isInteger(number) && number > 0) options.iterations = number
-    else if (flag === "--out" && value !== undefined) options.out = value
-    else throw new Error(`unknown or bad flag: ${flag} ${value ?? ""}`)
-  }
-  return options
-}
+const parseArgs = (args: ReadonlyArray<string>) =>
+  parseRunArgs(args, { runs: 9, iterations: 200_000, name: "admission" })
 
 const server = Classification.make({ category: "server", code: "http.500", message: "Server error" })
 
@@ -171,12 +156,6 @@ const makeCases = Effect.gen(function* () {
   ]
   return cases
 })
-
-const median = (xs: ReadonlyArray<number>): number => {
-  const sorted = [...xs].sort((a, b) => a - b)
-  const mid = Math.floor(sorted.length / 2)
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
-}
 
 const time = (loop: Effect.Effect<number>, iterations: number, sink: { value: number }): number => {
   const start = process.hrtime.bigint()

@@ -26,26 +26,10 @@ import { CircuitBreaker, Classification, Classifier } from "@effect-resilience/c
 import type * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import { mkdirSync, writeFileSync } from "node:fs"
-import { dirname, join } from "node:path"
-import { fileURLToPath } from "node:url"
+import { dirname } from "node:path"
+import { median, parseRunArgs } from "./support.js"
 
-const parseArgs = (args: ReadonlyArray<string>) => {
-  const options = {
-    runs: 9,
-    iterations: 200_000,
-    out: join(dirname(fileURLToPath(import.meta.url)), "..", "results", "breaker.json")
-  }
-  for (let i = 0; i < args.length; i += 2) {
-    const flag = args[i]
-    const value = args[i + 1]
-    const number = Number(value)
-    if (flag === "--runs" && Number.isInteger(number) && number > 0) options.runs = number
-    else if (flag === "--iterations" && Number.isInteger(number) && number > 0) options.iterations = number
-    else if (flag === "--out" && value !== undefined) options.out = value
-    else throw new Error(`unknown or bad flag: ${flag} ${value ?? ""}`)
-  }
-  return options
-}
+const parseArgs = (args: ReadonlyArray<string>) => parseRunArgs(args, { runs: 9, iterations: 200_000, name: "breaker" })
 
 interface Case {
   readonly name: string
@@ -122,12 +106,6 @@ const wrapperOnlyLoop = (n: number): Effect.Effect<number> =>
     for (let i = 0; i < n; i++) acc += yield* step
     return acc
   })
-
-const median = (xs: ReadonlyArray<number>): number => {
-  const sorted = [...xs].sort((a, b) => a - b)
-  const mid = Math.floor(sorted.length / 2)
-  return sorted.length % 2 === 1 ? (sorted[mid] ?? 0) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2
-}
 
 const timeLoop = (loop: Effect.Effect<number>, iterations: number): number => {
   const start = process.hrtime.bigint()

@@ -10,8 +10,8 @@ import { Classification, Classifier, Errors, Failures } from "@effect-resilience
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import { mkdirSync, writeFileSync } from "node:fs"
-import { dirname, join } from "node:path"
-import { fileURLToPath } from "node:url"
+import { dirname } from "node:path"
+import { median, parseRunArgs } from "./support.js"
 
 const TARGET_NS = 200
 
@@ -101,23 +101,8 @@ const baseline = (u: unknown): Classification.Classification => {
   }
 }
 
-const parseArgs = (args: ReadonlyArray<string>) => {
-  const options = {
-    runs: 9,
-    iterations: 1_000_000,
-    out: join(dirname(fileURLToPath(import.meta.url)), "..", "results", "classify.json")
-  }
-  for (let i = 0; i < args.length; i += 2) {
-    const flag = args[i]
-    const value = args[i + 1]
-    const number = Number(value)
-    if (flag === "--runs" && Number.isInteger(number) && number > 0) options.runs = number
-    else if (flag === "--iterations" && Number.isInteger(number) && number > 0) options.iterations = number
-    else if (flag === "--out" && value !== undefined) options.out = value
-    else throw new Error(`unknown or bad flag: ${flag} ${value ?? ""}`)
-  }
-  return options
-}
+const parseArgs = (args: ReadonlyArray<string>) =>
+  parseRunArgs(args, { runs: 9, iterations: 1_000_000, name: "classify" })
 
 /**
  * One timed loop; returns CPU nanoseconds per call (user + system CPU time of this process, not wall
@@ -139,12 +124,6 @@ const timeLoop = (
   const used = process.cpuUsage(start)
   sink.value += acc
   return ((used.user + used.system) * 1000) / iterations
-}
-
-const median = (xs: ReadonlyArray<number>): number => {
-  const sorted = [...xs].sort((a, b) => a - b)
-  const mid = Math.floor(sorted.length / 2)
-  return sorted.length % 2 === 1 ? (sorted[mid] ?? 0) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2
 }
 
 export const run = async (args: ReadonlyArray<string>): Promise<void> => {

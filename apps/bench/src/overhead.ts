@@ -36,6 +36,7 @@ import {
 import { Effect, Layer, ManagedRuntime, Schedule } from "effect"
 import Opossum from "opossum"
 import pRetry from "p-retry"
+import { median } from "./support.js"
 
 const here = dirname(fileURLToPath(import.meta.url))
 const resultsDir = join(here, "..", "results")
@@ -236,12 +237,6 @@ const heapInFlight = async (start: (gate: Promise<number>) => unknown): Promise<
   open(42)
   await new Promise((r) => setTimeout(r, 50))
   return (after - before) / inFlight
-}
-
-const median = (xs: ReadonlyArray<number>) => {
-  const s = [...xs].sort((a, b) => a - b)
-  const mid = Math.floor(s.length / 2)
-  return s.length % 2 === 1 ? (s[mid] ?? 0) : ((s[mid - 1] ?? 0) + (s[mid] ?? 0)) / 2
 }
 
 /**
