@@ -57,6 +57,13 @@ const memoize = (classify: Classify): Classify => {
   }
 }
 
+/** Runs an admitted attempt: with the breaker's permit (if any), whether it holds a bulkhead slot, and when it started. */
+type RunAttempt<A, E, R> = (
+  permit: CircuitBreaker.Permit | undefined,
+  holdsSlot: boolean,
+  start: number
+) => Effect.Effect<A, E | AttemptTimeout | DeadlineExceeded, R>
+
 /** @internal */
 export const make = (policy: Resilience.Policy): Effect.Effect<Resilience.Pipeline, never, Classifier | Scope.Scope> =>
   Effect.gen(function* () {
@@ -212,16 +219,10 @@ export const make = (policy: Resilience.Policy): Effect.Effect<Resilience.Pipeli
     }
 
     /**
-     * Admission common to both kinds of operation: the breaker, then the bulkhead. Returns the
-     * run of the attempt, or a rejection.
+     * Admission common to both kinds of operation: the breaker, the rate limit, then the
+     * bulkhead. Returns the run of the attempt, or a rejection.
      */
-    const admit = <A, E, R>(
-      run: (
-        permit: CircuitBreaker.Permit | undefined,
-        holdsSlot: boolean,
-        start: number
-      ) => Effect.Effect<A, E | AttemptTimeout | DeadlineExceeded, R>
-    ): Effect.Effect<A, E | Resilience.AttemptError, R> => {
+    const admit = <A, E, R>(run: RunAttempt<A, E, R>): Effect.Effect<A, E | Resilience.AttemptError, R> => {
       metrics.attempt()
       const start = clock.unsafeCurrentTimeMillis()
       let permit: CircuitBreaker.Permit | undefined
@@ -255,11 +256,7 @@ export const make = (policy: Resilience.Policy): Effect.Effect<Resilience.Pipeli
     const afterRateLimit = <A, E, R>(
       permit: CircuitBreaker.Permit | undefined,
       start: number,
-      run: (
-        permit: CircuitBreaker.Permit | undefined,
-        holdsSlot: boolean,
-        start: number
-      ) => Effect.Effect<A, E | AttemptTimeout | DeadlineExceeded, R>
+      run: RunAttempt<A, E, R>
     ): Effect.Effect<A, E | Resilience.AttemptError, R> => {
       if (bulkhead === undefined || bulkhead.tryAcquire())
         return watched(run(permit, bulkhead !== undefined, start), start)
