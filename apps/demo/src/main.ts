@@ -1,1 +1,206 @@
-process.stdout.write("demo: coming with the retry policy\n")
+/**
+ * `pnpm demo`: resilient batch ingest against a misbehaving upstream.
+ *
+ *   pnpm demo                                  5,000 records, seed 42, 30 % transient failures
+ *   pnpm demo --records 20000 --seed 7 --transient-rate 0.4 --mix 5xx=1,429=1,slow=1,reset=1
+ *   pnpm demo --batch-id demo-42-1 ...         resume a batch (same id, same records and seed)
+ *   pnpm demo --report-json report.json        also write the report as JSON
+ *   pnpm demo upstream --healthy --port 8080   only the upstream (healed: for `pnpm cli dlq replay`)
+ *
+ * Ctrl-C / SIGTERM interrupt the run cleanly (stores closed, upstream state saved); run again with
+ * the printed --batch-id to resume from the checkpoint. `--help` lists every flag.
+ */
+import { resolve } from "node:path"
+import { parseArgs } from "node:util"
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
+import * as Effect from "effect/Effect"
+import * as Schema from "effect/Schema"
+import * as Ingest from "./Ingest.js"
+import * as Upstream from "./Upstream.js"
+
+const help = `pnpm demo [upstream] [flags]
+
+ingest (default):
+  --records N             records to ingest (default 5000)
+  --seed N                seed of the data set and of the failure mix (default 42)
+  --batch-id ID           batch id; reuse one to resume its checkpoint (default demo-<seed>-<time>)
+  --data-dir DIR          SQLite files and upstream state (default ./data)
+  --concurrency N         records in flight (default 48)
+  --transient-rate R      share of requests meeting a transient fault, 0..1 (default 0.3)
+  --mix K=W,...           weights of the faults 5xx, 429, slow, reset (default 5xx=5,429=2,slow=1,reset=2)
+  --malformed-rate R      share of malformed records, refused with 400/422 (default 0.01)
+  --slow-ms N             how late a slow answer comes (default 1500)
+  --outage-at R           full outage once this share of records was accepted (default 0.4)
+  --outage-ms N           outage length, 0 for none (default 2000)
+  --attempt-timeout-ms N  per attempt (default 1000)
+  --max-attempts N        per record (default 10)
+  --hedging               hedge idempotent GETs (the ingest POSTs: it shows the option, not its effect)
+  --metrics-port N        Prometheus /metrics on 127.0.0.1 (default 0: any free port)
+  --report-json FILE      also write the report as JSON
+  --progress MODE         auto | tty | lines | off (default auto)
+  --no-trace-summary      do not print the trace summary
+
+upstream:
+  --port N                port on 127.0.0.1 (default 8080)
+  --healthy               no faults, accept malformed records (the healed upstream for DLQ replay)
+  --seed, --transient-rate, --mix, --slow-ms as above
+`
+
+const Int = (name: string, min: number) =>
+  Schema.NumberFromString.pipe(Schema.int(), Schema.greaterThanOrEqualTo(min), Schema.annotations({ title: name }))
+const Ratio = Schema.NumberFromString.pipe(Schema.between(0, 1))
+
+const Flags = Schema.Struct({
+  records: Int("records", 1),
+  seed: Int("seed", 0),
+  concurrency: Int("concurrency", 1),
+  "transient-rate": Ratio,
+  "malformed-rate": Ratio,
+  "slow-ms": Int("slow-ms", 1),
+  "outage-at": Ratio,
+  "outage-ms": Int("outage-ms", 0),
+  "attempt-timeout-ms": Int("attempt-timeout-ms", 1),
+  "max-attempts": Int("max-attempts", 1),
+  "metrics-port": Int("metrics-port", 0),
+  port: Int("port", 0),
+  progress: Schema.Literal("auto", "tty", "lines", "off"),
+  mix: Schema.String.pipe(
+    Schema.pattern(/^(5xx|429|slow|reset)=\d+(\.\d+)?(,(5xx|429|slow|reset)=\d+(\.\d+)?)*$/, {
+      message: () => "Expected K=W pairs such as 5xx=4,429=2,slow=2,reset=2"
+    })
+  )
+})
+
+const defaults = {
+  records: "5000",
+  seed: "42",
+  concurrency: "48",
+  "transient-rate": "0.3",
+  "malformed-rate": "0.01",
+  "slow-ms": "1500",
+  "outage-at": "0.4",
+  "outage-ms": "2000",
+  "attempt-timeout-ms": "1000",
+  "max-attempts": "10",
+  "metrics-port": "0",
+  port: "8080",
+  progress: "auto",
+  mix: "5xx=5,429=2,slow=1,reset=2"
+}
+
+const parseMix = (text: string): Upstream.FaultMix["weights"] => {
+  const weights = { "5xx": 0, "429": 0, slow: 0, reset: 0 }
+  for (const pair of text.split(",")) {
+    const [kind, weight] = pair.split("=")
+    if (kind === "5xx" || kind === "429" || kind === "slow" || kind === "reset") weights[kind] = Number(weight)
+  }
+  return weights
+}
+
+const stringOptions = [
+  "records",
+  "seed",
+  "batch-id",
+  "data-dir",
+  "concurrency",
+  "transient-rate",
+  "mix",
+  "malformed-rate",
+  "slow-ms",
+  "outage-at",
+  "outage-ms",
+  "attempt-timeout-ms",
+  "max-attempts",
+  "metrics-port",
+  "report-json",
+  "progress",
+  "port"
+] as const
+
+// `pnpm demo` runs in apps/demo: resolve paths from where the command was typed.
+const base = process.env.INIT_CWD ?? process.cwd()
+
+const main = Effect.gen(function* () {
+  const parsed = yield* Effect.try({
+    try: () =>
+      parseArgs({
+        args: process.argv.slice(2).filter((a) => a !== "--"),
+        allowPositionals: true,
+        options: {
+          ...Object.fromEntries(stringOptions.map((name) => [name, { type: "string" as const }])),
+          hedging: { type: "boolean" },
+          healthy: { type: "boolean" },
+          "no-trace-summary": { type: "boolean" },
+          help: { type: "boolean", short: "h" }
+        }
+      }),
+    catch: (e) => (e instanceof Error ? e.message : String(e))
+  })
+  const values = parsed.values
+  if (values.help === true) {
+    process.stdout.write(help)
+    return
+  }
+  const text = (name: string): string | undefined => {
+    const v: unknown = Reflect.get(values, name)
+    return typeof v === "string" ? v : undefined
+  }
+  const raw = Object.fromEntries(Object.entries(defaults).map(([k, d]) => [k, text(k) ?? d]))
+  const flags = yield* Schema.decodeUnknown(Flags)(raw).pipe(Effect.mapError((e) => `invalid flags: ${e.message}`))
+  const mix: Upstream.FaultMix = { transientRate: flags["transient-rate"], weights: parseMix(flags.mix) }
+  const command = parsed.positionals[0] ?? "ingest"
+
+  if (command === "upstream") {
+    const healthy = values.healthy === true
+    const upstream = yield* Upstream.start({
+      port: flags.port,
+      seed: flags.seed,
+      mix,
+      slowMillis: flags["slow-ms"],
+      outageAfter: undefined,
+      outageMillis: 0,
+      healthy
+    })
+    process.stderr.write(
+      `upstream ${healthy ? "(healthy: no faults, accepts every record)" : "(misbehaving)"} at ${upstream.url}/records; Ctrl-C stops it\n`
+    )
+    return yield* Effect.never
+  }
+  if (command !== "ingest") return yield* Effect.fail(`unknown command "${command}" (try --help)`)
+
+  yield* Ingest.run({
+    records: flags.records,
+    seed: flags.seed,
+    batchId: text("batch-id") ?? `demo-${flags.seed}-${Date.now()}`,
+    dataDir: resolve(base, text("data-dir") ?? "data"),
+    concurrency: flags.concurrency,
+    mix,
+    malformedRate: flags["malformed-rate"],
+    slowMillis: flags["slow-ms"],
+    outageAt: flags["outage-at"],
+    outageMillis: flags["outage-ms"],
+    attemptTimeoutMillis: flags["attempt-timeout-ms"],
+    maxAttempts: flags["max-attempts"],
+    hedging: values.hedging === true,
+    metricsPort: flags["metrics-port"],
+    reportJson: resolvePath(text("report-json")),
+    progress: flags.progress,
+    traceSummary: values["no-trace-summary"] !== true
+  })
+}).pipe(Effect.scoped)
+
+function resolvePath(path: string | undefined): string | undefined {
+  return path === undefined ? undefined : resolve(base, path)
+}
+
+NodeRuntime.runMain(
+  main.pipe(
+    Effect.catchAll((error) =>
+      Effect.sync(() => {
+        process.stderr.write(`error: ${typeof error === "string" ? error : error.message}\n`)
+        process.exitCode = 1
+      })
+    )
+  ),
+  { disableErrorReporting: false }
+)

@@ -1,0 +1,265 @@
+/**
+ * The demo's ingest: a generated data set sent to the misbehaving upstream through the resilient
+ * HttpClient, run by the batch runner on SQLite stores in the data folder (checkpoint and
+ * idempotency in `batch.db`, dead letters in `dlq.db`), with a progress line, a report, tracing and
+ * a Prometheus endpoint.
+ */
+import { mkdirSync, writeFileSync } from "node:fs"
+import { join } from "node:path"
+import * as Batch from "@effect-resilience/core/Batch"
+import * as CircuitBreaker from "@effect-resilience/core/CircuitBreaker"
+import * as Classifier from "@effect-resilience/core/Classifier"
+import * as Events from "@effect-resilience/core/Events"
+import { Otel, TraceSummary } from "@effect-resilience/otel"
+import { ResilientHttpClient } from "@effect-resilience/platform"
+import { SqlCheckpointStore, SqlDeadLetterQueue, SqlIdempotencyStore } from "@effect-resilience/sql"
+import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
+import * as HttpClient from "@effect/platform/HttpClient"
+import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import * as HttpClientResponse from "@effect/platform/HttpClientResponse"
+import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Ref from "effect/Ref"
+import * as Stream from "effect/Stream"
+import * as Dataset from "./Dataset.js"
+import * as Progress from "./Progress.js"
+import * as Report from "./Report.js"
+import * as Upstream from "./Upstream.js"
+
+export interface IngestOptions {
+  readonly records: number
+  readonly seed: number
+  readonly batchId: string
+  readonly dataDir: string
+  readonly concurrency: number
+  readonly mix: Upstream.FaultMix
+  readonly malformedRate: number
+  readonly slowMillis: number
+  readonly outageAt: number
+  readonly outageMillis: number
+  readonly attemptTimeoutMillis: number
+  readonly maxAttempts: number
+  readonly hedging: boolean
+  readonly metricsPort: number
+  readonly reportJson: string | undefined
+  readonly progress: Progress.Mode
+  readonly traceSummary: boolean
+}
+
+/** The client policy of the demo (per upstream host). */
+export const policyOf = (options: IngestOptions): ResilientHttpClient.Options => ({
+  policy: {
+    attemptTimeoutMillis: options.attemptTimeoutMillis,
+    // one budget of time per record: long enough to wait out a short outage and the breaker
+    deadlineMillis: 30_000,
+    retry: {
+      maxAttempts: options.maxAttempts,
+      initialDelayMillis: 50,
+      maxDelayMillis: 2_000,
+      throttledInitialDelayMillis: 200,
+      retryAfterExtraMillis: 3_000
+    },
+    breaker: {
+      // the failure rate over the last 40 calls: random 30 % failures never reach 80 %, an outage does
+      policy: { _tag: "CountWindow", size: 40, minimumCalls: 20, failureRateThreshold: 0.8 },
+      openDuration: 500,
+      halfOpen: { maxProbes: 2, successThreshold: 2 }
+    }
+  },
+  ...(options.hedging
+    ? { hedging: { delayMillis: Math.max(1, Math.round(options.attemptTimeoutMillis / 2)), maxHedges: 1 } }
+    : {})
+})
+
+const stores = (dataDir: string) => {
+  const batchDb = SqliteClient.layer({ filename: join(dataDir, "batch.db") })
+  return Layer.mergeAll(
+    SqlCheckpointStore.layer.pipe(Layer.provide(batchDb)),
+    SqlIdempotencyStore.layer.pipe(Layer.provide(batchDb)),
+    SqlDeadLetterQueue.layerSqlite({ filename: join(dataDir, "dlq.db") })
+  )
+}
+
+const describeTransition = (
+  t: { readonly breaker: string; readonly from: string; readonly to: string },
+  startMillis: number,
+  atMillis: number
+) => `${((atMillis - startMillis) / 1000).toFixed(1)}s ${t.from}->${t.to}`
+
+const program = (options: IngestOptions) =>
+  Effect.gen(function* () {
+    const log = (line: string) => Effect.sync(() => process.stderr.write(`${line}\n`))
+    const telemetry = yield* Otel.Telemetry
+    const records = Dataset.generate({
+      records: options.records,
+      seed: options.seed,
+      malformedRate: options.malformedRate
+    })
+    const upstream = yield* Upstream.start({
+      seed: options.seed,
+      mix: options.mix,
+      slowMillis: options.slowMillis,
+      outageAfter: options.outageMillis > 0 ? Math.max(1, Math.floor(options.records * options.outageAt)) : undefined,
+      outageMillis: options.outageMillis,
+      healthy: false,
+      stateFile: join(options.dataDir, `upstream-${options.batchId.replace(/[^A-Za-z0-9._-]/g, "_")}.json`)
+    })
+    yield* log(`upstream (misbehaving on purpose) at ${upstream.url}`)
+    yield* log(
+      Option.match(telemetry.metricsUrl, {
+        onNone: () => "metrics: not served",
+        onSome: (url) => `metrics for Prometheus at ${url}`
+      })
+    )
+    yield* log(
+      Option.match(telemetry.otlpEndpoint, {
+        onNone: () => "traces: kept in memory (set OTEL_EXPORTER_OTLP_ENDPOINT to export them over OTLP)",
+        onSome: (url) => `traces: exported over OTLP to ${url}`
+      })
+    )
+    yield* log(`batch ${options.batchId}: ${records.length} records, data in ${options.dataDir}`)
+
+    const startMillis = yield* Clock.currentTimeMillis
+    // what the runtime decided, from the event hub
+    const retries = yield* Ref.make(0)
+    const transitions = yield* Ref.make<ReadonlyArray<string>>([])
+    const breakerState = yield* Ref.make("closed")
+    const hub = yield* Events.ResilienceEvents
+    const events = yield* hub.subscribe
+    yield* Effect.forkScoped(
+      Stream.runForEach(events, (event) => {
+        switch (event._tag) {
+          case "RetryScheduled":
+            return Ref.update(retries, (n) => n + 1)
+          case "BreakerTransition":
+            return Effect.zipRight(
+              Ref.set(breakerState, event.to),
+              Ref.update(transitions, (list) => [...list, describeTransition(event, startMillis, event.atMillis)])
+            )
+          default:
+            return Effect.void
+        }
+      })
+    )
+    yield* Otel.traceEvents()
+
+    const raw = yield* HttpClient.HttpClient
+    const client = yield* ResilientHttpClient.make(raw, policyOf(options))
+    const latencyByKey = new Map<string, number>()
+    const endpoint = `${upstream.url}/records`
+
+    const ingestOne = (record: Dataset.Record, ctx: Batch.ItemContext) =>
+      Effect.flatMap(Clock.currentTimeMillis, (start) =>
+        client
+          .execute(
+            HttpClientRequest.post(endpoint).pipe(
+              HttpClientRequest.setHeader("idempotency-key", ctx.idempotencyKey),
+              HttpClientRequest.bodyUnsafeJson(record)
+            )
+          )
+          .pipe(
+            Effect.flatMap(HttpClientResponse.schemaBodyJson(Dataset.Receipt)),
+            Effect.ensuring(
+              Effect.flatMap(Clock.currentTimeMillis, (end) =>
+                Effect.sync(() => latencyByKey.set(ctx.idempotencyKey, end - start))
+              )
+            )
+          )
+      ).pipe(
+        Effect.annotateSpans({ "record.key": record.id }),
+        Effect.withSpan("ingest record", { attributes: { "record.key": record.id } }),
+        // the batch runs with tracing off (below): trace the call, not every store statement
+        Effect.withTracerEnabled(true)
+      )
+
+    const handle = yield* Batch.start({
+      batchId: options.batchId,
+      items: records,
+      key: (r) => r.id,
+      process: ingestOne,
+      itemSchema: Dataset.Record,
+      resultSchema: Dataset.Receipt,
+      concurrency: options.concurrency
+    }).pipe(
+      // @effect/sql makes a span per statement: three per record here, more than the calls themselves
+      Effect.withTracerEnabled(false)
+    )
+    const lastProgress = yield* Ref.make<Option.Option<Batch.Progress>>(Option.none())
+    yield* Effect.forkScoped(Stream.runForEach(handle.progress, (p) => Ref.set(lastProgress, Option.some(p))))
+    const renderer = yield* Progress.start(options.progress, {
+      total: records.length,
+      progress: Ref.get(lastProgress),
+      retries: Ref.get(retries),
+      breaker: Ref.get(breakerState)
+    })
+
+    const result = yield* handle.result.pipe(
+      Effect.onInterrupt(() =>
+        Effect.zipRight(
+          renderer.stop,
+          Effect.flatMap(Ref.get(lastProgress), (p) =>
+            log(
+              `\ninterrupted after ${Option.match(p, { onNone: () => 0, onSome: (x) => x.done })}/${records.length} records; ` +
+                `resume with: pnpm demo --batch-id ${options.batchId} --records ${options.records} --seed ${options.seed}`
+            )
+          )
+        )
+      )
+    )
+    yield* renderer.stop
+    const elapsedMs = (yield* Clock.currentTimeMillis) - startMillis
+    const report = Report.make({
+      batchId: options.batchId,
+      records,
+      result,
+      idempotencyKey: (r) => Batch.idempotencyKey(options.batchId, r.id),
+      requestsByKey: upstream.requestsByKey(),
+      latencyByKey,
+      acceptedIds: upstream.acceptedIds(),
+      upstream: upstream.stats(),
+      retries: yield* Ref.get(retries),
+      breakerTransitions: yield* Ref.get(transitions),
+      elapsedMs
+    })
+    process.stdout.write(`${Report.format(report)}\n`)
+    if (options.reportJson !== undefined) {
+      writeFileSync(options.reportJson, `${JSON.stringify(report, null, 2)}\n`)
+      yield* log(`report written to ${options.reportJson}`)
+    }
+    if (options.traceSummary) {
+      // give the breaker-transition spans (traced by a fiber of their own) a moment to end
+      yield* Effect.sleep("20 millis")
+      const summary = TraceSummary.summarize(yield* telemetry.finishedSpans)
+      process.stdout.write(`\nTrace summary\n${TraceSummary.format(summary)}\n`)
+    }
+    if (report.deadLettered.total > 0) {
+      yield* log(
+        `\ndead letters: pnpm cli dlq list --db ${join(options.dataDir, "dlq.db")} --queue ${options.batchId}` +
+          `\nreplay them against a healed upstream: pnpm demo upstream --healthy --port 8080, then` +
+          `\n  pnpm cli dlq replay --db ${join(options.dataDir, "dlq.db")} --queue ${options.batchId} --target http://127.0.0.1:8080/records --operator you`
+      )
+    }
+    return report
+  }).pipe(Effect.scoped)
+
+/** Runs the demo's ingest and returns its report. */
+export const run = (options: IngestOptions) =>
+  Effect.suspend(() => {
+    mkdirSync(options.dataDir, { recursive: true })
+    const telemetry = Otel.layer({
+      serviceName: "effect-resilience-demo",
+      keepSpans: process.env.DEMO_KEEP_SPANS !== "0",
+      prometheus: { port: options.metricsPort }
+    })
+    const resilience = CircuitBreaker.layerMemory().pipe(
+      Layer.provideMerge(Events.layer({ capacity: 65_536 })),
+      Layer.merge(Classifier.layer)
+    )
+    return program(options).pipe(
+      Effect.provide(Layer.mergeAll(resilience, stores(options.dataDir), FetchHttpClient.layer)),
+      Effect.provide(telemetry)
+    )
+  })

@@ -1,0 +1,286 @@
+/**
+ * The upstream of the demo: an HTTP API on 127.0.0.1 that takes records (`POST /records`, JSON,
+ * `Idempotency-Key` header) and misbehaves on purpose.
+ *
+ * Like a real idempotent API, it stores the answer of every accepted key and returns it again when
+ * the key comes back (header `idempotent-replayed: true`), so a retry of a delivery whose answer was
+ * lost is not a second delivery. It counts what a client cannot see: a delivery is counted when a
+ * record is accepted, and a duplicate is a record (by its id) accepted a second time, under another
+ * key.
+ *
+ * Faults, drawn from a seeded PRNG per request:
+ * - `5xx`: 502 or 503;
+ * - `429`: with `Retry-After` in seconds, or as an HTTP date;
+ * - `slow`: the record is accepted, but the answer comes after `slowMillis` (longer than the
+ *   client's attempt timeout), so the client gives up and retries with the same key;
+ * - `reset`: the connection is destroyed before any answer;
+ * - an outage: every request gets a 503 for `outageMillis` once `outageAfter` records were accepted;
+ * - malformed records are refused for good: 400 for a negative amount, 422 for a bad currency.
+ *
+ * `healthy: true` turns every fault off and accepts malformed records too: the healed upstream
+ * that `pnpm cli dlq replay --target` resolves dead letters against.
+ */
+import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs"
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http"
+import * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
+import { type Prng, prng } from "./Prng.js"
+
+export type FaultKind = "5xx" | "429" | "slow" | "reset"
+
+export interface FaultMix {
+  /** The share of requests that meet a transient fault (0..1). */
+  readonly transientRate: number
+  /** Relative weights of the fault kinds. */
+  readonly weights: Readonly<Record<FaultKind, number>>
+}
+
+export interface UpstreamOptions {
+  readonly host?: string | undefined
+  readonly port?: number | undefined
+  readonly seed: number
+  readonly mix: FaultMix
+  readonly slowMillis: number
+  readonly outageAfter: number | undefined
+  readonly outageMillis: number
+  readonly healthy: boolean
+  /** Keep accepted deliveries in this JSON file across runs (a resumed batch sees its earlier deliveries). */
+  readonly stateFile?: string | undefined
+}
+
+export interface UpstreamStats {
+  readonly requests: number
+  readonly accepted: number
+  readonly duplicates: number
+  readonly replayed: number
+  readonly faults: Readonly<Record<FaultKind | "outage" | "400" | "422", number>>
+  readonly outageStartedAtMillis: number | undefined
+}
+
+export interface Upstream {
+  readonly url: string
+  readonly port: number
+  readonly stats: () => UpstreamStats
+  /** Record ids accepted so far (this run and, with a state file, earlier runs). */
+  readonly acceptedIds: () => ReadonlySet<string>
+  /** Requests seen per idempotency key (this run). */
+  readonly requestsByKey: () => ReadonlyMap<string, number>
+}
+
+interface Stored {
+  readonly id: string
+  readonly receipt: string
+}
+
+const readState = (file: string | undefined): Map<string, Stored> => {
+  const map = new Map<string, Stored>()
+  if (file === undefined || !existsSync(file)) return map
+  const parsed: unknown = JSON.parse(readFileSync(file, "utf8"))
+  if (typeof parsed === "object" && parsed !== null) {
+    for (const [key, value] of Object.entries(parsed)) {
+      if (
+        typeof value === "object" &&
+        value !== null &&
+        "id" in value &&
+        typeof value.id === "string" &&
+        "receipt" in value &&
+        typeof value.receipt === "string"
+      ) {
+        map.set(key, { id: value.id, receipt: value.receipt })
+      }
+    }
+  }
+  return map
+}
+
+const writeState = (file: string | undefined, byKey: ReadonlyMap<string, Stored>): void => {
+  if (file === undefined) return
+  const tmp = `${file}.tmp`
+  writeFileSync(tmp, JSON.stringify(Object.fromEntries(byKey)))
+  renameSync(tmp, file)
+}
+
+const pickFault = (random: Prng, weights: Readonly<Record<FaultKind, number>>): FaultKind => {
+  const kinds: ReadonlyArray<FaultKind> = ["5xx", "429", "slow", "reset"]
+  const total = kinds.reduce((sum, k) => sum + weights[k], 0)
+  let r = random() * total
+  for (const k of kinds) {
+    r -= weights[k]
+    if (r < 0) return k
+  }
+  return "5xx"
+}
+
+const send = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void => {
+  if (res.destroyed) return
+  res.writeHead(status, { "content-type": "application/json", ...headers })
+  res.end(JSON.stringify(body))
+}
+
+/** Validates a record: 400 when it is not one, 422 when it breaks a business rule. */
+const validate = (body: unknown): { readonly status: 400 | 422; readonly error: string } | { readonly id: string } => {
+  if (typeof body !== "object" || body === null || !("id" in body) || typeof body.id !== "string") {
+    return { status: 400, error: "not a record" }
+  }
+  if (!("amount" in body) || typeof body.amount !== "number" || body.amount < 0) {
+    return { status: 400, error: "amount must be a non-negative number" }
+  }
+  if (!("currency" in body) || typeof body.currency !== "string" || !/^[A-Z]{3}$/.test(body.currency)) {
+    return { status: 422, error: "currency must be an ISO 4217 code" }
+  }
+  return { id: body.id }
+}
+
+const idOf = (body: unknown): string | undefined =>
+  typeof body === "object" && body !== null && "id" in body && typeof body.id === "string" ? body.id : undefined
+
+/** Starts the upstream for the lifetime of the Scope (its state file is written when it stops). */
+export const start = (options: UpstreamOptions): Effect.Effect<Upstream, never, Scope.Scope> =>
+  Effect.acquireRelease(
+    Effect.async<{ readonly upstream: Upstream; readonly stop: () => Promise<void> }>((resume) => {
+      const random = prng(options.seed)
+      const byKey = readState(options.stateFile)
+      const accepted = new Map<string, number>()
+      for (const stored of byKey.values()) accepted.set(stored.id, (accepted.get(stored.id) ?? 0) + 1)
+      const requestsByKey = new Map<string, number>()
+      const faults = { "5xx": 0, "429": 0, slow: 0, reset: 0, outage: 0, "400": 0, "422": 0 }
+      let requests = 0
+      let acceptedNow = 0
+      let duplicates = 0
+      let replayed = 0
+      let outageStart: number | undefined
+      let receipts = byKey.size
+
+      const accept = (key: string, id: string): Stored => {
+        const stored: Stored = { id, receipt: `rcpt-${++receipts}` }
+        byKey.set(key, stored)
+        const n = (accepted.get(id) ?? 0) + 1
+        accepted.set(id, n)
+        if (n > 1) duplicates++
+        acceptedNow++
+        if (options.outageAfter !== undefined && outageStart === undefined && acceptedNow >= options.outageAfter) {
+          outageStart = Date.now()
+        }
+        return stored
+      }
+
+      const handle = (req: IncomingMessage, res: ServerResponse, raw: string): void => {
+        requests++
+        if (req.method !== "POST" || req.url !== "/records") {
+          send(res, 404, { error: "POST /records" })
+          return
+        }
+        const key = req.headers["idempotency-key"]
+        if (typeof key !== "string" || key.length === 0) {
+          send(res, 400, { error: "Idempotency-Key header required" })
+          return
+        }
+        requestsByKey.set(key, (requestsByKey.get(key) ?? 0) + 1)
+        if (!options.healthy) {
+          const now = Date.now()
+          if (outageStart !== undefined && now - outageStart < options.outageMillis) {
+            faults.outage++
+            send(res, 503, { error: "down for maintenance" })
+            return
+          }
+          if (random() < options.mix.transientRate) {
+            const kind = pickFault(random, options.mix.weights)
+            faults[kind]++
+            switch (kind) {
+              case "5xx":
+                send(res, random() < 0.5 ? 502 : 503, { error: "try again" })
+                return
+              case "429":
+                send(
+                  res,
+                  429,
+                  { error: "slow down" },
+                  {
+                    "retry-after": random() < 0.5 ? "1" : new Date(now + 2000).toUTCString()
+                  }
+                )
+                return
+              case "reset":
+                req.socket.destroy()
+                return
+              case "slow":
+                break
+            }
+            // slow: accept (or find) the record now, answer too late
+            let body: unknown
+            try {
+              body = JSON.parse(raw)
+            } catch {
+              body = undefined
+            }
+            const checked = validate(body)
+            const stored = "id" in checked ? (byKey.get(key) ?? accept(key, checked.id)) : undefined
+            setTimeout(() => {
+              if (stored === undefined) send(res, 503, { error: "try again" })
+              else send(res, 201, stored)
+            }, options.slowMillis).unref()
+            return
+          }
+        }
+        const existing = byKey.get(key)
+        if (existing !== undefined) {
+          replayed++
+          send(res, 200, existing, { "idempotent-replayed": "true" })
+          return
+        }
+        let body: unknown
+        try {
+          body = JSON.parse(raw)
+        } catch {
+          faults["400"]++
+          send(res, 400, { error: "not JSON" })
+          return
+        }
+        const checked = options.healthy ? { id: idOf(body) ?? key } : validate(body)
+        if (!("id" in checked)) {
+          faults[checked.status === 400 ? "400" : "422"]++
+          send(res, checked.status, { error: checked.error })
+          return
+        }
+        send(res, 201, accept(key, checked.id))
+      }
+
+      const server = createServer((req, res) => {
+        const chunks: Array<Buffer> = []
+        req.on("data", (chunk: Buffer) => chunks.push(chunk))
+        req.on("end", () => handle(req, res, Buffer.concat(chunks).toString("utf8")))
+        req.on("error", () => undefined)
+      })
+      server.keepAliveTimeout = 30_000
+      const host = options.host ?? "127.0.0.1"
+      server.listen(options.port ?? 0, host, () => {
+        const address = server.address()
+        const port = typeof address === "object" && address !== null ? address.port : 0
+        resume(
+          Effect.succeed({
+            upstream: {
+              url: `http://${host}:${port}`,
+              port,
+              stats: () => ({
+                requests,
+                accepted: acceptedNow,
+                duplicates,
+                replayed,
+                faults: { ...faults },
+                outageStartedAtMillis: outageStart
+              }),
+              acceptedIds: () => new Set(accepted.keys()),
+              requestsByKey: () => requestsByKey
+            },
+            stop: () =>
+              new Promise<void>((done) => {
+                writeState(options.stateFile, byKey)
+                server.closeAllConnections()
+                server.close(() => done())
+              })
+          })
+        )
+      })
+    }),
+    (running) => Effect.promise(running.stop)
+  ).pipe(Effect.map((running) => running.upstream))
