@@ -95,6 +95,34 @@ describe("Resilience pipeline", () => {
     }).pipe(Effect.provide(testClassifier))
   )
 
+  it.scoped("breaker state and transitions are metrics", () =>
+    Effect.gen(function* () {
+      const pipeline = yield* Resilience.make({
+        operation: "gauged",
+        retry: false,
+        breaker: { name: "gauged-breaker", policy: { _tag: "ConsecutiveFailures", threshold: 2 } }
+      })
+      yield* Effect.exit(pipeline.protect(Effect.fail(transient)))
+      yield* Effect.exit(pipeline.protect(Effect.fail(transient)))
+      // transitions reach the metrics through the breaker's stream: give those fibers a few turns
+      const transitions = counterValue("resilience_breaker_transitions_total", {
+        breaker: "gauged-breaker",
+        from: "closed",
+        to: "open"
+      })
+      for (let turn = 0; turn < 50 && (yield* transitions) === 0; turn++) yield* Effect.yieldNow()
+      expect(yield* transitions).toBe(1)
+      const snapshot = yield* Metric.snapshot
+      const state = snapshot.find(
+        (p) =>
+          p.metricKey.name === "resilience_breaker_state" &&
+          p.metricKey.tags.some((t) => t.key === "breaker" && t.value === "gauged-breaker")
+      )
+      if (state === undefined || !MetricState.isGaugeState(state.metricState)) return expect.unreachable()
+      expect(state.metricState.value).toBe(1)
+    }).pipe(Effect.provide(testClassifier))
+  )
+
   it.scoped("each failure is classified once, though the breaker and the retry both read it", () =>
     Effect.gen(function* () {
       let classified = 0

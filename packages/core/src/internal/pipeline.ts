@@ -86,9 +86,11 @@ export const make = (policy: Resilience.Policy): Effect.Effect<Resilience.Pipeli
         ? yield* registry.value.get(breakerName, { ...config, name: breakerName })
         : yield* CircuitBreaker.make({ ...config, name: breakerName })
       const gauges = Metrics.breakerGauges(breakerName)
-      gauges.state(Metrics.breakerStateValue.closed ?? 0)
+      gauges.state(Metrics.breakerStateValue[(yield* breaker.snapshot).state] ?? -1)
+      // subscribe now (not when the fiber first runs), so no transition is missed
+      const transitions = yield* breaker.subscribe
       yield* Effect.forkScoped(
-        Stream.runForEach(breaker.transitions, (t) =>
+        Stream.runForEach(transitions, (t) =>
           Effect.sync(() => {
             gauges.state(Metrics.breakerStateValue[t.to] ?? -1)
             gauges.transition(t.from, t.to)
