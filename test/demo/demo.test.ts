@@ -1,0 +1,188 @@
+/**
+ * End to end: `pnpm demo` at a small size as a child process, exporting its traces over OTLP/HTTP
+ * to a collector run by the test on 127.0.0.1. Checks the report's invariants (nothing lost, no
+ * duplicate delivery, recovery rate, dead-letter categories), that retries and breaker transitions
+ * reached the collector as spans, and that a second run of the same batch id resumes from the
+ * checkpoint (every record skipped, nothing sent again).
+ */
+import { spawn } from "node:child_process"
+import { mkdtempSync, readFileSync, rmSync } from "node:fs"
+import { createServer, type Server } from "node:http"
+import type { AddressInfo } from "node:net"
+import { tmpdir } from "node:os"
+import { join, resolve } from "node:path"
+import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
+
+const root = resolve(__dirname, "../..")
+const main = join(root, "apps/demo/src/main.ts")
+
+interface OtlpSpan {
+  readonly name: string
+  readonly events?: ReadonlyArray<{ readonly name: string }>
+  readonly attributes?: ReadonlyArray<{ readonly key: string }>
+}
+
+/** A minimal OTLP/HTTP JSON collector: keeps every span it is sent. */
+const collector = () => {
+  const spans: Array<OtlpSpan> = []
+  const contentTypes = new Set<string>()
+  const server: Server = createServer((req, res) => {
+    const chunks: Array<Buffer> = []
+    req.on("data", (c: Buffer) => chunks.push(c))
+    req.on("end", () => {
+      contentTypes.add(String(req.headers["content-type"]))
+      if (req.url === "/v1/traces") {
+        const body: {
+          resourceSpans?: ReadonlyArray<{ scopeSpans?: ReadonlyArray<{ spans?: ReadonlyArray<OtlpSpan> }> }>
+        } = JSON.parse(Buffer.concat(chunks).toString("utf8"))
+        for (const rs of body.resourceSpans ?? []) for (const ss of rs.scopeSpans ?? []) spans.push(...(ss.spans ?? []))
+      }
+      res.writeHead(200, { "content-type": "application/json" })
+      res.end("{}")
+    })
+  })
+  return { server, spans, contentTypes }
+}
+
+const runDemo = (args: ReadonlyArray<string>, env: Record<string, string>) =>
+  new Promise<{ readonly code: number | null; readonly stdout: string; readonly stderr: string }>((done, fail) => {
+    const child = spawn(process.execPath, ["--import", "tsx", main, ...args], {
+      cwd: root,
+      env: { ...process.env, ...env },
+      stdio: ["ignore", "pipe", "pipe"]
+    })
+    let stdout = ""
+    let stderr = ""
+    child.stdout.on("data", (c: Buffer) => {
+      stdout += c.toString()
+    })
+    child.stderr.on("data", (c: Buffer) => {
+      stderr += c.toString()
+    })
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL")
+      fail(new Error(`demo did not finish in time\n${stderr}`))
+    }, 100_000)
+    child.on("exit", (code) => {
+      clearTimeout(timer)
+      done({ code, stdout, stderr })
+    })
+  })
+
+interface Report {
+  readonly records: number
+  readonly succeeded: number
+  readonly succeededFirstTry: number
+  readonly recoveredAfterRetry: number
+  readonly recoveryRate: number
+  readonly transientAffected: number
+  readonly deadLettered: { readonly total: number; readonly byCategory: Record<string, number> }
+  readonly skipped: number
+  readonly lost: number
+  readonly duplicates: number
+  readonly attemptsPerRecord: { readonly mean: number; readonly max: number }
+  readonly breakerTransitions: number
+  readonly latencyMs: { readonly p50: number; readonly p99: number }
+  readonly elapsedMs: number
+  readonly upstream: { readonly requests: number; readonly faults: Record<string, number> }
+}
+
+describe("pnpm demo, end to end", () => {
+  const otlp = collector()
+  const dir = mkdtempSync(join(tmpdir(), "demo-e2e-"))
+  let endpoint = ""
+
+  beforeAll(
+    () =>
+      new Promise<void>((done) => {
+        otlp.server.listen(0, "127.0.0.1", () => {
+          const address: AddressInfo | string | null = otlp.server.address()
+          endpoint = `http://127.0.0.1:${typeof address === "object" && address !== null ? address.port : 0}`
+          done()
+        })
+      })
+  )
+  afterAll(() => {
+    otlp.server.closeAllConnections()
+    otlp.server.close()
+    rmSync(dir, { recursive: true, force: true })
+  })
+
+  const args = (reportFile: string) => [
+    "--records",
+    "300",
+    "--seed",
+    "7",
+    "--batch-id",
+    "e2e",
+    "--malformed-rate",
+    "0.03",
+    "--outage-at",
+    "0.3",
+    "--outage-ms",
+    "1000",
+    "--slow-ms",
+    "1200",
+    "--data-dir",
+    dir,
+    "--report-json",
+    join(dir, reportFile),
+    "--progress",
+    "off",
+    "--metrics-port",
+    "0"
+  ]
+
+  it("ingests through a misbehaving upstream: nothing lost, no duplicate, transient failures recovered, spans exported", async () => {
+    const run = await runDemo(args("report.json"), { OTEL_EXPORTER_OTLP_ENDPOINT: endpoint })
+    expect(run.stderr).toContain("traces: exported over OTLP")
+    expect(run.stderr).toMatch(/metrics for Prometheus at http:\/\/127\.0\.0\.1:\d+\/metrics/)
+    expect(run.code).toBe(0)
+    const report: Report = JSON.parse(readFileSync(join(dir, "report.json"), "utf8"))
+
+    // every record has exactly one final outcome, and the upstream agrees
+    expect(report.records).toBe(300)
+    expect(report.succeeded + report.deadLettered.total).toBe(300)
+    expect(report.succeededFirstTry + report.recoveredAfterRetry).toBe(report.succeeded)
+    expect(report.lost).toBe(0)
+    expect(report.duplicates).toBe(0)
+    // the upstream did misbehave, and retries recovered what was transient
+    expect(report.upstream.faults["5xx"]).toBeGreaterThan(0)
+    expect(report.upstream.faults["429"]).toBeGreaterThan(0)
+    expect(report.upstream.faults.outage).toBeGreaterThan(0)
+    expect(report.transientAffected).toBeGreaterThan(50)
+    expect(report.recoveryRate).toBeGreaterThan(0.95)
+    expect(report.attemptsPerRecord.max).toBeGreaterThan(1)
+    // malformed records are dead-lettered as validation failures, not retried into oblivion
+    expect(report.deadLettered.byCategory.validation).toBeGreaterThan(0)
+    const transientDead = report.deadLettered.total - (report.deadLettered.byCategory.validation ?? 0)
+    expect(transientDead).toBeLessThanOrEqual(report.transientAffected * 0.05)
+    // the outage opened the breaker
+    expect(report.breakerTransitions).toBeGreaterThanOrEqual(2)
+    expect(report.latencyMs.p99).toBeGreaterThanOrEqual(report.latencyMs.p50)
+
+    // traces reached the collector: calls with retry events, attempt spans, breaker transitions
+    expect([...otlp.contentTypes].some((t) => t.includes("json"))).toBe(true)
+    const calls = otlp.spans.filter((s) => s.name.startsWith("resilience http "))
+    expect(calls.length).toBeGreaterThanOrEqual(300)
+    expect(calls.some((s) => (s.events ?? []).some((e) => e.name === "resilience.retry"))).toBe(true)
+    expect(otlp.spans.some((s) => s.name.startsWith("resilience.attempt "))).toBe(true)
+    const transitions = otlp.spans.filter((s) => s.name.startsWith("resilience.breaker "))
+    expect(transitions.length).toBe(report.breakerTransitions)
+    expect(transitions.some((s) => s.name.endsWith("closed -> open"))).toBe(true)
+    expect(transitions.every((s) => (s.events ?? []).some((e) => e.name === "resilience.breaker.transition"))).toBe(
+      true
+    )
+  }, 120_000)
+
+  it("resumes the same batch id from the checkpoint: every record skipped, nothing sent again", async () => {
+    const run = await runDemo(args("report-2.json"), {})
+    expect(run.code).toBe(0)
+    const report: Report = JSON.parse(readFileSync(join(dir, "report-2.json"), "utf8"))
+    expect(report.skipped).toBe(300)
+    expect(report.upstream.requests).toBe(0)
+    expect(report.lost).toBe(0)
+    expect(report.duplicates).toBe(0)
+    expect(report.succeeded + report.deadLettered.total).toBe(300)
+  }, 120_000)
+})
