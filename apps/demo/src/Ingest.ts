@@ -65,8 +65,10 @@ export const policyOf = (options: IngestOptions): ResilientHttpClient.Options =>
     breaker: {
       // the failure rate over the last 40 calls: random 30 % failures never reach 80 %, an outage does
       policy: { _tag: "CountWindow", size: 40, minimumCalls: 20, failureRateThreshold: 0.8 },
+      // short, and longer each time a probe fails: an outage costs a record few attempts
       openDuration: 500,
-      halfOpen: { maxProbes: 2, successThreshold: 2 }
+      openBackoff: { multiplier: 2, max: 4_000 },
+      halfOpen: { maxProbes: 1, successThreshold: 1 }
     }
   },
   ...(options.hedging
@@ -170,7 +172,6 @@ const program = (options: IngestOptions) =>
           )
       ).pipe(
         Effect.annotateSpans({ "record.key": record.id }),
-        Effect.withSpan("ingest record", { attributes: { "record.key": record.id } }),
         // the batch runs with tracing off (below): trace the call, not every store statement
         Effect.withTracerEnabled(true)
       )

@@ -196,7 +196,7 @@ export const start = (options: UpstreamOptions): Effect.Effect<Upstream, never, 
                   429,
                   { error: "slow down" },
                   {
-                    "retry-after": random() < 0.5 ? "1" : new Date(now + 2000).toUTCString()
+                    "retry-after": random() < 0.5 ? "1" : new Date(now + 1500).toUTCString()
                   }
                 )
                 return

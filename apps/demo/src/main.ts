@@ -25,7 +25,7 @@ ingest (default):
   --seed N                seed of the data set and of the failure mix (default 42)
   --batch-id ID           batch id; reuse one to resume its checkpoint (default demo-<seed>-<time>)
   --data-dir DIR          SQLite files and upstream state (default ./data)
-  --concurrency N         records in flight (default 48)
+  --concurrency N         records in flight (default 64)
   --transient-rate R      share of requests meeting a transient fault, 0..1 (default 0.3)
   --mix K=W,...           weights of the faults 5xx, 429, slow, reset (default 5xx=5,429=2,slow=1,reset=2)
   --malformed-rate R      share of malformed records, refused with 400/422 (default 0.01)
@@ -74,7 +74,7 @@ const Flags = Schema.Struct({
 const defaults = {
   records: "5000",
   seed: "42",
-  concurrency: "48",
+  concurrency: "64",
   "transient-rate": "0.3",
   "malformed-rate": "0.01",
   "slow-ms": "1500",
