@@ -14,6 +14,7 @@ import { resolve } from "node:path"
 import { parseArgs } from "node:util"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as Effect from "effect/Effect"
+import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import * as Ingest from "./Ingest.js"
 import * as Upstream from "./Upstream.js"
@@ -46,27 +47,30 @@ upstream:
   --seed, --transient-rate, --mix, --slow-ms as above
 `
 
-const Int = (name: string, min: number) =>
-  Schema.NumberFromString.pipe(Schema.int(), Schema.greaterThanOrEqualTo(min), Schema.annotations({ title: name }))
-const Ratio = Schema.NumberFromString.pipe(Schema.between(0, 1))
+const Int = (min: number) =>
+  Schema.NumberFromString.pipe(
+    Schema.int({ message: () => "expected a whole number" }),
+    Schema.greaterThanOrEqualTo(min, { message: () => `expected a whole number >= ${min}` })
+  )
+const Ratio = Schema.NumberFromString.pipe(Schema.between(0, 1, { message: () => "expected a number from 0 to 1" }))
 
 const Flags = Schema.Struct({
-  records: Int("records", 1),
-  seed: Int("seed", 0),
-  concurrency: Int("concurrency", 1),
+  records: Int(1),
+  seed: Int(0),
+  concurrency: Int(1),
   "transient-rate": Ratio,
   "malformed-rate": Ratio,
-  "slow-ms": Int("slow-ms", 1),
+  "slow-ms": Int(1),
   "outage-at": Ratio,
-  "outage-ms": Int("outage-ms", 0),
-  "attempt-timeout-ms": Int("attempt-timeout-ms", 1),
-  "max-attempts": Int("max-attempts", 1),
-  "metrics-port": Int("metrics-port", 0),
-  port: Int("port", 0),
+  "outage-ms": Int(0),
+  "attempt-timeout-ms": Int(1),
+  "max-attempts": Int(1),
+  "metrics-port": Int(0),
+  port: Int(0),
   progress: Schema.Literal("auto", "tty", "lines", "off"),
   mix: Schema.String.pipe(
     Schema.pattern(/^(5xx|429|slow|reset)=\d+(\.\d+)?(,(5xx|429|slow|reset)=\d+(\.\d+)?)*$/, {
-      message: () => "Expected K=W pairs such as 5xx=4,429=2,slow=2,reset=2"
+      message: () => "expected K=W pairs such as 5xx=5,429=2,slow=1,reset=2"
     })
   )
 })
@@ -146,7 +150,13 @@ const main = Effect.gen(function* () {
     return typeof v === "string" ? v : undefined
   }
   const raw = Object.fromEntries(Object.entries(defaults).map(([k, d]) => [k, text(k) ?? d]))
-  const flags = yield* Schema.decodeUnknown(Flags)(raw).pipe(Effect.mapError((e) => `invalid flags: ${e.message}`))
+  const flags = yield* Schema.decodeUnknown(Flags)(raw).pipe(
+    Effect.mapError((e) =>
+      ParseResult.ArrayFormatter.formatErrorSync(e)
+        .map((issue) => `--${issue.path.map(String).join(".")}: ${issue.message}`)
+        .join("; ")
+    )
+  )
   const mix: Upstream.FaultMix = { transientRate: flags["transient-rate"], weights: parseMix(flags.mix) }
   const command = parsed.positionals[0] ?? "ingest"
 

@@ -21,6 +21,17 @@ export interface SlowCall {
 }
 
 /**
+ * One breaker transition, read from a span made by `Otel.traceEvents`.
+ *
+ * @since 0.1.0
+ */
+export interface BreakerTransition {
+  readonly breaker: string
+  readonly from: string
+  readonly to: string
+}
+
+/**
  * The summary.
  *
  * @example
@@ -41,8 +52,8 @@ export interface Summary {
   readonly attemptSpans: number
   /** How many calls took 0, 1, 2, ... retries (index = retries). */
   readonly retriesPerCall: ReadonlyArray<number>
-  /** Breaker transition spans: `<breaker> <from> -> <to>` in time order. */
-  readonly breakerTransitions: ReadonlyArray<string>
+  /** Breaker transition spans, in time order. */
+  readonly breakerTransitions: ReadonlyArray<BreakerTransition>
   /** The slowest calls, slowest first. */
   readonly slowest: ReadonlyArray<SlowCall>
 }
@@ -96,7 +107,13 @@ export const summarize = (spans: ReadonlyArray<ReadableSpan>, options?: { readon
   const breakerTransitions = spans
     .filter((s) => s.name.startsWith("resilience.breaker "))
     .sort((a, b) => millisOf(a.startTime) - millisOf(b.startTime))
-    .map((s) => s.name.slice("resilience.breaker ".length))
+    .map(
+      (s): BreakerTransition => ({
+        breaker: String(s.attributes["resilience.breaker"] ?? ""),
+        from: String(s.attributes["resilience.from"] ?? ""),
+        to: String(s.attributes["resilience.to"] ?? "")
+      })
+    )
   return {
     spans: spans.length,
     calls: calls.length,
@@ -127,9 +144,14 @@ export const format = (summary: Summary): string => {
     .map((count, retries) => (count === 0 ? undefined : `${retries}: ${count}`))
     .filter((s) => s !== undefined)
   if (histogram.length > 0) lines.push(`retries per call (retries: calls): ${histogram.join(", ")}`)
-  if (summary.breakerTransitions.length > 0) {
-    lines.push(`breaker transitions: ${summary.breakerTransitions.join("; ")}`)
+  // one chain of states per breaker: `closed -> open -> half-open -> closed`
+  const chains = new Map<string, Array<string>>()
+  for (const t of summary.breakerTransitions) {
+    const chain = chains.get(t.breaker)
+    if (chain === undefined) chains.set(t.breaker, [t.from, t.to])
+    else chain.push(t.to)
   }
+  for (const [breaker, chain] of chains) lines.push(`breaker ${breaker}: ${chain.join(" -> ")}`)
   if (summary.slowest.length > 0) {
     lines.push("slowest calls:")
     for (const call of summary.slowest) {

@@ -42,8 +42,8 @@ describe("Otel", () => {
       const summary = TraceSummary.summarize(yield* telemetry.finishedSpans)
       expect(summary.calls).toBe(1)
       expect(summary.retryEvents).toBeGreaterThanOrEqual(1)
-      expect(summary.breakerTransitions).toEqual(["flaky closed -> open"])
-      expect(TraceSummary.format(summary)).toContain("breaker transitions: flaky closed -> open")
+      expect(summary.breakerTransitions).toEqual([{ breaker: "flaky", from: "closed", to: "open" }])
+      expect(TraceSummary.format(summary)).toContain("breaker flaky: closed -> open")
     }).pipe(
       Effect.scoped,
       Effect.provide(
