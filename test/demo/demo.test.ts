@@ -205,6 +205,7 @@ describe("pnpm demo, end to end", () => {
       }
     })
     expect(sent).toBe(true)
+    expect(first.code).toBe(130)
     expect(first.stderr).toMatch(
       /interrupted after \d+\/800 records; resume with: pnpm demo --batch-id e2e-interrupted/
     )

@@ -13,7 +13,9 @@
 import { resolve } from "node:path"
 import { parseArgs } from "node:util"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
+import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import * as Ingest from "./Ingest.js"
@@ -212,5 +214,9 @@ NodeRuntime.runMain(
       })
     )
   ),
-  { disableErrorReporting: false }
+  {
+    // interrupted by Ctrl-C / SIGTERM: exit 130, as shells expect of an interrupted command
+    teardown: (exit, onExit) =>
+      onExit(Exit.isSuccess(exit) ? (process.exitCode === 1 ? 1 : 0) : Cause.isInterruptedOnly(exit.cause) ? 130 : 1)
+  }
 )
