@@ -56,6 +56,9 @@ export const policyOf = (options: IngestOptions): ResilientHttpClient.Options =>
     // one budget of time per record: long enough to wait out a short outage and the breaker
     deadlineMillis: 30_000,
     retry: {
+      // a CircuitOpen rejection counts as an attempt: while an outage keeps the breaker open, a
+      // record waiting it out spends an attempt per open period and per probe it does not get, so
+      // the limit leaves room for that; the deadline above is the real bound
       maxAttempts: options.maxAttempts,
       initialDelayMillis: 50,
       maxDelayMillis: 2_000,
@@ -65,9 +68,10 @@ export const policyOf = (options: IngestOptions): ResilientHttpClient.Options =>
     breaker: {
       // the failure rate over the last 40 calls: random 30 % failures never reach 80 %, an outage does
       policy: { _tag: "CountWindow", size: 40, minimumCalls: 20, failureRateThreshold: 0.8 },
-      // short, and longer each time a probe fails: an outage costs a record few attempts
+      // short, and longer (up to 1 s) each time a probe fails: with 30 % random failures a probe
+      // fails often even when the upstream is back, so a longer cap costs seconds after an outage
       openDuration: 500,
-      openBackoff: { multiplier: 2, max: 4_000 },
+      openBackoff: { multiplier: 2, max: 1_000 },
       halfOpen: { maxProbes: 1, successThreshold: 1 }
     }
   },

@@ -36,7 +36,7 @@ ingest (default):
   --outage-at R           full outage once this share of records was accepted (default 0.4)
   --outage-ms N           outage length, 0 for none (default 2000)
   --attempt-timeout-ms N  per attempt (default 1000)
-  --max-attempts N        per record (default 10)
+  --max-attempts N        per record, CircuitOpen rejections included (default 20)
   --hedging               hedge idempotent GETs (the ingest POSTs: it shows the option, not its effect)
   --metrics-port N        Prometheus /metrics on 127.0.0.1 (default 0: any free port)
   --report-json FILE      also write the report as JSON
@@ -87,7 +87,7 @@ const defaults = {
   "outage-at": "0.4",
   "outage-ms": "2000",
   "attempt-timeout-ms": "1000",
-  "max-attempts": "10",
+  "max-attempts": "20",
   "metrics-port": "0",
   port: "8080",
   progress: "auto",
