@@ -89,6 +89,7 @@ interface Report {
   readonly breakerTransitions: number
   readonly latencyMs: { readonly p50: number; readonly p99: number }
   readonly elapsedMs: number
+  readonly readBack: { readonly requested: number; readonly found: number; readonly hedges: number }
   readonly upstream: { readonly requests: number; readonly faults: Record<string, number> }
 }
 
@@ -135,7 +136,8 @@ describe("pnpm demo, end to end", () => {
     "--progress",
     "off",
     "--metrics-port",
-    "0"
+    "0",
+    "--hedging"
   ]
 
   it("ingests through a misbehaving upstream: nothing lost, no duplicate, transient failures recovered, spans exported", async () => {
@@ -165,6 +167,10 @@ describe("pnpm demo, end to end", () => {
     // the outage opened the breaker
     expect(report.breakerTransitions).toBeGreaterThanOrEqual(2)
     expect(report.latencyMs.p99).toBeGreaterThanOrEqual(report.latencyMs.p50)
+    // every delivered record reads back from the upstream by its key, through retries and hedges
+    expect(report.readBack.requested).toBe(report.succeeded)
+    expect(report.readBack.found).toBe(report.readBack.requested)
+    expect(report.readBack.hedges).toBeGreaterThan(0)
 
     // traces reached the collector: calls with retry events, attempt spans, breaker transitions
     expect([...otlp.contentTypes].some((t) => t.includes("json"))).toBe(true)

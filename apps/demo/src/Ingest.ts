@@ -43,6 +43,8 @@ export interface IngestOptions {
   readonly attemptTimeoutMillis: number
   readonly maxAttempts: number
   readonly hedging: boolean
+  /** How many delivered records to read back by GET after the ingest (0: none). */
+  readonly readBack: number
   readonly metricsPort: number
   readonly reportJson: string | undefined
   readonly progress: Progress.Mode
@@ -131,6 +133,7 @@ const program = (options: IngestOptions) =>
     const startMillis = yield* Clock.currentTimeMillis
     // what the runtime decided, from the event hub
     const retries = yield* Ref.make(0)
+    const hedges = yield* Ref.make(0)
     const transitions = yield* Ref.make<ReadonlyArray<string>>([])
     const breakerState = yield* Ref.make("closed")
     const hub = yield* Events.ResilienceEvents
@@ -140,6 +143,8 @@ const program = (options: IngestOptions) =>
         switch (event._tag) {
           case "RetryScheduled":
             return Ref.update(retries, (n) => n + 1)
+          case "HedgeStarted":
+            return Ref.update(hedges, (n) => n + 1)
           case "BreakerTransition":
             return Effect.zipRight(
               Ref.set(breakerState, event.to),
@@ -216,7 +221,29 @@ const program = (options: IngestOptions) =>
     )
     yield* renderer.stop
     const elapsedMs = (yield* Clock.currentTimeMillis) - startMillis
+    // read deliveries back: GETs are safe to repeat, so they are retried, and hedged with --hedging
+    const sample = result.succeeded.slice(0, options.readBack)
+    const readLatencies: Array<number> = []
+    const found = yield* Effect.forEach(
+      sample,
+      (outcome) =>
+        Effect.flatMap(Clock.currentTimeMillis, (start) =>
+          client
+            .get(`${upstream.url}/records/${encodeURIComponent(Batch.idempotencyKey(options.batchId, outcome.key))}`)
+            .pipe(
+              Effect.flatMap(HttpClientResponse.schemaBodyJson(Dataset.Receipt)),
+              Effect.map((receipt) => receipt.id === outcome.item.id),
+              Effect.orElseSucceed(() => false),
+              Effect.ensuring(
+                Effect.flatMap(Clock.currentTimeMillis, (end) => Effect.sync(() => readLatencies.push(end - start)))
+              )
+            )
+        ),
+      { concurrency: options.concurrency }
+    )
+    const readBack = Report.readBack(found.filter(Boolean).length, yield* Ref.get(hedges), readLatencies)
     const report = Report.make({
+      readBack,
       batchId: options.batchId,
       records,
       result,

@@ -34,6 +34,15 @@ export interface Report {
   readonly elapsedMs: number
   readonly throughputPerSecond: number
   readonly upstream: UpstreamStats
+  /** Deliveries read back by GET after the ingest (hedged with `--hedging`). */
+  readonly readBack: ReadBack
+}
+
+export interface ReadBack {
+  readonly requested: number
+  readonly found: number
+  readonly hedges: number
+  readonly latencyMs: { readonly p50: number; readonly p99: number; readonly max: number }
 }
 
 /** Categories a retry cannot fix: a record dead-lettered for these was never a transient failure. */
@@ -65,6 +74,18 @@ export interface ReportInput {
   readonly retries: number
   readonly breakerTransitions: ReadonlyArray<string>
   readonly elapsedMs: number
+  readonly readBack?: ReadBack | undefined
+}
+
+/** Read-back figures from the latencies of the GETs. */
+export const readBack = (found: number, hedges: number, latencies: ReadonlyArray<number>): ReadBack => {
+  const sorted = [...latencies].sort((a, b) => a - b)
+  return {
+    requested: latencies.length,
+    found,
+    hedges,
+    latencyMs: { p50: percentile(sorted, 50), p99: percentile(sorted, 99), max: percentile(sorted, 100) }
+  }
 }
 
 export const make = (input: ReportInput): Report => {
@@ -162,7 +183,8 @@ export const make = (input: ReportInput): Report => {
     },
     elapsedMs: Math.round(input.elapsedMs),
     throughputPerSecond: input.elapsedMs <= 0 ? 0 : Math.round((ran / input.elapsedMs) * 1000 * 10) / 10,
-    upstream: input.upstream
+    upstream: input.upstream,
+    readBack: input.readBack ?? readBack(0, 0, [])
   }
 }
 
@@ -201,6 +223,13 @@ export const format = (r: Report): string => {
     `p50 ${r.latencyMs.p50}, p90 ${r.latencyMs.p90}, p99 ${r.latencyMs.p99}, max ${r.latencyMs.max}`
   )
   row("elapsed", `${(r.elapsedMs / 1000).toFixed(1)} s (${r.throughputPerSecond} records/s)`)
+  if (r.readBack.requested > 0) {
+    const b = r.readBack
+    row(
+      "read back by GET",
+      `${b.found}/${b.requested} found, ${b.hedges} hedges, p50 ${b.latencyMs.p50} ms, p99 ${b.latencyMs.p99} ms, max ${b.latencyMs.max} ms`
+    )
+  }
   const f = r.upstream.faults
   row(
     "upstream faults injected",

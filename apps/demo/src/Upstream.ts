@@ -15,7 +15,9 @@
  *   client's attempt timeout), so the client gives up and retries with the same key;
  * - `reset`: the connection is destroyed before any answer;
  * - an outage: every request gets a 503 for `outageMillis` once `outageAfter` records were accepted;
- * - malformed records are refused for good: 400 for a negative amount, 422 for a bad currency.
+ * - malformed records are refused for good: 400 for a negative amount, 422 for a bad currency;
+ * - `GET /records/<idempotency key>` reads a delivery back; half the transient rate of those reads
+ *   is answered `slowMillis` late (what hedging is for).
  *
  * `healthy: true` turns every fault off and accepts malformed records too: the healed upstream
  * that `pnpm cli dlq replay --target` resolves dead letters against.
@@ -54,6 +56,8 @@ export interface UpstreamStats {
   readonly duplicates: number
   readonly replayed: number
   readonly faults: Readonly<Record<FaultKind | "outage" | "400" | "422", number>>
+  /** GET /records/<key> requests, and those answered late on purpose. */
+  readonly reads: { readonly total: number; readonly slow: number }
   readonly outageStartedAtMillis: number | undefined
 }
 
@@ -145,6 +149,7 @@ export const start = (options: UpstreamOptions): Effect.Effect<Upstream, never, 
       const requestsByKey = new Map<string, number>()
       const faults = { "5xx": 0, "429": 0, slow: 0, reset: 0, outage: 0, "400": 0, "422": 0 }
       let requests = 0
+      const reads = { total: 0, slow: 0 }
       let acceptedNow = 0
       let duplicates = 0
       let replayed = 0
@@ -166,8 +171,22 @@ export const start = (options: UpstreamOptions): Effect.Effect<Upstream, never, 
 
       const handle = (req: IncomingMessage, res: ServerResponse, raw: string): void => {
         requests++
+        if (req.method === "GET" && req.url?.startsWith("/records/") === true) {
+          // read back a delivery by its idempotency key; some answers come late (hedging shows here)
+          const stored = byKey.get(decodeURIComponent(req.url.slice("/records/".length)))
+          const answer = () =>
+            stored === undefined ? send(res, 404, { error: "unknown key" }) : send(res, 200, stored)
+          if (!options.healthy && random() < options.mix.transientRate / 2) {
+            reads.slow++
+            setTimeout(answer, options.slowMillis).unref()
+          } else {
+            answer()
+          }
+          reads.total++
+          return
+        }
         if (req.method !== "POST" || req.url !== "/records") {
-          send(res, 404, { error: "POST /records" })
+          send(res, 404, { error: "POST /records, GET /records/<idempotency key>" })
           return
         }
         const key = req.headers["idempotency-key"]
@@ -267,6 +286,7 @@ export const start = (options: UpstreamOptions): Effect.Effect<Upstream, never, 
                 duplicates,
                 replayed,
                 faults: { ...faults },
+                reads: { ...reads },
                 outageStartedAtMillis: outageStart
               }),
               acceptedIds: () => new Set(accepted.keys()),

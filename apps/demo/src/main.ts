@@ -37,7 +37,8 @@ ingest (default):
   --outage-ms N           outage length, 0 for none (default 2000)
   --attempt-timeout-ms N  per attempt (default 1000)
   --max-attempts N        per record, CircuitOpen rejections included (default 20)
-  --hedging               hedge idempotent GETs (the ingest POSTs: it shows the option, not its effect)
+  --read-back N           read N delivered records back by GET after the ingest (default 500)
+  --hedging               hedge the GETs: a second request after half the attempt timeout
   --metrics-port N        Prometheus /metrics on 127.0.0.1 (default 0: any free port)
   --report-json FILE      also write the report as JSON
   --progress MODE         auto | tty | lines | off (default auto)
@@ -67,6 +68,7 @@ const Flags = Schema.Struct({
   "outage-ms": Int(0),
   "attempt-timeout-ms": Int(1),
   "max-attempts": Int(1),
+  "read-back": Int(0),
   "metrics-port": Int(0),
   port: Int(0),
   progress: Schema.Literal("auto", "tty", "lines", "off"),
@@ -88,6 +90,7 @@ const defaults = {
   "outage-ms": "2000",
   "attempt-timeout-ms": "1000",
   "max-attempts": "20",
+  "read-back": "500",
   "metrics-port": "0",
   port: "8080",
   progress: "auto",
@@ -117,6 +120,7 @@ const stringOptions = [
   "outage-ms",
   "attempt-timeout-ms",
   "max-attempts",
+  "read-back",
   "metrics-port",
   "report-json",
   "progress",
@@ -194,6 +198,7 @@ const main = Effect.gen(function* () {
     attemptTimeoutMillis: flags["attempt-timeout-ms"],
     maxAttempts: flags["max-attempts"],
     hedging: values.hedging === true,
+    readBack: flags["read-back"],
     metricsPort: flags["metrics-port"],
     reportJson: resolvePath(text("report-json")),
     progress: flags.progress,

@@ -20,7 +20,8 @@ const upstream: UpstreamStats = {
   duplicates: 0,
   replayed: 0,
   faults: { "5xx": 0, "429": 0, slow: 0, reset: 0, outage: 0, "400": 0, "422": 0 },
-  outageStartedAtMillis: undefined
+  outageStartedAtMillis: undefined,
+  reads: { total: 0, slow: 0 }
 }
 
 const succeeded = (item: Dataset.Record): Batch.Succeeded<Dataset.Record, Dataset.Receipt> => ({
