@@ -64,6 +64,12 @@ export interface Options {
  * What the telemetry layer set up: where traces go, the `/metrics` URL, and the spans finished so
  * far (read them before the layer's scope closes: shutting the SDK down clears them).
  *
+ * @example
+ * import type { Otel } from "@effect-resilience/otel"
+ * import { Effect } from "effect"
+ *
+ * const countSpans = (t: Otel.TelemetryService) => Effect.map(t.finishedSpans, (spans) => spans.length)
+ *
  * @since 0.1.0
  */
 export interface TelemetryService {

@@ -10,6 +10,11 @@ import type { ReadableSpan } from "@opentelemetry/sdk-trace-base"
 /**
  * One slow call.
  *
+ * @example
+ * import type { TraceSummary } from "@effect-resilience/otel"
+ *
+ * const line = (c: TraceSummary.SlowCall) => `${c.name}: ${c.durationMillis.toFixed(0)} ms, ${c.retries} retries`
+ *
  * @since 0.1.0
  */
 export interface SlowCall {
@@ -22,6 +27,11 @@ export interface SlowCall {
 
 /**
  * One breaker transition, read from a span made by `Otel.traceEvents`.
+ *
+ * @example
+ * import type { TraceSummary } from "@effect-resilience/otel"
+ *
+ * const opened = (t: TraceSummary.BreakerTransition) => t.to === "open"
  *
  * @since 0.1.0
  */
