@@ -149,6 +149,23 @@ describe("RetryPolicy", () => {
     }).pipe(Effect.provide(testClassifier))
   )
 
+  it.effect("calls an open breaker refused do not use up attempts: the deadline bounds the wait", () =>
+    Effect.gen(function* () {
+      const open = new Boom({ category: "unavailable", retryAfterMillis: 1000, code: Classification.circuitOpenCode })
+      const { op, times } = yield* scripted([transient, open, open, open, transient])
+      const policy = RetryPolicy.make<Boom>({
+        operation: "op",
+        maxAttempts: 3,
+        schedule: Backoff.constant("10 millis")
+      })
+      const fiber = yield* Effect.fork(op.pipe(RetryPolicy.retry(policy), Deadline.within("10 seconds")))
+      yield* TestClock.adjust("10 seconds")
+      // two failures reached the operation, three refusals did not: the sixth try is the third attempt
+      expect(yield* Fiber.join(fiber)).toBe("ok")
+      expect((yield* times).length).toBe(6)
+    }).pipe(Effect.provide(testClassifier))
+  )
+
   it.effect("asks the retry budget before each retry", () =>
     Effect.gen(function* () {
       let tokens = 1

@@ -129,12 +129,20 @@ const afterFailure = <A, E, R, R2>(
       return Effect.zipRight(stopped, Effect.fail(failure))
     }
 
+    /**
+     * `attempt` numbers every try; `made` counts the tries that reached the operation, which is
+     * what `maxAttempts` limits: a call an open breaker refused never reached it (waiting for the
+     * probe is bounded by the deadline instead).
+     */
     const onFailure = (
       error: E,
-      attempt: number
+      attempt: number,
+      made: number
     ): Effect.Effect<A, E | RetriesExhausted | RetryBudgetExhausted, R | R2> =>
       Effect.flatMap(Clock.currentTimeMillis, (now) => {
         const classification = classifier.classify(error)
+        const refused = classification.code === C.circuitOpenCode
+        const reached = refused ? made - 1 : made
         const record: AttemptRecord = {
           attempt,
           failure: summarize(error, classification),
@@ -145,7 +153,7 @@ const afterFailure = <A, E, R, R2>(
           attempts.push(record)
           return stop("not-retryable", attempt, classification, error)
         }
-        if (attempt >= policy.maxAttempts) {
+        if (reached >= policy.maxAttempts) {
           attempts.push(record)
           return stop("exhausted", attempt, classification, error)
         }
@@ -159,7 +167,7 @@ const afterFailure = <A, E, R, R2>(
               return stop("exhausted", attempt, classification, error)
             }
             states.set(schedule, nextState)
-            const circuitOpen = classification.code === C.circuitOpenCode
+            const circuitOpen = refused
             let delay = Math.max(0, ScheduleIntervals.start(decision.intervals) - now)
             if (classification.retryAfter !== undefined) {
               const retryAfter = Duration.toMillis(classification.retryAfter)
@@ -205,7 +213,7 @@ const afterFailure = <A, E, R, R2>(
                 )
               )
               const next = Effect.matchEffect(self, {
-                onFailure: (e) => onFailure(e, attempt + 1),
+                onFailure: (e) => onFailure(e, attempt + 1, reached + 1),
                 onSuccess: (a) => {
                   if (budget !== undefined) budget.onSuccess(false, classification)
                   return Effect.succeed(a)
@@ -222,5 +230,5 @@ const afterFailure = <A, E, R, R2>(
         )
       })
 
-    return onFailure(firstError, 1)
+    return onFailure(firstError, 1, 1)
   })
