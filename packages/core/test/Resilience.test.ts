@@ -12,6 +12,7 @@ import * as Stream from "effect/Stream"
 import * as TestClock from "effect/TestClock"
 import * as Schema from "effect/Schema"
 import * as Chaos from "../src/Chaos.js"
+import * as CircuitBreaker from "../src/CircuitBreaker.js"
 import * as Classification from "../src/Classification.js"
 import * as Classifier from "../src/Classifier.js"
 import * as Errors from "../src/Errors.js"
@@ -95,22 +96,22 @@ describe("Resilience pipeline", () => {
     }).pipe(Effect.provide(testClassifier))
   )
 
-  it.scoped("breaker state and transitions are metrics", () =>
+  it.scoped("breaker state and transitions are metrics, counted once however many pipelines share the breaker", () =>
     Effect.gen(function* () {
-      const pipeline = yield* Resilience.make({
-        operation: "gauged",
-        retry: false,
-        breaker: { name: "gauged-breaker", policy: { _tag: "ConsecutiveFailures", threshold: 2 } }
-      })
-      yield* Effect.exit(pipeline.protect(Effect.fail(transient)))
-      yield* Effect.exit(pipeline.protect(Effect.fail(transient)))
-      // transitions reach the metrics through the breaker's stream: give those fibers a few turns
+      const breaker = { name: "gauged-breaker", policy: { _tag: "ConsecutiveFailures", threshold: 2 } } as const
+      const reads = yield* Resilience.make({ operation: "gauged-read", retry: false, breaker })
+      const writes = yield* Resilience.make({ operation: "gauged-write", retry: false, breaker })
+      expect(reads.breaker).toBe(writes.breaker)
+      yield* Effect.exit(reads.protect(Effect.fail(transient)))
+      yield* Effect.exit(writes.protect(Effect.fail(transient)))
+      // transitions reach the metrics through the breaker's publishing fiber: give it a few turns
       const transitions = counterValue("resilience_breaker_transitions_total", {
         breaker: "gauged-breaker",
         from: "closed",
         to: "open"
       })
       for (let turn = 0; turn < 50 && (yield* transitions) === 0; turn++) yield* Effect.yieldNow()
+      for (let turn = 0; turn < 10; turn++) yield* Effect.yieldNow()
       expect(yield* transitions).toBe(1)
       const snapshot = yield* Metric.snapshot
       const state = snapshot.find(
@@ -120,7 +121,7 @@ describe("Resilience pipeline", () => {
       )
       if (state === undefined || !MetricState.isGaugeState(state.metricState)) return expect.unreachable()
       expect(state.metricState.value).toBe(1)
-    }).pipe(Effect.provide(testClassifier))
+    }).pipe(Effect.provide(Layer.merge(testClassifier, CircuitBreaker.layerMemory())))
   )
 
   it.scoped("each failure is classified once, though the breaker and the retry both read it", () =>

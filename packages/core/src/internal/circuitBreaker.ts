@@ -27,6 +27,7 @@ import { Classifier } from "../Classifier.js"
 import { CircuitOpen } from "../Errors.js"
 import * as Events from "../Events.js"
 import { makeMemoryHandle } from "./circuitBreakerStore.js"
+import { breakerGauges, breakerStateValue } from "./metrics.js"
 
 // ---------------------------------------------------------------------------------------------
 // Permits
@@ -532,7 +533,12 @@ export const makeWith = (
     const handle = yield* store.attach(config.name, config.policy)
     const outbox = yield* Queue.unbounded<CircuitBreaker.Transition>()
     const pubsub = yield* Effect.acquireRelease(PubSub.unbounded<CircuitBreaker.Transition>(), PubSub.shutdown)
+    // state and transitions as metrics, once per breaker however many pipelines share it
+    const gauges = breakerGauges(config.name)
+    gauges.state(breakerStateValue[config.mode === "normal" ? "closed" : config.mode] ?? -1)
     const forward = (t: CircuitBreaker.Transition): Effect.Effect<void> => {
+      gauges.state(breakerStateValue[t.to] ?? -1)
+      gauges.transition(t.from, t.to)
       const local = PubSub.publish(pubsub, t)
       return Option.isSome(hub)
         ? Effect.zipRight(

@@ -20,7 +20,6 @@ import * as Option from "effect/Option"
 import * as Runtime from "effect/Runtime"
 import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
-import * as Stream from "effect/Stream"
 import * as Tracer from "effect/Tracer"
 import { UnknownException } from "effect/Cause"
 import * as Bulkhead from "../Bulkhead.js"
@@ -85,18 +84,6 @@ export const make = (policy: Resilience.Policy): Effect.Effect<Resilience.Pipeli
       breaker = Option.isSome(registry)
         ? yield* registry.value.get(breakerName, { ...config, name: breakerName })
         : yield* CircuitBreaker.make({ ...config, name: breakerName })
-      const gauges = Metrics.breakerGauges(breakerName)
-      gauges.state(Metrics.breakerStateValue[(yield* breaker.snapshot).state] ?? -1)
-      // subscribe now (not when the fiber first runs), so no transition is missed
-      const transitions = yield* breaker.subscribe
-      yield* Effect.forkScoped(
-        Stream.runForEach(transitions, (t) =>
-          Effect.sync(() => {
-            gauges.state(Metrics.breakerStateValue[t.to] ?? -1)
-            gauges.transition(t.from, t.to)
-          })
-        )
-      )
     }
 
     const bulkhead: Bulkhead.BulkheadService | undefined =
