@@ -267,6 +267,35 @@ describe("Resilience pipeline", () => {
     }).pipe(Effect.provide(Layer.merge(testClassifier, RetryBudget.layer({ name: "readme-budget" }))))
   )
 
+  it.scoped("a half-open probe waiting in the bulkhead's queue gives its slot back when interrupted", () =>
+    Effect.gen(function* () {
+      const pipeline = yield* Resilience.make({
+        operation: "probing",
+        retry: false,
+        attemptTimeoutMillis: false,
+        breaker: {
+          policy: { _tag: "ConsecutiveFailures", threshold: 1 },
+          openDuration: 1000,
+          halfOpen: { maxProbes: 2, successThreshold: 2 }
+        },
+        bulkhead: { maxConcurrent: 1, maxQueue: 1, queueTimeoutMillis: 60_000 }
+      })
+      yield* Effect.exit(pipeline.protect(Effect.fail(transient)))
+      yield* TestClock.adjust("1 second")
+      const gate = yield* Deferred.make<void>()
+      const first = yield* Effect.fork(pipeline.protect(Deferred.await(gate)))
+      yield* Effect.yieldNow()
+      const queued = yield* Effect.fork(pipeline.protect(Effect.succeed(2)))
+      yield* Effect.yieldNow()
+      expect((yield* pipeline.breaker!.snapshot).probesInFlight).toBe(2)
+      yield* Fiber.interrupt(queued)
+      expect((yield* pipeline.breaker!.snapshot).probesInFlight).toBe(1)
+      yield* Deferred.succeed(gate, undefined)
+      yield* Fiber.join(first)
+      expect(pipeline.bulkhead?.active()).toBe(0)
+    }).pipe(Effect.provide(testClassifier))
+  )
+
   it.scoped("a rate limit rejects with RateLimited, or waits for a token when told to", () =>
     Effect.gen(function* () {
       const failing = yield* Resilience.make({

@@ -161,6 +161,11 @@ export const make = (policy: Resilience.Policy): Effect.Effect<Resilience.Pipeli
       breaker.onFailure(permit, classification, end - start, end)
     }
 
+    const releasePermit = (permit: CircuitBreaker.Permit | undefined) =>
+      Effect.sync(() => {
+        if (breaker !== undefined && permit !== undefined) breaker.onNeutral(permit)
+      })
+
     const rejectedByBulkhead = (permit: CircuitBreaker.Permit | undefined, reason: "full" | "queue-timeout") => {
       if (breaker !== undefined && permit !== undefined) breaker.onNeutral(permit)
       const name = bulkhead?.name ?? operation
@@ -232,9 +237,10 @@ export const make = (policy: Resilience.Policy): Effect.Effect<Resilience.Pipeli
           )
         }
         if (wait > 0) {
-          // the token is reserved: wait for it, then go on to the bulkhead
+          // the token is reserved: wait for it, then go on to the bulkhead (an interrupted wait
+          // gives the breaker's permit back: a half-open probe slot must never leak)
           return Effect.zipRight(
-            Effect.sleep(Duration.millis(wait)),
+            Effect.onInterrupt(Effect.sleep(Duration.millis(wait)), () => releasePermit(permit)),
             Effect.suspend(() => afterRateLimit(permit, clock.unsafeCurrentTimeMillis(), run))
           )
         }
@@ -250,10 +256,18 @@ export const make = (policy: Resilience.Policy): Effect.Effect<Resilience.Pipeli
       if (bulkhead === undefined || bulkhead.tryAcquire())
         return watched(run(permit, bulkhead !== undefined, start), start)
       if (bulkhead.maxQueue === 0) return rejectedByBulkhead(permit, "full")
-      // Wait in the bulkhead's queue; the slot it hands over is released by withPermit.
+      // Wait in the bulkhead's queue; the slot it hands over is released by withPermit. Until the
+      // attempt starts, a rejection or an interruption gives the breaker's permit back.
+      let started = false
+      const queued = bulkhead.withPermit(
+        Effect.suspend(() => {
+          started = true
+          return watched(run(permit, false, clock.unsafeCurrentTimeMillis()), start)
+        })
+      )
       return Effect.catchIf(
-        bulkhead.withPermit(Effect.suspend(() => watched(run(permit, false, clock.unsafeCurrentTimeMillis()), start))),
-        (e): e is BulkheadRejected => e instanceof BulkheadRejected,
+        Effect.onInterrupt(queued, () => (started ? Effect.void : releasePermit(permit))),
+        (e): e is BulkheadRejected => !started && e instanceof BulkheadRejected,
         (e) => rejectedByBulkhead(permit, e.reason === "full" ? "full" : "queue-timeout")
       )
     }
