@@ -25,6 +25,7 @@ import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
+import { prng } from "@effect-resilience/demo/Prng"
 
 const ITEMS = 200
 const CONCURRENCY = 8
@@ -35,18 +36,6 @@ const batchId = "crash-batch"
 
 const root = fileURLToPath(new URL("../../", import.meta.url))
 const childPath = fileURLToPath(new URL("./child.ts", import.meta.url))
-
-/** mulberry32: a small seeded PRNG, so the kill points and transient failures repeat run to run. */
-const prng = (seed: number) => {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 /** FNV-1a, to seed the upstream's randomness per delivery. */
 const hash = (s: string) => {

@@ -12,6 +12,7 @@ import type { AddressInfo } from "node:net"
 import { tmpdir } from "node:os"
 import { join, resolve } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
+import type { Report } from "@effect-resilience/demo/Report"
 
 const root = resolve(__dirname, "../..")
 const main = join(root, "apps/demo/src/main.ts")
@@ -73,25 +74,6 @@ const runDemo = (
       done({ code, stdout, stderr })
     })
   })
-
-interface Report {
-  readonly records: number
-  readonly succeeded: number
-  readonly succeededFirstTry: number
-  readonly recoveredAfterRetry: number
-  readonly recoveryRate: number
-  readonly transientAffected: number
-  readonly deadLettered: { readonly total: number; readonly byCategory: Record<string, number> }
-  readonly skipped: number
-  readonly lost: number
-  readonly duplicates: number
-  readonly attemptsPerRecord: { readonly mean: number; readonly max: number }
-  readonly breakerTransitions: number
-  readonly latencyMs: { readonly p50: number; readonly p99: number }
-  readonly elapsedMs: number
-  readonly readBack: { readonly requested: number; readonly found: number; readonly hedges: number }
-  readonly upstream: { readonly requests: number; readonly faults: Record<string, number> }
-}
 
 describe("pnpm demo, end to end", () => {
   const otlp = collector()
