@@ -3,8 +3,8 @@
  * exhausted, breaker transitions, rejections, hedges. Telemetry, dashboards and tests subscribe to
  * the `ResilienceEvents` hub.
  *
- * Publishing costs nothing when no hub is provided: strategies look the service up with
- * `Effect.serviceOption` and skip publishing when it is absent.
+ * Publishing costs nothing when no hub is provided: the `ResilienceEvents` reference then holds
+ * its default, which publishes nowhere.
  *
  * @since 0.1.0
  */
@@ -12,7 +12,6 @@ import * as Context from "effect/Context"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as Option from "effect/Option"
 import * as PubSub from "effect/PubSub"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
@@ -79,18 +78,30 @@ export type ResilienceEvent = Data.TaggedEnum<{
 export const ResilienceEvent = Data.taggedEnum<ResilienceEvent>()
 
 /**
- * The event hub.
+ * The event hub. A `Context.Reference`: without {@link layer} in context, events go nowhere and
+ * subscribers see none (publishing then costs nothing), so no requirements type has to name it.
  *
  * @since 0.1.0
  */
-export class ResilienceEvents extends Context.Tag("@effect-resilience/core/ResilienceEvents")<
-  ResilienceEvents,
-  {
-    readonly publish: (event: ResilienceEvent) => Effect.Effect<void>
-    /** Subscribe for the lifetime of the scope. Only events published after subscribing are seen. */
-    readonly subscribe: Effect.Effect<Stream.Stream<ResilienceEvent>, never, Scope.Scope>
-  }
->() {}
+export class ResilienceEvents extends Context.Reference<ResilienceEvents>()("@effect-resilience/core/ResilienceEvents", {
+  defaultValue: (): ResilienceEventsService => nowhere
+}) {}
+
+/**
+ * What the hub offers.
+ *
+ * @since 0.2.0
+ */
+export interface ResilienceEventsService {
+  readonly publish: (event: ResilienceEvent) => Effect.Effect<void>
+  /** Subscribe for the lifetime of the scope. Only events published after subscribing are seen. */
+  readonly subscribe: Effect.Effect<Stream.Stream<ResilienceEvent>, never, Scope.Scope>
+}
+
+const nowhere: ResilienceEventsService = {
+  publish: () => Effect.void,
+  subscribe: Effect.succeed(Stream.empty)
+}
 
 /**
  * An in-process hub. Slow subscribers lose the oldest events (a sliding buffer of `capacity`)
@@ -131,6 +142,4 @@ export const layer = (options?: { readonly capacity?: number }): Layer.Layer<Res
  * @since 0.1.0
  */
 export const publish = (event: ResilienceEvent): Effect.Effect<void> =>
-  Effect.flatMap(Effect.serviceOption(ResilienceEvents), (hub) =>
-    Option.isSome(hub) ? hub.value.publish(event) : Effect.void
-  )
+  Effect.flatMap(ResilienceEvents, (hub) => hub.publish(event))

@@ -1,0 +1,187 @@
+/**
+ * The Effect binding of the strategy interface: timers on Effect's Clock, admission through a
+ * list of strategies as an Effect (waits become interruptible `Effect.async`s), and the generic
+ * `protect` every admission strategy offers for use on its own.
+ *
+ * @internal
+ */
+import * as Cause from "effect/Cause"
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
+import * as DefaultServices from "effect/DefaultServices"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as FiberRef from "effect/FiberRef"
+import * as Option from "effect/Option"
+import type { Classification } from "../../Classification.js"
+import { Classifier } from "../../Classifier.js"
+import * as Deadline from "../../Deadline.js"
+import * as core from "./core.js"
+
+/**
+ * An admission strategy bound to Effect: the decision core plus the typed error of a refusal.
+ *
+ * @internal
+ */
+export interface Strategy<E> extends core.AdmissionStrategy {
+  readonly reject: (rejected: core.Rejected) => E
+}
+
+/** The Clock of Effect's default services: `setTimeout` agrees with it. */
+const liveClock: Clock.Clock = Context.get(DefaultServices.liveServices, Clock.Clock)
+
+/**
+ * Arms a timer on `clock`; returns its canceller. With the live Clock a plain `setTimeout`; with
+ * any other (a `TestClock`) a fiber sleeping on that Clock, so tests control it.
+ *
+ * @internal
+ */
+export const arm = (clock: Clock.Clock, millis: number, onFire: () => void): (() => void) => {
+  if (clock === liveClock) {
+    const handle = setTimeout(onFire, millis)
+    return () => clearTimeout(handle)
+  }
+  const timer = Effect.runFork(Effect.zipRight(clock.sleep(Duration.millis(millis)), Effect.sync(onFire)))
+  return () => {
+    timer.unsafeInterruptAsFork(timer.id())
+  }
+}
+
+/** @internal */
+export const timersFor = (clock: Clock.Clock): core.Timers => ({
+  now: () => clock.unsafeCurrentTimeMillis(),
+  arm: (millis, onFire) => arm(clock, millis, onFire)
+})
+
+/** A refusal by the strategy at `index`. @internal */
+export interface Refusal {
+  readonly index: number
+  readonly rejected: core.Rejected
+}
+
+/**
+ * Waits for one strategy, interruptibly: an interruption cancels the wait, and an admission that
+ * arrives as the fiber is interrupted is given back.
+ *
+ * @internal
+ */
+export const awaitDecision = (
+  wait: core.Wait,
+  timers: core.Timers,
+  maxWaitMillis: number | undefined
+): Effect.Effect<core.Admitted, core.Rejected> =>
+  Effect.async<core.Admitted, core.Rejected>((resume) => {
+    const cancel = wait.start(timers, maxWaitMillis, (decision) =>
+      resume(decision._tag === "Admitted" ? Exit.succeed(decision) : Exit.fail(decision))
+    )
+    return Effect.sync(cancel)
+  })
+
+/** Makes an effect interruptible again inside an uninterruptible region (identity outside one). @internal */
+export type Restore = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+
+const unrestricted: Restore = (effect) => effect
+
+/**
+ * Admits through `strategies`. Synchronous when every strategy decides at once; a wait suspends
+ * the call, interruptibly (bounded by the call's deadline when it has one). A refusal goes to
+ * `refused` (tickets already held are given back first). Once admitted, `run` receives the
+ * tickets, the time the attempt starts and a `restore`: it must settle the tickets exactly once,
+ * and run the attempt itself inside `restore` (after a wait, admission ends inside an
+ * uninterruptible region, so that an interruption cannot come between the admission and the
+ * finalizer that settles it).
+ *
+ * @internal
+ */
+export const admitThen = <A, E, R>(
+  strategies: ReadonlyArray<core.AdmissionStrategy>,
+  timers: core.Timers,
+  random: () => number,
+  deadline: Option.Option<number>,
+  nowMillis: number,
+  run: (tickets: ReadonlyArray<core.Admitted>, startMillis: number, restore: Restore) => Effect.Effect<A, E, R>,
+  refused: (refusal: Refusal) => Effect.Effect<never, E, R>
+): Effect.Effect<A, E, R> => {
+  const step = (
+    from: number,
+    held: Array<core.Admitted> | undefined,
+    now: number,
+    restore: Restore
+  ): Effect.Effect<A, E, R> => {
+    const result = core.walk(strategies, from, held, now, random)
+    switch (result._tag) {
+      case "Admitted":
+        return run(result.tickets, now, restore)
+      case "Rejected":
+        return refused(result)
+      case "Wait": {
+        const tickets = result.tickets
+        const index = result.index
+        const left = Option.isSome(deadline) ? Math.max(0, deadline.value - now) : undefined
+        const waited = (inner: Restore) =>
+          Effect.matchCauseEffect(inner(awaitDecision(result.wait, timers, left)), {
+            onFailure: (cause): Effect.Effect<A, E, R> => {
+              core.release(tickets, timers.now())
+              const failure = Cause.failureOption(cause)
+              return Option.isSome(failure) ? refused({ index, rejected: failure.value }) : Effect.failCause(Cause.stripFailures(cause))
+            },
+            onSuccess: (admitted) => {
+              tickets.push(admitted)
+              return step(index + 1, tickets, timers.now(), inner)
+            }
+          })
+        // already inside a region (a second wait): stay in it
+        return restore === unrestricted ? Effect.uninterruptibleMask(waited) : waited(restore)
+      }
+    }
+  }
+  return step(0, undefined, nowMillis, unrestricted)
+}
+
+/** The outcome of an attempt's exit, classified once. @internal */
+export const outcomeOf = <A, E>(
+  exit: Exit.Exit<A, E> | undefined,
+  classify: (failure: unknown) => Classification
+): core.Outcome => {
+  if (exit === undefined) return core.neutral
+  if (Exit.isSuccess(exit)) return core.success
+  if (Cause.isInterruptedOnly(exit.cause)) return core.neutral
+  const failure = Cause.failureOption(exit.cause)
+  return core.failure(classify(Option.isSome(failure) ? failure.value : Cause.squash(exit.cause)))
+}
+
+/**
+ * One strategy on its own around an effect: admit (waiting when the strategy says so, within the
+ * current deadline), run, settle with the outcome classified by the `Classifier` in context.
+ *
+ * @internal
+ */
+export const protect =
+  <E2>(strategy: Strategy<E2>) =>
+  <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E | E2, R | Classifier> =>
+    Effect.flatMap(Classifier, (classifier) =>
+      Effect.clockWith((clock) =>
+        Effect.flatMap(FiberRef.get(Deadline.currentDeadline), (deadline) =>
+          Effect.flatMap(Effect.randomWith((r) => r.nextInt), (seed) => {
+            const timers = timersFor(clock)
+            const strategies = [strategy]
+            return admitThen<A, E | E2, R>(
+              strategies,
+              timers,
+              core.seededRandom(seed),
+              deadline,
+              clock.unsafeCurrentTimeMillis(),
+              (tickets, start, restore) =>
+                Effect.onExit(restore(self), (exit) =>
+                  Effect.sync(() => {
+                    const end = clock.unsafeCurrentTimeMillis()
+                    core.settleAll(tickets, outcomeOf(exit, classifier.classify), end - start, end)
+                  })
+                ),
+              (refusal) => Effect.fail(strategy.reject(refusal.rejected))
+            )
+          })
+        )
+      )
+    )
