@@ -40,26 +40,27 @@
  *
  * @since 0.1.0
  */
+import type { Classification } from "@effect-resilience/core/Classification"
+import type { Classifier } from "@effect-resilience/core/Classifier"
 import type * as Cause from "effect/Cause"
 import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
 import type * as Option from "effect/Option"
-import * as Schema from "effect/Schema"
+import type * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
-import type { Classification } from "./Classification.js"
-import type { Classifier } from "./Classifier.js"
 import type * as Checkpoint from "./Checkpoint.js"
 import type { DeadLetterQueue, DeadLetterStoreError } from "./DeadLetterQueue.js"
 import type * as Idempotency from "./Idempotency.js"
-import * as internal from "./internal/batch.js"
+import * as key from "./internal/batch/key.js"
+import * as internal from "./internal/batch/run.js"
 
 /**
  * `best-effort`: every item runs; failures are dead-lettered. `all-or-nothing`: the first failure
  * stops the batch and completed items are compensated in reverse order.
  *
  * @example
- * import { Batch } from "@effect-resilience/core"
+ * import { Batch } from "@effect-resilience/durable"
  * const mode: Batch.Mode = "all-or-nothing"
  *
  * @since 0.1.0
@@ -75,7 +76,7 @@ export type Mode = "best-effort" | "all-or-nothing"
  *   or crashed while holding it, so the upstream may already have seen the key.
  *
  * @example
- * import { Batch } from "@effect-resilience/core"
+ * import { Batch } from "@effect-resilience/durable"
  * import { Effect } from "effect"
  *
  * const process = (order: { readonly id: string }, ctx: Batch.ItemContext) =>
@@ -94,7 +95,7 @@ export interface ItemContext {
  * The options of {@link run} and {@link start}.
  *
  * @example
- * import { Batch } from "@effect-resilience/core"
+ * import { Batch } from "@effect-resilience/durable"
  * import { Effect, Schema } from "effect"
  *
  * const options: Batch.Options<number, number, number, number, never, never, never, never, never> = {
@@ -141,7 +142,7 @@ export interface Options<Item, I, A, AI, E, R, R2, EC, RC> {
  * run again).
  *
  * @example
- * import { Batch } from "@effect-resilience/core"
+ * import { Batch } from "@effect-resilience/durable"
  * const ok = (o: Batch.ItemOutcome<string, number>) => (o._tag === "Succeeded" ? o.result : undefined)
  *
  * @since 0.1.0
@@ -158,7 +159,7 @@ export interface Succeeded<Item, A> {
  * The item failed for good and was added to the dead letter queue as `deadLetterId`.
  *
  * @example
- * import { Batch } from "@effect-resilience/core"
+ * import { Batch } from "@effect-resilience/durable"
  * const ids = (r: Batch.BatchResult<string, void>) => r.deadLettered.map((d) => d.deadLetterId)
  *
  * @since 0.1.0
@@ -177,7 +178,7 @@ export interface DeadLettered<Item> {
  * could not be encoded for the dead letter queue. It is not checkpointed, so a rerun tries it again.
  *
  * @example
- * import { Batch } from "@effect-resilience/core"
+ * import { Batch } from "@effect-resilience/durable"
  * const reasons = (r: Batch.BatchResult<string, void>) => r.failed.map((f) => `${f.key}: ${f.message}`)
  *
  * @since 0.1.0
@@ -196,7 +197,7 @@ export interface Failed<Item> {
  * letter queue, so it was not run.
  *
  * @example
- * import { Batch } from "@effect-resilience/core"
+ * import { Batch } from "@effect-resilience/durable"
  * const resumed = (r: Batch.BatchResult<string, void>) => r.skipped.length > 0
  *
  * @since 0.1.0
@@ -212,7 +213,7 @@ export interface Skipped<Item> {
  * The item had succeeded and was undone by `compensate` when its all-or-nothing batch failed.
  *
  * @example
- * import { Batch } from "@effect-resilience/core"
+ * import { Batch } from "@effect-resilience/durable"
  * const undone = (r: Batch.BatchResult<string, number>) => r.compensated.map((c) => c.result)
  *
  * @since 0.1.0
@@ -230,7 +231,7 @@ export interface Compensated<Item, A> {
  * when that worked).
  *
  * @example
- * import { Batch } from "@effect-resilience/core"
+ * import { Batch } from "@effect-resilience/durable"
  * const needsAPerson = (r: Batch.BatchResult<string, void>) => r.compensationFailed.length > 0
  *
  * @since 0.1.0
@@ -248,7 +249,7 @@ export interface CompensationFailed<Item> {
  * The item did not run because its all-or-nothing batch had already failed.
  *
  * @example
- * import { Batch } from "@effect-resilience/core"
+ * import { Batch } from "@effect-resilience/durable"
  * const notRun = (r: Batch.BatchResult<string, void>) => r.cancelled.map((c) => c.key)
  *
  * @since 0.1.0
@@ -263,7 +264,7 @@ export interface Cancelled<Item> {
  * What happened to one item.
  *
  * @example
- * import { Batch } from "@effect-resilience/core"
+ * import { Batch } from "@effect-resilience/durable"
  * const describe = (o: Batch.ItemOutcome<string, number>) => `${o.key}: ${o._tag}`
  *
  * @since 0.1.0
@@ -284,7 +285,7 @@ export type ItemOutcome<Item, A> =
  * `compensate`, or a compensation failed).
  *
  * @example
- * import { Batch } from "@effect-resilience/core"
+ * import { Batch } from "@effect-resilience/durable"
  * const line = (r: Batch.BatchResult<string, void>) =>
  *   `${r.succeeded.length} ok, ${r.deadLettered.length} dead-lettered, ${r.skipped.length} skipped`
  *
@@ -311,7 +312,7 @@ export interface BatchResult<Item, A> {
  * before the first item completes). Time comes from the `Clock`.
  *
  * @example
- * import { Batch } from "@effect-resilience/core"
+ * import { Batch } from "@effect-resilience/durable"
  * import { Option } from "effect"
  *
  * const line = (p: Batch.Progress) =>
@@ -340,7 +341,7 @@ export interface Progress {
  * A running batch: its progress (ends after the final value, `finished: true`) and its result.
  *
  * @example
- * import { Batch } from "@effect-resilience/core"
+ * import { Batch } from "@effect-resilience/durable"
  * import { Effect, Stream } from "effect"
  *
  * const watch = <A>(handle: Batch.BatchHandle<string, A>) =>
@@ -357,25 +358,21 @@ export interface BatchHandle<Item, A> {
  * Two items of one batch have the same key.
  *
  * @example
- * import { Batch } from "@effect-resilience/core"
+ * import { Batch } from "@effect-resilience/durable"
  * const e = new Batch.DuplicateItemKey({ batchId: "b", key: "k" })
  *
  * @since 0.1.0
  */
-export class DuplicateItemKey extends Schema.TaggedError<DuplicateItemKey>()("DuplicateItemKey", {
-  batchId: Schema.String,
-  key: Schema.String
-}) {
-  override get message(): string {
-    return `Batch "${this.batchId}" has more than one item with the key "${this.key}"`
-  }
-}
+export const DuplicateItemKey: typeof key.DuplicateItemKey = key.DuplicateItemKey
+
+/** @since 0.1.0 */
+export type DuplicateItemKey = key.DuplicateItemKey
 
 /**
  * Why a batch as a whole failed (item failures never fail it).
  *
  * @example
- * import { Batch } from "@effect-resilience/core"
+ * import { Batch } from "@effect-resilience/durable"
  * const retryable = (e: Batch.BatchError) => e._tag !== "DuplicateItemKey"
  *
  * @since 0.1.0
@@ -390,13 +387,14 @@ export type BatchError =
  * The services a batch uses.
  *
  * @example
- * import { Batch, Checkpoint, Classifier, DeadLetterQueue, Idempotency } from "@effect-resilience/core"
+ * import { Classifier } from "@effect-resilience/core"
+ * import { Batch, Checkpoint, DeadLetterQueue, Idempotency } from "@effect-resilience/durable"
  * import { Layer } from "effect"
  *
  * const InMemory: Layer.Layer<Batch.Services> = Layer.mergeAll(
- *   Checkpoint.layerMemory,
- *   Idempotency.layerMemory,
- *   DeadLetterQueue.layerMemory(),
+ *   Checkpoint.layerStoreMemory,
+ *   Idempotency.layerStoreMemory,
+ *   DeadLetterQueue.layer().pipe(Layer.provide(DeadLetterQueue.layerStoreMemory)),
  *   Classifier.layer
  * )
  *
@@ -412,7 +410,8 @@ export type Services = Classifier | Checkpoint.CheckpointStore | Idempotency.Ide
  * result does not matter).
  *
  * @example
- * import { Batch, Checkpoint, Classifier, DeadLetterQueue, Idempotency } from "@effect-resilience/core"
+ * import { Classifier } from "@effect-resilience/core"
+ * import { Batch, Checkpoint, DeadLetterQueue, Idempotency } from "@effect-resilience/durable"
  * import { Effect, Layer, Schema } from "effect"
  *
  * const Order = Schema.Struct({ id: Schema.String, amount: Schema.Number })
@@ -429,9 +428,9 @@ export type Services = Classifier | Checkpoint.CheckpointStore | Idempotency.Ide
  * }).pipe(
  *   Effect.provide(
  *     Layer.mergeAll(
- *       Checkpoint.layerMemory,
- *       Idempotency.layerMemory,
- *       DeadLetterQueue.layerMemory(),
+ *       Checkpoint.layerStoreMemory,
+ *       Idempotency.layerStoreMemory,
+ *       DeadLetterQueue.layer().pipe(Layer.provide(DeadLetterQueue.layerStoreMemory)),
  *       Classifier.layer
  *     )
  *   )
@@ -448,7 +447,7 @@ export const run: <Item, I, A, AI, E, R, R2 = never, EC = never, RC = never>(
  * scope interrupts a batch still running; it can be resumed later under the same `batchId`).
  *
  * @example
- * import { Batch } from "@effect-resilience/core"
+ * import { Batch } from "@effect-resilience/durable"
  * import { Effect, Schema, Stream } from "effect"
  *
  * const program = Effect.scoped(
@@ -476,9 +475,9 @@ export const start: <Item, I, A, AI, E, R, R2 = never, EC = never, RC = never>(
  * The idempotency key of an item of a batch: `<batchId>/<key>`.
  *
  * @example
- * import { Batch } from "@effect-resilience/core"
+ * import { Batch } from "@effect-resilience/durable"
  * Batch.idempotencyKey("orders-1", "o-7") // "orders-1/o-7"
  *
  * @since 0.1.0
  */
-export const idempotencyKey = (batchId: string, key: string): string => `${batchId}/${key}`
+export const idempotencyKey: (batchId: string, key: string) => string = key.idempotencyKey

@@ -18,7 +18,7 @@ import * as Context from "effect/Context"
 import type * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
-import * as internal from "./internal/checkpoint.js"
+import * as internal from "./internal/checkpoint/memory.js"
 
 /**
  * The final outcome recorded for an item.
@@ -29,7 +29,7 @@ import * as internal from "./internal/checkpoint.js"
  *   again under a new batch id to redo it (its idempotency key is spent).
  *
  * @example
- * import { Checkpoint } from "@effect-resilience/core"
+ * import { Checkpoint } from "@effect-resilience/durable"
  * const o: Checkpoint.Outcome = "dead-lettered"
  *
  * @since 0.1.0
@@ -43,7 +43,7 @@ export type Outcome = typeof Outcome.Type
  * One checkpoint entry: an item key and its outcome.
  *
  * @example
- * import { Checkpoint } from "@effect-resilience/core"
+ * import { Checkpoint } from "@effect-resilience/durable"
  * const entry: Checkpoint.Entry = { key: "order-1", outcome: "succeeded" }
  *
  * @since 0.1.0
@@ -61,13 +61,13 @@ export interface Entry extends Schema.Schema.Type<typeof Entry> {}
  * never the store's address or credentials; `cause` keeps the driver's error for logs.
  *
  * @example
- * import { Checkpoint } from "@effect-resilience/core"
+ * import { Checkpoint } from "@effect-resilience/durable"
  * const e = new Checkpoint.CheckpointError({ operation: "record", message: "The checkpoint store is unavailable" })
  *
  * @since 0.1.0
  */
 export class CheckpointError extends Schema.TaggedError<CheckpointError>()("CheckpointError", {
-  operation: Schema.Literal("migrate", "load", "record", "clear"),
+  operation: Schema.Literal("connect", "migrate", "load", "record", "clear"),
   message: Schema.String,
   cause: Schema.optional(Schema.Defect)
 }) {}
@@ -81,18 +81,18 @@ export class CheckpointError extends Schema.TaggedError<CheckpointError>()("Chec
  * - `clear(batchId)`: forgets a batch.
  *
  * @example
- * import { Checkpoint } from "@effect-resilience/core"
+ * import { Checkpoint } from "@effect-resilience/durable"
  * import { Effect } from "effect"
  *
  * const program = Effect.gen(function* () {
  *   const store = yield* Checkpoint.CheckpointStore
  *   yield* store.record("batch-1", [{ key: "a", outcome: "succeeded" }])
  *   return yield* store.load("batch-1") // [{ key: "a", outcome: "succeeded" }]
- * }).pipe(Effect.provide(Checkpoint.layerMemory))
+ * }).pipe(Effect.provide(Checkpoint.layerStoreMemory))
  *
  * @since 0.1.0
  */
-export class CheckpointStore extends Context.Tag("@effect-resilience/core/CheckpointStore")<
+export class CheckpointStore extends Context.Tag("@effect-resilience/durable/CheckpointStore")<
   CheckpointStore,
   {
     readonly load: (batchId: string) => Effect.Effect<ReadonlyArray<Entry>, CheckpointError>
@@ -105,26 +105,28 @@ export class CheckpointStore extends Context.Tag("@effect-resilience/core/Checkp
  * Makes an in-memory store (state lives in a `Ref` owned by the returned service).
  *
  * @example
- * import { Checkpoint } from "@effect-resilience/core"
+ * import { Checkpoint } from "@effect-resilience/durable"
  * import { Effect } from "effect"
  *
- * const program = Effect.flatMap(Checkpoint.makeMemory, (store) => store.load("batch-1"))
+ * const program = Effect.flatMap(Checkpoint.makeStoreMemory, (store) => store.load("batch-1"))
  *
- * @since 0.1.0
+ * @since 0.2.0
+ * @category constructors
  */
-export const makeMemory: Effect.Effect<Context.Tag.Service<CheckpointStore>> = internal.makeMemory
+export const makeStoreMemory: Effect.Effect<CheckpointStore["Type"]> = internal.makeMemory
 
 /**
  * An in-memory store as a Layer (a fresh, empty store each time the Layer is built).
  *
  * @example
- * import { Checkpoint } from "@effect-resilience/core"
+ * import { Checkpoint } from "@effect-resilience/durable"
  * import { Effect } from "effect"
  *
  * const program = Effect.flatMap(Checkpoint.CheckpointStore, (store) => store.load("batch-1")).pipe(
- *   Effect.provide(Checkpoint.layerMemory)
+ *   Effect.provide(Checkpoint.layerStoreMemory)
  * )
  *
- * @since 0.1.0
+ * @since 0.2.0
+ * @category layers
  */
-export const layerMemory: Layer.Layer<CheckpointStore> = Layer.effect(CheckpointStore, makeMemory)
+export const layerStoreMemory: Layer.Layer<CheckpointStore> = Layer.effect(CheckpointStore, makeStoreMemory)

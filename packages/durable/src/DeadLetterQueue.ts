@@ -5,24 +5,27 @@
  *
  * Replays claim entries atomically (pending -> replaying), so two processes sharing a store never
  * handle one entry twice; a claim whose process crashed is returned to pending after a lease (see
- * {@link Options.leaseMillis} and {@link DeadLetterQueueService.recoverStale}).
+ * {@link Config} and `recoverStale`).
  *
- * Stores implement the small {@link Store} interface; this module has the in-memory one
- * ({@link layerMemory}); `@effect-resilience/sql` has SQLite and PostgreSQL.
+ * Stores implement {@link DeadLetterQueueStore}; this module has the in-memory one
+ * ({@link layerStoreMemory}); `@effect-resilience/sql` has SQLite and PostgreSQL.
  *
  * @since 0.1.0
  */
+import { type Category, Classification } from "@effect-resilience/core/Classification"
+import type { Classifier } from "@effect-resilience/core/Classifier"
+import { AttemptRecord } from "@effect-resilience/core/Errors"
 import * as Context from "effect/Context"
-import type * as Duration from "effect/Duration"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Option from "effect/Option"
 import type * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
-import { type Category, Classification } from "./Classification.js"
-import { AttemptRecord } from "./Errors.js"
-import * as internal from "./internal/deadLetter.js"
-import * as memory from "./internal/deadLetterMemory.js"
+import * as errors from "./internal/deadLetter/errors.js"
+import * as memory from "./internal/deadLetter/memory.js"
+import * as internal from "./internal/deadLetter/service.js"
+import { PositiveDuration } from "./internal/duration.js"
 
 /**
  * Where an entry is in its life: `pending` (waiting for an operator or a replay), `replaying`
@@ -30,7 +33,7 @@ import * as memory from "./internal/deadLetterMemory.js"
  *
  * @since 0.1.0
  */
-export const Status = Schema.Literal("pending", "replaying", "resolved", "discarded")
+export const Status: typeof errors.Status = errors.Status
 
 /** @since 0.1.0 */
 export type Status = typeof Status.Type
@@ -46,13 +49,13 @@ export const statuses: ReadonlyArray<Status> = Status.literals
  * Categories whose failures a person must look at: they form the manual review queue.
  *
  * @example
- * import { DeadLetterQueue } from "@effect-resilience/core"
+ * import { DeadLetterQueue } from "@effect-resilience/durable"
  *
  * DeadLetterQueue.manualReviewCategories.includes("validation") // true
  *
  * @since 0.1.0
  */
-export const manualReviewCategories: ReadonlyArray<Category> = ["validation", "authentication", "business"]
+export const manualReviewCategories: ReadonlyArray<Category> = errors.manualReviewCategories
 
 /**
  * The stored failure: the tag and a user-safe message of the last failure, its classification and
@@ -90,7 +93,7 @@ export interface Note extends Schema.Schema.Type<typeof Note> {}
  * grows with every change (stores use it for compare-and-set).
  *
  * @example
- * import { DeadLetterQueue } from "@effect-resilience/core"
+ * import { DeadLetterQueue } from "@effect-resilience/durable"
  * import { Schema } from "effect"
  *
  * // entries are plain data: print them, or encode them to JSON
@@ -135,7 +138,7 @@ export interface EntryInput {
  * on the creation time, `[fromMillis, toMillis)`.
  *
  * @example
- * import { DeadLetterQueue } from "@effect-resilience/core"
+ * import { DeadLetterQueue } from "@effect-resilience/durable"
  *
  * const failedToday: DeadLetterQueue.Filter = {
  *   queue: "orders",
@@ -179,7 +182,7 @@ export interface ListResult {
  * Counts by status, queue and category (a missing key is zero, every status is present).
  *
  * @example
- * import { DeadLetterQueue } from "@effect-resilience/core"
+ * import { DeadLetterQueue } from "@effect-resilience/durable"
  * import { Effect } from "effect"
  *
  * const pendingOrders = Effect.map(
@@ -239,7 +242,7 @@ export interface Issue {
  * credential, payload or stack trace); `cause` keeps the original for logs.
  *
  * @example
- * import { DeadLetterQueue } from "@effect-resilience/core"
+ * import { DeadLetterQueue } from "@effect-resilience/durable"
  * import { Effect } from "effect"
  *
  * const stats = Effect.flatMap(DeadLetterQueue.DeadLetterQueue, (dlq) => dlq.stats).pipe(
@@ -248,44 +251,37 @@ export interface Issue {
  *
  * @since 0.1.0
  */
-export class DeadLetterStoreError extends Schema.TaggedError<DeadLetterStoreError>()("DeadLetterStoreError", {
-  reason: Schema.Literal("unavailable", "corrupt", "foreign", "conflict", "failed"),
-  message: Schema.String,
-  cause: Schema.optional(Schema.Defect)
-}) {}
+export const DeadLetterStoreError: typeof errors.DeadLetterStoreError = errors.DeadLetterStoreError
+
+/** @since 0.1.0 */
+export type DeadLetterStoreError = errors.DeadLetterStoreError
 
 /**
  * No entry has this id.
  *
  * @since 0.1.0
  */
-export class EntryNotFound extends Schema.TaggedError<EntryNotFound>()("EntryNotFound", { id: Schema.String }) {
-  override get message(): string {
-    return `No dead letter has the id "${this.id}"`
-  }
-}
+export const EntryNotFound: typeof errors.EntryNotFound = errors.EntryNotFound
+
+/** @since 0.1.0 */
+export type EntryNotFound = errors.EntryNotFound
 
 /**
  * The entry is not in a status that allows the operation (only pending entries can be discarded).
  *
  * @since 0.1.0
  */
-export class InvalidStatus extends Schema.TaggedError<InvalidStatus>()("InvalidStatus", {
-  id: Schema.String,
-  status: Status,
-  operation: Schema.String
-}) {
-  override get message(): string {
-    return `Dead letter "${this.id}" is ${this.status}: cannot ${this.operation} it`
-  }
-}
+export const InvalidStatus: typeof errors.InvalidStatus = errors.InvalidStatus
+
+/** @since 0.1.0 */
+export type InvalidStatus = errors.InvalidStatus
 
 /**
  * A payload no longer decodes with the item's Schema. `issues` carry the paths; `message` is the
  * tree of problems (paths and expectations, no values).
  *
  * @example
- * import { DeadLetterQueue } from "@effect-resilience/core"
+ * import { DeadLetterQueue } from "@effect-resilience/durable"
  * import { Effect, Schema } from "effect"
  *
  * const Order = Schema.Struct({ id: Schema.String })
@@ -296,20 +292,17 @@ export class InvalidStatus extends Schema.TaggedError<InvalidStatus>()("InvalidS
  *
  * @since 0.1.0
  */
-export class InvalidPayload extends Schema.TaggedError<InvalidPayload>()("InvalidPayload", {
-  id: Schema.String,
-  issues: Schema.Array(
-    Schema.Struct({ path: Schema.Array(Schema.Union(Schema.String, Schema.Number)), message: Schema.String })
-  ),
-  message: Schema.String
-}) {}
+export const InvalidPayload: typeof errors.InvalidPayload = errors.InvalidPayload
+
+/** @since 0.1.0 */
+export type InvalidPayload = errors.InvalidPayload
 
 /**
  * A replay handler: receives the entry (payload still encoded) and succeeds when the item was
  * processed. Build a typed one with {@link handler}.
  *
  * @example
- * import { DeadLetterQueue } from "@effect-resilience/core"
+ * import { DeadLetterQueue } from "@effect-resilience/durable"
  * import { Effect } from "effect"
  *
  * // an untyped handler: sees the encoded payload and the entry's idempotency key
@@ -338,55 +331,93 @@ export interface ReplayOptions {
  * `update`, so one implementation of the rules serves memory, SQLite and PostgreSQL.
  *
  * @example
- * import { DeadLetterQueue } from "@effect-resilience/core"
- * import { Effect } from "effect"
+ * ```ts
+ * import { DeadLetterQueue } from "@effect-resilience/durable"
+ * import { Effect, Layer } from "effect"
  *
  * // a store that logs its inserts, around the in-memory one
- * const logging = Effect.map(DeadLetterQueue.makeMemoryStore, (store): DeadLetterQueue.Store => ({
- *   ...store,
- *   insert: (entry) => Effect.zipRight(Effect.log(`dead letter ${entry.id}`), store.insert(entry))
- * }))
+ * const LoggingStore = Layer.effect(
+ *   DeadLetterQueue.DeadLetterQueueStore,
+ *   Effect.map(DeadLetterQueue.makeStoreMemory, (store) => ({
+ *     ...store,
+ *     insert: (entry: DeadLetterQueue.Entry) =>
+ *       Effect.zipRight(Effect.log(`dead letter ${entry.id}`), store.insert(entry))
+ *   }))
+ * )
+ * ```
  *
- * @since 0.1.0
+ * @since 0.2.0
+ * @category services
  */
-export interface Store {
-  readonly insert: (entry: Entry) => Effect.Effect<void, DeadLetterStoreError>
-  readonly get: (id: string) => Effect.Effect<Option.Option<Entry>, DeadLetterStoreError>
-  readonly list: (filter: Filter, page: Page) => Effect.Effect<ListResult, DeadLetterStoreError>
-  /**
-   * Atomically moves up to `limit` pending entries matching `filter` whose `replayRun` differs from
-   * `run` to `replaying` (setting `replayRun`, `claimedAtMillis`, `updatedAtMillis`, `version + 1`)
-   * and returns them as updated. Concurrent claims never return the same entry.
-   */
-  readonly claim: (
-    filter: Filter,
-    run: string,
-    limit: number,
-    nowMillis: number
-  ) => Effect.Effect<ReadonlyArray<Entry>, DeadLetterStoreError>
-  /** Replaces the entry when its stored version is `expectedVersion`; false when it is not. */
-  readonly update: (entry: Entry, expectedVersion: number) => Effect.Effect<boolean, DeadLetterStoreError>
-  /** Deletes entries with one of `statuses` last updated before `beforeMillis`; returns how many. */
-  readonly purge: (beforeMillis: number, statuses: ReadonlyArray<Status>) => Effect.Effect<number, DeadLetterStoreError>
-  readonly counts: Effect.Effect<ReadonlyArray<CountRow>, DeadLetterStoreError>
-}
+export class DeadLetterQueueStore extends Context.Tag("@effect-resilience/durable/DeadLetterQueueStore")<
+  DeadLetterQueueStore,
+  {
+    readonly insert: (entry: Entry) => Effect.Effect<void, DeadLetterStoreError>
+    readonly get: (id: string) => Effect.Effect<Option.Option<Entry>, DeadLetterStoreError>
+    readonly list: (filter: Filter, page: Page) => Effect.Effect<ListResult, DeadLetterStoreError>
+    /**
+     * Atomically moves up to `limit` pending entries matching `filter` whose `replayRun` differs from
+     * `run` to `replaying` (setting `replayRun`, `claimedAtMillis`, `updatedAtMillis`, `version + 1`)
+     * and returns them as updated. Concurrent claims never return the same entry.
+     */
+    readonly claim: (
+      filter: Filter,
+      run: string,
+      limit: number,
+      nowMillis: number
+    ) => Effect.Effect<ReadonlyArray<Entry>, DeadLetterStoreError>
+    /** Replaces the entry when its stored version is `expectedVersion`; false when it is not. */
+    readonly update: (entry: Entry, expectedVersion: number) => Effect.Effect<boolean, DeadLetterStoreError>
+    /** Deletes entries with one of `statuses` last updated before `beforeMillis`; returns how many. */
+    readonly purge: (
+      beforeMillis: number,
+      statuses: ReadonlyArray<Status>
+    ) => Effect.Effect<number, DeadLetterStoreError>
+    readonly counts: Effect.Effect<ReadonlyArray<CountRow>, DeadLetterStoreError>
+  }
+>() {}
 
 /**
- * Options of a dead letter queue: `leaseMillis` is how long a claim may last before a replay
- * considers its process dead and returns the entry to pending (default 5 minutes).
+ * The configuration of a dead letter queue. `lease` is how long a replay claim may last before a
+ * later replay considers its process dead and returns the entry to pending (default 5 minutes).
  *
- * @since 0.1.0
+ * @example
+ * ```ts
+ * import { DeadLetterQueue } from "@effect-resilience/durable"
+ * import { Schema } from "effect"
+ *
+ * const config = Schema.decodeUnknownSync(DeadLetterQueue.Config)({ lease: "1 minute" })
+ * ```
+ *
+ * @since 0.2.0
+ * @category config
  */
-export interface Options {
-  readonly leaseMillis?: number | undefined
-}
+export const Config = Schema.Struct({
+  lease: Schema.optionalWith(PositiveDuration, { default: () => Duration.minutes(5) })
+})
 
 /**
- * The service.
- *
- * @since 0.1.0
+ * @since 0.2.0
+ * @category config
  */
-export interface DeadLetterQueueService {
+export interface Config extends Schema.Schema.Type<typeof Config> {}
+
+/**
+ * What a caller or a config file writes: `lease` in milliseconds or as a string ("5 minutes").
+ *
+ * @since 0.2.0
+ * @category config
+ */
+export interface ConfigInput extends Schema.Schema.Encoded<typeof Config> {}
+
+/**
+ * A dead letter queue.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface DeadLetterQueue {
+  readonly config: Config
   /** Stores a new pending entry. */
   readonly add: (input: EntryInput) => Effect.Effect<Entry, DeadLetterStoreError>
   readonly list: (filter?: Filter, page?: Partial<Page>) => Effect.Effect<ListResult, DeadLetterStoreError>
@@ -394,13 +425,13 @@ export interface DeadLetterQueueService {
   /**
    * Replays one entry (by id) or every pending entry matching a filter through `handler`. Success
    * resolves the entry; failure returns it to pending with the attempt appended (classified by the
-   * `Classifier` in context, if any); an {@link InvalidPayload} failure leaves it pending with a note.
+   * `Classifier` the replay is given); an {@link InvalidPayload} failure leaves it pending with a note.
    */
   readonly replay: <E, R>(
     selector: string | Filter,
     handler: Handler<E, R>,
     options?: ReplayOptions
-  ) => Effect.Effect<ReplayReport, DeadLetterStoreError | EntryNotFound, R>
+  ) => Effect.Effect<ReplayReport, DeadLetterStoreError | EntryNotFound, R | Classifier>
   /** Marks a pending entry discarded, recording the operator and the note. */
   readonly discard: (
     id: string,
@@ -432,84 +463,101 @@ export interface DeadLetterQueueService {
  * The dead letter queue service tag.
  *
  * @example
- * import { DeadLetterQueue } from "@effect-resilience/core"
- * import { Effect } from "effect"
+ * ```ts
+ * import { DeadLetterQueue } from "@effect-resilience/durable"
+ * import { Effect, Layer } from "effect"
  *
  * const pending = Effect.gen(function* () {
  *   const dlq = yield* DeadLetterQueue.DeadLetterQueue
  *   return yield* dlq.list({ status: "pending" }, { limit: 20 })
- * }).pipe(Effect.provide(DeadLetterQueue.layerMemory()))
+ * }).pipe(Effect.provide(DeadLetterQueue.layer().pipe(Layer.provide(DeadLetterQueue.layerStoreMemory))))
+ * ```
  *
  * @since 0.1.0
+ * @category services
  */
-export class DeadLetterQueue extends Context.Tag("@effect-resilience/core/DeadLetterQueue")<
-  DeadLetterQueue,
-  DeadLetterQueueService
->() {}
+export const DeadLetterQueue: Context.Tag<DeadLetterQueue, DeadLetterQueue> = Context.GenericTag<DeadLetterQueue>(
+  "@effect-resilience/durable/DeadLetterQueue"
+)
 
 /**
- * Builds the service on a store.
+ * Builds a dead letter queue on the {@link DeadLetterQueueStore} in context. A bad config fails
+ * with the `ParseError` (which names the path).
  *
  * @example
- * import { DeadLetterQueue } from "@effect-resilience/core"
+ * ```ts
+ * import { DeadLetterQueue } from "@effect-resilience/durable"
  * import { Effect } from "effect"
  *
- * const dlq = Effect.flatMap(DeadLetterQueue.makeMemoryStore, (store) => DeadLetterQueue.make(store))
- *
- * @since 0.1.0
- */
-export const make: (store: Store, options?: Options) => Effect.Effect<DeadLetterQueueService> = internal.make
-
-/**
- * An in-memory store (for tests and single-process experiments: nothing survives the process).
- *
- * @example
- * import { DeadLetterQueue } from "@effect-resilience/core"
- * import { Effect } from "effect"
- *
- * // two services on one store behave like two processes sharing a database
- * const pair = Effect.flatMap(DeadLetterQueue.makeMemoryStore, (store) =>
- *   Effect.all([DeadLetterQueue.make(store), DeadLetterQueue.make(store)])
+ * // two queues on one store behave like two processes sharing a database
+ * const pair = Effect.flatMap(DeadLetterQueue.makeStoreMemory, (store) =>
+ *   Effect.all([DeadLetterQueue.make({ lease: "1 minute" }), DeadLetterQueue.make()]).pipe(
+ *     Effect.provideService(DeadLetterQueue.DeadLetterQueueStore, store)
+ *   )
  * )
+ * ```
  *
  * @since 0.1.0
+ * @category constructors
  */
-export const makeMemoryStore: Effect.Effect<Store> = memory.make
-
-/**
- * The in-memory dead letter queue.
- *
- * @example
- * import { DeadLetterQueue } from "@effect-resilience/core"
- *
- * const TestDlq = DeadLetterQueue.layerMemory({ leaseMillis: 1000 })
- *
- * @since 0.1.0
- */
-export const layerMemory = (options?: Options): Layer.Layer<DeadLetterQueue> =>
-  Layer.effect(
-    DeadLetterQueue,
-    Effect.flatMap(makeMemoryStore, (store) => make(store, options))
+export const make = (
+  config: ConfigInput = {}
+): Effect.Effect<DeadLetterQueue, ParseResult.ParseError, DeadLetterQueueStore> =>
+  Effect.flatMap(Schema.decodeUnknown(Config)(config), (decoded) =>
+    Effect.flatMap(DeadLetterQueueStore, (store) => internal.make(store, decoded))
   )
 
 /**
- * A Layer from any store.
+ * The dead letter queue as a Layer, on the {@link DeadLetterQueueStore} in context.
  *
  * @example
- * import { DeadLetterQueue } from "@effect-resilience/core"
+ * ```ts
+ * import { DeadLetterQueue } from "@effect-resilience/durable"
+ * import { Layer } from "effect"
  *
- * const Dlq = DeadLetterQueue.layerStore(DeadLetterQueue.makeMemoryStore, { leaseMillis: 60_000 })
+ * const TestDlq = DeadLetterQueue.layer({ lease: 1000 }).pipe(Layer.provide(DeadLetterQueue.layerStoreMemory))
+ * ```
  *
- * @since 0.1.0
+ * @since 0.2.0
+ * @category layers
  */
-export const layerStore = <E, R>(
-  store: Effect.Effect<Store, E, R>,
-  options?: Options
-): Layer.Layer<DeadLetterQueue, E, R> =>
-  Layer.effect(
-    DeadLetterQueue,
-    Effect.flatMap(store, (s) => make(s, options))
-  )
+export const layer = (
+  config: ConfigInput = {}
+): Layer.Layer<DeadLetterQueue, ParseResult.ParseError, DeadLetterQueueStore> =>
+  Layer.effect(DeadLetterQueue, make(config))
+
+/**
+ * Makes an in-memory store (for tests and single-process experiments: nothing survives the
+ * process). Its state is owned by the returned store.
+ *
+ * @example
+ * ```ts
+ * import { DeadLetterQueue } from "@effect-resilience/durable"
+ * import { Effect } from "effect"
+ *
+ * const program = Effect.flatMap(DeadLetterQueue.makeStoreMemory, (store) => store.counts)
+ * ```
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const makeStoreMemory: Effect.Effect<DeadLetterQueueStore["Type"]> = memory.make
+
+/**
+ * The in-memory store as a Layer (a fresh, empty store each time the Layer is built).
+ *
+ * @example
+ * ```ts
+ * import { DeadLetterQueue } from "@effect-resilience/durable"
+ * import { Layer } from "effect"
+ *
+ * const InMemory = DeadLetterQueue.layer().pipe(Layer.provide(DeadLetterQueue.layerStoreMemory))
+ * ```
+ *
+ * @since 0.2.0
+ * @category layers
+ */
+export const layerStoreMemory: Layer.Layer<DeadLetterQueueStore> = Layer.effect(DeadLetterQueueStore, makeStoreMemory)
 
 /**
  * Builds the stored failure from the error, its classification and the attempt history. The
@@ -517,7 +565,8 @@ export const layerStore = <E, R>(
  * classification's.
  *
  * @example
- * import { Classification, DeadLetterQueue } from "@effect-resilience/core"
+ * import { Classification } from "@effect-resilience/core"
+ * import { DeadLetterQueue } from "@effect-resilience/durable"
  *
  * const failure = DeadLetterQueue.failureOf(
  *   new Error("socket hang up"),
@@ -538,7 +587,8 @@ export const failureOf: (
  * Dead-letters an item: encodes `payload` with `schema` and adds the entry to the queue.
  *
  * @example
- * import { Classification, DeadLetterQueue } from "@effect-resilience/core"
+ * import { Classification } from "@effect-resilience/core"
+ * import { DeadLetterQueue } from "@effect-resilience/durable"
  * import { Effect, Schema } from "effect"
  *
  * const Order = Schema.Struct({ id: Schema.String, placedAt: Schema.DateFromString })
@@ -550,7 +600,7 @@ export const failureOf: (
  *   classification: Classification.make({ category: "validation", code: "http.422", message: "Rejected" }),
  *   history: [],
  *   idempotencyKey: "order:o-1"
- * }).pipe(Effect.provide(DeadLetterQueue.layerMemory()))
+ * }).pipe(Effect.provide(DeadLetterQueue.layer().pipe(Layer.provide(DeadLetterQueue.layerStoreMemory))))
  *
  * @since 0.1.0
  */
@@ -584,7 +634,7 @@ export const deadLetter = <A, I, R>(
  * leaves the entry pending.
  *
  * @example
- * import { DeadLetterQueue } from "@effect-resilience/core"
+ * import { DeadLetterQueue } from "@effect-resilience/durable"
  * import { Effect, Schema } from "effect"
  *
  * const Order = Schema.Struct({ id: Schema.String })
@@ -604,7 +654,7 @@ export const handler: <A, I, R, B, E, R2>(
  * The problems of a ParseError as paths and messages (what {@link InvalidPayload} carries).
  *
  * @example
- * import { DeadLetterQueue } from "@effect-resilience/core"
+ * import { DeadLetterQueue } from "@effect-resilience/durable"
  * import { Either, Schema } from "effect"
  *
  * const result = Schema.decodeUnknownEither(Schema.Struct({ n: Schema.Number }))({ n: "1" })

@@ -35,13 +35,13 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
-import * as internal from "./internal/idempotency.js"
+import * as internal from "./internal/idempotency/memory.js"
 
 /**
  * The state of a key.
  *
  * @example
- * import { Idempotency } from "@effect-resilience/core"
+ * import { Idempotency } from "@effect-resilience/durable"
  * const s: Idempotency.Status = "completed"
  *
  * @since 0.1.0
@@ -56,7 +56,7 @@ export type Status = typeof Status.Type
  * completed; `attempts` counts the leases granted for the key.
  *
  * @example
- * import { Idempotency } from "@effect-resilience/core"
+ * import { Idempotency } from "@effect-resilience/durable"
  * import { Schema } from "effect"
  *
  * const record = Schema.decodeUnknownSync(Idempotency.IdempotencyRecord)({
@@ -93,7 +93,7 @@ export interface IdempotencyRecord extends Schema.Schema.Type<typeof Idempotency
  * - `Busy`: another owner holds an unexpired lease until `expiresAtMillis`.
  *
  * @example
- * import { Idempotency } from "@effect-resilience/core"
+ * import { Idempotency } from "@effect-resilience/durable"
  *
  * const describe = Idempotency.Acquisition.$match({
  *   Acquired: ({ attempt }) => `run (attempt ${attempt})`,
@@ -122,13 +122,24 @@ export const Acquisition = internal.Acquisition
  * address, credentials or the result; `cause` keeps the driver's error for logs.
  *
  * @example
- * import { Idempotency } from "@effect-resilience/core"
+ * import { Idempotency } from "@effect-resilience/durable"
  * const e = new Idempotency.IdempotencyError({ operation: "acquire", message: "The idempotency store is unavailable" })
  *
  * @since 0.1.0
  */
 export class IdempotencyError extends Schema.TaggedError<IdempotencyError>()("IdempotencyError", {
-  operation: Schema.Literal("migrate", "acquire", "complete", "release", "get", "remove", "purge", "encode", "decode"),
+  operation: Schema.Literal(
+    "connect",
+    "migrate",
+    "acquire",
+    "complete",
+    "release",
+    "get",
+    "remove",
+    "purge",
+    "encode",
+    "decode"
+  ),
   message: Schema.String,
   cause: Schema.optional(Schema.Defect)
 }) {}
@@ -149,7 +160,7 @@ export class IdempotencyError extends Schema.TaggedError<IdempotencyError>()("Id
  *   long as the upstream remembers its own keys).
  *
  * @example
- * import { Idempotency } from "@effect-resilience/core"
+ * import { Idempotency } from "@effect-resilience/durable"
  * import { Effect } from "effect"
  *
  * const program = Effect.gen(function* () {
@@ -158,11 +169,11 @@ export class IdempotencyError extends Schema.TaggedError<IdempotencyError>()("Id
  *   yield* store.complete("k", "me", "42")
  *   const again = yield* store.acquire("k", { owner: "you", leaseMillis: 30_000 }) // Completed { result: "42" }
  *   return [first, again]
- * }).pipe(Effect.provide(Idempotency.layerMemory))
+ * }).pipe(Effect.provide(Idempotency.layerStoreMemory))
  *
  * @since 0.1.0
  */
-export class IdempotencyStore extends Context.Tag("@effect-resilience/core/IdempotencyStore")<
+export class IdempotencyStore extends Context.Tag("@effect-resilience/durable/IdempotencyStore")<
   IdempotencyStore,
   {
     readonly acquire: (
@@ -181,35 +192,37 @@ export class IdempotencyStore extends Context.Tag("@effect-resilience/core/Idemp
  * Makes an in-memory store. Leases are measured with the `Clock` (so `TestClock` in tests).
  *
  * @example
- * import { Idempotency } from "@effect-resilience/core"
+ * import { Idempotency } from "@effect-resilience/durable"
  * import { Effect } from "effect"
  *
- * const program = Effect.flatMap(Idempotency.makeMemory, (store) => store.get("k"))
+ * const program = Effect.flatMap(Idempotency.makeStoreMemory, (store) => store.get("k"))
  *
- * @since 0.1.0
+ * @since 0.2.0
+ * @category constructors
  */
-export const makeMemory: Effect.Effect<Context.Tag.Service<IdempotencyStore>> = internal.makeMemory
+export const makeStoreMemory: Effect.Effect<IdempotencyStore["Type"]> = internal.makeMemory
 
 /**
  * An in-memory store as a Layer (fresh and empty each time the Layer is built).
  *
  * @example
- * import { Idempotency } from "@effect-resilience/core"
+ * import { Idempotency } from "@effect-resilience/durable"
  * import { Effect, Schema } from "effect"
  *
  * const program = Idempotency.once("k", Effect.succeed(1), { schema: Schema.Number }).pipe(
- *   Effect.provide(Idempotency.layerMemory)
+ *   Effect.provide(Idempotency.layerStoreMemory)
  * )
  *
- * @since 0.1.0
+ * @since 0.2.0
+ * @category layers
  */
-export const layerMemory: Layer.Layer<IdempotencyStore> = Layer.effect(IdempotencyStore, makeMemory)
+export const layerStoreMemory: Layer.Layer<IdempotencyStore> = Layer.effect(IdempotencyStore, makeStoreMemory)
 
 /**
  * Options of {@link once}.
  *
  * @example
- * import { Idempotency } from "@effect-resilience/core"
+ * import { Idempotency } from "@effect-resilience/durable"
  * import { Schema } from "effect"
  *
  * const options: Idempotency.OnceOptions<number, number> = { schema: Schema.Number, lease: "2 minutes" }
@@ -240,7 +253,7 @@ export interface OnceOptions<A, I> {
  *   returned unchanged.
  *
  * @example
- * import { Idempotency } from "@effect-resilience/core"
+ * import { Idempotency } from "@effect-resilience/durable"
  * import { Effect, Schema } from "effect"
  *
  * const charge = (orderId: string) =>
@@ -292,7 +305,7 @@ export const once = <A, I, E, R>(
  * so `Schema.Void` works for effects whose result does not matter).
  *
  * @example
- * import { Idempotency } from "@effect-resilience/core"
+ * import { Idempotency } from "@effect-resilience/durable"
  * import { Effect, Schema } from "effect"
  *
  * const json = Effect.runSync(Idempotency.encodeResult(Schema.Number, 42)) // "42"
@@ -311,7 +324,7 @@ export const encodeResult = <A, I>(schema: Schema.Schema<A, I>, value: A): Effec
  * Decodes the JSON text of a stored result with its Schema.
  *
  * @example
- * import { Idempotency } from "@effect-resilience/core"
+ * import { Idempotency } from "@effect-resilience/durable"
  * import { Effect, Schema } from "effect"
  *
  * const n = Effect.runSync(Idempotency.decodeResult(Schema.Number, "42")) // 42
@@ -330,7 +343,7 @@ export const decodeResult = <A, I>(schema: Schema.Schema<A, I>, json: string): E
  * How often `once` asks again about a key another owner holds: 100 ms.
  *
  * @example
- * import { Idempotency } from "@effect-resilience/core"
+ * import { Idempotency } from "@effect-resilience/durable"
  * import { Duration } from "effect"
  *
  * Duration.toMillis(Idempotency.defaultPollInterval) // 100
@@ -343,7 +356,7 @@ export const defaultPollInterval: Duration.Duration = Duration.millis(100)
  * The default lease: 30 seconds.
  *
  * @example
- * import { Idempotency } from "@effect-resilience/core"
+ * import { Idempotency } from "@effect-resilience/durable"
  * import { Duration } from "effect"
  *
  * Duration.toMillis(Idempotency.defaultLease) // 30000

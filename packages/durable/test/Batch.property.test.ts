@@ -15,8 +15,8 @@ import * as Schema from "effect/Schema"
 import * as fc from "fast-check"
 import * as Batch from "../src/Batch.js"
 import * as Checkpoint from "../src/Checkpoint.js"
-import * as Classification from "../src/Classification.js"
-import * as Classifier from "../src/Classifier.js"
+import * as Classification from "@effect-resilience/core/Classification"
+import * as Classifier from "@effect-resilience/core/Classifier"
 import * as DeadLetterQueue from "../src/DeadLetterQueue.js"
 import * as Idempotency from "../src/Idempotency.js"
 
@@ -125,7 +125,12 @@ const check = (behaviours: ReadonlyArray<Behaviour>, concurrency: number, interr
   }).pipe(
     // One set of stores for both runs, as a restarted process would find them.
     Effect.provide(
-      Layer.mergeAll(Checkpoint.layerMemory, Idempotency.layerMemory, DeadLetterQueue.layerMemory(), classifier)
+      Layer.mergeAll(
+        Checkpoint.layerStoreMemory,
+        Idempotency.layerStoreMemory,
+        DeadLetterQueue.layer().pipe(Layer.provide(DeadLetterQueue.layerStoreMemory)),
+        classifier
+      )
     )
   )
 

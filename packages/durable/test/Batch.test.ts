@@ -13,12 +13,12 @@ import * as Stream from "effect/Stream"
 import * as TestClock from "effect/TestClock"
 import * as Batch from "../src/Batch.js"
 import * as Checkpoint from "../src/Checkpoint.js"
-import * as Classification from "../src/Classification.js"
-import * as Classifier from "../src/Classifier.js"
+import * as Classification from "@effect-resilience/core/Classification"
+import * as Classifier from "@effect-resilience/core/Classifier"
 import * as DeadLetterQueue from "../src/DeadLetterQueue.js"
-import * as Errors from "../src/Errors.js"
+import * as Errors from "@effect-resilience/core/Errors"
 import * as Idempotency from "../src/Idempotency.js"
-import * as RetryPolicy from "../src/RetryPolicy.js"
+import * as RetryPolicy from "@effect-resilience/core/RetryPolicy"
 
 class Rejected extends Schema.TaggedError<Rejected>()("Rejected", { reason: Schema.String }) {}
 class Unavailable extends Schema.TaggedError<Unavailable>()("Unavailable", {}) {}
@@ -33,9 +33,9 @@ const TestClassifier = Classifier.layerFrom((failure) =>
 )
 
 const Stores = Layer.mergeAll(
-  Checkpoint.layerMemory,
-  Idempotency.layerMemory,
-  DeadLetterQueue.layerMemory(),
+  Checkpoint.layerStoreMemory,
+  Idempotency.layerStoreMemory,
+  DeadLetterQueue.layer().pipe(Layer.provide(DeadLetterQueue.layerStoreMemory)),
   TestClassifier
 )
 

@@ -1,4 +1,4 @@
 import * as Checkpoint from "../src/Checkpoint.js"
-import { suite } from "./Checkpoint.suite.js"
+import * as StoreSuites from "../src/StoreSuites.js"
 
-suite("memory", Checkpoint.layerMemory)
+StoreSuites.checkpointStore("memory", Checkpoint.layerStoreMemory)

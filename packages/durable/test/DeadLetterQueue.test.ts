@@ -1,18 +1,21 @@
 import { describe, expect, it } from "@effect/vitest"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Ref from "effect/Ref"
-import * as Classification from "../src/Classification.js"
+import * as Classification from "@effect-resilience/core/Classification"
+import * as Classifier from "@effect-resilience/core/Classifier"
 import * as DeadLetterQueue from "../src/DeadLetterQueue.js"
-import { suite } from "./DeadLetterQueue.suite.js"
+import * as StoreSuites from "../src/StoreSuites.js"
 
-suite("memory", DeadLetterQueue.layerMemory())
+StoreSuites.deadLetterQueueStore("memory", DeadLetterQueue.layerStoreMemory)
 
 describe("DeadLetterQueue (memory)", () => {
   it.effect("two services on one store never replay an entry twice", () =>
     Effect.gen(function* () {
-      const store = yield* DeadLetterQueue.makeMemoryStore
-      const a = yield* DeadLetterQueue.make(store)
-      const b = yield* DeadLetterQueue.make(store)
+      const store = yield* DeadLetterQueue.makeStoreMemory
+      const [a, b] = yield* Effect.all([DeadLetterQueue.make(), DeadLetterQueue.make()]).pipe(
+        Effect.provideService(DeadLetterQueue.DeadLetterQueueStore, store)
+      )
       const failure = DeadLetterQueue.failureOf(
         new Error("x"),
         Classification.make({ category: "network", code: "t", message: "t" }),
@@ -34,6 +37,33 @@ describe("DeadLetterQueue (memory)", () => {
       expect(ra.resolved.length + rb.resolved.length).toBe(50)
       expect(ra.resolved.length).toBeGreaterThan(0)
       expect(rb.resolved.length).toBeGreaterThan(0)
+    }).pipe(Effect.provide(Classifier.layer))
+  )
+})
+
+describe("DeadLetterQueue config", () => {
+  it.effect("a bad lease fails make with a ParseError naming the path", () =>
+    Effect.gen(function* () {
+      const error = yield* Effect.flip(
+        DeadLetterQueue.make({ lease: -5 }).pipe(Effect.provide(DeadLetterQueue.layerStoreMemory))
+      )
+      expect(error._tag).toBe("ParseError")
+      expect(error.message).toContain("lease")
+      const zero = yield* Effect.flip(
+        DeadLetterQueue.make({ lease: 0 }).pipe(Effect.provide(DeadLetterQueue.layerStoreMemory))
+      )
+      expect(zero.message).toContain("lease")
+    })
+  )
+
+  it.effect("lease accepts milliseconds or a duration string", () =>
+    Effect.gen(function* () {
+      const a = yield* DeadLetterQueue.make({ lease: 1500 }).pipe(Effect.provide(DeadLetterQueue.layerStoreMemory))
+      const b = yield* DeadLetterQueue.make({ lease: "2 minutes" }).pipe(
+        Effect.provide(DeadLetterQueue.layerStoreMemory)
+      )
+      expect(Duration.toMillis(a.config.lease)).toBe(1500)
+      expect(Duration.toMillis(b.config.lease)).toBe(120_000)
     })
   )
 })

@@ -2,9 +2,9 @@ import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import * as Idempotency from "../src/Idempotency.js"
-import { suite } from "./Idempotency.suite.js"
+import * as StoreSuites from "../src/StoreSuites.js"
 
-suite("memory", Idempotency.layerMemory)
+StoreSuites.idempotencyStore("memory", Idempotency.layerStoreMemory)
 
 describe("Idempotency results", () => {
   it.effect("results round-trip through their schema; Schema.Void stores null", () =>

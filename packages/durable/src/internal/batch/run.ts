@@ -1,3 +1,6 @@
+import * as Classification from "@effect-resilience/core/Classification"
+import { Classifier } from "@effect-resilience/core/Classifier"
+import { type AttemptRecord, RetriesExhausted } from "@effect-resilience/core/Errors"
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Deferred from "effect/Deferred"
@@ -8,15 +11,12 @@ import * as Queue from "effect/Queue"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as SubscriptionRef from "effect/SubscriptionRef"
-import type * as Batch from "../Batch.js"
-import { DuplicateItemKey, idempotencyKey } from "../Batch.js"
-import * as Checkpoint from "../Checkpoint.js"
-import * as Classification from "../Classification.js"
-import { Classifier } from "../Classifier.js"
-import * as DeadLetterQueue from "../DeadLetterQueue.js"
-import { type AttemptRecord, RetriesExhausted } from "../Errors.js"
-import * as Idempotency from "../Idempotency.js"
-import { randomOwner } from "./idempotency.js"
+import type * as Batch from "../../Batch.js"
+import * as Checkpoint from "../../Checkpoint.js"
+import * as DeadLetterQueue from "../../DeadLetterQueue.js"
+import * as Idempotency from "../../Idempotency.js"
+import { randomOwner } from "../idempotency/memory.js"
+import { DuplicateItemKey, idempotencyKey } from "./key.js"
 
 type Outcome<Item, A> = Batch.ItemOutcome<Item, A>
 
@@ -119,7 +119,7 @@ const makeWriter = (
 
 /** The idempotency keys of the batch's items that sit in the dead letter queue, pending or replaying. */
 const keysInDeadLetterQueue = (
-  dlq: DeadLetterQueue.DeadLetterQueueService,
+  dlq: DeadLetterQueue.DeadLetterQueue,
   queue: string,
   wanted: ReadonlySet<string>
 ): Effect.Effect<ReadonlySet<string>, DeadLetterQueue.DeadLetterStoreError> =>

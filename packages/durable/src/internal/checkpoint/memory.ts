@@ -1,14 +1,7 @@
 import * as Effect from "effect/Effect"
-import type * as Checkpoint from "../Checkpoint.js"
+import type * as Checkpoint from "../../Checkpoint.js"
 
-type Store = {
-  readonly load: (batchId: string) => Effect.Effect<ReadonlyArray<Checkpoint.Entry>, Checkpoint.CheckpointError>
-  readonly record: (
-    batchId: string,
-    entries: ReadonlyArray<Checkpoint.Entry>
-  ) => Effect.Effect<void, Checkpoint.CheckpointError>
-  readonly clear: (batchId: string) => Effect.Effect<void, Checkpoint.CheckpointError>
-}
+type Store = Checkpoint.CheckpointStore["Type"]
 
 /**
  * The state is owned by the service made here (one per call): batch id -> (item key -> outcome).

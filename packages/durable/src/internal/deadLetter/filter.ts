@@ -1,4 +1,4 @@
-import type { Entry, Filter, Page } from "../DeadLetterQueue.js"
+import type { Entry, Filter, Page } from "../../DeadLetterQueue.js"
 
 /** @internal */
 const isArray = <A>(value: A | ReadonlyArray<A>): value is ReadonlyArray<A> => Array.isArray(value)

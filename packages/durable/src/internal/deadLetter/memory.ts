@@ -1,7 +1,7 @@
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
-import type { CountRow, Entry, Status, Store } from "../DeadLetterQueue.js"
-import { compare, matches } from "./deadLetterFilter.js"
+import type { CountRow, DeadLetterQueueStore, Entry, Status } from "../../DeadLetterQueue.js"
+import { compare, matches } from "./filter.js"
 
 /**
  * The in-memory store. Its map is owned by this store value only; every operation runs
@@ -9,7 +9,7 @@ import { compare, matches } from "./deadLetterFilter.js"
  *
  * @internal
  */
-export const make: Effect.Effect<Store> = Effect.sync((): Store => {
+export const make: Effect.Effect<DeadLetterQueueStore["Type"]> = Effect.sync((): DeadLetterQueueStore["Type"] => {
   const entries = new Map<string, Entry>()
   const sorted = (f: (e: Entry) => boolean) => Array.from(entries.values()).filter(f).sort(compare)
   return {

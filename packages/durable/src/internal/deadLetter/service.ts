@@ -1,3 +1,6 @@
+import type * as Classification from "@effect-resilience/core/Classification"
+import { Classifier } from "@effect-resilience/core/Classifier"
+import type { AttemptRecord } from "@effect-resilience/core/Errors"
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
@@ -8,27 +11,25 @@ import * as ParseResult from "effect/ParseResult"
 import * as Random from "effect/Random"
 import * as Ref from "effect/Ref"
 import * as Schema from "effect/Schema"
-import * as Classification from "../Classification.js"
-import { Classifier } from "../Classifier.js"
 import type {
-  DeadLetterQueueService,
+  Config,
+  DeadLetterQueue,
+  DeadLetterQueueStore,
   Entry,
   Failure,
   Filter,
   Handler,
   Issue,
   Note,
-  Options,
   ReplayReport,
   Stats,
-  Status,
-  Store
-} from "../DeadLetterQueue.js"
-import * as DLQ from "../DeadLetterQueue.js"
-import type { AttemptRecord } from "../Errors.js"
-import { normalizePage } from "./deadLetterFilter.js"
+  Status
+} from "../../DeadLetterQueue.js"
+import { DeadLetterStoreError, EntryNotFound, InvalidPayload, InvalidStatus, manualReviewCategories } from "./errors.js"
+import { normalizePage } from "./filter.js"
 
-const defaultLeaseMillis = 5 * 60 * 1000
+type Store = DeadLetterQueueStore["Type"]
+
 const defaultChunk = 16
 const casAttempts = 8
 
@@ -81,12 +82,12 @@ export const handler =
   <A, I, R, B, E, R2>(
     schema: Schema.Schema<A, I, R>,
     f: (payload: A, entry: Entry) => Effect.Effect<B, E, R2>
-  ): Handler<E | DLQ.InvalidPayload, R | R2> =>
+  ): Handler<E | InvalidPayload, R | R2> =>
   (entry) =>
     Schema.decodeUnknown(schema)(entry.payload).pipe(
       Effect.mapError(
         (error) =>
-          new DLQ.InvalidPayload({
+          new InvalidPayload({
             id: entry.id,
             issues: issuesOf(error).map((i) => ({
               path: i.path.map((p) => (typeof p === "symbol" ? String(p) : p)),
@@ -111,35 +112,35 @@ const released = (entry: Entry, nowMillis: number): Entry => {
 const emptyByStatus = (): Record<Status, number> => ({ pending: 0, replaying: 0, resolved: 0, discarded: 0 })
 
 /** @internal */
-export const make = (store: Store, options?: Options): Effect.Effect<DeadLetterQueueService> =>
+export const make = (store: Store, config: Config): Effect.Effect<DeadLetterQueue> =>
   Effect.map(Ref.make(0), (counter) => {
     const nextId = (prefix: string, nowMillis: number) =>
       Effect.flatMap(
         Ref.getAndUpdate(counter, (n) => n + 1),
         (n) => makeId(prefix, nowMillis, n)
       )
-    const leaseMillis = options?.leaseMillis ?? defaultLeaseMillis
+    const leaseMillis = Duration.toMillis(config.lease)
 
     /** Reads, changes and compare-and-sets an entry, retrying when another writer got there first. */
     const modify = <E>(
       id: string,
       f: (entry: Entry, nowMillis: number) => Effect.Effect<Entry, E>
-    ): Effect.Effect<Entry, E | DLQ.DeadLetterStoreError | DLQ.EntryNotFound> =>
+    ): Effect.Effect<Entry, E | DeadLetterStoreError | EntryNotFound> =>
       Effect.gen(function* () {
         for (let i = 0; i < casAttempts; i++) {
           const current = yield* store.get(id)
-          if (Option.isNone(current)) return yield* new DLQ.EntryNotFound({ id })
+          if (Option.isNone(current)) return yield* new EntryNotFound({ id })
           const now = yield* Clock.currentTimeMillis
           const next = yield* f(current.value, now)
           if (yield* store.update(next, current.value.version)) return next
         }
-        return yield* new DLQ.DeadLetterStoreError({
+        return yield* new DeadLetterStoreError({
           reason: "conflict",
           message: `Dead letter "${id}" kept changing while it was being updated; try again`
         })
       })
 
-    const add: DeadLetterQueueService["add"] = (input) =>
+    const add: DeadLetterQueue["add"] = (input) =>
       Effect.gen(function* () {
         const now = yield* Clock.currentTimeMillis
         const id = yield* nextId("dl_", now)
@@ -160,9 +161,9 @@ export const make = (store: Store, options?: Options): Effect.Effect<DeadLetterQ
         return entry
       })
 
-    const list: DeadLetterQueueService["list"] = (filter, page) => store.list(filter ?? {}, normalizePage(page))
+    const list: DeadLetterQueue["list"] = (filter, page) => store.list(filter ?? {}, normalizePage(page))
 
-    const recoverStale: DeadLetterQueueService["recoverStale"] = (olderThan) =>
+    const recoverStale: DeadLetterQueue["recoverStale"] = (olderThan) =>
       Effect.gen(function* () {
         const now = yield* Clock.currentTimeMillis
         const lease = olderThan === undefined ? leaseMillis : Duration.toMillis(olderThan)
@@ -217,7 +218,7 @@ export const make = (store: Store, options?: Options): Effect.Effect<DeadLetterQ
         }
         if (Cause.isInterruptedOnly(exit.cause)) return yield* Effect.interrupt
         const error = Cause.squash(exit.cause)
-        if (error instanceof DLQ.InvalidPayload) {
+        if (error instanceof InvalidPayload) {
           const next: Entry = {
             ...released(entry, now),
             replays,
@@ -229,12 +230,8 @@ export const make = (store: Store, options?: Options): Effect.Effect<DeadLetterQ
           yield* store.update(next, entry.version)
           return { _tag: "invalid", issues: error.issues } as const
         }
-        const classifier = yield* Effect.serviceOption(Classifier)
-        const classification = Option.match(classifier, {
-          onNone: () =>
-            Classification.make({ category: "unknown", code: "replay.failed", message: "The replay handler failed" }),
-          onSome: (c) => c.classify(error)
-        })
+        const classifier = yield* Classifier
+        const classification = classifier.classify(error)
         const summary = summarize(error, classification)
         const attempt: AttemptRecord = {
           attempt: entry.failure.history.length + 1,
@@ -257,7 +254,7 @@ export const make = (store: Store, options?: Options): Effect.Effect<DeadLetterQ
         return { _tag: "failed", classification } as const
       })
 
-    const replay: DeadLetterQueueService["replay"] = (selector, run, replayOptions) =>
+    const replay: DeadLetterQueue["replay"] = (selector, run, replayOptions) =>
       Effect.gen(function* () {
         yield* recoverStale()
         const filter: Filter = typeof selector === "string" ? { ids: [selector] } : selector
@@ -294,16 +291,16 @@ export const make = (store: Store, options?: Options): Effect.Effect<DeadLetterQ
         }
         if (typeof selector === "string" && resolved.length + failed.length + invalid.length + skipped.length === 0) {
           const current = yield* store.get(selector)
-          if (Option.isNone(current)) return yield* new DLQ.EntryNotFound({ id: selector })
+          if (Option.isNone(current)) return yield* new EntryNotFound({ id: selector })
           skipped.push({ id: selector, status: current.value.status })
         }
         return { resolved, failed, invalid, skipped }
       })
 
-    const discard: DeadLetterQueueService["discard"] = (id, operator, text) =>
+    const discard: DeadLetterQueue["discard"] = (id, operator, text) =>
       modify(id, (entry, now) =>
         entry.status !== "pending"
-          ? Effect.fail(new DLQ.InvalidStatus({ id, status: entry.status, operation: "discard" }))
+          ? Effect.fail(new InvalidStatus({ id, status: entry.status, operation: "discard" }))
           : Effect.succeed<Entry>({
               ...entry,
               status: "discarded",
@@ -313,7 +310,7 @@ export const make = (store: Store, options?: Options): Effect.Effect<DeadLetterQ
             })
       )
 
-    const annotate: DeadLetterQueueService["annotate"] = (id, operator, text) =>
+    const annotate: DeadLetterQueue["annotate"] = (id, operator, text) =>
       modify(id, (entry, now) =>
         Effect.succeed<Entry>({
           ...entry,
@@ -323,7 +320,7 @@ export const make = (store: Store, options?: Options): Effect.Effect<DeadLetterQ
         })
       )
 
-    const purge: DeadLetterQueueService["purge"] = (olderThan, purgeOptions) =>
+    const purge: DeadLetterQueue["purge"] = (olderThan, purgeOptions) =>
       Effect.flatMap(Clock.currentTimeMillis, (now) =>
         store.purge(
           now - Duration.toMillis(Duration.decode(olderThan)),
@@ -331,7 +328,7 @@ export const make = (store: Store, options?: Options): Effect.Effect<DeadLetterQ
         )
       )
 
-    const stats: DeadLetterQueueService["stats"] = Effect.map(store.counts, (rows): Stats => {
+    const stats: DeadLetterQueue["stats"] = Effect.map(store.counts, (rows): Stats => {
       const byStatus = emptyByStatus()
       const byQueue: Record<string, Record<Status, number>> = {}
       const byCategory: Record<string, number> = {}
@@ -344,17 +341,18 @@ export const make = (store: Store, options?: Options): Effect.Effect<DeadLetterQ
         queue[row.status] += row.count
         byQueue[row.queue] = queue
         byCategory[row.category] = (byCategory[row.category] ?? 0) + row.count
-        if (row.status === "pending" && DLQ.manualReviewCategories.some((c) => c === row.category)) {
+        if (row.status === "pending" && manualReviewCategories.some((c) => c === row.category)) {
           manualReview += row.count
         }
       }
       return { total, byStatus, byQueue, byCategory, manualReview }
     })
 
-    const reviewQueue: DeadLetterQueueService["reviewQueue"] = (page) =>
-      list({ status: "pending", category: DLQ.manualReviewCategories }, page)
+    const reviewQueue: DeadLetterQueue["reviewQueue"] = (page) =>
+      list({ status: "pending", category: manualReviewCategories }, page)
 
     return {
+      config,
       add,
       list,
       get: store.get,

@@ -3,7 +3,7 @@ import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Random from "effect/Random"
-import type * as Idempotency from "../Idempotency.js"
+import type * as Idempotency from "../../Idempotency.js"
 
 /** @internal */
 export const Acquisition = Data.taggedEnum<Idempotency.Acquisition>()

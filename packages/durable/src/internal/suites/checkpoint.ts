@@ -6,10 +6,11 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import type * as Layer from "effect/Layer"
-import * as Checkpoint from "../src/Checkpoint.js"
+import * as Checkpoint from "../../Checkpoint.js"
 
 const store = Checkpoint.CheckpointStore
 
+/** @internal */
 export const suite = (name: string, layer: Layer.Layer<Checkpoint.CheckpointStore, unknown>) => {
   const run = <A, E>(effect: Effect.Effect<A, E, Checkpoint.CheckpointStore>) =>
     Effect.scoped(Effect.provide(effect, layer))

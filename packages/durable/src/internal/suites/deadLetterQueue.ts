@@ -8,15 +8,15 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Fiber from "effect/Fiber"
-import type * as Layer from "effect/Layer"
+import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
 import * as Schema from "effect/Schema"
 import * as TestClock from "effect/TestClock"
-import * as Classification from "../src/Classification.js"
-import * as Classifier from "../src/Classifier.js"
-import * as DeadLetterQueue from "../src/DeadLetterQueue.js"
-import type { AttemptRecord } from "../src/Errors.js"
+import * as Classification from "@effect-resilience/core/Classification"
+import * as Classifier from "@effect-resilience/core/Classifier"
+import * as DeadLetterQueue from "../../DeadLetterQueue.js"
+import type { AttemptRecord } from "@effect-resilience/core/Errors"
 
 const Order = Schema.Struct({ id: Schema.String, amount: Schema.Number, placedAt: Schema.DateFromString })
 
@@ -49,8 +49,10 @@ const add = (queue: string, category: Classification.Category, id = "o-1") =>
 
 const dlq = DeadLetterQueue.DeadLetterQueue
 
-export const suite = (name: string, layer: Layer.Layer<DeadLetterQueue.DeadLetterQueue, unknown>) => {
-  const run = <A, E>(effect: Effect.Effect<A, E, DeadLetterQueue.DeadLetterQueue>) =>
+/** @internal */
+export const suite = (name: string, store: Layer.Layer<DeadLetterQueue.DeadLetterQueueStore, unknown>) => {
+  const layer = DeadLetterQueue.layer().pipe(Layer.provide(store), Layer.merge(Classifier.layer))
+  const run = <A, E>(effect: Effect.Effect<A, E, DeadLetterQueue.DeadLetterQueue | Classifier.Classifier>) =>
     Effect.scoped(Effect.provide(effect, layer))
 
   describe(`DeadLetterQueue on ${name}`, () => {

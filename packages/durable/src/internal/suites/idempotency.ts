@@ -13,7 +13,7 @@ import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
 import * as Schema from "effect/Schema"
 import * as TestClock from "effect/TestClock"
-import * as Idempotency from "../src/Idempotency.js"
+import * as Idempotency from "../../Idempotency.js"
 
 /** A few milliseconds of real time (TestClock does not move). */
 const realPause = Effect.promise(() => new Promise<void>((resolve) => setTimeout(resolve, 5)))
@@ -21,6 +21,7 @@ const realPause = Effect.promise(() => new Promise<void>((resolve) => setTimeout
 const store = Idempotency.IdempotencyStore
 const lease = { leaseMillis: 1000 }
 
+/** @internal */
 export const suite = (name: string, layer: Layer.Layer<Idempotency.IdempotencyStore, unknown>) => {
   const run = <A, E>(effect: Effect.Effect<A, E, Idempotency.IdempotencyStore>) =>
     Effect.scoped(Effect.provide(effect, layer))
