@@ -31,7 +31,7 @@
 import type * as Duration from "effect/Duration"
 import type * as Schedule from "effect/Schedule"
 import type * as Classification from "./Classification.js"
-import * as internal from "./internal/backoff.js"
+import * as internal from "./internal/backoff/schedule.js"
 
 /**
  * What the retry driver feeds a schedule after each failed attempt: the error, its classification

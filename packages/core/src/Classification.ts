@@ -7,6 +7,7 @@
  */
 import * as Duration from "effect/Duration"
 import * as Schema from "effect/Schema"
+import * as core from "./internal/classifier/categories.js"
 
 /**
  * What kind of failure this is.
@@ -17,24 +18,7 @@ import * as Schema from "effect/Schema"
  *
  * @since 0.1.0
  */
-export const Category = Schema.Literal(
-  "network",
-  "timeout",
-  "throttled",
-  "unavailable",
-  "server",
-  "client",
-  "validation",
-  "authentication",
-  "authorization",
-  "resource",
-  "configuration",
-  "business",
-  "data-integrity",
-  "concurrency",
-  "system",
-  "unknown"
-)
+export const Category = Schema.Literal(...core.categories)
 
 /** @since 0.1.0 */
 export type Category = typeof Category.Type
@@ -51,7 +35,7 @@ export const categories: ReadonlyArray<Category> = Category.literals
  *
  * @since 0.1.0
  */
-export const Severity = Schema.Literal("critical", "high", "medium", "low", "info")
+export const Severity = Schema.Literal(...core.severities)
 
 /** @since 0.1.0 */
 export type Severity = typeof Severity.Type
@@ -100,24 +84,7 @@ export interface Classification extends Schema.Schema.Type<typeof Classification
  */
 export const defaults: {
   readonly [C in Category]: Pick<Classification, "severity" | "retryable" | "countsForBreaker">
-} = {
-  network: { severity: "high", retryable: true, countsForBreaker: true },
-  timeout: { severity: "high", retryable: true, countsForBreaker: true },
-  throttled: { severity: "medium", retryable: true, countsForBreaker: false },
-  unavailable: { severity: "high", retryable: true, countsForBreaker: true },
-  server: { severity: "high", retryable: true, countsForBreaker: true },
-  client: { severity: "medium", retryable: false, countsForBreaker: false },
-  validation: { severity: "low", retryable: false, countsForBreaker: false },
-  authentication: { severity: "high", retryable: false, countsForBreaker: false },
-  authorization: { severity: "medium", retryable: false, countsForBreaker: false },
-  resource: { severity: "high", retryable: true, countsForBreaker: true },
-  configuration: { severity: "critical", retryable: false, countsForBreaker: false },
-  business: { severity: "low", retryable: false, countsForBreaker: false },
-  "data-integrity": { severity: "medium", retryable: false, countsForBreaker: false },
-  concurrency: { severity: "low", retryable: true, countsForBreaker: false },
-  system: { severity: "critical", retryable: false, countsForBreaker: true },
-  unknown: { severity: "medium", retryable: false, countsForBreaker: true }
-}
+} = core.defaults
 
 /**
  * Builds a classification, filling severity, retryable and countsForBreaker from the category's
@@ -154,11 +121,7 @@ export const make = (
  *
  * @since 0.1.0
  */
-export const unknown: Classification = make({
-  category: "unknown",
-  code: "unknown",
-  message: "The operation failed for an unknown reason"
-})
+export const unknown: Classification = core.unknown
 
 /**
  * Returns a copy with a different Retry-After (or none).

@@ -15,7 +15,7 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Classification from "./Classification.js"
-import * as internal from "./internal/classifier.js"
+import * as internal from "./internal/classifier/classify.js"
 import type { Rule } from "./Rule.js"
 
 /**

@@ -17,8 +17,8 @@
  */
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
-import { headerEntries, recognise as recogniseRaw, type Visitor } from "./internal/classifierRecognise.js"
-import { grpcName, grpcText, httpText, nodeText, pgText, redisText, undiciText } from "./internal/classifierTables.js"
+import { headerEntries, recognise as recogniseRaw, type Visitor } from "./internal/classifier/recognise.js"
+import { grpcName, grpcText, httpText, nodeText, pgText, redisText, undiciText } from "./internal/classifier/tables.js"
 
 /**
  * A failed HTTP response. `headers` (lower-case names) hold what classification needs, such as

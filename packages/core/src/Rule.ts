@@ -19,7 +19,7 @@
  * @since 0.1.0
  */
 import type { Category, Classification } from "./Classification.js"
-import { statusOf } from "./internal/classifierRecognise.js"
+import { statusOf } from "./internal/classifier/recognise.js"
 
 /**
  * @example

@@ -10,11 +10,11 @@
 import * as Cause from "effect/Cause"
 import * as Duration from "effect/Duration"
 import * as Schema from "effect/Schema"
-import * as Classification from "../Classification.js"
-import { RetriesExhausted } from "../Errors.js"
-import type { Rule, RuleContext } from "../Rule.js"
-import { headerValue, recognise, retryAfterMillis, type Visitor } from "./classifierRecognise.js"
-import * as T from "./classifierTables.js"
+import * as Classification from "../../Classification.js"
+import { RetriesExhausted } from "../../Errors.js"
+import type { Rule, RuleContext } from "../../Rule.js"
+import { headerValue, recognise, retryAfterMillis, type Visitor } from "./recognise.js"
+import * as T from "./tables.js"
 
 type Classify = (failure: unknown) => Classification.Classification
 

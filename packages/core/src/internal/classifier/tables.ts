@@ -1,25 +1,18 @@
 /**
- * Constant classifications of the failures met in the wild, computed once when the module loads so
- * that classifying a tagged failure is a table look-up and no allocation.
+ * The classification tables: constant verdicts for the failures met in the wild (HTTP statuses,
+ * Node system codes, undici codes, gRPC statuses, PostgreSQL SQLSTATEs, Redis error prefixes, the
+ * runtime's own failures), computed once when the module loads so that classifying a tagged
+ * failure is a look-up and no allocation. Plain TypeScript: imports nothing from `effect`.
  *
  * @internal
  */
-import * as Classification from "../Classification.js"
-
-type Category = Classification.Category
-
-/** What a table entry may override on top of the category's defaults. */
-interface Overrides {
-  readonly retryable?: boolean
-  readonly countsForBreaker?: boolean
-  readonly severity?: Classification.Severity
-}
+import { type Category, type Overrides, unknown as unknownVerdict, type Verdict, verdict } from "./categories.js"
 
 /** One entry of a table: category, a user-safe text, optional overrides. */
 type Spec = readonly [category: Category, text: string, overrides?: Overrides]
 
-const build = (category: Category, code: string, message: string, overrides: Overrides | undefined) =>
-  Classification.make({ category, code, message, ...overrides })
+const build = (category: Category, code: string, message: string, overrides: Overrides | undefined): Verdict =>
+  verdict(category, code, message, overrides)
 
 const NOT_RETRYABLE: Overrides = { retryable: false }
 const NOT_COUNTED: Overrides = { countsForBreaker: false }
@@ -90,18 +83,16 @@ const httpFallbackSpec = (status: number): Spec =>
 /** The user-safe text of an HTTP status ("Service unavailable"). */
 export const httpText = (status: number): string => (httpSpecs[status] ?? httpFallbackSpec(status))[1]
 
-const makeHttp = (status: number): Classification.Classification => {
+const makeHttp = (status: number): Verdict => {
   const [category, text, overrides] = httpSpecs[status] ?? httpFallbackSpec(status)
   return build(category, `http.${status}`, `${text} (HTTP ${status})`, overrides)
 }
 
 /** Classification of every status 100..599, indexed by status. */
-const httpTable: ReadonlyArray<Classification.Classification> = Array.from({ length: 600 }, (_, status) =>
-  makeHttp(status)
-)
+const httpTable: ReadonlyArray<Verdict> = Array.from({ length: 600 }, (_, status) => makeHttp(status))
 
 /** The constant classification of an HTTP status. */
-export const http = (status: number): Classification.Classification =>
+export const http = (status: number): Verdict =>
   (Number.isInteger(status) && status >= 100 ? httpTable[status] : undefined) ?? makeHttp(status)
 
 // ---------------------------------------------------------------------------------------------
@@ -153,19 +144,17 @@ export const isKnownNodeCode = (code: string): boolean => Object.hasOwn(nodeSpec
 /** The user-safe text of a Node error code. */
 export const nodeText = (code: string): string => nodeSpecs[code]?.[1] ?? "System error"
 
-const makeNode = (code: string): Classification.Classification => {
+const makeNode = (code: string): Verdict => {
   const spec = nodeSpecs[code]
   return spec === undefined
     ? build("system", `node.${code}`, `System error (${code})`, undefined)
     : build(spec[0], `node.${code}`, `${spec[1]} (${code})`, spec[2])
 }
 
-const nodeTable: ReadonlyMap<string, Classification.Classification> = new Map(
-  Object.keys(nodeSpecs).map((code) => [code, makeNode(code)])
-)
+const nodeTable: ReadonlyMap<string, Verdict> = new Map(Object.keys(nodeSpecs).map((code) => [code, makeNode(code)]))
 
 /** The classification of a Node error code. */
-export const node = (code: string): Classification.Classification => nodeTable.get(code) ?? makeNode(code)
+export const node = (code: string): Verdict => nodeTable.get(code) ?? makeNode(code)
 
 // ---------------------------------------------------------------------------------------------
 // fetch / undici
@@ -194,19 +183,19 @@ const undiciSpecs: { readonly [code: string]: Spec } = {
 /** The user-safe text of an undici code. */
 export const undiciText = (code: string): string => undiciSpecs[code]?.[1] ?? "HTTP client error"
 
-const makeUndici = (code: string): Classification.Classification => {
+const makeUndici = (code: string): Verdict => {
   const spec = undiciSpecs[code]
   return spec === undefined
     ? build("unknown", `undici.${code}`, `HTTP client error (${code})`, NOT_RETRYABLE)
     : build(spec[0], `undici.${code}`, `${spec[1]} (${code})`, spec[2])
 }
 
-const undiciTable: ReadonlyMap<string, Classification.Classification> = new Map(
+const undiciTable: ReadonlyMap<string, Verdict> = new Map(
   Object.keys(undiciSpecs).map((code) => [code, makeUndici(code)])
 )
 
 /** The classification of an undici (fetch) error code. */
-export const undici = (code: string): Classification.Classification => undiciTable.get(code) ?? makeUndici(code)
+export const undici = (code: string): Verdict => undiciTable.get(code) ?? makeUndici(code)
 
 // ---------------------------------------------------------------------------------------------
 // gRPC
@@ -259,7 +248,7 @@ export const grpcText = (code: number): string => grpcSpecs[code]?.[1] ?? "Unkno
 /** The gRPC status name (`UNAVAILABLE`), or the number for codes outside 0..16. */
 export const grpcName = (code: number): string => grpcNames[code] ?? String(code)
 
-const makeGrpc = (code: number): Classification.Classification => {
+const makeGrpc = (code: number): Verdict => {
   const spec = grpcSpecs[code]
   const name = grpcName(code)
   return spec === undefined
@@ -267,10 +256,10 @@ const makeGrpc = (code: number): Classification.Classification => {
     : build(spec[0], `grpc.${name}`, `${spec[1]} (gRPC ${name})`, spec[2])
 }
 
-const grpcTable: ReadonlyArray<Classification.Classification> = grpcSpecs.map((_, code) => makeGrpc(code))
+const grpcTable: ReadonlyArray<Verdict> = grpcSpecs.map((_, code) => makeGrpc(code))
 
 /** The classification of a gRPC status code. */
-export const grpc = (code: number): Classification.Classification => grpcTable[code] ?? makeGrpc(code)
+export const grpc = (code: number): Verdict => grpcTable[code] ?? makeGrpc(code)
 
 // ---------------------------------------------------------------------------------------------
 // PostgreSQL SQLSTATE
@@ -370,19 +359,17 @@ export const isPgSqlState = (code: string): boolean =>
 /** The user-safe text of a SQLSTATE. */
 export const pgText = (sqlstate: string): string => pgSpec(sqlstate)?.[1] ?? "Database error"
 
-const makePg = (sqlstate: string): Classification.Classification => {
+const makePg = (sqlstate: string): Verdict => {
   const spec = pgSpec(sqlstate)
   return spec === undefined
     ? build("unknown", `pg.${sqlstate}`, `Database error (SQLSTATE ${sqlstate})`, undefined)
     : build(spec[0], `pg.${sqlstate}`, `${spec[1]} (SQLSTATE ${sqlstate})`, spec[2])
 }
 
-const pgTable: ReadonlyMap<string, Classification.Classification> = new Map(
-  Object.keys(pgCodeSpecs).map((code) => [code, makePg(code)])
-)
+const pgTable: ReadonlyMap<string, Verdict> = new Map(Object.keys(pgCodeSpecs).map((code) => [code, makePg(code)]))
 
 /** The classification of a SQLSTATE. */
-export const pg = (sqlstate: string): Classification.Classification => pgTable.get(sqlstate) ?? makePg(sqlstate)
+export const pg = (sqlstate: string): Verdict => pgTable.get(sqlstate) ?? makePg(sqlstate)
 
 // ---------------------------------------------------------------------------------------------
 // Redis
@@ -418,74 +405,62 @@ const redisSpecs: { readonly [prefix: string]: Spec } = {
 /** The user-safe text of a Redis error prefix. */
 export const redisText = (prefix: string): string => redisSpecs[prefix]?.[1] ?? "Redis error"
 
-const makeRedis = (prefix: string): Classification.Classification => {
+const makeRedis = (prefix: string): Verdict => {
   const spec = redisSpecs[prefix]
   return spec === undefined
     ? build("unknown", `redis.${prefix}`, `Redis error (${prefix})`, undefined)
     : build(spec[0], `redis.${prefix}`, `${spec[1]} (${prefix})`, spec[2])
 }
 
-const redisTable: ReadonlyMap<string, Classification.Classification> = new Map(
-  Object.keys(redisSpecs).map((code) => [code, makeRedis(code)])
-)
+const redisTable: ReadonlyMap<string, Verdict> = new Map(Object.keys(redisSpecs).map((code) => [code, makeRedis(code)]))
 
 /** The classification of a Redis error prefix. */
-export const redis = (prefix: string): Classification.Classification => redisTable.get(prefix) ?? makeRedis(prefix)
+export const redis = (prefix: string): Verdict => redisTable.get(prefix) ?? makeRedis(prefix)
 
 // ---------------------------------------------------------------------------------------------
 // Aborts, timeouts, the runtime's own errors
 // ---------------------------------------------------------------------------------------------
 
 /** An AbortError: the caller gave up; nothing to say about the dependency. */
-export const abort: Classification.Classification = build("client", "abort", "The operation was aborted", {
+export const abort: Verdict = build("client", "abort", "The operation was aborted", {
   retryable: false,
   countsForBreaker: false
 })
 
 /** A TimeoutError (`AbortSignal.timeout`) or Effect's `TimeoutException`. */
-export const timeout: Classification.Classification = build("timeout", "timeout", "The operation timed out", undefined)
+export const timeout: Verdict = build("timeout", "timeout", "The operation timed out", undefined)
 
 /** A failure nothing recognised. */
-export const unknown: Classification.Classification = Classification.unknown
+export const unknown: Verdict = unknownVerdict
 
 /** The runtime's own failures (Errors.ts). */
-export const attemptTimeout: Classification.Classification = build(
-  "timeout",
-  "resilience.AttemptTimeout",
-  "The attempt timed out",
-  undefined
-)
-export const deadlineExceeded: Classification.Classification = build(
+export const attemptTimeout: Verdict = build("timeout", "resilience.AttemptTimeout", "The attempt timed out", undefined)
+export const deadlineExceeded: Verdict = build(
   "timeout",
   "resilience.DeadlineExceeded",
   "The operation did not finish within its deadline",
   { retryable: false, countsForBreaker: false }
 )
-export const circuitOpen: Classification.Classification = build(
+export const circuitOpen: Verdict = build(
   "unavailable",
   "resilience.CircuitOpen",
   "The dependency is unavailable (circuit open)",
   NOT_COUNTED
 )
-export const bulkheadRejected: Classification.Classification = build(
+export const bulkheadRejected: Verdict = build(
   "resource",
   "resilience.BulkheadRejected",
   "Too many concurrent calls",
   NOT_COUNTED
 )
-export const rateLimited: Classification.Classification = build(
-  "throttled",
-  "resilience.RateLimited",
-  "Rate limit reached",
-  NOT_COUNTED
-)
-export const retryBudgetExhausted: Classification.Classification = build(
+export const rateLimited: Verdict = build("throttled", "resilience.RateLimited", "Rate limit reached", NOT_COUNTED)
+export const retryBudgetExhausted: Verdict = build(
   "resource",
   "resilience.RetryBudgetExhausted",
   "Retry budget exhausted",
   { retryable: false, countsForBreaker: false }
 )
-export const retriesExhausted: Classification.Classification = build(
+export const retriesExhausted: Verdict = build(
   "unknown",
   "resilience.RetriesExhausted",
   "Every attempt failed",

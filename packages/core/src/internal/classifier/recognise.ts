@@ -6,7 +6,7 @@
  *
  * @internal
  */
-import { isKnownNodeCode, isPgSqlState } from "./classifierTables.js"
+import { isKnownNodeCode, isPgSqlState } from "./tables.js"
 
 /** What a recogniser calls for each kind of failure it finds. */
 export interface Visitor<R> {

@@ -8,11 +8,12 @@ import * as Schedule from "effect/Schedule"
 import * as ScheduleDecision from "effect/ScheduleDecision"
 import * as Interval from "effect/ScheduleInterval"
 import * as Intervals from "effect/ScheduleIntervals"
-import type * as Classification from "../Classification.js"
-import { currentDeadline } from "../Deadline.js"
+import type * as Classification from "../../Classification.js"
+import { currentDeadline } from "../../Deadline.js"
+import * as core from "./core.js"
 
 /** @internal */
-export type Jitter = "none" | "full" | "equal" | { readonly proportional: number }
+export type Jitter = core.Jitter
 
 const toMillis = (input: Duration.DurationInput): number => Duration.toMillis(Duration.decode(input))
 
@@ -51,19 +52,22 @@ const unfoldDelays = <S>(initial: S, next: (state: S) => readonly [S, number]): 
 /** @internal */
 export const exponential = (base: Duration.DurationInput, factor = 2): Schedule.Schedule<Duration.Duration> => {
   const baseMillis = toMillis(base)
-  return unfoldDelays(0, (n) => [n + 1, baseMillis * factor ** n])
+  return unfoldDelays(0, (n) => [n + 1, core.exponentialDelay(baseMillis, factor, n)])
 }
 
 /** @internal */
 export const fibonacci = (one: Duration.DurationInput): Schedule.Schedule<Duration.Duration> => {
   const oneMillis = toMillis(one)
-  return unfoldDelays<readonly [number, number]>([oneMillis, oneMillis], ([a, b]) => [[b, a + b], a])
+  return unfoldDelays(core.fibonacciStart(oneMillis), (state) => {
+    const [delay, next] = core.fibonacciStep(state)
+    return [next, delay]
+  })
 }
 
 /** @internal */
 export const linear = (base: Duration.DurationInput): Schedule.Schedule<Duration.Duration> => {
   const baseMillis = toMillis(base)
-  return unfoldDelays(0, (n) => [n + 1, baseMillis * (n + 1)])
+  return unfoldDelays(0, (n) => [n + 1, core.linearDelay(baseMillis, n)])
 }
 
 /** @internal */
@@ -81,8 +85,7 @@ export const decorrelated = (options: {
   const cap = toMillis(options.cap)
   return Schedule.makeWithState<number, unknown, Duration.Duration>(base, (now, _, previous) =>
     Effect.map(Random.next, (r) => {
-      const upper = previous * 3
-      const millis = Math.min(cap, base + r * (upper - base))
+      const millis = core.decorrelatedDelay(base, cap, previous, r)
       return [millis, Duration.millis(millis), continueAfter(now, millis)] as const
     })
   )
@@ -105,14 +108,7 @@ export const capped = dual<
 })
 
 /** Applies a jitter mode to a delay in milliseconds given a uniform random number in [0, 1). */
-export const applyJitter = (mode: Jitter, millis: number, r: number): number => {
-  if (!Number.isFinite(millis)) return millis
-  if (mode === "none") return millis
-  if (mode === "full") return r * millis
-  if (mode === "equal") return millis / 2 + (r * millis) / 2
-  const x = mode.proportional
-  return Math.max(0, millis * (1 + x * (2 * r - 1)))
-}
+export const applyJitter = core.applyJitter
 
 /** @internal */
 export const jitter = dual<
@@ -154,7 +150,7 @@ export const maxElapsed = dual<
     return Effect.map(self.step(now, input, state.inner), ([inner, out, decision]) => {
       const next = { start, inner }
       if (ScheduleDecision.isDone(decision)) return [next, out, decision] as const
-      const stop = Intervals.start(decision.intervals) - start > limit
+      const stop = core.exceedsElapsed(start, Intervals.start(decision.intervals), limit)
       return [next, out, stop ? ScheduleDecision.done : decision] as const
     })
   })
@@ -167,7 +163,7 @@ export const withinDeadline = <Out, In, R>(self: Schedule.Schedule<Out, In, R>):
       const [next, out, decision] = result
       if (ScheduleDecision.isDone(decision)) return Effect.succeed(result)
       return Effect.map(FiberRef.get(currentDeadline), (deadline) =>
-        Option.isSome(deadline) && Intervals.start(decision.intervals) >= deadline.value
+        core.pastDeadline(Intervals.start(decision.intervals), Option.getOrUndefined(deadline))
           ? ([next, out, ScheduleDecision.done] as const)
           : result
       )
@@ -178,8 +174,7 @@ export const withinDeadline = <Out, In, R>(self: Schedule.Schedule<Out, In, R>):
 export const retryAfterExtraDefault: Duration.Duration = Duration.seconds(5)
 
 /** @internal */
-export const retryAfterDelay = (backoffMillis: number, retryAfterMillis: number, extraMillis: number): number =>
-  Math.max(backoffMillis, Math.min(retryAfterMillis, backoffMillis + extraMillis))
+export const retryAfterDelay = core.retryAfterDelay
 
 /** @internal */
 export const withRetryAfter = dual<
