@@ -11,21 +11,16 @@
  *
  * @since 0.1.0
  */
-import * as DLQ from "@effect-resilience/core/DeadLetterQueue"
+import * as DLQ from "@effect-resilience/durable/DeadLetterQueue"
 import * as Migrator from "@effect/sql/Migrator"
 import * as SqlClient from "@effect/sql/SqlClient"
-import * as PgClient from "@effect/sql-pg/PgClient"
-import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
-import { closeSync, existsSync, openSync, readSync, statSync } from "node:fs"
-import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
-import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
+import * as SqlConnection from "./SqlConnection.js"
 import { toArray } from "./internal/filter.js"
-import { pgUnavailable, statementFailed } from "./internal/storeError.js"
+import { statementFailed } from "./internal/storeError.js"
 
 /**
  * The table holding the entries.
@@ -225,16 +220,18 @@ const encodePayload = (entry: DLQ.Entry): Effect.Effect<string, DLQ.DeadLetterSt
  * A store on the `SqlClient` in context (SQLite or PostgreSQL). Runs the migrations first.
  *
  * @example
- * import { DeadLetterQueue } from "@effect-resilience/core"
+ * import { DeadLetterQueue } from "@effect-resilience/durable"
  * import { SqlDeadLetterQueue } from "@effect-resilience/sql"
  * import { Effect } from "effect"
  *
- * const service = Effect.flatMap(SqlDeadLetterQueue.makeStore, (store) => DeadLetterQueue.make(store, { leaseMillis: 60_000 }))
+ * const service = Effect.flatMap(SqlDeadLetterQueue.makeStore, (store) =>
+ *   DeadLetterQueue.make({ lease: "1 minute" }).pipe(Effect.provideService(DeadLetterQueue.DeadLetterQueueStore, store))
+ * )
  *
  * @since 0.1.0
  */
-export const makeStore: Effect.Effect<DLQ.Store, DLQ.DeadLetterStoreError, SqlClient.SqlClient> = Effect.gen(
-  function* () {
+export const makeStore: Effect.Effect<DLQ.DeadLetterQueueStore["Type"], DLQ.DeadLetterStoreError, SqlClient.SqlClient> =
+  Effect.gen(function* () {
     const sql = yield* SqlClient.SqlClient
     yield* migrate
     const t = sql(table)
@@ -256,7 +253,7 @@ export const makeStore: Effect.Effect<DLQ.Store, DLQ.DeadLetterStoreError, SqlCl
       return sql.and(clauses)
     }
 
-    const insert: DLQ.Store["insert"] = (entry) =>
+    const insert: DLQ.DeadLetterQueueStore["Type"]["insert"] = (entry) =>
       Effect.gen(function* () {
         const { failure, notes } = yield* encodeMutable(entry)
         const payload = yield* encodePayload(entry)
@@ -278,13 +275,13 @@ export const makeStore: Effect.Effect<DLQ.Store, DLQ.DeadLetterStoreError, SqlCl
         })}`.pipe(Effect.mapError(statementFailed("add a dead letter")))
       })
 
-    const get: DLQ.Store["get"] = (id) =>
+    const get: DLQ.DeadLetterQueueStore["Type"]["get"] = (id) =>
       sql`SELECT * FROM ${t} WHERE id = ${id}`.pipe(
         Effect.mapError(statementFailed("read a dead letter")),
         Effect.flatMap((rows) => (rows[0] === undefined ? Effect.succeedNone : Effect.asSome(toEntry(rows[0]))))
       )
 
-    const list: DLQ.Store["list"] = (filter, page) =>
+    const list: DLQ.DeadLetterQueueStore["Type"]["list"] = (filter, page) =>
       Effect.all({
         rows: sql`SELECT * FROM ${t} WHERE ${where(filter)} ORDER BY created_at, id LIMIT ${page.limit} OFFSET ${page.offset}`,
         count: sql<{ readonly n: number | string }>`SELECT COUNT(*) AS n FROM ${t} WHERE ${where(filter)}`
@@ -295,7 +292,7 @@ export const makeStore: Effect.Effect<DLQ.Store, DLQ.DeadLetterStoreError, SqlCl
         )
       )
 
-    const claim: DLQ.Store["claim"] = (filter, run, limit, now) => {
+    const claim: DLQ.DeadLetterQueueStore["Type"]["claim"] = (filter, run, limit, now) => {
       const candidates = sql`SELECT id FROM ${t} WHERE status = 'pending' AND (replay_run IS NULL OR replay_run <> ${run}) AND ${where(
         filter
       )} ORDER BY created_at, id LIMIT ${limit}`
@@ -313,7 +310,7 @@ export const makeStore: Effect.Effect<DLQ.Store, DLQ.DeadLetterStoreError, SqlCl
       )
     }
 
-    const update: DLQ.Store["update"] = (entry, expectedVersion) =>
+    const update: DLQ.DeadLetterQueueStore["Type"]["update"] = (entry, expectedVersion) =>
       Effect.gen(function* () {
         const { failure, notes } = yield* encodeMutable(entry)
         const rows = yield* sql`UPDATE ${t} SET ${sql.update({
@@ -332,7 +329,7 @@ export const makeStore: Effect.Effect<DLQ.Store, DLQ.DeadLetterStoreError, SqlCl
         return rows.length > 0
       })
 
-    const purge: DLQ.Store["purge"] = (before, statuses) =>
+    const purge: DLQ.DeadLetterQueueStore["Type"]["purge"] = (before, statuses) =>
       statuses.length === 0
         ? Effect.succeed(0)
         : sql`DELETE FROM ${t} WHERE updated_at < ${before} AND ${sql.in("status", statuses)} RETURNING id`.pipe(
@@ -341,7 +338,7 @@ export const makeStore: Effect.Effect<DLQ.Store, DLQ.DeadLetterStoreError, SqlCl
           )
 
     const CountRow = Schema.Struct({ queue: Schema.String, category: Schema.String, status: DLQ.Status, n: Millis })
-    const counts: DLQ.Store["counts"] =
+    const counts: DLQ.DeadLetterQueueStore["Type"]["counts"] =
       sql`SELECT queue, category, status, COUNT(*) AS n FROM ${t} GROUP BY queue, category, status`.pipe(
         Effect.mapError(statementFailed("count dead letters")),
         Effect.flatMap(Schema.decodeUnknown(Schema.Array(CountRow))),
@@ -354,156 +351,63 @@ export const makeStore: Effect.Effect<DLQ.Store, DLQ.DeadLetterStoreError, SqlCl
       )
 
     return { insert, get, list, claim, update, purge, counts }
-  }
-)
+  })
 
 /**
- * The dead letter queue on the `SqlClient` in context.
+ * The store as a Layer on the `SqlClient` in context (SQLite or PostgreSQL). Runs the migrations
+ * first.
  *
  * @example
+ * ```ts
+ * import { DeadLetterQueue } from "@effect-resilience/durable"
  * import { SqlDeadLetterQueue } from "@effect-resilience/sql"
  * import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
  * import { Layer } from "effect"
  *
- * const Dlq = SqlDeadLetterQueue.layer().pipe(Layer.provide(SqliteClient.layer({ filename: "dlq.db" })))
- *
- * @since 0.1.0
- */
-export const layer = (
-  options?: DLQ.Options
-): Layer.Layer<DLQ.DeadLetterQueue, DLQ.DeadLetterStoreError, SqlClient.SqlClient> => DLQ.layerStore(makeStore, options)
-
-const sqliteHeader = "SQLite format 3\u0000"
-
-const checkSqliteFile = (filename: string): Effect.Effect<void, DLQ.DeadLetterStoreError> =>
-  Effect.try({
-    try: () => {
-      if (filename === ":memory:" || !existsSync(filename)) return true
-      const stat = statSync(filename)
-      if (stat.isDirectory()) return false
-      if (stat.size === 0) return true
-      const fd = openSync(filename, "r")
-      try {
-        const buffer = Buffer.alloc(16)
-        const read = readSync(fd, buffer, 0, 16, 0)
-        return read === 16 && buffer.toString("latin1") === sqliteHeader
-      } finally {
-        closeSync(fd)
-      }
-    },
-    catch: (cause) =>
-      new DLQ.DeadLetterStoreError({
-        reason: "unavailable",
-        message: `Cannot read "${filename}": ${cause instanceof Error ? cause.message : String(cause)}`,
-        cause
-      })
-  }).pipe(
-    Effect.filterOrFail(
-      (ok) => ok,
-      () =>
-        new DLQ.DeadLetterStoreError({
-          reason: "foreign",
-          message: `"${filename}" is not a SQLite database (is it the right file?)`
-        })
-    ),
-    Effect.asVoid
-  )
-
-/**
- * A SQLite client for a dead letter file, checking first that an existing file is a SQLite
- * database: a text file or a directory gives a clear `DeadLetterStoreError`, not a stack trace.
- * A file that does not exist is created.
- *
- * @example
- * import { SqlDeadLetterQueue } from "@effect-resilience/sql"
- * import { Layer } from "effect"
- *
- * const Dlq = SqlDeadLetterQueue.layer().pipe(Layer.provide(SqlDeadLetterQueue.layerSqliteClient({ filename: "dlq.db" })))
- *
- * @since 0.1.0
- */
-export const layerSqliteClient = (options: {
-  readonly filename: string
-}): Layer.Layer<SqliteClient.SqliteClient | SqlClient.SqlClient, DLQ.DeadLetterStoreError> =>
-  Layer.unwrapEffect(
-    Effect.as(checkSqliteFile(options.filename), SqliteClient.layer({ filename: options.filename }))
-  ).pipe(
-    Layer.catchAllCause((cause) => {
-      const failure = Cause.failureOption(cause)
-      if (Option.isSome(failure) && failure.value instanceof DLQ.DeadLetterStoreError) {
-        return Layer.fail(failure.value)
-      }
-      const error = Option.orElse(failure, () => Cause.dieOption(cause)).pipe(Option.getOrUndefined)
-      return Layer.fail(
-        new DLQ.DeadLetterStoreError({
-          reason: "unavailable",
-          message: `Cannot open the SQLite database "${options.filename}": ${
-            error instanceof Error ? error.message : "unknown error"
-          }`,
-          cause: error
-        })
-      )
-    })
-  )
-
-/**
- * A PostgreSQL client; an unreachable server gives a `DeadLetterStoreError` that says so without
- * the URL (which may carry a password).
- *
- * @example
- * import { SqlDeadLetterQueue } from "@effect-resilience/sql"
- * import { Layer } from "effect"
- *
- * const Client = SqlDeadLetterQueue.layerPgClient({ url: "postgres://postgres@127.0.0.1:5432/app", maxConnections: 5 })
- *
- * @since 0.1.0
- */
-export const layerPgClient = (options: {
-  readonly url: string | Redacted.Redacted
-  readonly maxConnections?: number | undefined
-  readonly connectTimeoutMillis?: number | undefined
-}): Layer.Layer<PgClient.PgClient | SqlClient.SqlClient, DLQ.DeadLetterStoreError> =>
-  PgClient.layer({
-    url: typeof options.url === "string" ? Redacted.make(options.url) : options.url,
-    maxConnections: options.maxConnections ?? 10,
-    connectTimeout: options.connectTimeoutMillis ?? 5000,
-    applicationName: "effect-resilience"
-  }).pipe(Layer.mapError(pgUnavailable))
-
-/**
- * The dead letter queue in a SQLite file (created when missing).
- *
- * @example
- * import { DeadLetterQueue } from "@effect-resilience/core"
- * import { SqlDeadLetterQueue } from "@effect-resilience/sql"
- * import { Effect } from "effect"
- *
- * const stats = Effect.flatMap(DeadLetterQueue.DeadLetterQueue, (dlq) => dlq.stats).pipe(
- *   Effect.provide(SqlDeadLetterQueue.layerSqlite({ filename: "data/dlq.db" }))
+ * const Dlq = DeadLetterQueue.layer().pipe(
+ *   Layer.provide(SqlDeadLetterQueue.layerStore),
+ *   Layer.provide(SqliteClient.layer({ filename: "dlq.db" }))
  * )
+ * ```
  *
- * @since 0.1.0
+ * @since 0.2.0
+ * @category layers
  */
-export const layerSqlite = (
-  options: { readonly filename: string } & DLQ.Options
-): Layer.Layer<DLQ.DeadLetterQueue, DLQ.DeadLetterStoreError> =>
-  layer(options).pipe(Layer.provide(layerSqliteClient(options)))
+export const layerStore: Layer.Layer<DLQ.DeadLetterQueueStore, DLQ.DeadLetterStoreError, SqlClient.SqlClient> =
+  Layer.effect(DLQ.DeadLetterQueueStore, makeStore)
 
 /**
- * The dead letter queue in PostgreSQL (several processes may share it).
+ * The store in the database a {@link SqlConnection.Config} names (a SQLite file, created when
+ * missing, or PostgreSQL). A bad config fails with the `ParseError` (which names the path); a
+ * database that cannot be opened, or a file that is not a SQLite database, with a
+ * `DeadLetterStoreError` (`unavailable` or `foreign`) that never shows the URL.
  *
  * @example
+ * ```ts
+ * import { DeadLetterQueue } from "@effect-resilience/durable"
  * import { SqlDeadLetterQueue } from "@effect-resilience/sql"
+ * import { Effect, Layer } from "effect"
  *
- * const Dlq = SqlDeadLetterQueue.layerPg({ url: "postgres://postgres@127.0.0.1:5432/app" })
+ * const Dlq = DeadLetterQueue.layer({ lease: "1 minute" }).pipe(
+ *   Layer.provide(SqlDeadLetterQueue.layerStoreConfig({ dialect: "sqlite", filename: "data/dlq.db" }))
+ * )
+ * const stats = Effect.flatMap(DeadLetterQueue.DeadLetterQueue, (dlq) => dlq.stats).pipe(Effect.provide(Dlq))
+ * ```
  *
- * @since 0.1.0
+ * @since 0.2.0
+ * @category layers
  */
-export const layerPg = (
-  options: {
-    readonly url: string | Redacted.Redacted
-    readonly maxConnections?: number | undefined
-    readonly connectTimeoutMillis?: number | undefined
-  } & DLQ.Options
-): Layer.Layer<DLQ.DeadLetterQueue, DLQ.DeadLetterStoreError> =>
-  layer(options).pipe(Layer.provide(layerPgClient(options)))
+export const layerStoreConfig = (
+  config: SqlConnection.ConfigInput
+): Layer.Layer<DLQ.DeadLetterQueueStore, ParseResult.ParseError | DLQ.DeadLetterStoreError> =>
+  layerStore.pipe(
+    Layer.provide(
+      SqlConnection.layerClient(config).pipe(
+        Layer.mapError((error) =>
+          error._tag === "ConnectionError"
+            ? new DLQ.DeadLetterStoreError({ reason: error.reason, message: error.message, cause: error.cause })
+            : error
+        )
+      )
+    )
+  )

@@ -1,7 +1,28 @@
 /**
  * @since 0.1.0
  */
+
+/**
+ * @since 0.2.0
+ */
+export * as SqlConnection from "./SqlConnection.js"
+
+/**
+ * @since 0.1.0
+ */
 export * as SqlDeadLetterQueue from "./SqlDeadLetterQueue.js"
-export * as SqlBatchMigrations from "./CheckpointMigrations.js"
-export * as SqlCheckpointStore from "./CheckpointStore.js"
-export * as SqlIdempotencyStore from "./IdempotencyStore.js"
+
+/**
+ * @since 0.2.0
+ */
+export * as SqlCheckpoint from "./SqlCheckpoint.js"
+
+/**
+ * @since 0.2.0
+ */
+export * as SqlIdempotency from "./SqlIdempotency.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as SqlBatchMigrations from "./SqlBatchMigrations.js"

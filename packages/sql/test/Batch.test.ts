@@ -5,11 +5,11 @@
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import * as Batch from "@effect-resilience/core/Batch"
-import * as Checkpoint from "@effect-resilience/core/Checkpoint"
+import * as Batch from "@effect-resilience/durable/Batch"
+import * as Checkpoint from "@effect-resilience/durable/Checkpoint"
 import * as Classification from "@effect-resilience/core/Classification"
 import * as Classifier from "@effect-resilience/core/Classifier"
-import * as DeadLetterQueue from "@effect-resilience/core/DeadLetterQueue"
+import * as DeadLetterQueue from "@effect-resilience/durable/DeadLetterQueue"
 import type * as SqlClient from "@effect/sql/SqlClient"
 import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
 import { describe, expect, it } from "@effect/vitest"
@@ -18,9 +18,9 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Ref from "effect/Ref"
 import * as Schema from "effect/Schema"
-import * as SqlCheckpointStore from "../src/CheckpointStore.js"
+import * as SqlCheckpoint from "../src/SqlCheckpoint.js"
 import * as SqlDeadLetterQueue from "../src/SqlDeadLetterQueue.js"
-import * as SqlIdempotencyStore from "../src/IdempotencyStore.js"
+import * as SqlIdempotency from "../src/SqlIdempotency.js"
 import * as PgTest from "./support/postgres.js"
 
 class Rejected extends Schema.TaggedError<Rejected>()("Rejected", {}) {}
@@ -32,10 +32,11 @@ const classifier = Classifier.layerFrom((failure) =>
 )
 
 const storesOn = <E, R>(client: Layer.Layer<SqlClient.SqlClient, E, R>) =>
-  Layer.mergeAll(SqlCheckpointStore.layer, SqlIdempotencyStore.layer, SqlDeadLetterQueue.layer()).pipe(
-    Layer.provide(client),
-    Layer.merge(classifier)
-  )
+  Layer.mergeAll(
+    SqlCheckpoint.layerStore,
+    SqlIdempotency.layerStore,
+    DeadLetterQueue.layer().pipe(Layer.provide(SqlDeadLetterQueue.layerStore))
+  ).pipe(Layer.provide(client), Layer.merge(classifier))
 
 const tempDir = Effect.acquireRelease(
   Effect.sync(() => mkdtempSync(join(tmpdir(), "batch-sql-test-"))),

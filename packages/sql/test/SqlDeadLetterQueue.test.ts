@@ -1,15 +1,18 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import * as DLQ from "@effect-resilience/core/DeadLetterQueue"
 import * as Classification from "@effect-resilience/core/Classification"
+import * as Classifier from "@effect-resilience/core/Classifier"
+import * as DLQ from "@effect-resilience/durable/DeadLetterQueue"
+import * as StoreSuites from "@effect-resilience/durable/StoreSuites"
 import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import type * as ParseResult from "effect/ParseResult"
 import * as Ref from "effect/Ref"
-import { suite } from "../../core/test/DeadLetterQueue.suite.js"
+import type * as SqlConnection from "../src/SqlConnection.js"
 import * as SqlDeadLetterQueue from "../src/SqlDeadLetterQueue.js"
 import * as PgTest from "./support/postgres.js"
 
@@ -18,16 +21,32 @@ const tempDir = Effect.acquireRelease(
   (dir) => Effect.sync(() => rmSync(dir, { recursive: true, force: true }))
 )
 
-const sqliteLayer = Layer.unwrapScoped(
-  Effect.map(tempDir, (dir) => SqlDeadLetterQueue.layerSqlite({ filename: join(dir, "dlq.db") }))
+const sqliteStore = Layer.unwrapScoped(
+  Effect.map(tempDir, (dir) =>
+    SqlDeadLetterQueue.layerStoreConfig({ dialect: "sqlite", filename: join(dir, "dlq.db") })
+  )
 )
 
-const pgLayer = Layer.unwrapScoped(
-  Effect.map(PgTest.makeDatabase, (db) => SqlDeadLetterQueue.layerPg({ url: db.url, maxConnections: 3 }))
+const pgStore = Layer.unwrapScoped(
+  Effect.map(PgTest.makeDatabase, (db) =>
+    SqlDeadLetterQueue.layerStoreConfig({ dialect: "pg", url: db.url, maxConnections: 3 })
+  )
 )
 
-suite("SQLite", sqliteLayer)
-suite("PostgreSQL", pgLayer)
+StoreSuites.deadLetterQueueStore("SQLite", sqliteStore)
+StoreSuites.deadLetterQueueStore("PostgreSQL", pgStore)
+
+/** A dead letter queue (and the default classifier its replays use) on the database `config` names. */
+const dlqOn = (config: SqlConnection.ConfigInput) =>
+  DLQ.layer().pipe(Layer.provide(SqlDeadLetterQueue.layerStoreConfig(config)), Layer.merge(Classifier.layer))
+
+const sqlite = (filename: string) => dlqOn({ dialect: "sqlite", filename })
+
+/** The store error an effect fails with (a config error here would be a bug in the test). */
+const storeError = <A, R>(effect: Effect.Effect<A, DLQ.DeadLetterStoreError | ParseResult.ParseError, R>) =>
+  Effect.flatMap(Effect.flip(effect), (error) =>
+    error._tag === "DeadLetterStoreError" ? Effect.succeed(error) : Effect.die(error)
+  )
 
 const failure = DLQ.failureOf(
   new Error("boom"),
@@ -49,7 +68,7 @@ describe("SqlDeadLetterQueue on SQLite files", () => {
       const dir = yield* tempDir
       const filename = join(dir, "notes.txt")
       writeFileSync(filename, "these are my shopping notes, not a database\n".repeat(20))
-      const error = yield* Effect.flip(Effect.provide(stats, SqlDeadLetterQueue.layerSqlite({ filename })))
+      const error = yield* storeError(Effect.provide(stats, sqlite(filename)))
       expect(error._tag).toBe("DeadLetterStoreError")
       expect(error.reason).toBe("foreign")
       expect(error.message).toBe(`"${filename}" is not a SQLite database (is it the right file?)`)
@@ -65,7 +84,7 @@ describe("SqlDeadLetterQueue on SQLite files", () => {
         yield* sql`CREATE TABLE resilience_dead_letters (name TEXT, colour TEXT)`
         yield* sql`INSERT INTO resilience_dead_letters VALUES ('a', 'red')`
       }).pipe(Effect.provide(SqliteClient.layer({ filename })), Effect.orDie)
-      const error = yield* Effect.flip(Effect.provide(stats, SqlDeadLetterQueue.layerSqlite({ filename })))
+      const error = yield* storeError(Effect.provide(stats, sqlite(filename)))
       expect(error.reason).toBe("foreign")
       expect(error.message).toContain("not made by effect-resilience")
       expectClean(error.message)
@@ -79,7 +98,7 @@ describe("SqlDeadLetterQueue on SQLite files", () => {
       const garbage = Buffer.alloc(8192, 0xab)
       Buffer.from("SQLite format 3\u0000", "latin1").copy(garbage)
       writeFileSync(filename, garbage)
-      const error = yield* Effect.flip(Effect.provide(stats, SqlDeadLetterQueue.layerSqlite({ filename })))
+      const error = yield* storeError(Effect.provide(stats, sqlite(filename)))
       expect(error._tag).toBe("DeadLetterStoreError")
       expect(["corrupt", "foreign", "unavailable"]).toContain(error.reason)
       expectClean(error.message)
@@ -90,7 +109,7 @@ describe("SqlDeadLetterQueue on SQLite files", () => {
     Effect.gen(function* () {
       const dir = yield* tempDir
       const filename = join(dir, "missing", "dlq.db")
-      const error = yield* Effect.flip(Effect.provide(stats, SqlDeadLetterQueue.layerSqlite({ filename })))
+      const error = yield* storeError(Effect.provide(stats, sqlite(filename)))
       expect(error.reason).toBe("unavailable")
       expect(error.message).toContain("Cannot open the SQLite database")
       expectClean(error.message)
@@ -101,7 +120,7 @@ describe("SqlDeadLetterQueue on SQLite files", () => {
     Effect.gen(function* () {
       const dir = yield* tempDir
       const filename = join(dir, "dlq.db")
-      const layer = SqlDeadLetterQueue.layerSqlite({ filename })
+      const layer = sqlite(filename)
       const added = yield* Effect.provide(
         Effect.flatMap(DLQ.DeadLetterQueue, (dlq) => dlq.add({ queue: "q", payload: { n: 1 }, failure })),
         layer
@@ -118,10 +137,10 @@ describe("SqlDeadLetterQueue on SQLite files", () => {
 describe("SqlDeadLetterQueue on PostgreSQL", () => {
   it.live("an unreachable server says so, without the URL or its password", () =>
     Effect.gen(function* () {
-      const error = yield* Effect.flip(
+      const error = yield* storeError(
         Effect.provide(
           stats,
-          SqlDeadLetterQueue.layerPg({ url: "postgres://admin:s3cret-pw@127.0.0.1:1/app", connectTimeoutMillis: 2000 })
+          dlqOn({ dialect: "pg", url: "postgres://admin:s3cret-pw@127.0.0.1:1/app", connectTimeout: 2000 })
         )
       )
       expect(error.reason).toBe("unavailable")
@@ -137,7 +156,7 @@ describe("SqlDeadLetterQueue on PostgreSQL", () => {
       const db = yield* PgTest.makeDatabase
       const results = yield* Effect.all(
         Array.from({ length: 4 }, () =>
-          Effect.provide(stats, SqlDeadLetterQueue.layerPg({ url: db.url, maxConnections: 2 })).pipe(Effect.either)
+          Effect.provide(stats, dlqOn({ dialect: "pg", url: db.url, maxConnections: 2 })).pipe(Effect.either)
         ),
         { concurrency: "unbounded" }
       )
@@ -150,8 +169,8 @@ describe("SqlDeadLetterQueue on PostgreSQL", () => {
     () =>
       Effect.gen(function* () {
         const db = yield* PgTest.makeDatabase
-        const one = SqlDeadLetterQueue.layerPg({ url: db.url, maxConnections: 4 })
-        const two = SqlDeadLetterQueue.layerPg({ url: db.url, maxConnections: 4 })
+        const one = dlqOn({ dialect: "pg", url: db.url, maxConnections: 4 })
+        const two = dlqOn({ dialect: "pg", url: db.url, maxConnections: 4 })
         const count = 300
         yield* Effect.provide(
           Effect.flatMap(DLQ.DeadLetterQueue, (dlq) =>

@@ -6,10 +6,11 @@ import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import * as Classification from "@effect-resilience/core/Classification"
-import * as DLQ from "@effect-resilience/core/DeadLetterQueue"
+import * as DLQ from "@effect-resilience/durable/DeadLetterQueue"
 import { describe, expect, it } from "@effect/vitest"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import * as TestClock from "effect/TestClock"
 import * as TestContext from "effect/TestContext"
 import fc from "fast-check"
@@ -74,8 +75,15 @@ describe("SqlDeadLetterQueue filters", () => {
             Effect.runPromise(
               scenario(entries, filter, page).pipe(Effect.provide(layer), Effect.provide(TestContext.TestContext))
             )
-          const sqlite = SqlDeadLetterQueue.layerSqlite({ filename: join(dir, `p${file++}.db`) })
-          const [expected, actual] = [await run(DLQ.layerMemory()), await run(sqlite)]
+          const sqlite = DLQ.layer().pipe(
+            Layer.provide(
+              SqlDeadLetterQueue.layerStoreConfig({ dialect: "sqlite", filename: join(dir, `p${file++}.db`) })
+            )
+          )
+          const [expected, actual] = [
+            await run(DLQ.layer().pipe(Layer.provide(DLQ.layerStoreMemory))),
+            await run(sqlite)
+          ]
           expect(actual).toEqual(expected)
         }),
         { numRuns: 150, seed: 20240601 }

@@ -1,4 +1,4 @@
-import { DeadLetterStoreError } from "@effect-resilience/core/DeadLetterQueue"
+import { DeadLetterStoreError } from "@effect-resilience/durable/DeadLetterQueue"
 
 const isRecord = (u: unknown): u is Record<string, unknown> => typeof u === "object" && u !== null
 
@@ -30,16 +30,19 @@ const connectionMessages: Record<string, string> = {
 }
 
 /** A PostgreSQL connection failure, said without the URL (which may carry a password). */
-export const pgUnavailable = (error: unknown): DeadLetterStoreError => {
+export const pgUnavailable = (error: unknown): Unavailable => {
   const code = codeOf(error)
   const known = code === undefined ? undefined : connectionMessages[code]
   const timedOut = isRecord(error) && typeof error.message === "string" && /timed out/i.test(error.message)
   const reason = known ?? (timedOut ? "the connection timed out" : `connecting failed${code ? ` (${code})` : ""}`)
-  return new DeadLetterStoreError({
-    reason: "unavailable",
-    message: `Cannot reach PostgreSQL: ${reason}.`,
-    cause: error
-  })
+  return { reason: "unavailable", message: `Cannot reach PostgreSQL: ${reason}.`, cause: error }
+}
+
+/** Why a database could not be opened: each store reports it as its own error. */
+export interface Unavailable {
+  readonly reason: "unavailable" | "foreign"
+  readonly message: string
+  readonly cause?: unknown
 }
 
 /** A failed statement, with the driver's code but no SQL text, host or value. */
@@ -64,4 +67,13 @@ export const statementFailed = (operation: string) => (error: unknown) => {
     message: `The dead letter store could not ${operation}${code === undefined ? "" : ` (${code})`}.`,
     cause: error
   })
+}
+
+/**
+ * A message for a failed checkpoint or idempotency store operation: what we tried and the
+ * driver's code, nothing else (no SQL, host or value).
+ */
+export const failedMessage = (store: string, operation: string, error: unknown): string => {
+  const code = codeOf(error)
+  return `The ${store} could not ${operation}${code === undefined ? "" : ` (${code})`}`
 }

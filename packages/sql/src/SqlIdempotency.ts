@@ -1,5 +1,5 @@
 /**
- * An {@link Idempotency.IdempotencyStore} on `@effect/sql`: a SQLite file (the embedded default)
+ * An `Idempotency.IdempotencyStore` on `@effect/sql`: a SQLite file (the embedded default)
  * or PostgreSQL (several processes), in the table `resilience_idempotency`.
  *
  * `acquire` is one atomic upsert (`INSERT ... ON CONFLICT DO UPDATE ... WHERE <lease expired or
@@ -10,14 +10,16 @@
  * @since 0.1.0
  */
 import * as SqlClient from "@effect/sql/SqlClient"
-import * as Idempotency from "@effect-resilience/core/Idempotency"
+import * as Idempotency from "@effect-resilience/durable/Idempotency"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import type * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
-import { failedMessage } from "./CheckpointInternal.js"
-import { idempotencyTable, migrate } from "./CheckpointMigrations.js"
+import * as SqlConnection from "./SqlConnection.js"
+import { failedMessage } from "./internal/storeError.js"
+import { idempotencyTable, migrate } from "./SqlBatchMigrations.js"
 
 /** PostgreSQL returns BIGINT as a string. */
 const Millis = Schema.Union(Schema.Number, Schema.NumberFromString)
@@ -55,17 +57,18 @@ const toRecord = (row: typeof Row.Type): Idempotency.IdempotencyRecord => {
  * Makes the store on the `SqlClient` in context, running the migrations first.
  *
  * @example
- * import { SqlIdempotencyStore } from "@effect-resilience/sql"
+ * import { SqlIdempotency } from "@effect-resilience/sql"
  * import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
  * import { Effect } from "effect"
  *
- * const program = Effect.flatMap(SqlIdempotencyStore.make, (store) => store.get("batch-1/o-7")).pipe(
+ * const program = Effect.flatMap(SqlIdempotency.makeStore, (store) => store.get("batch-1/o-7")).pipe(
  *   Effect.provide(SqliteClient.layer({ filename: "batch.db" }))
  * )
  *
- * @since 0.1.0
+ * @since 0.2.0
+ * @category constructors
  */
-export const make: Effect.Effect<
+export const makeStore: Effect.Effect<
   Idempotency.IdempotencyStore["Type"],
   Idempotency.IdempotencyError,
   SqlClient.SqlClient
@@ -141,18 +144,51 @@ RETURNING idempotency_key`.pipe(
 })
 
 /**
- * The store as a Layer on the `SqlClient` in context (SQLite or PostgreSQL).
+ * The store as a Layer on the `SqlClient` in context (SQLite or PostgreSQL). Runs the migrations
+ * first.
  *
  * @example
- * import { SqlIdempotencyStore } from "@effect-resilience/sql"
- * import * as PgClient from "@effect/sql-pg/PgClient"
- * import { Layer, Redacted } from "effect"
+ * ```ts
+ * import { SqlIdempotency } from "@effect-resilience/sql"
+ * import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
+ * import { Layer } from "effect"
  *
- * const Keys = SqlIdempotencyStore.layer.pipe(
- *   Layer.provide(PgClient.layer({ url: Redacted.make("postgres://postgres@127.0.0.1:5432/app") }))
- * )
+ * const Store = SqlIdempotency.layerStore.pipe(Layer.provide(SqliteClient.layer({ filename: "batch.db" })))
+ * ```
  *
- * @since 0.1.0
+ * @since 0.2.0
+ * @category layers
  */
-export const layer: Layer.Layer<Idempotency.IdempotencyStore, Idempotency.IdempotencyError, SqlClient.SqlClient> =
-  Layer.effect(Idempotency.IdempotencyStore, make)
+export const layerStore: Layer.Layer<Idempotency.IdempotencyStore, Idempotency.IdempotencyError, SqlClient.SqlClient> =
+  Layer.effect(Idempotency.IdempotencyStore, makeStore)
+
+/**
+ * The store in the database a {@link SqlConnection.Config} names (a SQLite file, created when
+ * missing, or PostgreSQL). A bad config fails with the `ParseError` (which names the path); a
+ * database that cannot be opened with a `IdempotencyError` whose operation is `connect` (its message never
+ * shows the URL).
+ *
+ * @example
+ * ```ts
+ * import { SqlIdempotency } from "@effect-resilience/sql"
+ *
+ * const Store = SqlIdempotency.layerStoreConfig({ dialect: "pg", url: "postgres://app@127.0.0.1:5432/app" })
+ * ```
+ *
+ * @since 0.2.0
+ * @category layers
+ */
+export const layerStoreConfig = (
+  config: SqlConnection.ConfigInput
+): Layer.Layer<Idempotency.IdempotencyStore, ParseResult.ParseError | Idempotency.IdempotencyError> =>
+  layerStore.pipe(
+    Layer.provide(
+      SqlConnection.layerClient(config).pipe(
+        Layer.mapError((error) =>
+          error._tag === "ConnectionError"
+            ? new Idempotency.IdempotencyError({ operation: "connect", message: error.message, cause: error.cause })
+            : error
+        )
+      )
+    )
+  )

@@ -5,8 +5,8 @@ import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import { suite } from "../../core/test/Checkpoint.suite.js"
-import * as SqlCheckpointStore from "../src/CheckpointStore.js"
+import * as StoreSuites from "@effect-resilience/durable/StoreSuites"
+import * as SqlCheckpoint from "../src/SqlCheckpoint.js"
 import * as PgTest from "./support/postgres.js"
 
 const tempDir = Effect.acquireRelease(
@@ -17,33 +17,33 @@ const tempDir = Effect.acquireRelease(
 /** A fresh SQLite file per test, deleted afterwards. */
 const sqliteLayer = Layer.unwrapScoped(
   Effect.map(tempDir, (dir) =>
-    SqlCheckpointStore.layer.pipe(Layer.provide(SqliteClient.layer({ filename: join(dir, "batch.db") })))
+    SqlCheckpoint.layerStore.pipe(Layer.provide(SqliteClient.layer({ filename: join(dir, "batch.db") })))
   )
 )
 
 /** A fresh PostgreSQL database per test, dropped afterwards. */
 const pgLayer = Layer.unwrapScoped(
   Effect.map(PgTest.makeDatabase, (db) =>
-    SqlCheckpointStore.layer.pipe(Layer.provide(PgTest.clientLayer(db.url, { maxConnections: 4 })))
+    SqlCheckpoint.layerStore.pipe(Layer.provide(PgTest.clientLayer(db.url, { maxConnections: 4 })))
   )
 )
 
-suite("SQLite", sqliteLayer)
-suite("PostgreSQL", pgLayer)
+StoreSuites.checkpointStore("SQLite", sqliteLayer)
+StoreSuites.checkpointStore("PostgreSQL", pgLayer)
 
-describe("SqlCheckpointStore on a SQLite file", () => {
+describe("SqlCheckpoint on a SQLite file", () => {
   it.scoped("entries survive closing and reopening the file (what a restart after a crash sees)", () =>
     Effect.gen(function* () {
       const dir = yield* tempDir
       // Each provide opens and closes its own connection to the file.
       const client = SqliteClient.layer({ filename: join(dir, "batch.db") })
-      yield* Effect.flatMap(SqlCheckpointStore.make, (s) =>
+      yield* Effect.flatMap(SqlCheckpoint.makeStore, (s) =>
         s.record("b", [
           { key: "a", outcome: "succeeded" },
           { key: "b", outcome: "dead-lettered" }
         ])
       ).pipe(Effect.provide(client))
-      const loaded = yield* Effect.flatMap(SqlCheckpointStore.make, (s) => s.load("b")).pipe(Effect.provide(client))
+      const loaded = yield* Effect.flatMap(SqlCheckpoint.makeStore, (s) => s.load("b")).pipe(Effect.provide(client))
       expect(loaded).toEqual([
         { key: "a", outcome: "succeeded" },
         { key: "b", outcome: "dead-lettered" }
@@ -58,7 +58,7 @@ describe("SqlCheckpointStore on a SQLite file", () => {
       const error = yield* Effect.gen(function* () {
         const sql = yield* SqliteClient.SqliteClient
         yield* sql.unsafe("CREATE TABLE resilience_checkpoints (something_else TEXT)")
-        return yield* Effect.flip(SqlCheckpointStore.make)
+        return yield* Effect.flip(SqlCheckpoint.makeStore)
       }).pipe(Effect.provide(client))
       expect(error._tag).toBe("CheckpointError")
       expect(error.operation).toBe("migrate")

@@ -4,8 +4,8 @@ import { join } from "node:path"
 import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import { suite } from "../../core/test/Idempotency.suite.js"
-import * as SqlIdempotencyStore from "../src/IdempotencyStore.js"
+import * as StoreSuites from "@effect-resilience/durable/StoreSuites"
+import * as SqlIdempotency from "../src/SqlIdempotency.js"
 import * as PgTest from "./support/postgres.js"
 
 const tempDir = Effect.acquireRelease(
@@ -16,16 +16,16 @@ const tempDir = Effect.acquireRelease(
 /** A fresh SQLite file per test, deleted afterwards. */
 const sqliteLayer = Layer.unwrapScoped(
   Effect.map(tempDir, (dir) =>
-    SqlIdempotencyStore.layer.pipe(Layer.provide(SqliteClient.layer({ filename: join(dir, "batch.db") })))
+    SqlIdempotency.layerStore.pipe(Layer.provide(SqliteClient.layer({ filename: join(dir, "batch.db") })))
   )
 )
 
 /** A fresh PostgreSQL database per test, dropped afterwards; a pool so that races are real. */
 const pgLayer = Layer.unwrapScoped(
   Effect.map(PgTest.makeDatabase, (db) =>
-    SqlIdempotencyStore.layer.pipe(Layer.provide(PgTest.clientLayer(db.url, { maxConnections: 8 })))
+    SqlIdempotency.layerStore.pipe(Layer.provide(PgTest.clientLayer(db.url, { maxConnections: 8 })))
   )
 )
 
-suite("SQLite", sqliteLayer)
-suite("PostgreSQL", pgLayer)
+StoreSuites.idempotencyStore("SQLite", sqliteLayer)
+StoreSuites.idempotencyStore("PostgreSQL", pgLayer)

@@ -1,5 +1,5 @@
 /**
- * The schema of the batch stores ({@link SqlCheckpointStore} and {@link SqlIdempotencyStore}):
+ * The schema of the batch stores (`SqlCheckpoint` and `SqlIdempotency`):
  * `@effect/sql`'s Migrator with its own migrations table, `resilience_batch_migrations`, so it
  * never mixes with an application's migrations or with the dead letter queue's.
  *

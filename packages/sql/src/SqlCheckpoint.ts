@@ -1,0 +1,135 @@
+/**
+ * A `Checkpoint.CheckpointStore` on `@effect/sql`: a SQLite file (the embedded default) or
+ * PostgreSQL (several processes), in the table `resilience_checkpoints`.
+ *
+ * One `record` call is one statement per 500 entries (inside one transaction when there are more),
+ * an upsert that keeps the first position of a key and replaces its outcome.
+ *
+ * @since 0.1.0
+ */
+import * as SqlClient from "@effect/sql/SqlClient"
+import * as Checkpoint from "@effect-resilience/durable/Checkpoint"
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import type * as ParseResult from "effect/ParseResult"
+import * as Schema from "effect/Schema"
+import * as SqlConnection from "./SqlConnection.js"
+import { failedMessage } from "./internal/storeError.js"
+import { checkpointsTable, migrate } from "./SqlBatchMigrations.js"
+
+const Row = Schema.Struct({ item_key: Schema.String, outcome: Checkpoint.Outcome })
+const decodeRows = Schema.decodeUnknown(Schema.Array(Row))
+
+const chunkSize = 500
+
+const failed = (operation: "migrate" | "load" | "record" | "clear", what: string) => (cause: unknown) =>
+  new Checkpoint.CheckpointError({ operation, message: failedMessage("checkpoint store", what, cause), cause })
+
+/**
+ * Makes the store on the `SqlClient` in context, running the migrations first.
+ *
+ * @example
+ * import { SqlCheckpoint } from "@effect-resilience/sql"
+ * import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
+ * import { Effect } from "effect"
+ *
+ * const program = Effect.flatMap(SqlCheckpoint.makeStore, (store) => store.load("batch-1")).pipe(
+ *   Effect.provide(SqliteClient.layer({ filename: "batch.db" }))
+ * )
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const makeStore: Effect.Effect<
+  Checkpoint.CheckpointStore["Type"],
+  Checkpoint.CheckpointError,
+  SqlClient.SqlClient
+> = Effect.gen(function* () {
+  const sql = yield* SqlClient.SqlClient
+  yield* migrate.pipe(Effect.mapError(failed("migrate", "prepare its tables")))
+  const t = sql(checkpointsTable)
+
+  const writeChunk = (batchId: string, entries: ReadonlyArray<Checkpoint.Entry>, now: number) =>
+    sql`INSERT INTO ${t} ${sql.insert(
+      entries.map((e) => ({ batch_id: batchId, item_key: e.key, outcome: e.outcome, recorded_at: now }))
+    )} ON CONFLICT (batch_id, item_key) DO UPDATE SET outcome = excluded.outcome, recorded_at = excluded.recorded_at`
+
+  return {
+    load: (batchId) =>
+      sql`SELECT item_key, outcome FROM ${t} WHERE batch_id = ${batchId} ORDER BY seq`.pipe(
+        Effect.flatMap(decodeRows),
+        Effect.map((rows) => rows.map((r): Checkpoint.Entry => ({ key: r.item_key, outcome: r.outcome }))),
+        Effect.mapError(failed("load", "load a checkpoint"))
+      ),
+    record: (batchId, entries) => {
+      if (entries.length === 0) return Effect.void
+      // One row per key within a statement (PostgreSQL refuses to upsert a row twice in one),
+      // the last outcome winning and the first position kept.
+      const byKey = new Map<string, Checkpoint.Outcome>()
+      for (const e of entries) byKey.set(e.key, e.outcome)
+      const unique = Array.from(byKey, ([key, outcome]): Checkpoint.Entry => ({ key, outcome }))
+      const chunks: Array<ReadonlyArray<Checkpoint.Entry>> = []
+      for (let i = 0; i < unique.length; i += chunkSize) chunks.push(unique.slice(i, i + chunkSize))
+      return Effect.flatMap(Clock.currentTimeMillis, (now) => {
+        const writes = Effect.forEach(chunks, (chunk) => writeChunk(batchId, chunk, now), { discard: true })
+        return chunks.length === 1 ? writes : sql.withTransaction(writes)
+      }).pipe(Effect.mapError(failed("record", "record checkpoint entries")))
+    },
+    clear: (batchId) =>
+      sql`DELETE FROM ${t} WHERE batch_id = ${batchId}`.pipe(
+        Effect.asVoid,
+        Effect.mapError(failed("clear", "clear a checkpoint"))
+      )
+  }
+})
+
+/**
+ * The store as a Layer on the `SqlClient` in context (SQLite or PostgreSQL). Runs the migrations
+ * first.
+ *
+ * @example
+ * ```ts
+ * import { SqlCheckpoint } from "@effect-resilience/sql"
+ * import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
+ * import { Layer } from "effect"
+ *
+ * const Store = SqlCheckpoint.layerStore.pipe(Layer.provide(SqliteClient.layer({ filename: "batch.db" })))
+ * ```
+ *
+ * @since 0.2.0
+ * @category layers
+ */
+export const layerStore: Layer.Layer<Checkpoint.CheckpointStore, Checkpoint.CheckpointError, SqlClient.SqlClient> =
+  Layer.effect(Checkpoint.CheckpointStore, makeStore)
+
+/**
+ * The store in the database a {@link SqlConnection.Config} names (a SQLite file, created when
+ * missing, or PostgreSQL). A bad config fails with the `ParseError` (which names the path); a
+ * database that cannot be opened with a `CheckpointError` whose operation is `connect` (its message never
+ * shows the URL).
+ *
+ * @example
+ * ```ts
+ * import { SqlCheckpoint } from "@effect-resilience/sql"
+ *
+ * const Store = SqlCheckpoint.layerStoreConfig({ dialect: "pg", url: "postgres://app@127.0.0.1:5432/app" })
+ * ```
+ *
+ * @since 0.2.0
+ * @category layers
+ */
+export const layerStoreConfig = (
+  config: SqlConnection.ConfigInput
+): Layer.Layer<Checkpoint.CheckpointStore, ParseResult.ParseError | Checkpoint.CheckpointError> =>
+  layerStore.pipe(
+    Layer.provide(
+      SqlConnection.layerClient(config).pipe(
+        Layer.mapError((error) =>
+          error._tag === "ConnectionError"
+            ? new Checkpoint.CheckpointError({ operation: "connect", message: error.message, cause: error.cause })
+            : error
+        )
+      )
+    )
+  )

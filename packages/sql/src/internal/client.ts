@@ -1,0 +1,80 @@
+import type * as SqlClient from "@effect/sql/SqlClient"
+import * as PgClient from "@effect/sql-pg/PgClient"
+import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
+import { closeSync, existsSync, openSync, readSync, statSync } from "node:fs"
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import type { Config } from "../SqlConnection.js"
+import { pgUnavailable, type Unavailable } from "./storeError.js"
+
+const sqliteHeader = "SQLite format 3\u0000"
+
+const isUnavailable = (u: unknown): u is Unavailable =>
+  typeof u === "object" && u !== null && "reason" in u && (u.reason === "unavailable" || u.reason === "foreign")
+
+/** An existing file must start with SQLite's header; a missing or empty file is created. */
+const checkSqliteFile = (filename: string): Effect.Effect<void, Unavailable> =>
+  Effect.try({
+    try: () => {
+      if (filename === ":memory:" || !existsSync(filename)) return true
+      const stat = statSync(filename)
+      if (stat.isDirectory()) return false
+      if (stat.size === 0) return true
+      const fd = openSync(filename, "r")
+      try {
+        const buffer = Buffer.alloc(16)
+        const read = readSync(fd, buffer, 0, 16, 0)
+        return read === 16 && buffer.toString("latin1") === sqliteHeader
+      } finally {
+        closeSync(fd)
+      }
+    },
+    catch: (cause): Unavailable => ({
+      reason: "unavailable",
+      message: `Cannot read "${filename}": ${cause instanceof Error ? cause.message : String(cause)}`,
+      cause
+    })
+  }).pipe(
+    Effect.filterOrFail(
+      (ok) => ok,
+      (): Unavailable => ({
+        reason: "foreign",
+        message: `"${filename}" is not a SQLite database (is it the right file?)`
+      })
+    ),
+    Effect.asVoid
+  )
+
+const layerSqlite = (filename: string): Layer.Layer<SqlClient.SqlClient, Unavailable> =>
+  Layer.unwrapEffect(Effect.as(checkSqliteFile(filename), SqliteClient.layer({ filename }))).pipe(
+    Layer.catchAllCause((cause) => {
+      const failure = Cause.failureOption(cause)
+      if (Option.isSome(failure) && isUnavailable(failure.value)) return Layer.fail(failure.value)
+      const error = Option.orElse(failure, () => Cause.dieOption(cause)).pipe(Option.getOrUndefined)
+      return Layer.fail<Unavailable>({
+        reason: "unavailable",
+        message: `Cannot open the SQLite database "${filename}": ${
+          error instanceof Error ? error.message : "unknown error"
+        }`,
+        cause: error
+      })
+    })
+  )
+
+/**
+ * The client a decoded connection config names: SQLite (the file checked first) or PostgreSQL (an
+ * unreachable server said without its URL).
+ *
+ * @internal
+ */
+export const layer = (config: Config): Layer.Layer<SqlClient.SqlClient, Unavailable> =>
+  config.dialect === "sqlite"
+    ? layerSqlite(config.filename)
+    : PgClient.layer({
+        url: config.url,
+        maxConnections: config.maxConnections,
+        connectTimeout: config.connectTimeout,
+        applicationName: "effect-resilience"
+      }).pipe(Layer.mapError(pgUnavailable))
