@@ -8,13 +8,12 @@
  *   successes, half-open after 30 s), a count-based sliding window and a time-based sliding window
  *   (buckets), each with a failure-rate threshold, a minimum number of calls and an optional
  *   slow-call rate.
- * - Only failures whose {@link Classification} has `countsForBreaker` are recorded: a 400 never
- *   trips a breaker.
+ * - Only failures whose `Classification` has `countsForBreaker` are recorded: a 400 never trips a
+ *   breaker.
  * - Open -> half-open happens lazily, on the first call (or snapshot) after the open duration: no
  *   timer per breaker.
- * - The success path is synchronous: {@link CircuitBreaker.tryAcquire} returns a shared permit
- *   object while closed and the outcome is folded into counters, so a pipeline can call it without
- *   allocating Effects.
+ * - A breaker is a {@link Strategy.Strategy}: a pipeline admits calls through it synchronously;
+ *   {@link protect} runs one effect through it on its own.
  *
  * @since 0.1.0
  */
@@ -23,52 +22,23 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import { dual } from "effect/Function"
 import * as Layer from "effect/Layer"
-import * as Option from "effect/Option"
-import * as ParseResult from "effect/ParseResult"
+import type * as ParseResult from "effect/ParseResult"
+import * as Predicate from "effect/Predicate"
 import type * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
-import * as Scope from "effect/Scope"
+import type * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
-import type { Classification } from "./Classification.js"
 import type { Classifier } from "./Classifier.js"
 import type { CircuitOpen } from "./Errors.js"
-import * as Events from "./Events.js"
-import * as internal from "./internal/circuitBreaker.js"
+import type * as Events from "./Events.js"
+import * as internal from "./internal/circuitBreaker/binding.js"
+import type * as core from "./internal/circuitBreaker/core.js"
+import { FinitePositiveDuration, PositiveDuration } from "./internal/schema.js"
+import type * as Strategy from "./Strategy.js"
 
 // ---------------------------------------------------------------------------------------------
 // Config
 // ---------------------------------------------------------------------------------------------
-
-const DurationFromString = Schema.transformOrFail(Schema.String, Schema.DurationFromSelf, {
-  strict: true,
-  decode: (input, _, ast) =>
-    Option.match(Duration.decodeUnknown(input), {
-      onNone: () =>
-        ParseResult.fail(new ParseResult.Type(ast, input, `Expected a duration such as "30 seconds", got "${input}"`)),
-      onSome: ParseResult.succeed
-    }),
-  encode: (duration) => ParseResult.succeed(`${Duration.toMillis(duration)} millis`)
-})
-
-/**
- * A positive, finite duration: milliseconds (`30000`), a `Duration`, or a string such as
- * `"30 seconds"`. Encodes to milliseconds.
- *
- * @example
- * import { CircuitBreaker } from "@effect-resilience/core"
- * import { Schema } from "effect"
- *
- * Schema.decodeUnknownSync(CircuitBreaker.PositiveDuration)("2 seconds") // Duration of 2 s
- *
- * @since 0.1.0
- */
-export const PositiveDuration = Schema.Union(
-  Schema.DurationFromMillis,
-  Schema.DurationFromSelf,
-  DurationFromString
-).pipe(
-  Schema.filter((d) => (Duration.isFinite(d) && Duration.toMillis(d) > 0) || "Expected a positive, finite duration")
-)
 
 const Ratio = Schema.Number.pipe(
   Schema.filter((n) => (n > 0 && n <= 1) || "Expected a ratio greater than 0 and at most 1")
@@ -82,29 +52,35 @@ const PositiveInt = Schema.Int.pipe(Schema.greaterThanOrEqualTo(1))
  * counts as a failed probe.
  *
  * @example
- * import { CircuitBreaker } from "@effect-resilience/core"
+ * ```ts
+ * import type { CircuitBreaker } from "@effect-resilience/core"
  *
  * const config: CircuitBreaker.ConfigInput = {
  *   policy: { _tag: "CountWindow", slowCall: { duration: "2 seconds", rateThreshold: 0.8 } }
  * }
+ * ```
  *
  * @since 0.1.0
+ * @category schemas
  */
 export const SlowCall = Schema.Struct({
-  duration: PositiveDuration,
+  duration: FinitePositiveDuration,
   rateThreshold: Schema.optionalWith(Ratio, { default: () => 1 })
 })
 
 /**
  * Opens after `threshold` consecutive failures that count (default 5). Successes reset the count;
- * neutral failures (not counted for the breaker) neither reset nor increment it.
+ * failures that do not count for the breaker neither reset nor increment it.
  *
  * @example
- * import { CircuitBreaker } from "@effect-resilience/core"
+ * ```ts
+ * import type { CircuitBreaker } from "@effect-resilience/core"
  *
  * const config: CircuitBreaker.ConfigInput = { policy: { _tag: "ConsecutiveFailures", threshold: 3 } }
+ * ```
  *
  * @since 0.1.0
+ * @category schemas
  */
 export const ConsecutiveFailures = Schema.TaggedStruct("ConsecutiveFailures", {
   threshold: Schema.optionalWith(PositiveInt, { default: () => 5 })
@@ -122,13 +98,16 @@ const minimumWithinSize = <A extends { readonly minimumCalls: number; readonly s
  * rate reaches `slowCall.rateThreshold`.
  *
  * @example
- * import { CircuitBreaker } from "@effect-resilience/core"
+ * ```ts
+ * import type { CircuitBreaker } from "@effect-resilience/core"
  *
  * const config: CircuitBreaker.ConfigInput = {
  *   policy: { _tag: "CountWindow", size: 20, minimumCalls: 10, failureRateThreshold: 0.5 }
  * }
+ * ```
  *
  * @since 0.1.0
+ * @category schemas
  */
 export const CountWindow = Schema.TaggedStruct("CountWindow", {
   size: Schema.optionalWith(PositiveInt, { default: () => 100 }),
@@ -143,16 +122,19 @@ export const CountWindow = Schema.TaggedStruct("CountWindow", {
  * covers the current bucket and the `buckets - 1` before it.
  *
  * @example
- * import { CircuitBreaker } from "@effect-resilience/core"
+ * ```ts
+ * import type { CircuitBreaker } from "@effect-resilience/core"
  *
  * const config: CircuitBreaker.ConfigInput = {
  *   policy: { _tag: "TimeWindow", window: "10 seconds", buckets: 10, minimumCalls: 20 }
  * }
+ * ```
  *
  * @since 0.1.0
+ * @category schemas
  */
 export const TimeWindow = Schema.TaggedStruct("TimeWindow", {
-  window: Schema.optionalWith(PositiveDuration, { default: () => Duration.seconds(60) }),
+  window: Schema.optionalWith(FinitePositiveDuration, { default: () => Duration.seconds(60) }),
   buckets: Schema.optionalWith(PositiveInt, { default: () => 10 }),
   minimumCalls: Schema.optionalWith(PositiveInt, { default: () => 100 }),
   failureRateThreshold: Schema.optionalWith(Ratio, { default: () => 0.5 }),
@@ -163,12 +145,15 @@ export const TimeWindow = Schema.TaggedStruct("TimeWindow", {
  * How the breaker decides to open.
  *
  * @example
+ * ```ts
  * import { CircuitBreaker } from "@effect-resilience/core"
  * import { Schema } from "effect"
  *
  * const policy = Schema.decodeUnknownSync(CircuitBreaker.TripPolicy)({ _tag: "TimeWindow" })
+ * ```
  *
  * @since 0.1.0
+ * @category schemas
  */
 export const TripPolicy = Schema.Union(ConsecutiveFailures, CountWindow, TimeWindow)
 
@@ -176,11 +161,14 @@ export const TripPolicy = Schema.Union(ConsecutiveFailures, CountWindow, TimeWin
  * A decoded tripping policy.
  *
  * @example
+ * ```ts
  * import type { CircuitBreaker } from "@effect-resilience/core"
  *
  * const describe = (p: CircuitBreaker.TripPolicy) => p._tag
+ * ```
  *
  * @since 0.1.0
+ * @category models
  */
 export type TripPolicy = typeof TripPolicy.Type
 
@@ -188,27 +176,31 @@ export type TripPolicy = typeof TripPolicy.Type
  * The state a breaker starts in. `normal` is automatic (closed / open / half-open).
  *
  * @example
- * import { CircuitBreaker } from "@effect-resilience/core"
+ * ```ts
+ * import type { CircuitBreaker } from "@effect-resilience/core"
  *
  * const config: CircuitBreaker.ConfigInput = { mode: "disabled" }
+ * ```
  *
  * @since 0.1.0
+ * @category schemas
  */
 export const Mode = Schema.Literal("normal", "forced-open", "disabled", "metrics-only")
 
 /**
- * The breaker's config, with the brief's defaults: open after 5 consecutive failures, half-open
- * after 30 s with one probe at a time, close after 3 probe successes.
+ * The breaker's config, with these defaults: open after 5 consecutive failures, half-open after
+ * 30 s with one probe at a time, close after 3 probe successes.
  *
+ * - Durations (`openDuration`, `openBackoff.max`, a time window, a slow-call threshold) are a
+ *   `Duration.DurationInput`: a number of milliseconds or a string such as `"30 seconds"`.
  * - `openBackoff`: consecutive re-openings (a half-open probe failed) wait
  *   `openDuration * multiplier^n`, at most `max`. For any other shape, pass `openSchedule` to
  *   {@link make}.
  * - `halfOpen.maxProbes`: how many probes may be in flight at once; `successThreshold`: how many
  *   probe successes close the breaker. Any counted probe failure opens it again.
  *
- * Decoding a bad config fails with the path of the bad field.
- *
  * @example
+ * ```ts
  * import { CircuitBreaker } from "@effect-resilience/core"
  * import { Schema } from "effect"
  *
@@ -218,13 +210,15 @@ export const Mode = Schema.Literal("normal", "forced-open", "disabled", "metrics
  *   openBackoff: { multiplier: 2, max: "5 minutes" },
  *   halfOpen: { maxProbes: 2, successThreshold: 3 }
  * })
+ * ```
  *
  * @since 0.1.0
+ * @category config
  */
 export const Config = Schema.Struct({
   name: Schema.optionalWith(Schema.NonEmptyString, { default: () => "circuit-breaker" }),
   policy: Schema.optionalWith(TripPolicy, { default: () => ConsecutiveFailures.make({ threshold: 5 }) }),
-  openDuration: Schema.optionalWith(PositiveDuration, { default: () => Duration.seconds(30) }),
+  openDuration: Schema.optionalWith(FinitePositiveDuration, { default: () => Duration.seconds(30) }),
   openBackoff: Schema.optional(
     Schema.Struct({
       multiplier: Schema.optionalWith(Schema.Number.pipe(Schema.greaterThanOrEqualTo(1)), { default: () => 2 }),
@@ -245,140 +239,138 @@ export const Config = Schema.Struct({
  * The decoded config.
  *
  * @example
+ * ```ts
  * import type { CircuitBreaker } from "@effect-resilience/core"
  *
  * const probes = (config: CircuitBreaker.Config) => config.halfOpen.maxProbes
+ * ```
  *
  * @since 0.1.0
+ * @category config
  */
 export interface Config extends Schema.Schema.Type<typeof Config> {}
 
 /**
- * The config as written (every field optional; durations as millis, `Duration` or strings).
+ * The config as written: every field optional, durations as milliseconds or strings.
  *
  * @example
+ * ```ts
  * import type { CircuitBreaker } from "@effect-resilience/core"
  *
  * const input: CircuitBreaker.ConfigInput = { openDuration: 10_000, halfOpen: { successThreshold: 2 } }
+ * ```
  *
  * @since 0.1.0
+ * @category config
  */
 export interface ConfigInput extends Schema.Schema.Encoded<typeof Config> {}
 
 /**
- * Options of {@link make}: the config as written plus an optional Schedule for the open duration.
- * `openSchedule` replaces `openDuration` and `openBackoff`: its n-th delay is the open duration
- * after n consecutive re-openings (its first 64 delays are computed once at creation; later
- * re-openings reuse the last).
+ * Options of {@link make} that are code, not config. `openSchedule` replaces `openDuration` and
+ * `openBackoff`: its n-th delay is the open duration after n consecutive re-openings. Its first 64
+ * delays are stepped once, when the breaker is made (a jittered schedule draws its jitter then);
+ * later re-openings, and those after the schedule ends, reuse the last delay.
  *
  * @example
- * import { CircuitBreaker } from "@effect-resilience/core"
+ * ```ts
+ * import type { CircuitBreaker } from "@effect-resilience/core"
  * import { Schedule } from "effect"
  *
  * const options: CircuitBreaker.MakeOptions = {
  *   openSchedule: Schedule.exponential("5 seconds").pipe(Schedule.union(Schedule.spaced("2 minutes")))
  * }
+ * ```
  *
  * @since 0.1.0
+ * @category config
  */
-export interface MakeOptions extends ConfigInput {
+export interface MakeOptions {
   readonly openSchedule?: Schedule.Schedule<unknown, unknown, never> | undefined
 }
 
+// ---------------------------------------------------------------------------------------------
+// Models
+// ---------------------------------------------------------------------------------------------
+
 /**
- * Decodes a config, failing with a `ParseError` that names the path of a bad field.
+ * Marks a {@link CircuitBreaker}.
  *
  * @example
+ * ```ts
  * import { CircuitBreaker } from "@effect-resilience/core"
  *
- * const config = CircuitBreaker.decodeConfig({ policy: { _tag: "CountWindow", size: 50, minimumCalls: 20 } })
+ * const key: symbol = CircuitBreaker.TypeId
+ * ```
  *
- * @since 0.1.0
+ * @since 0.2.0
+ * @category symbols
  */
-export const decodeConfig = (input: unknown): Effect.Effect<Config, ParseResult.ParseError> =>
-  Schema.decodeUnknown(Config)(input)
-
-// ---------------------------------------------------------------------------------------------
-// Core types
-// ---------------------------------------------------------------------------------------------
+export const TypeId: typeof internal.TypeId = internal.TypeId
 
 /**
- * Permission to make one call. `probe` says whether it is a half-open probe. Settle every permit
- * with exactly one of `onSuccess`, `onFailure` or `onNeutral` (an interrupted call is neutral).
+ * The type of {@link TypeId}.
  *
  * @example
+ * ```ts
+ * import type { CircuitBreaker } from "@effect-resilience/core"
+ *
+ * type Key = CircuitBreaker.TypeId
+ * ```
+ *
+ * @since 0.2.0
+ * @category symbols
+ */
+export type TypeId = typeof TypeId
+
+/**
+ * A refusal: the breaker is `open` (`retryAfterMillis` until a probe may go), `half-open` with
+ * every probe slot taken (0: ask again when a probe settles), or `forced-open` (`Infinity`).
+ *
+ * @example
+ * ```ts
  * import type { CircuitBreaker } from "@effect-resilience/core"
  *
  * declare const breaker: CircuitBreaker.CircuitBreaker
- * const decision = breaker.tryAcquire(Date.now())
- * if (decision._tag === "Permit") breaker.onSuccess(decision, 12, Date.now())
+ * const decision = breaker.admit(Date.now(), Math.random)
+ * if (decision._tag === "Rejected") console.log(decision.reason, decision.retryAfterMillis)
+ * ```
  *
- * @since 0.1.0
+ * @since 0.2.0
+ * @category models
  */
-export interface Permit {
-  readonly _tag: "Permit"
-  readonly probe: boolean
-}
-
-/**
- * The call may not go: the breaker is open (`retryAfterMillis` until a probe may go), half-open
- * with every probe slot taken (0: retry when a probe settles), or forced open (`Infinity`).
- *
- * @example
- * import type { CircuitBreaker } from "@effect-resilience/core"
- *
- * declare const breaker: CircuitBreaker.CircuitBreaker
- * const decision = breaker.tryAcquire(Date.now())
- * if (decision._tag === "Rejection") throw breaker.rejectionError(decision)
- *
- * @since 0.1.0
- */
-export interface Rejection {
-  readonly _tag: "Rejection"
-  readonly state: "open" | "half-open" | "forced-open"
-  readonly retryAfterMillis: number
-}
+export interface Rejected extends core.Rejected {}
 
 /**
  * Why a breaker moved.
  *
  * @example
+ * ```ts
  * import type { CircuitBreaker } from "@effect-resilience/core"
  *
  * const automatic = (r: CircuitBreaker.TransitionReason) => r !== "manual" && r !== "reset"
+ * ```
  *
  * @since 0.1.0
+ * @category models
  */
-export type TransitionReason =
-  | "consecutive-failures"
-  | "failure-rate"
-  | "slow-call-rate"
-  | "open-duration-elapsed"
-  | "probe-failed"
-  | "probe-slow"
-  | "success-threshold"
-  | "manual"
-  | "reset"
+export type TransitionReason = core.TransitionReason
 
 /**
  * One state change, timed by the Clock.
  *
  * @example
- * import { CircuitBreaker } from "@effect-resilience/core"
+ * ```ts
+ * import type { CircuitBreaker } from "@effect-resilience/core"
  * import { Effect, Stream } from "effect"
  *
  * const logTransitions = (breaker: CircuitBreaker.CircuitBreaker) =>
  *   Stream.runForEach(breaker.transitions, (t) => Effect.log(`${t.breaker}: ${t.from} -> ${t.to} (${t.reason})`))
+ * ```
  *
  * @since 0.1.0
+ * @category models
  */
-export interface Transition {
-  readonly breaker: string
-  readonly from: Events.BreakerState
-  readonly to: Events.BreakerState
-  readonly atMillis: number
-  readonly reason: TransitionReason
-}
+export interface Transition extends core.Transition {}
 
 /**
  * What a health check or a dashboard shows. Counts are those of the current window (since the
@@ -386,12 +378,15 @@ export interface Transition {
  * present while open.
  *
  * @example
+ * ```ts
  * import { CircuitBreaker } from "@effect-resilience/core"
  * import { Schema } from "effect"
  *
  * const toJson = Schema.encodeSync(CircuitBreaker.Snapshot)
+ * ```
  *
  * @since 0.1.0
+ * @category schemas
  */
 export const Snapshot = Schema.Struct({
   name: Schema.String,
@@ -415,79 +410,64 @@ export const Snapshot = Schema.Struct({
  * A decoded snapshot.
  *
  * @example
+ * ```ts
  * import type { CircuitBreaker } from "@effect-resilience/core"
  *
  * const healthy = (s: CircuitBreaker.Snapshot) => s.state === "closed" || s.state === "disabled"
+ * ```
  *
  * @since 0.1.0
+ * @category models
  */
 export interface Snapshot extends Schema.Schema.Type<typeof Snapshot> {}
 
 /**
- * A breaker. The synchronous core (`tryAcquire`, `onSuccess`, `onFailure`, `onNeutral`) is what a
- * pipeline calls on its hot path; `protect` wraps an Effect for everyone else. Call the methods on
- * the breaker (they are methods, do not detach them).
+ * A breaker: an admission {@link Strategy.Strategy} (component `"breaker"`) that a pipeline walks,
+ * plus `protect` for use on its own, observation and manual control.
+ *
+ * - `admit(now, random)`: `Admitted` (settle its ticket exactly once with the attempt's outcome:
+ *   a failure counts only when its classification has `countsForBreaker`; a call slower than the
+ *   slow-call threshold is slow) or {@link Rejected}. Moves open -> half-open when due.
+ * - `stateAt(now)`: the state as reported; `reject(rejected)`: the `CircuitOpen` failure.
  *
  * @example
- * import { CircuitBreaker, Classification } from "@effect-resilience/core"
+ * ```ts
+ * import { CircuitBreaker, Classifier } from "@effect-resilience/core"
  * import { Effect } from "effect"
  *
- * // a pipeline's hot path, without allocating Effects for the breaker
- * const guarded = (breaker: CircuitBreaker.CircuitBreaker, call: Effect.Effect<number, Error>) =>
- *   Effect.suspend(() => {
- *     const start = Date.now()
- *     const decision = breaker.tryAcquire(start)
- *     if (decision._tag === "Rejection") return Effect.fail(breaker.rejectionError(decision))
- *     return Effect.tapBoth(call, {
- *       onSuccess: () => Effect.sync(() => breaker.onSuccess(decision, Date.now() - start, Date.now())),
- *       onFailure: () =>
- *         Effect.sync(() => breaker.onFailure(decision, Classification.unknown, Date.now() - start, Date.now()))
- *     })
- *   })
+ * const program = Effect.gen(function* () {
+ *   const breaker = yield* CircuitBreaker.make({ name: "payments" })
+ *   const value = yield* breaker.protect(Effect.succeed(42))
+ *   const state = yield* breaker.currentState // "closed"
+ *   return [value, state] as const
+ * }).pipe(Effect.scoped, Effect.provide(Classifier.layer))
+ * ```
  *
  * @since 0.1.0
+ * @category models
  */
-export interface CircuitBreaker {
+export interface CircuitBreaker extends Strategy.Strategy<CircuitOpen> {
+  readonly [TypeId]: TypeId
+  readonly component: "breaker"
   readonly name: string
   readonly config: Config
+  /** Asks to make a call at `nowMillis` (Clock time). */
+  readonly admit: (nowMillis: number, random: () => number) => Strategy.Admitted | Rejected
+  /** The state at `nowMillis` (moves open -> half-open when due). */
+  readonly stateAt: (nowMillis: number) => Events.BreakerState
+  /** The `CircuitOpen` failure for a refusal. */
+  readonly reject: (rejected: Strategy.Rejected) => CircuitOpen
   /**
-   * Whether the closed path reads time. False for the consecutive-failures policy (a success never
-   * opens it and nothing is timed): a caller can then skip the Clock on the success path with
-   * `tryAcquireFast`. True for the window policies (a success may open them, slow calls are timed).
-   */
-  readonly needsClockWhenClosed: boolean
-  /**
-   * The permit of a closed breaker whose closed path needs no time, else `undefined` (then call
-   * `tryAcquire` with the time). Settle it with `onSuccess(permit, 0, 0)` (time and duration are not
-   * read) or, on failure, `onFailure` with the real time (a failure may open the breaker).
-   */
-  readonly tryAcquireFast: () => Permit | undefined
-  /** Asks to make a call at `nowMillis` (Clock time). Moves open -> half-open when due. */
-  readonly tryAcquire: (nowMillis: number) => Permit | Rejection
-  /** The call succeeded after `durationMillis`. */
-  readonly onSuccess: (permit: Permit, durationMillis: number, nowMillis: number) => void
-  /** The call failed; recorded only when `classification.countsForBreaker`, else neutral. */
-  readonly onFailure: (
-    permit: Permit,
-    classification: Classification,
-    durationMillis: number,
-    nowMillis: number
-  ) => void
-  /** The call ended without evidence (interrupted, or a failure that does not count). */
-  readonly onNeutral: (permit: Permit) => void
-  /** The `CircuitOpen` failure for a rejection. */
-  readonly rejectionError: (rejection: Rejection) => CircuitOpen
-  /**
-   * Runs `self` through the breaker: fails with `CircuitOpen` when rejected, classifies failures
-   * with the `Classifier` in context, times the call with the Clock, and releases a probe slot when
-   * interrupted.
+   * Runs `self` through the breaker: fails with `CircuitOpen` when refused, classifies failures
+   * with the `Classifier` in context, times the call with the Clock, and gives a probe slot back
+   * when interrupted.
    */
   readonly protect: <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E | CircuitOpen, R | Classifier>
   /** The snapshot at `nowMillis`, synchronously (moves open -> half-open when due). */
   readonly snapshotAt: (nowMillis: number) => Snapshot
+  readonly snapshot: Effect.Effect<Snapshot>
   /** The state now (moves open -> half-open when due). */
   readonly currentState: Effect.Effect<Events.BreakerState>
-  readonly snapshot: Effect.Effect<Snapshot>
   /** Transitions from the moment the stream starts running. */
   readonly transitions: Stream.Stream<Transition>
   /** Subscribes now, for the lifetime of the scope: no transition after this returns is missed. */
@@ -504,104 +484,118 @@ export interface CircuitBreaker {
   readonly reset: Effect.Effect<void>
 }
 
+/**
+ * Whether a value (a strategy of a pipeline, say) is a {@link CircuitBreaker}.
+ *
+ * @example
+ * ```ts
+ * import { CircuitBreaker } from "@effect-resilience/core"
+ * import type { Strategy } from "@effect-resilience/core"
+ *
+ * const breakers = (strategies: ReadonlyArray<Strategy.Strategy<unknown>>) =>
+ *   strategies.filter(CircuitBreaker.isCircuitBreaker)
+ * ```
+ *
+ * @since 0.2.0
+ * @category getters
+ */
+export const isCircuitBreaker = (u: unknown): u is CircuitBreaker => Predicate.hasProperty(u, TypeId)
+
 // ---------------------------------------------------------------------------------------------
 // Store
 // ---------------------------------------------------------------------------------------------
 
 /**
- * An outcome as the store sees it.
+ * An outcome as the store records it.
  *
  * @example
+ * ```ts
  * import type { CircuitBreaker } from "@effect-resilience/core"
  *
- * const failed = (o: CircuitBreaker.Outcome) => o === "failure" || o === "slow-failure"
+ * const failed = (o: CircuitBreaker.RecordedOutcome) => o === "failure" || o === "slow-failure"
+ * ```
  *
- * @since 0.1.0
+ * @since 0.2.0
+ * @category models
  */
-export type Outcome = "success" | "failure" | "slow-success" | "slow-failure"
+export type RecordedOutcome = core.RecordedOutcome
 
 /**
  * The evidence in a breaker's window.
  *
  * @example
+ * ```ts
  * import type { CircuitBreaker } from "@effect-resilience/core"
  *
  * const rate = (e: CircuitBreaker.Evidence) => (e.calls === 0 ? 0 : e.failures / e.calls)
+ * ```
  *
  * @since 0.1.0
+ * @category models
  */
-export interface Evidence {
-  readonly calls: number
-  readonly failures: number
-  readonly slowCalls: number
-  readonly consecutiveFailures: number
-}
+export interface Evidence extends core.Evidence {}
 
 /**
- * A decision of the breaker: a transition, with the end of the open period when it opened.
+ * A decision of the breaker, as the store hears it: a transition, with the end of the open
+ * period when it opened.
  *
  * @example
+ * ```ts
  * import type { CircuitBreaker } from "@effect-resilience/core"
  *
- * const opened = (d: CircuitBreaker.Decision) => d.transition.to === "open"
+ * const opened = (d: CircuitBreaker.StoreDecision) => d.transition.to === "open"
+ * ```
  *
- * @since 0.1.0
+ * @since 0.2.0
+ * @category models
  */
-export interface Decision {
-  readonly transition: Transition
-  readonly openUntilMillis: number | undefined
-  readonly reopenings: number
-}
+export interface StoreDecision extends core.StoreDecision {}
 
 /**
- * One breaker's state in a store. It is **synchronous** on purpose: `record` runs on every call,
- * and the in-memory breaker must not pay for an Effect there. A store backed by a remote service
- * (Redis, in a later release) keeps a local copy that answers synchronously and publishes outcomes
- * and decisions asynchronously in the background, merging the fleet's evidence into the local
- * counts. The store sees outcomes and decisions as plain data, never closures.
+ * One breaker's state in a store. It is synchronous on purpose: `record` runs on every call. A
+ * store backed by a remote service keeps a local copy that answers synchronously and exchanges
+ * outcomes and decisions in the background. The store sees outcomes and decisions as plain data.
  *
  * @example
- * import { CircuitBreaker } from "@effect-resilience/core"
+ * ```ts
+ * import type { CircuitBreaker } from "@effect-resilience/core"
  * import { Effect } from "effect"
  *
- * // a store that logs decisions around the in-memory one
+ * // a store that logs decisions around another one
  * const logging = (inner: CircuitBreaker.CircuitBreakerStoreService): CircuitBreaker.CircuitBreakerStoreService => ({
  *   attach: (name, policy) =>
  *     Effect.map(inner.attach(name, policy), (handle): CircuitBreaker.StoreHandle => ({
- *       record: (outcome, at) => handle.record(outcome, at),
- *       evidence: (at) => handle.evidence(at),
- *       clear: (at) => handle.clear(at),
+ *       record: handle.record,
+ *       evidence: handle.evidence,
+ *       clear: handle.clear,
  *       decide: (decision) => {
+ *         console.log(name, decision.transition.to)
  *         handle.decide(decision)
  *       }
  *     }))
  * })
+ * ```
  *
  * @since 0.1.0
+ * @category models
  */
-export interface StoreHandle {
-  /** Folds an outcome at `atMillis` into the window; returns the evidence now. */
-  readonly record: (outcome: Outcome, atMillis: number) => Evidence
-  /** The evidence at `atMillis` (a time window drops expired buckets). */
-  readonly evidence: (atMillis: number) => Evidence
-  /** Forgets all evidence (the breaker closed or was reset). */
-  readonly clear: (atMillis: number) => void
-  /** Told of every transition. */
-  readonly decide: (decision: Decision) => void
-}
+export interface StoreHandle extends core.EvidenceStore {}
 
 /**
  * The service of {@link CircuitBreakerStore}.
  *
  * @example
+ * ```ts
  * import { CircuitBreaker } from "@effect-resilience/core"
  * import { Effect } from "effect"
  *
  * const handle = Effect.flatMap(CircuitBreaker.CircuitBreakerStore, (store) =>
  *   store.attach("db", { _tag: "ConsecutiveFailures", threshold: 5 })
  * )
+ * ```
  *
  * @since 0.1.0
+ * @category models
  */
 export interface CircuitBreakerStoreService {
   /** The state of breaker `name`, for the lifetime of the scope. */
@@ -609,34 +603,41 @@ export interface CircuitBreakerStoreService {
 }
 
 /**
- * Where breakers keep their evidence and decisions. {@link make} uses the store in context, and
- * the in-memory one when there is none.
+ * Where breakers keep their evidence. A `Context.Reference`: without a store in context, breakers
+ * keep it in memory (the default store holds nothing itself; each breaker owns its counters).
  *
  * @example
+ * ```ts
  * import { CircuitBreaker } from "@effect-resilience/core"
  * import { Effect } from "effect"
  *
- * const program = Effect.scoped(CircuitBreaker.make({ name: "db" })).pipe(
- *   Effect.provide(CircuitBreaker.layerStoreMemory)
- * )
+ * const program = Effect.gen(function* () {
+ *   const store = yield* CircuitBreaker.CircuitBreakerStore
+ *   return yield* store.attach("db", { _tag: "ConsecutiveFailures", threshold: 5 })
+ * }).pipe(Effect.scoped)
+ * ```
  *
  * @since 0.1.0
+ * @category services
  */
-export class CircuitBreakerStore extends Context.Tag("@effect-resilience/core/CircuitBreakerStore")<
-  CircuitBreakerStore,
-  CircuitBreakerStoreService
->() {}
+export class CircuitBreakerStore extends Context.Reference<CircuitBreakerStore>()(
+  "@effect-resilience/core/CircuitBreakerStore",
+  { defaultValue: (): CircuitBreakerStoreService => internal.memoryStore }
+) {}
 
 /**
- * The in-memory store: every breaker gets its own counters.
+ * The in-memory store (also the default): every breaker gets its own counters.
  *
  * @example
+ * ```ts
  * import { CircuitBreaker } from "@effect-resilience/core"
  * import { Layer } from "effect"
  *
- * const registry = CircuitBreaker.layer().pipe(Layer.provide(CircuitBreaker.layerStoreMemory))
+ * const payments = CircuitBreaker.layer({ name: "payments" }).pipe(Layer.provide(CircuitBreaker.layerStoreMemory))
+ * ```
  *
  * @since 0.1.0
+ * @category layers
  */
 export const layerStoreMemory: Layer.Layer<CircuitBreakerStore> = Layer.succeed(
   CircuitBreakerStore,
@@ -648,48 +649,88 @@ export const layerStoreMemory: Layer.Layer<CircuitBreakerStore> = Layer.succeed(
 // ---------------------------------------------------------------------------------------------
 
 /**
- * Creates a breaker for the lifetime of the scope. Uses the `CircuitBreakerStore` in context (in
- * memory when absent) and publishes transitions to the `ResilienceEvents` hub in context, if any.
- * A config that does not decode is a defect whose message names the bad field (use
- * {@link decodeConfig} to check config read at start-up).
+ * Makes a breaker for the lifetime of the scope. Decodes `config` (a bad value fails with a
+ * `ParseError` naming its path), keeps evidence in the `CircuitBreakerStore` in context (memory by
+ * default) and publishes transitions to the `ResilienceEvents` hub in context when it is made.
  *
  * @example
- * import { CircuitBreaker, Classifier, Classification } from "@effect-resilience/core"
+ * ```ts
+ * import { CircuitBreaker, Classifier } from "@effect-resilience/core"
  * import { Effect } from "effect"
  *
  * const program = Effect.gen(function* () {
  *   const breaker = yield* CircuitBreaker.make({ name: "payments", openDuration: "10 seconds" })
  *   return yield* breaker.protect(Effect.succeed(42))
- * }).pipe(
- *   Effect.scoped,
- *   Effect.provide(Classifier.layerFrom(() => Classification.unknown))
- * )
+ * }).pipe(Effect.scoped, Effect.provide(Classifier.layer))
+ * ```
  *
  * @since 0.1.0
+ * @category constructors
  */
-export const make = (options?: MakeOptions): Effect.Effect<CircuitBreaker, never, Scope.Scope> =>
-  Effect.flatMap(
-    Effect.zip(Effect.serviceOption(CircuitBreakerStore), Effect.serviceOption(Events.ResilienceEvents)),
-    ([store, hub]) =>
-      internal.makeWith(
-        options,
-        Config,
-        Option.getOrElse(store, () => internal.memoryStore),
-        hub
-      )
+export const make = (
+  config?: ConfigInput,
+  options?: MakeOptions
+): Effect.Effect<CircuitBreaker, ParseResult.ParseError, Scope.Scope> =>
+  Effect.flatMap(Schema.decodeUnknown(Config)(config ?? {}), (decoded) =>
+    Effect.flatMap(CircuitBreakerStore, (store) =>
+      internal.makeWith(decoded, options?.openSchedule, store)
+    )
   )
+
+/**
+ * One breaker as a service: the tag of {@link layer}.
+ *
+ * @example
+ * ```ts
+ * import { CircuitBreaker, Classifier } from "@effect-resilience/core"
+ * import { Effect, Layer } from "effect"
+ *
+ * const program = Effect.gen(function* () {
+ *   const breaker = yield* CircuitBreaker.CircuitBreaker
+ *   return yield* breaker.protect(Effect.succeed("ok"))
+ * }).pipe(Effect.provide(Layer.merge(CircuitBreaker.layer({ name: "payments" }), Classifier.layer)))
+ * ```
+ *
+ * @since 0.2.0
+ * @category services
+ */
+export const CircuitBreaker: Context.Tag<CircuitBreaker, CircuitBreaker> = Context.GenericTag<CircuitBreaker>(
+  "@effect-resilience/core/CircuitBreaker"
+)
+
+/**
+ * One breaker, living as long as the Layer.
+ *
+ * @example
+ * ```ts
+ * import { CircuitBreaker } from "@effect-resilience/core"
+ *
+ * const Payments = CircuitBreaker.layer({ name: "payments", policy: { _tag: "CountWindow", size: 50, minimumCalls: 20 } })
+ * ```
+ *
+ * @since 0.2.0
+ * @category layers
+ */
+export const layer = (
+  config?: ConfigInput,
+  options?: MakeOptions
+): Layer.Layer<CircuitBreaker, ParseResult.ParseError> => Layer.scoped(CircuitBreaker, make(config, options))
 
 /**
  * Runs an effect through a breaker. Data-last and data-first.
  *
  * @example
+ * ```ts
+ * import type { CircuitBreaker as CB } from "@effect-resilience/core"
  * import { CircuitBreaker } from "@effect-resilience/core"
  * import { Effect } from "effect"
  *
- * declare const breaker: CircuitBreaker.CircuitBreaker
+ * declare const breaker: CB.CircuitBreaker
  * const call = Effect.succeed(42).pipe(CircuitBreaker.protect(breaker))
+ * ```
  *
  * @since 0.1.0
+ * @category combinators
  */
 export const protect: {
   (
@@ -707,108 +748,85 @@ export const protect: {
 // ---------------------------------------------------------------------------------------------
 
 /**
- * The service of {@link CircuitBreakerRegistry}.
+ * The service of {@link Registry}.
  *
  * @example
+ * ```ts
  * import { CircuitBreaker } from "@effect-resilience/core"
  * import { Effect } from "effect"
  *
- * const health = Effect.flatMap(CircuitBreaker.CircuitBreakerRegistry, (registry) => registry.snapshots)
+ * const health = Effect.flatMap(CircuitBreaker.Registry, (registry) => registry.snapshots)
+ * ```
  *
- * @since 0.1.0
+ * @since 0.2.0
+ * @category models
  */
-export interface CircuitBreakerRegistryService {
+export interface RegistryService {
+  /** Whether `get` returns the same breaker for a name (false for the default registry). */
+  readonly shared: boolean
   /**
-   * The breaker called `name`, created with `config` (over the registry's defaults) the first
-   * time. Later calls return the same breaker and ignore `config`.
+   * The breaker called `name`. A sharing registry makes it with `config` (over its defaults) the
+   * first time and returns it afterwards, ignoring `config`; the default registry makes a new one
+   * in the caller's scope each time.
    */
-  readonly get: (name: string, config?: MakeOptions) => Effect.Effect<CircuitBreaker>
-  /** Every breaker created so far, in creation order. */
+  readonly get: (name: string, config?: ConfigInput) => Effect.Effect<CircuitBreaker, ParseResult.ParseError, Scope.Scope>
+  /** Every breaker a sharing registry made so far, in creation order. */
   readonly all: Effect.Effect<ReadonlyArray<CircuitBreaker>>
-  /** A snapshot of every breaker (for health checks and dashboards). */
+  /** A snapshot of each of them (for health checks and dashboards). */
   readonly snapshots: Effect.Effect<ReadonlyArray<Snapshot>>
 }
 
+const unshared: RegistryService = internal.unshared((config) => make(config))
+
 /**
- * Breakers by name, living as long as the registry's Layer.
+ * Breakers by name. A `Context.Reference`: its default shares nothing and holds nothing (each
+ * `get` makes a new breaker in the caller's scope); {@link layerRegistry} shares breakers by name.
+ * A pipeline asks it for its breaker.
  *
  * @example
+ * ```ts
  * import { CircuitBreaker } from "@effect-resilience/core"
  * import { Effect } from "effect"
  *
  * const program = Effect.gen(function* () {
- *   const registry = yield* CircuitBreaker.CircuitBreakerRegistry
+ *   const registry = yield* CircuitBreaker.Registry
  *   const breaker = yield* registry.get("payments", { openDuration: "10 seconds" })
  *   return yield* breaker.snapshot
- * }).pipe(Effect.provide(CircuitBreaker.layerMemory()))
+ * }).pipe(Effect.scoped, Effect.provide(CircuitBreaker.layerRegistry()))
+ * ```
  *
- * @since 0.1.0
+ * @since 0.2.0
+ * @category services
  */
-export class CircuitBreakerRegistry extends Context.Tag("@effect-resilience/core/CircuitBreakerRegistry")<
-  CircuitBreakerRegistry,
-  CircuitBreakerRegistryService
->() {}
+export class Registry extends Context.Reference<Registry>()("@effect-resilience/core/CircuitBreaker/Registry", {
+  defaultValue: (): RegistryService => unshared
+}) {}
 
 /**
- * The registry on the `CircuitBreakerStore` in context. Breakers publish to the `ResilienceEvents`
- * hub present when the Layer is built. `defaults` apply to every breaker under its own config.
+ * A registry that shares breakers by name, living as long as the Layer: the breakers use the
+ * `CircuitBreakerStore` in context and publish to the `ResilienceEvents` hub present when the
+ * Layer is built. `defaults` apply to every breaker, under its own config.
  *
  * @example
- * import { CircuitBreaker } from "@effect-resilience/core"
+ * ```ts
+ * import { CircuitBreaker, Events } from "@effect-resilience/core"
  * import { Layer } from "effect"
  *
- * const live = CircuitBreaker.layer({ defaults: { openDuration: "1 minute" } }).pipe(
- *   Layer.provide(CircuitBreaker.layerStoreMemory)
+ * const live = CircuitBreaker.layerRegistry({ defaults: { openDuration: "1 minute" } }).pipe(
+ *   Layer.provideMerge(Events.layer())
  * )
+ * ```
  *
- * @since 0.1.0
+ * @since 0.2.0
+ * @category layers
  */
-export const layer = (options?: {
-  readonly defaults?: MakeOptions | undefined
-}): Layer.Layer<CircuitBreakerRegistry, never, CircuitBreakerStore> =>
+export const layerRegistry = (options?: { readonly defaults?: ConfigInput | undefined }): Layer.Layer<Registry> =>
   Layer.scoped(
-    CircuitBreakerRegistry,
-    Effect.gen(function* () {
-      const store = yield* CircuitBreakerStore
-      const hub = yield* Effect.serviceOption(Events.ResilienceEvents)
-      const scope = yield* Effect.scope
-      const breakers = new Map<string, CircuitBreaker>()
-      const lock = yield* Effect.makeSemaphore(1)
-      const create = (name: string, config: MakeOptions | undefined) =>
-        lock.withPermits(1)(
-          Effect.suspend(() => {
-            const existing = breakers.get(name)
-            if (existing !== undefined) return Effect.succeed(existing)
-            const merged: MakeOptions = { ...options?.defaults, ...config, name }
-            return internal.makeWith(merged, Config, store, hub).pipe(
-              Scope.extend(scope),
-              Effect.tap((breaker) => Effect.sync(() => breakers.set(name, breaker)))
-            )
-          })
-        )
-      const all = Effect.sync(() => Array.from(breakers.values()))
-      return {
-        get: (name, config) =>
-          Effect.suspend(() => {
-            const existing = breakers.get(name)
-            return existing !== undefined ? Effect.succeed(existing) : create(name, config)
-          }),
-        all,
-        snapshots: Effect.flatMap(all, (list) => Effect.forEach(list, (breaker) => breaker.snapshot))
-      }
-    })
+    Registry,
+    Effect.flatMap(CircuitBreakerStore, (store) =>
+      internal.shared(
+        (config) => Effect.provideService(make(config), CircuitBreakerStore, store),
+        options?.defaults
+      )
+    )
   )
-
-/**
- * The registry with the in-memory store.
- *
- * @example
- * import { CircuitBreaker } from "@effect-resilience/core"
- *
- * const live = CircuitBreaker.layerMemory({ defaults: { policy: { _tag: "CountWindow" } } })
- *
- * @since 0.1.0
- */
-export const layerMemory = (options?: {
-  readonly defaults?: MakeOptions | undefined
-}): Layer.Layer<CircuitBreakerRegistry> => layer(options).pipe(Layer.provide(layerStoreMemory))

@@ -1,21 +1,20 @@
 /**
  * In-memory evidence for circuit breakers: a consecutive-failure counter, a count-based ring of
- * the last N outcomes and a time-based ring of buckets. Everything is synchronous and allocation
- * free on `record`, so the breaker's hot path stays a few field updates.
+ * the last N outcomes and a time-based ring of buckets. Plain TypeScript (nothing from `effect`),
+ * synchronous and allocation free on `record`, so the breaker's hot path stays a few field updates.
  *
  * @internal
  */
-import * as Duration from "effect/Duration"
-import type * as CircuitBreaker from "../CircuitBreaker.js"
+import type { Evidence, EvidenceStore, Policy, RecordedOutcome, StoreDecision } from "./core.js"
 
 const FAILED = 1
 const SLOW = 2
 
-const code = (outcome: CircuitBreaker.Outcome): number =>
+const code = (outcome: RecordedOutcome): number =>
   outcome === "success" ? 0 : outcome === "failure" ? FAILED : outcome === "slow-success" ? SLOW : FAILED | SLOW
 
 /** Counters shared by every window kind. */
-class Counters implements CircuitBreaker.Evidence {
+class Counters implements Evidence {
   calls = 0
   failures = 0
   slowCalls = 0
@@ -41,29 +40,29 @@ class Counters implements CircuitBreaker.Evidence {
 }
 
 /** Counts since the last clear (the consecutive-failures policy). */
-class CumulativeEvidence extends Counters implements CircuitBreaker.StoreHandle {
-  record(outcome: CircuitBreaker.Outcome, _atMillis: number): CircuitBreaker.Evidence {
+class CumulativeEvidence extends Counters implements EvidenceStore {
+  record(outcome: RecordedOutcome, _atMillis: number): Evidence {
     this.add(code(outcome))
     return this
   }
-  evidence(_atMillis: number): CircuitBreaker.Evidence {
+  evidence(_atMillis: number): Evidence {
     return this
   }
   clear(_atMillis: number): void {
     this.zero()
   }
-  decide(_decision: CircuitBreaker.Decision): void {}
+  decide(_decision: StoreDecision): void {}
 }
 
 /** The last `size` outcomes. */
-class CountWindowEvidence extends Counters implements CircuitBreaker.StoreHandle {
+class CountWindowEvidence extends Counters implements EvidenceStore {
   private readonly ring: Uint8Array
   private head = 0
   constructor(private readonly size: number) {
     super()
     this.ring = new Uint8Array(size)
   }
-  record(outcome: CircuitBreaker.Outcome, _atMillis: number): CircuitBreaker.Evidence {
+  record(outcome: RecordedOutcome, _atMillis: number): Evidence {
     const c = code(outcome)
     if (this.calls === this.size) {
       const old = this.ring[this.head] ?? 0
@@ -76,7 +75,7 @@ class CountWindowEvidence extends Counters implements CircuitBreaker.StoreHandle
     this.add(c)
     return this
   }
-  evidence(_atMillis: number): CircuitBreaker.Evidence {
+  evidence(_atMillis: number): Evidence {
     return this
   }
   clear(_atMillis: number): void {
@@ -84,15 +83,15 @@ class CountWindowEvidence extends Counters implements CircuitBreaker.StoreHandle
     this.head = 0
     this.ring.fill(0)
   }
-  decide(_decision: CircuitBreaker.Decision): void {}
+  decide(_decision: StoreDecision): void {}
 }
 
 /**
  * Outcomes of the current bucket and the `buckets - 1` before it. A bucket covers
- * `windowMillis / buckets` ms of the Clock, aligned on multiples of that width, so the window spans
+ * `windowMillis / buckets` ms of the clock, aligned on multiples of that width, so the window spans
  * between `(buckets - 1) / buckets` and all of `windowMillis`.
  */
-class TimeWindowEvidence extends Counters implements CircuitBreaker.StoreHandle {
+class TimeWindowEvidence extends Counters implements EvidenceStore {
   private readonly width: number
   private readonly bucketCalls: Float64Array
   private readonly bucketFailures: Float64Array
@@ -128,7 +127,7 @@ class TimeWindowEvidence extends Counters implements CircuitBreaker.StoreHandle 
     return this.current % this.buckets
   }
 
-  record(outcome: CircuitBreaker.Outcome, atMillis: number): CircuitBreaker.Evidence {
+  record(outcome: RecordedOutcome, atMillis: number): Evidence {
     const index = this.advance(atMillis)
     const c = code(outcome)
     this.bucketCalls[index] = (this.bucketCalls[index] ?? 0) + 1
@@ -137,7 +136,7 @@ class TimeWindowEvidence extends Counters implements CircuitBreaker.StoreHandle 
     this.add(c)
     return this
   }
-  evidence(atMillis: number): CircuitBreaker.Evidence {
+  evidence(atMillis: number): Evidence {
     this.advance(atMillis)
     return this
   }
@@ -147,21 +146,21 @@ class TimeWindowEvidence extends Counters implements CircuitBreaker.StoreHandle 
     this.bucketFailures.fill(0)
     this.bucketSlow.fill(0)
   }
-  decide(_decision: CircuitBreaker.Decision): void {}
+  decide(_decision: StoreDecision): void {}
 }
 
 /**
- * A fresh in-memory handle for one breaker's evidence.
+ * Fresh in-memory evidence for one breaker.
  *
  * @internal
  */
-export const makeMemoryHandle = (policy: CircuitBreaker.TripPolicy): CircuitBreaker.StoreHandle => {
+export const makeWindow = (policy: Policy): EvidenceStore => {
   switch (policy._tag) {
     case "ConsecutiveFailures":
       return new CumulativeEvidence()
     case "CountWindow":
       return new CountWindowEvidence(policy.size)
     case "TimeWindow":
-      return new TimeWindowEvidence(Duration.toMillis(policy.window), policy.buckets)
+      return new TimeWindowEvidence(policy.windowMillis, policy.buckets)
   }
 }
