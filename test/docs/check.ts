@@ -146,6 +146,7 @@ if (written.size > 0) {
   if (tsc.status !== 0 && tscOutput.trim().length === 0) problems.push(`tsc exited with ${tsc.status}`)
 }
 
+const sourceErrors = new Set<string>()
 // `file(line,col): error TS...: message`, possibly followed by indented continuation lines.
 for (const entry of tscOutput.split(/\n(?=\S)/).filter((l) => l.trim().length > 0)) {
   const m = /^(.+?)\((\d+),(\d+)\): (.*)$/s.exec(entry.trim())
@@ -156,13 +157,17 @@ for (const entry of tscOutput.split(/\n(?=\S)/).filter((l) => l.trim().length > 
   const [, file = "", line = "0", , message = ""] = m
   const example = written.get(path.resolve(root, file))
   if (example === undefined) {
-    problems.push(`${rel(path.resolve(root, file))}:${line}: ${message}`)
+    // An error in a source file, which `pnpm typecheck` reports: not the docs' to report.
+    sourceErrors.add(rel(path.resolve(root, file)))
     continue
   }
   problems.push(`${rel(example.source)}:${example.block.line + Number(line) - 1}: ${example.label}: ${message}`)
 }
 
 const seconds = ((performance.now() - started) / 1000).toFixed(1)
+if (sourceErrors.size > 0) {
+  console.error(`(type errors in sources, left to pnpm typecheck: ${[...sourceErrors].sort().join(", ")})`)
+}
 if (problems.length > 0) {
   for (const p of problems) console.error(p)
   console.error(`docs check: ${problems.length} problem(s), ${examples.length} example(s) in ${seconds} s`)

@@ -14,6 +14,7 @@
  * `Schedule.delays` (the presets here do).
  *
  * @example
+ * ```ts
  * import { Backoff } from "@effect-resilience/core"
  * import { Effect, Schedule } from "effect"
  *
@@ -25,6 +26,7 @@
  *   Schedule.delays
  * )
  * const program = Effect.fail("boom").pipe(Effect.retry(schedule))
+ * ```
  *
  * @since 0.1.0
  */
@@ -38,6 +40,7 @@ import * as internal from "./internal/backoff/schedule.js"
  * and the number of the attempt that failed (1 for the first).
  *
  * @example
+ * ```ts
  * import { Backoff } from "@effect-resilience/core"
  * import { Schedule } from "effect"
  *
@@ -45,8 +48,10 @@ import * as internal from "./internal/backoff/schedule.js"
  * const schedule = Backoff.exponential("50 millis").pipe(
  *   Schedule.whileInput((input: Backoff.RetryInput) => input.classification.retryable)
  * )
+ * ```
  *
  * @since 0.1.0
+ * @category models
  */
 export interface RetryInput<E = unknown> {
   readonly error: E
@@ -66,11 +71,14 @@ export interface RetryInput<E = unknown> {
  * it is a constructor of its own: {@link decorrelated}.
  *
  * @example
+ * ```ts
  * import { Backoff } from "@effect-resilience/core"
  *
  * const modes: ReadonlyArray<Backoff.Jitter> = ["none", "full", "equal", { proportional: 0.2 }]
+ * ```
  *
  * @since 0.1.0
+ * @category models
  */
 export type Jitter = internal.Jitter
 
@@ -78,14 +86,17 @@ export type Jitter = internal.Jitter
  * Delays `base`, `base * factor`, `base * factor^2`, ... (factor 2 unless given), forever.
  *
  * @example
+ * ```ts
  * import { Backoff } from "@effect-resilience/core"
  *
  * // 100 ms, 200 ms, 400 ms, 800 ms, ...
  * const schedule = Backoff.exponential("100 millis")
  * // 1 s, 1.6 s, 2.56 s, ...
  * const grpcLike = Backoff.exponential("1 second", 1.6)
+ * ```
  *
  * @since 0.1.0
+ * @category combinators
  */
 export const exponential: (base: Duration.DurationInput, factor?: number) => Schedule.Schedule<Duration.Duration> =
   internal.exponential
@@ -94,12 +105,15 @@ export const exponential: (base: Duration.DurationInput, factor?: number) => Sch
  * Delays `one`, `one`, `2 * one`, `3 * one`, `5 * one`, `8 * one`, ... forever.
  *
  * @example
+ * ```ts
  * import { Backoff } from "@effect-resilience/core"
  *
  * // 10 ms, 10 ms, 20 ms, 30 ms, 50 ms, ...
  * const schedule = Backoff.fibonacci("10 millis")
+ * ```
  *
  * @since 0.1.0
+ * @category combinators
  */
 export const fibonacci: (one: Duration.DurationInput) => Schedule.Schedule<Duration.Duration> = internal.fibonacci
 
@@ -107,12 +121,15 @@ export const fibonacci: (one: Duration.DurationInput) => Schedule.Schedule<Durat
  * Delays `base`, `2 * base`, `3 * base`, ... forever.
  *
  * @example
+ * ```ts
  * import { Backoff } from "@effect-resilience/core"
  *
  * // 100 ms, 200 ms, 300 ms, ...
  * const schedule = Backoff.linear("100 millis")
+ * ```
  *
  * @since 0.1.0
+ * @category combinators
  */
 export const linear: (base: Duration.DurationInput) => Schedule.Schedule<Duration.Duration> = internal.linear
 
@@ -120,11 +137,14 @@ export const linear: (base: Duration.DurationInput) => Schedule.Schedule<Duratio
  * The same delay every time, forever. `constant(0)` retries at once (no backoff).
  *
  * @example
+ * ```ts
  * import { Backoff } from "@effect-resilience/core"
  *
  * const schedule = Backoff.constant("250 millis").pipe(Backoff.maxAttempts(4))
+ * ```
  *
  * @since 0.1.0
+ * @category combinators
  */
 export const constant: (delay: Duration.DurationInput) => Schedule.Schedule<Duration.Duration> = internal.constant
 
@@ -134,6 +154,7 @@ export const constant: (delay: Duration.DurationInput) => Schedule.Schedule<Dura
  * from Effect's `Random` service.
  *
  * @example
+ * ```ts
  * import { Backoff } from "@effect-resilience/core"
  * import { Effect, Random } from "effect"
  *
@@ -142,8 +163,10 @@ export const constant: (delay: Duration.DurationInput) => Schedule.Schedule<Dura
  *   Effect.retry(schedule.pipe(Backoff.maxAttempts(10))),
  *   Effect.withRandom(Random.make(42))
  * )
+ * ```
  *
  * @since 0.1.0
+ * @category combinators
  */
 export const decorrelated: (options: {
   readonly base: Duration.DurationInput
@@ -154,12 +177,15 @@ export const decorrelated: (options: {
  * Never waits longer than `max` between attempts (the output is unchanged).
  *
  * @example
+ * ```ts
  * import { Backoff } from "@effect-resilience/core"
  *
  * // 100 ms, 200 ms, 400 ms, 500 ms, 500 ms, ...
  * const schedule = Backoff.exponential("100 millis").pipe(Backoff.capped("500 millis"))
+ * ```
  *
  * @since 0.1.0
+ * @category combinators
  */
 export const capped: {
   (max: Duration.DurationInput): <Out, In, R>(self: Schedule.Schedule<Out, In, R>) => Schedule.Schedule<Out, In, R>
@@ -172,14 +198,17 @@ export const capped: {
  * `random(0, min(cap, base * 2^n))`.
  *
  * @example
+ * ```ts
  * import { Backoff } from "@effect-resilience/core"
  * import { Schedule } from "effect"
  *
  * const full = Backoff.exponential("100 millis").pipe(Backoff.capped("20 seconds"), Backoff.jitter("full"))
  * const equal = Backoff.linear("1 second").pipe(Backoff.jitter("equal"))
  * const spread = Schedule.spaced("5 seconds").pipe(Backoff.jitter({ proportional: 0.1 }))
+ * ```
  *
  * @since 0.1.0
+ * @category combinators
  */
 export const jitter: {
   (mode: Jitter): <Out, In, R>(self: Schedule.Schedule<Out, In, R>) => Schedule.Schedule<Out, In, R>
@@ -190,13 +219,16 @@ export const jitter: {
  * Allows `attempts` attempts in all, the first included: the schedule recurs `attempts - 1` times.
  *
  * @example
+ * ```ts
  * import { Backoff } from "@effect-resilience/core"
  * import { Effect } from "effect"
  *
  * // the effect runs at most 3 times
  * const program = Effect.fail("boom").pipe(Effect.retry(Backoff.constant("10 millis").pipe(Backoff.maxAttempts(3))))
+ * ```
  *
  * @since 0.1.0
+ * @category combinators
  */
 export const maxAttempts: {
   (attempts: number): <Out, In, R>(self: Schedule.Schedule<Out, In, R>) => Schedule.Schedule<Out, In, R>
@@ -208,11 +240,14 @@ export const maxAttempts: {
  * (for a retry: the first failure). Unlike `Schedule.upTo`, it never sleeps past the limit.
  *
  * @example
+ * ```ts
  * import { Backoff } from "@effect-resilience/core"
  *
  * const schedule = Backoff.exponential("100 millis").pipe(Backoff.maxElapsed("10 seconds"))
+ * ```
  *
  * @since 0.1.0
+ * @category combinators
  */
 export const maxElapsed: {
   (max: Duration.DurationInput): <Out, In, R>(self: Schedule.Schedule<Out, In, R>) => Schedule.Schedule<Out, In, R>
@@ -224,14 +259,17 @@ export const maxElapsed: {
  * deadline (`Deadline.currentDeadline`). Without a deadline the schedule is unchanged.
  *
  * @example
+ * ```ts
  * import { Backoff, Deadline } from "@effect-resilience/core"
  * import { Effect } from "effect"
  *
  * const schedule = Backoff.exponential("200 millis").pipe(Backoff.withinDeadline)
  * // gives up with the last error instead of sleeping into the deadline
  * const program = Effect.fail("boom").pipe(Effect.retry(schedule), Deadline.within("1 second"))
+ * ```
  *
  * @since 0.1.0
+ * @category combinators
  */
 export const withinDeadline: <Out, In, R>(self: Schedule.Schedule<Out, In, R>) => Schedule.Schedule<Out, In, R> =
   internal.withinDeadline
@@ -241,12 +279,15 @@ export const withinDeadline: <Out, In, R>(self: Schedule.Schedule<Out, In, R>) =
  * AWS SDKs do).
  *
  * @example
+ * ```ts
  * import { Backoff } from "@effect-resilience/core"
  * import { Duration } from "effect"
  *
  * Duration.toMillis(Backoff.retryAfterExtraDefault) // 5000
+ * ```
  *
  * @since 0.1.0
+ * @category config
  */
 export const retryAfterExtraDefault: Duration.Duration = internal.retryAfterExtraDefault
 
@@ -257,14 +298,17 @@ export const retryAfterExtraDefault: Duration.Duration = internal.retryAfterExtr
  * carries a `classification` (such as {@link RetryInput}).
  *
  * @example
+ * ```ts
  * import { Backoff } from "@effect-resilience/core"
  *
  * const schedule = Backoff.exponential("100 millis").pipe(
  *   Backoff.jitter("full"),
  *   Backoff.withRetryAfter({ extra: "10 seconds" })
  * )
+ * ```
  *
  * @since 0.1.0
+ * @category combinators
  */
 export const withRetryAfter: {
   (options?: {
@@ -283,12 +327,15 @@ export const withRetryAfter: {
  * jitter, 5 attempts in all (4 retries). Outputs the delay slept.
  *
  * @example
+ * ```ts
  * import { Backoff } from "@effect-resilience/core"
  * import { Effect } from "effect"
  *
  * const program = Effect.fail("boom").pipe(Effect.retry(Backoff.defaultSchedule))
+ * ```
  *
  * @since 0.1.0
+ * @category config
  */
 export const defaultSchedule: Schedule.Schedule<Duration.Duration> = internal.preset({
   base: "100 millis",
@@ -303,12 +350,15 @@ export const defaultSchedule: Schedule.Schedule<Duration.Duration> = internal.pr
  * 3 attempts in all. Outputs the delay slept.
  *
  * @example
+ * ```ts
  * import { Backoff } from "@effect-resilience/core"
  * import { Effect } from "effect"
  *
  * const program = Effect.fail("throttled").pipe(Effect.retry(Backoff.aws))
+ * ```
  *
  * @since 0.1.0
+ * @category constructors
  */
 export const aws: Schedule.Schedule<Duration.Duration> = internal.preset({
   base: "100 millis",
@@ -323,12 +373,15 @@ export const aws: Schedule.Schedule<Duration.Duration> = internal.preset({
  * with the 5 attempts that gRPC's retry policy allows at most. Outputs the delay slept.
  *
  * @example
+ * ```ts
  * import { Backoff } from "@effect-resilience/core"
  * import { Effect } from "effect"
  *
  * const program = Effect.fail("unavailable").pipe(Effect.retry(Backoff.grpc))
+ * ```
  *
  * @since 0.1.0
+ * @category constructors
  */
 export const grpc: Schedule.Schedule<Duration.Duration> = internal.preset({
   base: "1 second",

@@ -39,6 +39,7 @@ import * as internal from "./internal/chaos.js"
  * A probability, from 0 (never) to 1 (always).
  *
  * @since 0.1.0
+ * @category schemas
  */
 export const Rate = Schema.Number.pipe(Schema.between(0, 1), Schema.annotations({ identifier: "Rate" }))
 
@@ -46,6 +47,7 @@ export const Rate = Schema.Number.pipe(Schema.between(0, 1), Schema.annotations(
  * Delay `millis` before the call, with probability `rate`.
  *
  * @since 0.1.0
+ * @category schemas
  */
 export const LatencyFault = Schema.Struct({ rate: Rate, millis: Schema.NonNegative })
 
@@ -55,6 +57,7 @@ export const LatencyFault = Schema.Struct({ rate: Rate, millis: Schema.NonNegati
  * `chaos.<category>` unless `code` is given, and Retry-After `retryAfterMillis` when given.
  *
  * @since 0.1.0
+ * @category schemas
  */
 export const FailureFault = Schema.Struct({
   rate: Rate,
@@ -69,6 +72,7 @@ export const FailureFault = Schema.Struct({
  * Never complete (until interrupted), with probability `rate`.
  *
  * @since 0.1.0
+ * @category schemas
  */
 export const HangFault = Schema.Struct({ rate: Rate })
 
@@ -76,6 +80,7 @@ export const HangFault = Schema.Struct({ rate: Rate })
  * The faults of one operation. Each is optional.
  *
  * @since 0.1.0
+ * @category schemas
  */
 export const Faults = Schema.Struct({
   latency: Schema.optional(LatencyFault),
@@ -83,7 +88,10 @@ export const Faults = Schema.Struct({
   hang: Schema.optional(HangFault)
 })
 
-/** @since 0.1.0 */
+/**
+ * @since 0.1.0
+ * @category models
+ */
 export interface Faults extends Schema.Schema.Type<typeof Faults> {}
 
 /**
@@ -92,6 +100,7 @@ export interface Faults extends Schema.Schema.Type<typeof Faults> {}
  * everything off at once.
  *
  * @example
+ * ```ts
  * import { Chaos } from "@effect-resilience/core"
  * import { Schema } from "effect"
  *
@@ -99,8 +108,10 @@ export interface Faults extends Schema.Schema.Type<typeof Faults> {}
  *   default: { latency: { rate: 0.1, millis: 200 } },
  *   operations: { "get-user": { failure: { rate: 0.2, category: "unavailable" } } }
  * })
+ * ```
  *
  * @since 0.1.0
+ * @category schemas
  */
 export const Config = Schema.Struct({
   enabled: Schema.optionalWith(Schema.Boolean, { default: () => true }),
@@ -108,7 +119,10 @@ export const Config = Schema.Struct({
   operations: Schema.optionalWith(Schema.Record({ key: Schema.String, value: Faults }), { default: () => ({}) })
 })
 
-/** @since 0.1.0 */
+/**
+ * @since 0.1.0
+ * @category models
+ */
 export interface Config extends Schema.Schema.Type<typeof Config> {}
 
 /**
@@ -116,14 +130,17 @@ export interface Config extends Schema.Schema.Type<typeof Config> {}
  * every strategy reacts to it as to the real failure it stands for.
  *
  * @example
+ * ```ts
  * import { Chaos, Classification } from "@effect-resilience/core"
  *
  * const fault = new Chaos.ChaosFault({
  *   operation: "get-user",
  *   classification: Classification.make({ category: "unavailable", code: "chaos.unavailable", message: "Injected" })
  * })
+ * ```
  *
  * @since 0.1.0
+ * @category errors
  */
 export class ChaosFault extends Schema.TaggedError<ChaosFault>()("ChaosFault", {
   operation: Schema.String,
@@ -139,11 +156,14 @@ export class ChaosFault extends Schema.TaggedError<ChaosFault>()("ChaosFault", {
  * should consult it first.
  *
  * @example
+ * ```ts
  * import { Chaos } from "@effect-resilience/core"
  *
  * const c = Chaos.classificationOf(new Error("boom")) // undefined
+ * ```
  *
  * @since 0.1.0
+ * @category utils
  */
 export const classificationOf = (failure: unknown): Classification.Classification | undefined =>
   failure instanceof ChaosFault ? failure.classification : undefined
@@ -152,11 +172,14 @@ export const classificationOf = (failure: unknown): Classification.Classificatio
  * Wraps a classify function so that `ChaosFault`s are classified by the classification they carry.
  *
  * @example
+ * ```ts
  * import { Chaos, Classification, Classifier } from "@effect-resilience/core"
  *
  * const layer = Classifier.layerFrom(Chaos.classifyFaults(() => Classification.unknown))
+ * ```
  *
  * @since 0.1.0
+ * @category combinators
  */
 export const classifyFaults =
   (classify: (failure: unknown) => Classification.Classification) =>
@@ -168,13 +191,16 @@ export const classifyFaults =
  * classified as they say, everything else as before.
  *
  * @example
+ * ```ts
  * import { Chaos, Classifier } from "@effect-resilience/core"
  * import { Layer } from "effect"
  *
  * // The default classifier, reading ChaosFaults too.
  * const ClassifierLive = Chaos.layerClassifier.pipe(Layer.provide(Classifier.layer))
+ * ```
  *
  * @since 0.1.0
+ * @category layers
  */
 export const layerClassifier: Layer.Layer<Classifier.Classifier, never, Classifier.Classifier> = Layer.effect(
   Classifier.Classifier,
@@ -185,6 +211,7 @@ export const layerClassifier: Layer.Layer<Classifier.Classifier, never, Classifi
  * The chaos service: the current config, replaceable while running.
  *
  * @since 0.1.0
+ * @category services
  */
 export class Chaos extends Context.Tag("@effect-resilience/core/Chaos")<
   Chaos,
@@ -199,7 +226,20 @@ export class Chaos extends Context.Tag("@effect-resilience/core/Chaos")<
 /**
  * Makes the service from a decoded config.
  *
+ * @example
+ * ```ts
+ * import { Chaos } from "@effect-resilience/core"
+ * import { Effect } from "effect"
+ *
+ * const chaos = Chaos.make({
+ *   enabled: true,
+ *   default: {},
+ *   operations: { "get-user": { failure: { rate: 0.1, category: "unavailable" } } }
+ * })
+ * ```
+ *
  * @since 0.1.0
+ * @category constructors
  */
 export const make = (config: Config): Effect.Effect<Chaos["Type"]> =>
   Effect.map(Ref.make(config), (ref) => ({
@@ -213,14 +253,17 @@ export const make = (config: Config): Effect.Effect<Chaos["Type"]> =>
  * unknown category fails the Layer with the path and the reason.
  *
  * @example
+ * ```ts
  * import { Chaos } from "@effect-resilience/core"
  *
  * const ChaosLive = Chaos.layer({
  *   default: { latency: { rate: 0.2, millis: 300 }, failure: { rate: 0.1, category: "unavailable" } },
  *   operations: { "health-check": {} }
  * })
+ * ```
  *
  * @since 0.1.0
+ * @category layers
  */
 export const layer = (config: typeof Config.Encoded): Layer.Layer<Chaos, ParseResult.ParseError> =>
   Layer.effect(Chaos, Effect.flatMap(Schema.decodeUnknown(Config)(config), make))
@@ -230,13 +273,16 @@ export const layer = (config: typeof Config.Encoded): Layer.Layer<Chaos, ParseRe
  * provider), decoded by {@link Config}.
  *
  * @example
+ * ```ts
  * import { Chaos } from "@effect-resilience/core"
  * import { Config } from "effect"
  *
  * // CHAOS='{"default":{"failure":{"rate":0.1,"category":"unavailable"}}}'
  * const ChaosLive = Chaos.layerConfig(Config.string("CHAOS"))
+ * ```
  *
  * @since 0.1.0
+ * @category layers
  */
 export const layerConfig = (
   json: EffectConfig.Config<string>
@@ -250,6 +296,7 @@ export const layerConfig = (
  * Replaces the config of the `Chaos` service in context.
  *
  * @since 0.1.0
+ * @category combinators
  */
 export const set = (config: Config): Effect.Effect<void, never, Chaos> =>
   Effect.flatMap(Chaos, (chaos) => chaos.set(config))
@@ -258,11 +305,14 @@ export const set = (config: Config): Effect.Effect<void, never, Chaos> =>
  * Turns chaos on or off, keeping the rest of the config.
  *
  * @example
+ * ```ts
  * import { Chaos } from "@effect-resilience/core"
  *
  * const calm = Chaos.setEnabled(false)
+ * ```
  *
  * @since 0.1.0
+ * @category combinators
  */
 export const setEnabled = (enabled: boolean): Effect.Effect<void, never, Chaos> =>
   Effect.flatMap(Chaos, (chaos) => Effect.flatMap(chaos.config, (config) => chaos.set({ ...config, enabled })))
@@ -278,6 +328,7 @@ const toFault =
  * instead of {@link ChaosFault}.
  *
  * @example
+ * ```ts
  * import { Chaos } from "@effect-resilience/core"
  * import { Effect } from "effect"
  *
@@ -290,8 +341,10 @@ const toFault =
  *   Chaos.inject("get-user", { failure: (fault) => new Error(fault.message) })
  * )
  * // Effect<string, Error>
+ * ```
  *
  * @since 0.1.0
+ * @category combinators
  */
 export const inject: {
   <E2>(
@@ -333,14 +386,17 @@ export const inject: {
  * test. Rates are not validated here (a rate above 1 acts as 1).
  *
  * @example
+ * ```ts
  * import { Chaos } from "@effect-resilience/core"
  * import { Effect } from "effect"
  *
  * const flaky = Effect.succeed("ok").pipe(
  *   Chaos.withFaults({ failure: { rate: 0.3, category: "unavailable" } }, "upstream")
  * )
+ * ```
  *
  * @since 0.1.0
+ * @category combinators
  */
 export const withFaults: {
   (faults: Faults, operation?: string): <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E | ChaosFault, R>
@@ -355,6 +411,7 @@ export const withFaults: {
  * What a {@link misbehaving} effect does on one call: succeed or fail after a delay, or hang.
  *
  * @since 0.1.0
+ * @category constructors
  */
 export type Step<A, E> = internal.Step<A, E>
 
@@ -364,6 +421,7 @@ const hangStep: Step<never, never> = { _tag: "Hang" }
  * Constructors of {@link Step}.
  *
  * @since 0.1.0
+ * @category constructors
  */
 export const Step = {
   succeed: <A>(value: A, after: Duration.DurationInput = 0): Step<A, never> => ({ _tag: "Succeed", value, after }),
@@ -376,6 +434,7 @@ export const Step = {
  * (success or failure) and calls interrupted (their finalizers ran).
  *
  * @since 0.1.0
+ * @category models
  */
 export type Stats = internal.Stats
 
@@ -385,6 +444,7 @@ export type Stats = internal.Stats
  * completions and interruptions, so a test can prove that interrupted calls were released.
  *
  * @example
+ * ```ts
  * import { Chaos } from "@effect-resilience/core"
  * import { Effect } from "effect"
  *
@@ -396,8 +456,10 @@ export type Stats = internal.Stats
  *   ])
  *   // ... run `upstream.effect` through a policy, then check `yield* upstream.stats`
  * })
+ * ```
  *
  * @since 0.1.0
+ * @category testing
  */
 export const misbehaving: <A, E>(
   steps: readonly [Step<A, E>, ...Array<Step<A, E>>]

@@ -13,20 +13,27 @@ import * as core from "./internal/classifier/categories.js"
  * What kind of failure this is.
  *
  * @example
+ * ```ts
  * import { Category } from "@effect-resilience/core/Classification"
  * const c: Category = "throttled"
+ * ```
  *
  * @since 0.1.0
+ * @category schemas
  */
 export const Category = Schema.Literal(...core.categories)
 
-/** @since 0.1.0 */
+/**
+ * @since 0.1.0
+ * @category models
+ */
 export type Category = typeof Category.Type
 
 /**
  * Every category, in a stable order (useful for metrics and reports).
  *
  * @since 0.1.0
+ * @category utils
  */
 export const categories: ReadonlyArray<Category> = Category.literals
 
@@ -34,10 +41,14 @@ export const categories: ReadonlyArray<Category> = Category.literals
  * How bad a failure is.
  *
  * @since 0.1.0
+ * @category schemas
  */
 export const Severity = Schema.Literal(...core.severities)
 
-/** @since 0.1.0 */
+/**
+ * @since 0.1.0
+ * @category models
+ */
 export type Severity = typeof Severity.Type
 
 /**
@@ -45,14 +56,17 @@ export type Severity = typeof Severity.Type
  * store it as JSON.
  *
  * @example
+ * ```ts
  * import { Classification } from "@effect-resilience/core"
  * import { Schema } from "effect"
  *
  * const json = Schema.encodeSync(Classification.Classification)(
  *   Classification.make({ category: "throttled", code: "http.429", message: "Too many requests" })
  * )
+ * ```
  *
  * @since 0.1.0
+ * @category schemas
  */
 export const Classification = Schema.Struct({
   category: Category,
@@ -74,6 +88,7 @@ export const Classification = Schema.Struct({
  * - `message`: a message fit to show a user: never a stack trace, host, credential or payload.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface Classification extends Schema.Schema.Type<typeof Classification> {}
 
@@ -81,6 +96,7 @@ export interface Classification extends Schema.Schema.Type<typeof Classification
  * What each category means by default: severity, retryable and counted by a breaker.
  *
  * @since 0.1.0
+ * @category config
  */
 export const defaults: {
   readonly [C in Category]: Pick<Classification, "severity" | "retryable" | "countsForBreaker">
@@ -91,12 +107,15 @@ export const defaults: {
  * defaults unless given. It builds a plain object: cheap enough for the hot path.
  *
  * @example
+ * ```ts
  * import { Classification } from "@effect-resilience/core"
  *
  * const c = Classification.make({ category: "unavailable", code: "http.503", message: "Service unavailable" })
  * // c.retryable === true, c.countsForBreaker === true
+ * ```
  *
  * @since 0.1.0
+ * @category constructors
  */
 export const make = (
   input: Pick<Classification, "category" | "code" | "message"> &
@@ -120,13 +139,24 @@ export const make = (
  * The classification of a failure nothing recognised.
  *
  * @since 0.1.0
+ * @category constructors
  */
 export const unknown: Classification = core.unknown
 
 /**
  * Returns a copy with a different Retry-After (or none).
  *
+ * @example
+ * ```ts
+ * import { Classification } from "@effect-resilience/core"
+ * import { Duration } from "effect"
+ *
+ * const throttled = Classification.make({ category: "throttled", code: "http.429", message: "Too many requests" })
+ * const wait = Classification.withRetryAfter(throttled, Duration.seconds(3))
+ * ```
+ *
  * @since 0.1.0
+ * @category combinators
  */
 export const withRetryAfter = (self: Classification, retryAfter: Duration.Duration | undefined): Classification => {
   if (retryAfter === undefined) {
@@ -141,5 +171,6 @@ export const withRetryAfter = (self: Classification, retryAfter: Duration.Durati
  * wait for a breaker's probe only when the deadline allows.
  *
  * @since 0.1.0
+ * @category utils
  */
 export const circuitOpenCode = "resilience.CircuitOpen"

@@ -23,11 +23,14 @@ import type { Rule } from "./Rule.js"
  * must be cheap).
  *
  * @example
+ * ```ts
  * import { Classification, Classifier } from "@effect-resilience/core"
  *
  * const service: Classifier.Service = { classify: () => Classification.unknown }
+ * ```
  *
  * @since 0.1.0
+ * @category models
  */
 export interface Service {
   readonly classify: (failure: unknown) => Classification.Classification
@@ -37,6 +40,7 @@ export interface Service {
  * The service: a pure, synchronous function (it runs on every failure, so it must be cheap).
  *
  * @example
+ * ```ts
  * import { Classifier } from "@effect-resilience/core"
  * import { Effect } from "effect"
  *
@@ -44,8 +48,10 @@ export interface Service {
  *   const classifier = yield* Classifier.Classifier
  *   return classifier.classify(new Error("boom"))
  * })
+ * ```
  *
  * @since 0.1.0
+ * @category services
  */
 export class Classifier extends Context.Tag("@effect-resilience/core/Classifier")<Classifier, Service>() {}
 
@@ -53,13 +59,16 @@ export class Classifier extends Context.Tag("@effect-resilience/core/Classifier"
  * A Layer from a classify function (tests use it to swap the behaviour of every strategy).
  *
  * @example
+ * ```ts
  * import { Classification, Classifier } from "@effect-resilience/core"
  *
  * const everythingRetryable = Classifier.layerFrom(() =>
  *   Classification.make({ category: "unavailable", code: "test", message: "test" })
  * )
+ * ```
  *
  * @since 0.1.0
+ * @category layers
  */
 export const layerFrom = (classify: (failure: unknown) => Classification.Classification): Layer.Layer<Classifier> =>
   Layer.succeed(Classifier, { classify })
@@ -68,12 +77,15 @@ export const layerFrom = (classify: (failure: unknown) => Classification.Classif
  * Classifies a failure with the Classifier in context.
  *
  * @example
+ * ```ts
  * import { Classifier, Failures } from "@effect-resilience/core"
  * import { Effect } from "effect"
  *
  * const c = Classifier.classify(new Failures.HttpError({ status: 503 })).pipe(Effect.provide(Classifier.layer))
+ * ```
  *
  * @since 0.1.0
+ * @category utils
  */
 export const classify = (failure: unknown): Effect.Effect<Classification.Classification, never, Classifier> =>
   Effect.map(Classifier, (c) => c.classify(failure))
@@ -85,11 +97,14 @@ export const classify = (failure: unknown): Effect.Effect<Classification.Classif
  * walk of the failure); a one-parameter function pays nothing for it.
  *
  * @example
+ * ```ts
  * import { Classifier } from "@effect-resilience/core"
  *
  * const notRetried: Classifier.Result<unknown> = (_, base) => ({ ...base, retryable: false })
+ * ```
  *
  * @since 0.1.0
+ * @category models
  */
 export type Result<A> = internal.Result<A>
 
@@ -97,13 +112,16 @@ export type Result<A> = internal.Result<A>
  * A list of `[rule, result]` pairs; the result function receives the failure typed by its rule.
  *
  * @example
+ * ```ts
  * import { Classification, Classifier, Rule } from "@effect-resilience/core"
  *
  * const rules: Classifier.Rules<[{ readonly _tag: "Quota" }]> = [
  *   [Rule.tag("Quota"), (e) => Classification.make({ category: "throttled", code: e._tag, message: "Quota" })]
  * ]
+ * ```
  *
  * @since 0.1.0
+ * @category models
  */
 export type Rules<R extends ReadonlyArray<unknown>> = {
   readonly [K in keyof R]: readonly [Rule<R[K]>, Result<R[K]>]
@@ -111,21 +129,27 @@ export type Rules<R extends ReadonlyArray<unknown>> = {
 
 /**
  * @example
+ * ```ts
  * import { Classifier } from "@effect-resilience/core"
  *
  * const isMapping = (u: object) => Classifier.MappingTypeId in u
+ * ```
  *
  * @since 0.1.0
+ * @category symbols
  */
 export const MappingTypeId: unique symbol = Symbol.for("@effect-resilience/core/Classifier/Mapping")
 
 /**
  * @example
+ * ```ts
  * import type { Classifier } from "@effect-resilience/core"
  *
  * type Id = Classifier.MappingTypeId
+ * ```
  *
  * @since 0.1.0
+ * @category symbols
  */
 export type MappingTypeId = typeof MappingTypeId
 
@@ -133,12 +157,15 @@ export type MappingTypeId = typeof MappingTypeId
  * A classification for every tag of the error union `E`, made by {@link exhaustive}.
  *
  * @example
+ * ```ts
  * import { Classification, Classifier } from "@effect-resilience/core"
  *
  * type Declined = { readonly _tag: "Declined" }
  * const mapping: Classifier.Mapping<Declined> = Classifier.exhaustive<Declined>()({ Declined: Classification.unknown })
+ * ```
  *
  * @since 0.1.0
+ * @category models
  */
 export interface Mapping<in E> {
   readonly [MappingTypeId]: { readonly _E: (_: E) => void }
@@ -151,12 +178,15 @@ export interface Mapping<in E> {
  * One result per tag of `E`, each typed by its member of the union.
  *
  * @example
+ * ```ts
  * import { Classification, Classifier } from "@effect-resilience/core"
  *
  * type E = { readonly _tag: "A" } | { readonly _tag: "B" }
  * const handlers: Classifier.Handlers<E> = { A: Classification.unknown, B: (_, base) => base }
+ * ```
  *
  * @since 0.1.0
+ * @category models
  */
 export type Handlers<E extends { readonly _tag: string }> = {
   readonly [T in E["_tag"]]: Result<Extract<E, { readonly _tag: T }>>
@@ -186,6 +216,7 @@ const mappingEntry = <E extends { readonly _tag: string }, K extends E["_tag"]>(
  * classify everything else.
  *
  * @example
+ * ```ts
  * import { Classification, Classifier } from "@effect-resilience/core"
  * import { Schema } from "effect"
  *
@@ -198,8 +229,10 @@ const mappingEntry = <E extends { readonly _tag: string }, K extends E["_tag"]>(
  *     Classification.make({ category: "resource", code: "inventory.low", message: `Low stock (${e.sku})` })
  * })
  * const layer = Classifier.layerWith({ mappings: [mapping] })
+ * ```
  *
  * @since 0.1.0
+ * @category combinators
  */
 export const exhaustive =
   <E extends { readonly _tag: string }>() =>
@@ -216,11 +249,14 @@ export const exhaustive =
  * wins), then the classifier below (the defaults, or the one {@link extend} wraps).
  *
  * @example
+ * ```ts
  * import { Classification, Classifier, Rule } from "@effect-resilience/core"
  *
  * const options: Classifier.Options = { rules: [[Rule.status(418), Classification.unknown]], mappings: [] }
+ * ```
  *
  * @since 0.1.0
+ * @category models
  */
 export interface Options<R extends ReadonlyArray<unknown> = ReadonlyArray<unknown>> {
   readonly rules?: Rules<R>
@@ -247,13 +283,16 @@ const compileMappings = (mappings: ReadonlyArray<Mapping<never>> | undefined) =>
  * Puts rules and mappings in front of a classify function.
  *
  * @example
+ * ```ts
  * import { Classification, Classifier, Rule } from "@effect-resilience/core"
  *
  * const service = Classifier.compose({ rules: [[Rule.status(418), Classification.unknown]] }, () =>
  *   Classification.unknown
  * )
+ * ```
  *
  * @since 0.1.0
+ * @category combinators
  */
 export const compose = <const R extends ReadonlyArray<unknown> = []>(
   options: Options<R>,
@@ -272,12 +311,15 @@ const build = <R extends ReadonlyArray<unknown>>(
  * are measured against the `Clock` in context when it is built (so `TestClock` in tests).
  *
  * @example
+ * ```ts
  * import { Classifier, Failures } from "@effect-resilience/core"
  * import { Effect } from "effect"
  *
  * const program = Effect.map(Classifier.make(), (c) => c.classify(new Failures.NetworkError({ code: "ECONNRESET" })))
+ * ```
  *
  * @since 0.1.0
+ * @category constructors
  */
 export const make = <const R extends ReadonlyArray<unknown> = []>(options: Options<R> = {}): Effect.Effect<Service> =>
   Effect.map(Effect.clock, (clock) =>
@@ -291,12 +333,15 @@ export const make = <const R extends ReadonlyArray<unknown> = []>(options: Optio
  * The default Classifier.
  *
  * @example
+ * ```ts
  * import { Classifier, Failures } from "@effect-resilience/core"
  * import { Effect } from "effect"
  *
  * const program = Classifier.classify(new Failures.GrpcError({ code: 14 })).pipe(Effect.provide(Classifier.layer))
+ * ```
  *
  * @since 0.1.0
+ * @category layers
  */
 export const layer: Layer.Layer<Classifier> = Layer.effect(Classifier, make())
 
@@ -305,6 +350,7 @@ export const layer: Layer.Layer<Classifier> = Layer.effect(Classifier, make())
  * precedence over the defaults.
  *
  * @example
+ * ```ts
  * import { Classification, Classifier, Rule } from "@effect-resilience/core"
  *
  * const layer = Classifier.layerWith({
@@ -313,8 +359,10 @@ export const layer: Layer.Layer<Classifier> = Layer.effect(Classifier, make())
  *     [Rule.tag("PaymentDeclined"), (e) => Classification.make({ category: "business", code: e._tag, message: "Declined" })]
  *   ]
  * })
+ * ```
  *
  * @since 0.1.0
+ * @category layers
  */
 export const layerWith = <const R extends ReadonlyArray<unknown> = []>(options: Options<R>): Layer.Layer<Classifier> =>
   Layer.effect(Classifier, make(options))
@@ -324,14 +372,17 @@ export const layerWith = <const R extends ReadonlyArray<unknown> = []>(options: 
  * default).
  *
  * @example
+ * ```ts
  * import { Classification, Classifier, Rule } from "@effect-resilience/core"
  * import { Layer } from "effect"
  *
  * const layer = Classifier.extend({
  *   rules: [[Rule.messageMatches(/quota/), Classification.make({ category: "throttled", code: "quota", message: "Quota" })]]
  * }).pipe(Layer.provide(Classifier.layer))
+ * ```
  *
  * @since 0.1.0
+ * @category combinators
  */
 export const extend = <const R extends ReadonlyArray<unknown> = []>(
   options: Options<R>

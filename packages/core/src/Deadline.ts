@@ -19,6 +19,7 @@ import { DeadlineExceeded } from "./Errors.js"
  * The current deadline, if any, in epoch milliseconds.
  *
  * @since 0.1.0
+ * @category utils
  */
 export const currentDeadline: FiberRef.FiberRef<Option.Option<number>> = FiberRef.unsafeMake<Option.Option<number>>(
   Option.none()
@@ -28,7 +29,19 @@ export const currentDeadline: FiberRef.FiberRef<Option.Option<number>> = FiberRe
  * Milliseconds left before the current deadline (`Option.none()` when there is no deadline).
  * Never negative.
  *
+ * @example
+ * ```ts
+ * import { Deadline } from "@effect-resilience/core"
+ * import { Effect, Option } from "effect"
+ *
+ * const left = Deadline.remaining.pipe(
+ *   Effect.map(Option.getOrElse(() => Infinity)),
+ *   Deadline.within("5 seconds")
+ * )
+ * ```
+ *
  * @since 0.1.0
+ * @category getters
  */
 export const remaining: Effect.Effect<Option.Option<number>> = Effect.flatMap(
   FiberRef.get(currentDeadline),
@@ -44,12 +57,15 @@ export const remaining: Effect.Effect<Option.Option<number>> = Effect.flatMap(
  * `DeadlineExceeded`.
  *
  * @example
+ * ```ts
  * import { Deadline } from "@effect-resilience/core"
  * import { Effect } from "effect"
  *
  * const call = Effect.never.pipe(Deadline.within("2 seconds", { operation: "get-user" }))
+ * ```
  *
  * @since 0.1.0
+ * @category combinators
  */
 export const within: {
   (
@@ -92,12 +108,15 @@ export const within: {
  * update, no fiber. Use {@link within} to enforce a deadline around any effect.
  *
  * @example
+ * ```ts
  * import { Deadline } from "@effect-resilience/core"
  * import { Effect } from "effect"
  *
  * const call = Effect.succeed(1).pipe(Deadline.propagate("2 seconds"))
+ * ```
  *
  * @since 0.1.0
+ * @category combinators
  */
 export const propagate: {
   (duration: Duration.DurationInput): <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>

@@ -15,13 +15,17 @@ import { Classification } from "./Classification.js"
  * known, its classification code.
  *
  * @since 0.1.0
+ * @category schemas
  */
 export const FailureSummary = Schema.Struct({
   tag: Schema.String,
   message: Schema.String
 })
 
-/** @since 0.1.0 */
+/**
+ * @since 0.1.0
+ * @category models
+ */
 export interface FailureSummary extends Schema.Schema.Type<typeof FailureSummary> {}
 
 /**
@@ -30,6 +34,7 @@ export interface FailureSummary extends Schema.Schema.Type<typeof FailureSummary
  * the Clock in use, so TestClock time in tests).
  *
  * @since 0.1.0
+ * @category schemas
  */
 export const AttemptRecord = Schema.Struct({
   attempt: Schema.Int,
@@ -39,17 +44,23 @@ export const AttemptRecord = Schema.Struct({
   atMillis: Schema.Number
 })
 
-/** @since 0.1.0 */
+/**
+ * @since 0.1.0
+ * @category models
+ */
 export interface AttemptRecord extends Schema.Schema.Type<typeof AttemptRecord> {}
 
 /**
  * One attempt took longer than its timeout.
  *
  * @example
+ * ```ts
  * import { Errors } from "@effect-resilience/core"
  * const e = new Errors.AttemptTimeout({ operation: "get-user", attempt: 1, timeoutMillis: 500 })
+ * ```
  *
  * @since 0.1.0
+ * @category errors
  */
 export class AttemptTimeout extends Schema.TaggedError<AttemptTimeout>()("AttemptTimeout", {
   operation: Schema.String,
@@ -65,6 +76,7 @@ export class AttemptTimeout extends Schema.TaggedError<AttemptTimeout>()("Attemp
  * The call's overall deadline passed.
  *
  * @since 0.1.0
+ * @category errors
  */
 export class DeadlineExceeded extends Schema.TaggedError<DeadlineExceeded>()("DeadlineExceeded", {
   operation: Schema.String,
@@ -79,7 +91,17 @@ export class DeadlineExceeded extends Schema.TaggedError<DeadlineExceeded>()("De
  * Every allowed attempt failed, or retrying stopped early (`reason`). `attempts` holds the history,
  * oldest first.
  *
+ * @example
+ * ```ts
+ * import { Errors } from "@effect-resilience/core"
+ * import { Effect } from "effect"
+ *
+ * const report = (e: Errors.RetriesExhausted) =>
+ *   Effect.log(`${e.attempts.length} attempts, last: ${e.lastClassification?.code ?? "none"} (${e.reason})`)
+ * ```
+ *
  * @since 0.1.0
+ * @category errors
  */
 export class RetriesExhausted extends Schema.TaggedError<RetriesExhausted>()("RetriesExhausted", {
   operation: Schema.String,
@@ -105,7 +127,16 @@ export class RetriesExhausted extends Schema.TaggedError<RetriesExhausted>()("Re
  * probe may go: 0 when half-open with every probe slot taken, `Infinity` when forced open by an
  * operator.
  *
+ * @example
+ * ```ts
+ * import { Errors } from "@effect-resilience/core"
+ *
+ * const e = new Errors.CircuitOpen({ breaker: "payments", retryAfterMillis: 1200 })
+ * // e.message: 'Circuit "payments" is open; next probe in 1200 ms'
+ * ```
+ *
  * @since 0.1.0
+ * @category errors
  */
 export class CircuitOpen extends Schema.TaggedError<CircuitOpen>()("CircuitOpen", {
   breaker: Schema.String,
@@ -121,6 +152,7 @@ export class CircuitOpen extends Schema.TaggedError<CircuitOpen>()("CircuitOpen"
  * The bulkhead was full and its queue too, or the wait in its queue timed out.
  *
  * @since 0.1.0
+ * @category errors
  */
 export class BulkheadRejected extends Schema.TaggedError<BulkheadRejected>()("BulkheadRejected", {
   bulkhead: Schema.String,
@@ -135,6 +167,7 @@ export class BulkheadRejected extends Schema.TaggedError<BulkheadRejected>()("Bu
  * A rate limiter refused the call. `retryAfterMillis` says when a permit is expected.
  *
  * @since 0.1.0
+ * @category errors
  */
 export class RateLimited extends Schema.TaggedError<RateLimited>()("RateLimited", {
   limiter: Schema.String,
@@ -149,6 +182,7 @@ export class RateLimited extends Schema.TaggedError<RateLimited>()("RateLimited"
  * The retry budget had no tokens left, so the failure was not retried.
  *
  * @since 0.1.0
+ * @category errors
  */
 export class RetryBudgetExhausted extends Schema.TaggedError<RetryBudgetExhausted>()("RetryBudgetExhausted", {
   budget: Schema.String,
@@ -162,7 +196,17 @@ export class RetryBudgetExhausted extends Schema.TaggedError<RetryBudgetExhauste
 /**
  * Any of the runtime's own failures.
  *
+ * @example
+ * ```ts
+ * import { Errors } from "@effect-resilience/core"
+ * import { Schema } from "effect"
+ *
+ * // Runtime errors are data: a dead letter or a log line can carry them as JSON.
+ * const json = Schema.encodeSync(Errors.ResilienceError)(new Errors.BulkheadRejected({ bulkhead: "db", reason: "full" }))
+ * ```
+ *
  * @since 0.1.0
+ * @category models
  */
 export type ResilienceError =
   | AttemptTimeout
@@ -177,6 +221,7 @@ export type ResilienceError =
  * The Schema of every runtime failure, for storing and reading them back.
  *
  * @since 0.1.0
+ * @category schemas
  */
 export const ResilienceError = Schema.Union(
   AttemptTimeout,

@@ -22,6 +22,7 @@ import type { AttemptRecord } from "./Errors.js"
  * A breaker state as seen by events and snapshots.
  *
  * @since 0.1.0
+ * @category models
  */
 export type BreakerState = "closed" | "open" | "half-open" | "forced-open" | "disabled" | "metrics-only"
 
@@ -29,6 +30,7 @@ export type BreakerState = "closed" | "open" | "half-open" | "forced-open" | "di
  * One decision of the runtime.
  *
  * @since 0.1.0
+ * @category models
  */
 export type ResilienceEvent = Data.TaggedEnum<{
   /** A failure was classified retryable and a retry was scheduled after `delayMillis`. */
@@ -70,10 +72,13 @@ export type ResilienceEvent = Data.TaggedEnum<{
  * Constructors for {@link ResilienceEvent}.
  *
  * @example
+ * ```ts
  * import { Events } from "@effect-resilience/core"
  * const e = Events.ResilienceEvent.Rejected({ component: "bulkhead", name: "db", reason: "full" })
+ * ```
  *
  * @since 0.1.0
+ * @category constructors
  */
 export const ResilienceEvent = Data.taggedEnum<ResilienceEvent>()
 
@@ -82,15 +87,20 @@ export const ResilienceEvent = Data.taggedEnum<ResilienceEvent>()
  * subscribers see none (publishing then costs nothing), so no requirements type has to name it.
  *
  * @since 0.1.0
+ * @category services
  */
-export class ResilienceEvents extends Context.Reference<ResilienceEvents>()("@effect-resilience/core/ResilienceEvents", {
-  defaultValue: (): ResilienceEventsService => nowhere
-}) {}
+export class ResilienceEvents extends Context.Reference<ResilienceEvents>()(
+  "@effect-resilience/core/ResilienceEvents",
+  {
+    defaultValue: (): ResilienceEventsService => nowhere
+  }
+) {}
 
 /**
  * What the hub offers.
  *
  * @since 0.2.0
+ * @category models
  */
 export interface ResilienceEventsService {
   readonly publish: (event: ResilienceEvent) => Effect.Effect<void>
@@ -108,6 +118,7 @@ const nowhere: ResilienceEventsService = {
  * rather than slowing the calls that publish.
  *
  * @example
+ * ```ts
  * import { Events } from "@effect-resilience/core"
  * import { Effect, Stream } from "effect"
  *
@@ -118,8 +129,10 @@ const nowhere: ResilienceEventsService = {
  *     // ... run protected calls, then read `events`
  *   })
  * ).pipe(Effect.provide(Events.layer()))
+ * ```
  *
  * @since 0.1.0
+ * @category layers
  */
 export const layer = (options?: { readonly capacity?: number }): Layer.Layer<ResilienceEvents> =>
   Layer.scoped(
@@ -139,7 +152,15 @@ export const layer = (options?: { readonly capacity?: number }): Layer.Layer<Res
 /**
  * Publishes an event to the hub in context, if there is one.
  *
+ * @example
+ * ```ts
+ * import { Events } from "@effect-resilience/core"
+ *
+ * const note = Events.publish(Events.ResilienceEvent.BreakerTransition({ breaker: "db", from: "closed", to: "open", atMillis: 0 }))
+ * ```
+ *
  * @since 0.1.0
+ * @category combinators
  */
 export const publish = (event: ResilienceEvent): Effect.Effect<void> =>
   Effect.flatMap(ResilienceEvents, (hub) => hub.publish(event))

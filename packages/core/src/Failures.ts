@@ -26,12 +26,15 @@ import { grpcName, grpcText, httpText, nodeText, pgText, redisText, undiciText }
  * authorization header ends up in a dead letter.
  *
  * @example
+ * ```ts
  * import { Failures } from "@effect-resilience/core"
  *
  * const e = new Failures.HttpError({ status: 503, headers: { "retry-after": "5" } })
  * // e.message === "Service unavailable (HTTP 503)"
+ * ```
  *
  * @since 0.1.0
+ * @category errors
  */
 export class HttpError extends Schema.TaggedError<HttpError>()("HttpError", {
   status: Schema.Int,
@@ -47,12 +50,15 @@ export class HttpError extends Schema.TaggedError<HttpError>()("HttpError", {
  * ...). Only the code and the syscall are kept: Node's own message names the host and port.
  *
  * @example
+ * ```ts
  * import { Failures } from "@effect-resilience/core"
  *
  * const e = new Failures.NetworkError({ code: "ECONNRESET" })
  * // e.message === "Connection reset by peer (ECONNRESET)"
+ * ```
  *
  * @since 0.1.0
+ * @category errors
  */
 export class NetworkError extends Schema.TaggedError<NetworkError>()("NetworkError", {
   code: Schema.String,
@@ -69,11 +75,14 @@ export class NetworkError extends Schema.TaggedError<NetworkError>()("NetworkErr
  * recognisable cause.
  *
  * @example
+ * ```ts
  * import { Failures } from "@effect-resilience/core"
  *
  * const e = new Failures.FetchError({ code: "UND_ERR_CONNECT_TIMEOUT" })
+ * ```
  *
  * @since 0.1.0
+ * @category errors
  */
 export class FetchError extends Schema.TaggedError<FetchError>()("FetchError", {
   code: Schema.String
@@ -88,12 +97,15 @@ export class FetchError extends Schema.TaggedError<FetchError>()("FetchError", {
  * metadata when it sent one. The status `details` are not kept: they are server text.
  *
  * @example
+ * ```ts
  * import { Failures } from "@effect-resilience/core"
  *
  * const e = new Failures.GrpcError({ code: 14 })
  * // e.message === "Unavailable (gRPC UNAVAILABLE)", e.name === "UNAVAILABLE"
+ * ```
  *
  * @since 0.1.0
+ * @category errors
  */
 export class GrpcError extends Schema.TaggedError<GrpcError>()("GrpcError", {
   code: Schema.Int,
@@ -113,12 +125,15 @@ export class GrpcError extends Schema.TaggedError<GrpcError>()("GrpcError", {
  * constraint and table. The detail text is not kept: it quotes row values.
  *
  * @example
+ * ```ts
  * import { Failures } from "@effect-resilience/core"
  *
  * const e = new Failures.PgError({ code: "23505", constraint: "users_email_key" })
  * // e.message === "Unique violation (SQLSTATE 23505)"
+ * ```
  *
  * @since 0.1.0
+ * @category errors
  */
 export class PgError extends Schema.TaggedError<PgError>()("PgError", {
   code: Schema.String,
@@ -136,11 +151,14 @@ export class PgError extends Schema.TaggedError<PgError>()("PgError", {
  * reply names a host).
  *
  * @example
+ * ```ts
  * import { Failures } from "@effect-resilience/core"
  *
  * const e = new Failures.RedisError({ code: "READONLY" })
+ * ```
  *
  * @since 0.1.0
+ * @category errors
  */
 export class RedisError extends Schema.TaggedError<RedisError>()("RedisError", {
   code: Schema.String
@@ -154,11 +172,14 @@ export class RedisError extends Schema.TaggedError<RedisError>()("RedisError", {
  * The operation was aborted by its caller (a DOMException `AbortError`, Node's `ABORT_ERR`).
  *
  * @example
+ * ```ts
  * import { Failures } from "@effect-resilience/core"
  *
  * const e = new Failures.AbortError()
+ * ```
  *
  * @since 0.1.0
+ * @category errors
  */
 export class AbortError extends Schema.TaggedError<AbortError>()("AbortError", {}) {
   override get message(): string {
@@ -170,11 +191,14 @@ export class AbortError extends Schema.TaggedError<AbortError>()("AbortError", {
  * The operation timed out (a DOMException `TimeoutError`, as `AbortSignal.timeout` raises).
  *
  * @example
+ * ```ts
  * import { Failures } from "@effect-resilience/core"
  *
  * const e = new Failures.TimeoutError()
+ * ```
  *
  * @since 0.1.0
+ * @category errors
  */
 export class TimeoutError extends Schema.TaggedError<TimeoutError>()("TimeoutError", {}) {
   override get message(): string {
@@ -186,12 +210,15 @@ export class TimeoutError extends Schema.TaggedError<TimeoutError>()("TimeoutErr
  * A raw failure that no adapter recognised. Only the error's `name` is kept.
  *
  * @example
+ * ```ts
  * import { Failures } from "@effect-resilience/core"
  *
  * const e = Failures.fromUnknown(new RangeError("secret payload"))
  * // e._tag === "UnknownFailure", e.errorName === "RangeError", e.message carries no payload
+ * ```
  *
  * @since 0.1.0
+ * @category errors
  */
 export class UnknownFailure extends Schema.TaggedError<UnknownFailure>()("UnknownFailure", {
   errorName: Schema.optional(Schema.String)
@@ -207,12 +234,15 @@ export class UnknownFailure extends Schema.TaggedError<UnknownFailure>()("Unknow
  * A failure from the wild that an adapter recognised.
  *
  * @example
+ * ```ts
  * import { Failures } from "@effect-resilience/core"
  * import { Option } from "effect"
  *
  * const known: Option.Option<Failures.KnownFailure> = Failures.recognise(new DOMException("x", "AbortError"))
+ * ```
  *
  * @since 0.1.0
+ * @category models
  */
 export type KnownFailure =
   | HttpError
@@ -228,11 +258,14 @@ export type KnownFailure =
  * Any failure of this module.
  *
  * @example
+ * ```ts
  * import { Failures } from "@effect-resilience/core"
  *
  * const f: Failures.Failure = Failures.fromUnknown(new Error("boom")) // UnknownFailure
+ * ```
  *
  * @since 0.1.0
+ * @category models
  */
 export type Failure = KnownFailure | UnknownFailure
 
@@ -240,13 +273,16 @@ export type Failure = KnownFailure | UnknownFailure
  * The Schema of every failure of this module: a dead letter encodes with it and decodes back.
  *
  * @example
+ * ```ts
  * import { Failures } from "@effect-resilience/core"
  * import { Schema } from "effect"
  *
  * const json = Schema.encodeSync(Failures.Failure)(new Failures.PgError({ code: "40001" }))
  * const back = Schema.decodeUnknownSync(Failures.Failure)(json)
+ * ```
  *
  * @since 0.1.0
+ * @category schemas
  */
 export const Failure = Schema.Union(
   HttpError,
@@ -264,12 +300,15 @@ export const Failure = Schema.Union(
  * Whether a value is one of this module's failures.
  *
  * @example
+ * ```ts
  * import { Failures } from "@effect-resilience/core"
  *
  * Failures.isFailure(new Failures.RedisError({ code: "LOADING" })) // true
  * Failures.isFailure(new Error("x")) // false
+ * ```
  *
  * @since 0.1.0
+ * @category utils
  */
 export const isFailure: (u: unknown) => u is Failure = Schema.is(Failure)
 
@@ -278,12 +317,15 @@ export const isFailure: (u: unknown) => u is Failure = Schema.is(Failure)
  * cookie, authorization or other secret.
  *
  * @example
+ * ```ts
  * import { Failures } from "@effect-resilience/core"
  *
  * Failures.keptHeaders.includes("retry-after") // true
  * Failures.keptHeaders.includes("authorization") // false
+ * ```
  *
  * @since 0.1.0
+ * @category utils
  */
 export const keptHeaders: ReadonlyArray<string> = [
   "retry-after",
@@ -314,12 +356,15 @@ const safeHeaders = (headers: unknown): Record<string, string> | undefined => {
  * a plain `{ status, headers }`): headers are lower-cased and filtered to {@link keptHeaders}.
  *
  * @example
+ * ```ts
  * import { Failures } from "@effect-resilience/core"
  *
  * const e = Failures.fromHttpResponse({ status: 429, headers: { "Retry-After": "2", Cookie: "s=1" } })
  * // e.headers => { "retry-after": "2" }
+ * ```
  *
  * @since 0.1.0
+ * @category constructors
  */
 export const fromHttpResponse = (response: { readonly status: number; readonly headers?: unknown }): HttpError => {
   const headers = safeHeaders(response.headers)
@@ -360,12 +405,15 @@ const toFailure: Visitor<KnownFailure> = {
  * as is.
  *
  * @example
+ * ```ts
  * import { Failures } from "@effect-resilience/core"
  *
  * const e = Object.assign(new Error("read ECONNRESET"), { code: "ECONNRESET", syscall: "read" })
  * Failures.recognise(e) // Some(NetworkError { code: "ECONNRESET", syscall: "read" })
+ * ```
  *
  * @since 0.1.0
+ * @category constructors
  */
 export const recognise = (u: unknown): Option.Option<KnownFailure> => {
   if (isFailure(u)) return u._tag === "UnknownFailure" ? Option.none() : Option.some(u)
@@ -377,6 +425,7 @@ export const recognise = (u: unknown): Option.Option<KnownFailure> => {
  * Made for the boundary: `Effect.tryPromise({ try, catch: Failures.fromUnknown })`.
  *
  * @example
+ * ```ts
  * import { Failures } from "@effect-resilience/core"
  * import { Effect } from "effect"
  *
@@ -384,8 +433,10 @@ export const recognise = (u: unknown): Option.Option<KnownFailure> => {
  *   try: (signal) => fetch("http://localhost:1/", { signal }),
  *   catch: Failures.fromUnknown
  * })
+ * ```
  *
  * @since 0.1.0
+ * @category constructors
  */
 export const fromUnknown = (u: unknown): Failure => {
   if (isFailure(u)) return u
@@ -405,11 +456,14 @@ const byTag =
  * A {@link NetworkError} from a Node error with a system `code`, or `None`.
  *
  * @example
+ * ```ts
  * import { Failures } from "@effect-resilience/core"
  *
  * Failures.fromNodeError(Object.assign(new Error("x"), { code: "EPIPE", syscall: "write" }))
+ * ```
  *
  * @since 0.1.0
+ * @category constructors
  */
 export const fromNodeError: (u: unknown) => Option.Option<NetworkError> = byTag("NetworkError")
 
@@ -418,12 +472,15 @@ export const fromNodeError: (u: unknown) => Option.Option<NetworkError> = byTag(
  * an undici code, an {@link AbortError} or {@link TimeoutError} for an aborted signal; or `None`.
  *
  * @example
+ * ```ts
  * import { Failures } from "@effect-resilience/core"
  *
  * const cause = Object.assign(new Error("connect ECONNREFUSED"), { code: "ECONNREFUSED", syscall: "connect" })
  * Failures.fromFetchError(new TypeError("fetch failed", { cause })) // Some(NetworkError ECONNREFUSED)
+ * ```
  *
  * @since 0.1.0
+ * @category constructors
  */
 export const fromFetchError: (
   u: unknown
@@ -439,11 +496,14 @@ export const fromFetchError: (
  * A {@link PgError} from a pg-style error with a SQLSTATE `code`, or `None`.
  *
  * @example
+ * ```ts
  * import { Failures } from "@effect-resilience/core"
  *
  * Failures.fromPgError({ name: "error", code: "40P01", severity: "ERROR" }) // Some(PgError 40P01)
+ * ```
  *
  * @since 0.1.0
+ * @category constructors
  */
 export const fromPgError: (u: unknown) => Option.Option<PgError> = byTag("PgError")
 
@@ -451,12 +511,15 @@ export const fromPgError: (u: unknown) => Option.Option<PgError> = byTag("PgErro
  * A {@link RedisError} from an ioredis `ReplyError` / node-redis `ErrorReply`, or `None`.
  *
  * @example
+ * ```ts
  * import { Failures } from "@effect-resilience/core"
  *
  * class ReplyError extends Error { override name = "ReplyError" }
  * Failures.fromRedisError(new ReplyError("LOADING Redis is loading the dataset in memory"))
+ * ```
  *
  * @since 0.1.0
+ * @category constructors
  */
 export const fromRedisError: (u: unknown) => Option.Option<RedisError> = byTag("RedisError")
 
@@ -464,10 +527,13 @@ export const fromRedisError: (u: unknown) => Option.Option<RedisError> = byTag("
  * A {@link GrpcError} from a gRPC service error `{ code, details, metadata }`, or `None`.
  *
  * @example
+ * ```ts
  * import { Failures } from "@effect-resilience/core"
  *
  * Failures.fromGrpcError({ code: 8, details: "quota", metadata: { "grpc-retry-pushback-ms": "250" } })
+ * ```
  *
  * @since 0.1.0
+ * @category constructors
  */
 export const fromGrpcError: (u: unknown) => Option.Option<GrpcError> = byTag("GrpcError")

@@ -31,6 +31,7 @@ import * as internal from "./internal/fallback.js"
  * - a predicate over the classification (and the error).
  *
  * @since 0.1.0
+ * @category models
  */
 export type When<E> =
   | "any"
@@ -45,6 +46,7 @@ export type When<E> =
  * `when`, failures it does not match keep their type.
  *
  * @example
+ * ```ts
  * import { Fallback } from "@effect-resilience/core"
  * import { Effect } from "effect"
  *
@@ -58,8 +60,10 @@ export type When<E> =
  *     fallback: () => cachedPrice
  *   })
  * )
+ * ```
  *
  * @since 0.1.0
+ * @category combinators
  */
 export const orElse: {
   <E, A2, E2, R2>(options: {
@@ -101,6 +105,7 @@ export const orElse: {
  * `RetriesExhausted` (only the ones whose reason is `"breaker-open"` are handled).
  *
  * @since 0.1.0
+ * @category models
  */
 export type CircuitOpenRest<E> = Exclude<E, Extract<E, CircuitOpen | RetriesExhausted>> | Extract<E, RetriesExhausted>
 
@@ -110,6 +115,7 @@ export type CircuitOpenRest<E> = Exclude<E, Extract<E, CircuitOpen | RetriesExha
  * the breaker). Needs no Classifier. Other failures pass through.
  *
  * @example
+ * ```ts
  * import { Fallback } from "@effect-resilience/core"
  * import type { Errors } from "@effect-resilience/core"
  * import { Effect } from "effect"
@@ -119,8 +125,10 @@ export type CircuitOpenRest<E> = Exclude<E, Extract<E, CircuitOpen | RetriesExha
  * // While the breaker is open, show the best sellers instead of personal recommendations.
  * const items = recommend.pipe(Fallback.onCircuitOpen(() => Effect.succeed(["best", "sellers"])))
  * // items: Effect<ReadonlyArray<string>, Error>: CircuitOpen is handled
+ * ```
  *
  * @since 0.1.0
+ * @category combinators
  */
 export const onCircuitOpen: {
   <E, A2, E2, R2>(

@@ -46,6 +46,7 @@ import * as internal from "./internal/hedging.js"
  * - `onHedge`: run as each hedge starts, with its number (1 for the first extra attempt).
  *
  * @since 0.1.0
+ * @category models
  */
 export interface Options {
   readonly delay: Duration.DurationInput
@@ -60,6 +61,7 @@ export interface Options {
  * failure is classified by the `Classifier` in context, so the hedged effect requires it.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface OnFailureOptions extends Omit<Options, "hedgeOnFailure"> {
   readonly hedgeOnFailure: true
@@ -69,6 +71,7 @@ export interface OnFailureOptions extends Omit<Options, "hedgeOnFailure"> {
  * Runs `self` with hedged attempts. See the module documentation for the exact rules.
  *
  * @example
+ * ```ts
  * import { Hedging } from "@effect-resilience/core"
  * import { Effect } from "effect"
  *
@@ -79,8 +82,10 @@ export interface OnFailureOptions extends Omit<Options, "hedgeOnFailure"> {
  *
  * // Also hedge at once when an attempt fails with a retryable failure (requires a Classifier).
  * const eager = Hedging.hedge(getUser, { delay: "50 millis", maxHedges: 2, hedgeOnFailure: true })
+ * ```
  *
  * @since 0.1.0
+ * @category combinators
  */
 export const hedge: {
   (options: OnFailureOptions): <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R | Classifier>
@@ -103,6 +108,7 @@ export const hedge: {
  * hedge, ...): send hedges to another replica, or tag them so the server can tell them apart.
  *
  * @example
+ * ```ts
  * import { Hedging } from "@effect-resilience/core"
  * import { Effect } from "effect"
  *
@@ -113,8 +119,10 @@ export const hedge: {
  *   delay: "30 millis",
  *   maxHedges: 2
  * })
+ * ```
  *
  * @since 0.1.0
+ * @category combinators
  */
 export const hedgeWith: {
   <A, E, R>(

@@ -6,6 +6,7 @@
  * A rule that narrows (such as {@link tag}) types the failure its classification function receives.
  *
  * @example
+ * ```ts
  * import { Classification, Classifier, Rule } from "@effect-resilience/core"
  *
  * const quota = Rule.and(Rule.status(403), Rule.messageMatches(/quota/i))
@@ -15,6 +16,7 @@
  *     [Rule.code("pg.23505"), (_, base) => ({ ...base, category: "business" })]
  *   ]
  * })
+ * ```
  *
  * @since 0.1.0
  */
@@ -23,21 +25,27 @@ import { statusOf } from "./internal/classifier/recognise.js"
 
 /**
  * @example
+ * ```ts
  * import { Rule } from "@effect-resilience/core"
  *
  * const isRule = (u: object) => Rule.TypeId in u
+ * ```
  *
  * @since 0.1.0
+ * @category symbols
  */
 export const TypeId: unique symbol = Symbol.for("@effect-resilience/core/Rule")
 
 /**
  * @example
+ * ```ts
  * import type { Rule } from "@effect-resilience/core"
  *
  * type Id = Rule.TypeId
+ * ```
  *
  * @since 0.1.0
+ * @category symbols
  */
 export type TypeId = typeof TypeId
 
@@ -46,11 +54,14 @@ export type TypeId = typeof TypeId
  * below the rules (the defaults) gives it, computed at most once per failure and only when asked.
  *
  * @example
+ * ```ts
  * import { Rule } from "@effect-resilience/core"
  *
  * const retryableByDefault = Rule.make("retryable", (_, context): _ is unknown => context.base().retryable)
+ * ```
  *
  * @since 0.1.0
+ * @category models
  */
 export interface RuleContext {
   readonly base: () => Classification
@@ -61,12 +72,15 @@ export interface RuleContext {
  * rule does not narrow).
  *
  * @example
+ * ```ts
  * import { Rule } from "@effect-resilience/core"
  *
  * const rule: Rule.Rule<{ readonly _tag: "PaymentDeclined" }> = Rule.tag("PaymentDeclined")
  * rule.label // "tag(PaymentDeclined)"
+ * ```
  *
  * @since 0.1.0
+ * @category models
  */
 export interface Rule<out A = unknown> {
   readonly [TypeId]: TypeId
@@ -79,11 +93,14 @@ export interface Rule<out A = unknown> {
  * Builds a rule from a refinement.
  *
  * @example
+ * ```ts
  * import { Rule } from "@effect-resilience/core"
  *
  * const isString = Rule.make("string", (u): u is string => typeof u === "string")
+ * ```
  *
  * @since 0.1.0
+ * @category constructors
  */
 export const make = <A>(label: string, test: (failure: unknown, context: RuleContext) => failure is A): Rule<A> => ({
   [TypeId]: TypeId,
@@ -97,11 +114,14 @@ const isObject = (u: unknown): u is object => typeof u === "object" && u !== nul
  * Matches failures whose `_tag` is one of `tags`, and types them so.
  *
  * @example
+ * ```ts
  * import { Rule } from "@effect-resilience/core"
  *
  * const rule = Rule.tag("PaymentDeclined", "CardExpired")
+ * ```
  *
  * @since 0.1.0
+ * @category combinators
  */
 export const tag = <const T extends ReadonlyArray<string>>(...tags: T): Rule<{ readonly _tag: T[number] }> => {
   const set: ReadonlySet<string> = new Set(tags)
@@ -116,11 +136,14 @@ export const tag = <const T extends ReadonlyArray<string>>(...tags: T): Rule<{ r
  * Matches failures with one of these HTTP statuses: `status`, `statusCode`, or `response.status`.
  *
  * @example
+ * ```ts
  * import { Rule } from "@effect-resilience/core"
  *
  * const teapot = Rule.status(418)
+ * ```
  *
  * @since 0.1.0
+ * @category combinators
  */
 export const status = (...statuses: ReadonlyArray<number>): Rule => {
   const set: ReadonlySet<number> = new Set(statuses)
@@ -135,11 +158,14 @@ export const status = (...statuses: ReadonlyArray<number>): Rule => {
  * Matches failures with an HTTP status in `[min, max]`.
  *
  * @example
+ * ```ts
  * import { Rule } from "@effect-resilience/core"
  *
  * const serverErrors = Rule.statusBetween(500, 599)
+ * ```
  *
  * @since 0.1.0
+ * @category combinators
  */
 export const statusBetween = (min: number, max: number): Rule =>
   make(`statusBetween(${min}, ${max})`, (u): u is unknown => {
@@ -158,11 +184,14 @@ const rawCode = (u: unknown): string | undefined => {
  * `"http.503"`, `"node.ECONNRESET"`) or the failure's own string `code` property (`"E_QUOTA"`).
  *
  * @example
+ * ```ts
  * import { Rule } from "@effect-resilience/core"
  *
  * const uniqueViolation = Rule.code("pg.23505")
+ * ```
  *
  * @since 0.1.0
+ * @category combinators
  */
 export const code = (...codes: ReadonlyArray<string>): Rule => {
   const set: ReadonlySet<string> = new Set(codes)
@@ -177,11 +206,14 @@ export const code = (...codes: ReadonlyArray<string>): Rule => {
  * integrity-constraint class, `"http.5"` every server status).
  *
  * @example
+ * ```ts
  * import { Rule } from "@effect-resilience/core"
  *
  * const integrity = Rule.codeStartsWith("pg.23")
+ * ```
  *
  * @since 0.1.0
+ * @category combinators
  */
 export const codeStartsWith = (prefix: string): Rule =>
   make(`codeStartsWith(${prefix})`, (u, context): u is unknown => {
@@ -193,11 +225,14 @@ export const codeStartsWith = (prefix: string): Rule =>
  * Matches failures the defaults put in one of these categories.
  *
  * @example
+ * ```ts
  * import { Rule } from "@effect-resilience/core"
  *
  * const transient = Rule.category("network", "unavailable")
+ * ```
  *
  * @since 0.1.0
+ * @category combinators
  */
 export const category = (...categories: ReadonlyArray<Category>): Rule => {
   const set: ReadonlySet<Category> = new Set(categories)
@@ -208,11 +243,14 @@ export const category = (...categories: ReadonlyArray<Category>): Rule => {
  * Matches failures whose `message` matches a regular expression or contains a string.
  *
  * @example
+ * ```ts
  * import { Rule } from "@effect-resilience/core"
  *
  * const quota = Rule.messageMatches(/quota/i)
+ * ```
  *
  * @since 0.1.0
+ * @category combinators
  */
 export const messageMatches = (pattern: RegExp | string): Rule<{ readonly message: string }> => {
   // A global or sticky RegExp keeps state between calls: use a copy without those flags.
@@ -228,11 +266,14 @@ export const messageMatches = (pattern: RegExp | string): Rule<{ readonly messag
  * Matches instances of a class.
  *
  * @example
+ * ```ts
  * import { Rule } from "@effect-resilience/core"
  *
  * const rangeErrors = Rule.instanceOf(RangeError)
+ * ```
  *
  * @since 0.1.0
+ * @category combinators
  */
 export const instanceOf = <A>(ctor: abstract new (...args: never) => A): Rule<A> =>
   make(`instanceOf(${ctor.name})`, (u): u is A => u instanceof ctor)
@@ -241,11 +282,14 @@ export const instanceOf = <A>(ctor: abstract new (...args: never) => A): Rule<A>
  * Matches what a refinement or predicate accepts.
  *
  * @example
+ * ```ts
  * import { Rule } from "@effect-resilience/core"
  *
  * const retryableFlag = Rule.is((u) => typeof u === "object" && u !== null && "retryable" in u)
+ * ```
  *
  * @since 0.1.0
+ * @category utils
  */
 export function is<A>(refinement: (u: unknown) => u is A, label?: string): Rule<A>
 export function is(predicate: (u: unknown) => boolean, label?: string): Rule
@@ -257,11 +301,14 @@ export function is(predicate: (u: unknown) => boolean, label = "is(predicate)"):
  * Matches when every rule matches.
  *
  * @example
+ * ```ts
  * import { Rule } from "@effect-resilience/core"
  *
  * const declinedByBank = Rule.and(Rule.tag("PaymentDeclined"), Rule.messageMatches("bank"))
+ * ```
  *
  * @since 0.1.0
+ * @category combinators
  */
 export function and<A, B>(a: Rule<A>, b: Rule<B>): Rule<A & B>
 export function and<A, B, C>(a: Rule<A>, b: Rule<B>, c: Rule<C>): Rule<A & B & C>
@@ -277,11 +324,14 @@ export function and(...rules: ReadonlyArray<Rule>): Rule {
  * Matches when any rule matches.
  *
  * @example
+ * ```ts
  * import { Rule } from "@effect-resilience/core"
  *
  * const conflict = Rule.or(Rule.status(409), Rule.code("pg.40001"))
+ * ```
  *
  * @since 0.1.0
+ * @category combinators
  */
 export function or<A, B>(a: Rule<A>, b: Rule<B>): Rule<A | B>
 export function or<A, B, C>(a: Rule<A>, b: Rule<B>, c: Rule<C>): Rule<A | B | C>
@@ -297,11 +347,14 @@ export function or(...rules: ReadonlyArray<Rule>): Rule {
  * Matches when the rule does not.
  *
  * @example
+ * ```ts
  * import { Rule } from "@effect-resilience/core"
  *
  * const notTeapot = Rule.not(Rule.status(418))
+ * ```
  *
  * @since 0.1.0
+ * @category combinators
  */
 export const not = (rule: Rule<unknown>): Rule =>
   make(`not(${rule.label})`, (u, context): u is unknown => !rule.test(u, context))

@@ -46,11 +46,14 @@ import { serveMetrics } from "./internal/prometheus.js"
  *   serves nothing.
  *
  * @example
+ * ```ts
  * import { Otel } from "@effect-resilience/otel"
  *
  * const options: Otel.Options = { serviceName: "ingest", prometheus: { port: 9464 } }
+ * ```
  *
  * @since 0.1.0
+ * @category models
  */
 export interface Options {
   readonly serviceName: string
@@ -65,12 +68,15 @@ export interface Options {
  * far (read them before the layer's scope closes: shutting the SDK down clears them).
  *
  * @example
+ * ```ts
  * import type { Otel } from "@effect-resilience/otel"
  * import { Effect } from "effect"
  *
  * const countSpans = (t: Otel.TelemetryService) => Effect.map(t.finishedSpans, (spans) => spans.length)
+ * ```
  *
  * @since 0.1.0
+ * @category models
  */
 export interface TelemetryService {
   readonly otlpEndpoint: Option.Option<string>
@@ -82,14 +88,17 @@ export interface TelemetryService {
  * The service of {@link layer}.
  *
  * @example
+ * ```ts
  * import { Otel } from "@effect-resilience/otel"
  * import { Effect, Option } from "effect"
  *
  * const printUrl = Effect.flatMap(Otel.Telemetry, (t) =>
  *   Effect.log(Option.getOrElse(t.metricsUrl, () => "no /metrics"))
  * )
+ * ```
  *
  * @since 0.1.0
+ * @category services
  */
 export class Telemetry extends Context.Tag("@effect-resilience/otel/Telemetry")<Telemetry, TelemetryService>() {}
 
@@ -100,6 +109,7 @@ const otlpEndpointConfig = Config.option(Config.nonEmptyString("OTEL_EXPORTER_OT
  * served (the port is taken) or the environment variable is malformed.
  *
  * @example
+ * ```ts
  * import { Otel } from "@effect-resilience/otel"
  * import { Effect, Option } from "effect"
  *
@@ -109,8 +119,10 @@ const otlpEndpointConfig = Config.option(Config.nonEmptyString("OTEL_EXPORTER_OT
  *   const spans = yield* telemetry.finishedSpans
  *   return spans.length
  * }).pipe(Effect.provide(Otel.layer({ serviceName: "example", prometheus: { port: 0 } })))
+ * ```
  *
  * @since 0.1.0
+ * @category layers
  */
 export const layer = (
   options: Options
@@ -160,11 +172,14 @@ export const layer = (
  * `/metrics` could not be served (the port is taken, the host cannot be bound).
  *
  * @example
+ * ```ts
  * import { Otel } from "@effect-resilience/otel"
  *
  * const e = new Otel.MetricsServeError({ message: "Cannot serve /metrics on 127.0.0.1:9464 (EADDRINUSE)" })
+ * ```
  *
  * @since 0.1.0
+ * @category errors
  */
 export class MetricsServeError extends Schema.TaggedError<MetricsServeError>()("MetricsServeError", {
   message: Schema.String
@@ -212,6 +227,7 @@ const rejectedSpan = (event: Extract<Events.ResilienceEvent, { readonly _tag: "R
  * too: one per rejected call, so off by default).
  *
  * @example
+ * ```ts
  * import { Events } from "@effect-resilience/core"
  * import { Otel } from "@effect-resilience/otel"
  * import { Effect } from "effect"
@@ -220,8 +236,10 @@ const rejectedSpan = (event: Extract<Events.ResilienceEvent, { readonly _tag: "R
  *   yield* Otel.traceEvents()
  *   // ... protected calls whose breakers publish to the hub
  * }).pipe(Effect.scoped, Effect.provide(Events.layer()))
+ * ```
  *
  * @since 0.1.0
+ * @category utils
  */
 export const traceEvents = (options?: {
   readonly rejections?: boolean | undefined

@@ -11,11 +11,14 @@ import type { ReadableSpan } from "@opentelemetry/sdk-trace-base"
  * One slow call.
  *
  * @example
+ * ```ts
  * import type { TraceSummary } from "@effect-resilience/otel"
  *
  * const line = (c: TraceSummary.SlowCall) => `${c.name}: ${c.durationMillis.toFixed(0)} ms, ${c.retries} retries`
+ * ```
  *
  * @since 0.1.0
+ * @category models
  */
 export interface SlowCall {
   readonly name: string
@@ -29,11 +32,14 @@ export interface SlowCall {
  * One breaker transition, read from a span made by `Otel.traceEvents`.
  *
  * @example
+ * ```ts
  * import type { TraceSummary } from "@effect-resilience/otel"
  *
  * const opened = (t: TraceSummary.BreakerTransition) => t.to === "open"
+ * ```
  *
  * @since 0.1.0
+ * @category models
  */
 export interface BreakerTransition {
   readonly breaker: string
@@ -45,11 +51,14 @@ export interface BreakerTransition {
  * The summary.
  *
  * @example
+ * ```ts
  * import type { TraceSummary } from "@effect-resilience/otel"
  *
  * const line = (s: TraceSummary.Summary) => `${s.calls} calls, ${s.retryEvents} retries`
+ * ```
  *
  * @since 0.1.0
+ * @category models
  */
 export interface Summary {
   /** Every finished span. */
@@ -84,12 +93,15 @@ const plainAttributes = (span: ReadableSpan): Record<string, string | number | b
  * Summarises spans (`slowest`: how many slow calls to keep, default 5).
  *
  * @example
+ * ```ts
  * import { TraceSummary } from "@effect-resilience/otel"
  *
  * const summary = TraceSummary.summarize([])
  * // summary.calls === 0
+ * ```
  *
  * @since 0.1.0
+ * @category utils
  */
 export const summarize = (spans: ReadonlyArray<ReadableSpan>, options?: { readonly slowest?: number }): Summary => {
   const calls = spans.filter(isCall)
@@ -139,11 +151,14 @@ export const summarize = (spans: ReadonlyArray<ReadableSpan>, options?: { readon
  * The summary as a few lines of text.
  *
  * @example
+ * ```ts
  * import { TraceSummary } from "@effect-resilience/otel"
  *
  * const text = TraceSummary.format(TraceSummary.summarize([]))
+ * ```
  *
  * @since 0.1.0
+ * @category utils
  */
 export const format = (summary: Summary): string => {
   const lines: Array<string> = []

@@ -40,14 +40,17 @@ import * as internal from "./internal/resilientHttpClient.js"
  * - `isSuccess`: which statuses are successes (default 2xx).
  *
  * @example
+ * ```ts
  * import { ResilientHttpClient } from "@effect-resilience/platform"
  *
  * const options: ResilientHttpClient.Options = {
- *   policy: { attemptTimeoutMillis: 2000, deadlineMillis: 20000, retry: { maxAttempts: 6 } },
+ *   policy: { attemptTimeout: "2 seconds", deadline: "20 seconds", retry: { maxAttempts: 6 } },
  *   hedging: { delayMillis: 200, maxHedges: 1 }
  * }
+ * ```
  *
  * @since 0.1.0
+ * @category models
  */
 export interface Options {
   readonly policy?: Omit<Resilience.PolicyInput, "operation" | "hedging"> | undefined
@@ -64,11 +67,14 @@ export interface Options {
  * can fix (`Encode`, `InvalidUrl`) and response body errors.
  *
  * @example
+ * ```ts
  * import type { ResilientHttpClient } from "@effect-resilience/platform"
  *
  * const describe = (e: ResilientHttpClient.ResilientHttpError): string => e._tag
+ * ```
  *
  * @since 0.1.0
+ * @category models
  */
 export type ResilientHttpError =
   | Failures.Failure
@@ -80,6 +86,7 @@ export type ResilientHttpError =
  * Whether a request is safe to send twice: an idempotent method, or an `Idempotency-Key` header.
  *
  * @example
+ * ```ts
  * import { ResilientHttpClient } from "@effect-resilience/platform"
  * import { HttpClientRequest } from "@effect/platform"
  *
@@ -88,8 +95,10 @@ export type ResilientHttpError =
  * ResilientHttpClient.isRetrySafe(
  *   HttpClientRequest.post("http://127.0.0.1/").pipe(HttpClientRequest.setHeader("Idempotency-Key", "k"))
  * ) // true
+ * ```
  *
  * @since 0.1.0
+ * @category utils
  */
 export const isRetrySafe: (request: HttpClientRequest.HttpClientRequest) => boolean = internal.isRetrySafe
 
@@ -97,11 +106,14 @@ export const isRetrySafe: (request: HttpClientRequest.HttpClientRequest) => bool
  * The breaker name of a host (`http <host:port>`), as the client registers it.
  *
  * @example
+ * ```ts
  * import { ResilientHttpClient } from "@effect-resilience/platform"
  *
  * ResilientHttpClient.breakerName("http://127.0.0.1:8080/records") // "http 127.0.0.1:8080"
+ * ```
  *
  * @since 0.1.0
+ * @category utils
  */
 export const breakerName: (url: string) => string = internal.breakerName
 
@@ -110,6 +122,7 @@ export const breakerName: (url: string) => string = internal.breakerName
  * (one per host and kind of request) are made on first use and live as long as the Scope.
  *
  * @example
+ * ```ts
  * import { Classifier } from "@effect-resilience/core"
  * import { ResilientHttpClient } from "@effect-resilience/platform"
  * import { FetchHttpClient, HttpClient } from "@effect/platform"
@@ -117,13 +130,15 @@ export const breakerName: (url: string) => string = internal.breakerName
  *
  * const program = Effect.gen(function* () {
  *   const client = yield* ResilientHttpClient.make(yield* HttpClient.HttpClient, {
- *     policy: { attemptTimeoutMillis: 1000, deadlineMillis: 10000 }
+ *     policy: { attemptTimeout: "1 second", deadline: "10 seconds" }
  *   })
  *   const response = yield* client.get("http://127.0.0.1:8080/health")
  *   return response.status
  * }).pipe(Effect.scoped, Effect.provide([FetchHttpClient.layer, Classifier.layer]))
+ * ```
  *
  * @since 0.1.0
+ * @category constructors
  */
 export const make: (
   client: HttpClient.HttpClient,
@@ -138,6 +153,7 @@ export const make: (
  * The `HttpClient` in context, made resilient, as an Effect (for `Effect.gen` code).
  *
  * @example
+ * ```ts
  * import { Classifier } from "@effect-resilience/core"
  * import { ResilientHttpClient } from "@effect-resilience/platform"
  * import { FetchHttpClient } from "@effect/platform"
@@ -147,8 +163,10 @@ export const make: (
  *   const client = yield* ResilientHttpClient.fromContext({ policy: { retry: { maxAttempts: 3 } } })
  *   return yield* client.get("http://127.0.0.1:8080/")
  * }).pipe(Effect.scoped, Effect.provide([FetchHttpClient.layer, Classifier.layer]))
+ * ```
  *
  * @since 0.1.0
+ * @category constructors
  */
 export const fromContext = (
   options?: Options
