@@ -7,8 +7,9 @@
  * entry's idempotency key in the `Idempotency-Key` header.
  */
 import * as Classifier from "@effect-resilience/core/Classifier"
-import * as DLQ from "@effect-resilience/core/DeadLetterQueue"
+import * as DLQ from "@effect-resilience/durable/DeadLetterQueue"
 import { categories } from "@effect-resilience/core/Classification"
+import type * as SqlConnection from "@effect-resilience/sql/SqlConnection"
 import * as SqlDeadLetterQueue from "@effect-resilience/sql/SqlDeadLetterQueue"
 import * as Args from "@effect/cli/Args"
 import * as Command from "@effect/cli/Command"
@@ -20,8 +21,9 @@ import * as Console from "effect/Console"
 import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import type * as Layer from "effect/Layer"
+import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import type * as ParseResult from "effect/ParseResult"
 import * as Format from "./format.js"
 
 /** A refusal or a bad option: printed as one line, exit code 1. */
@@ -55,15 +57,18 @@ const status = Options.choice("status", DLQ.statuses).pipe(
 const since = Options.date("since").pipe(Options.withDescription("Created at or after (ISO date)"), Options.optional)
 const until = Options.date("until").pipe(Options.withDescription("Created before (ISO date)"), Options.optional)
 
+const queueOn = (config: SqlConnection.ConfigInput) =>
+  DLQ.layer().pipe(Layer.provide(SqlDeadLetterQueue.layerStoreConfig(config)))
+
 const store = (opts: {
   readonly db: Option.Option<string>
   readonly url: Option.Option<string>
-}): Effect.Effect<Layer.Layer<DLQ.DeadLetterQueue, DLQ.DeadLetterStoreError>, CliError> => {
+}): Effect.Effect<Layer.Layer<DLQ.DeadLetterQueue, DLQ.DeadLetterStoreError | ParseResult.ParseError>, CliError> => {
   if (Option.isSome(opts.db) && Option.isSome(opts.url)) {
     return Effect.fail(new CliError({ message: "Give either --db FILE or --url URL, not both." }))
   }
-  if (Option.isSome(opts.db)) return Effect.succeed(SqlDeadLetterQueue.layerSqlite({ filename: opts.db.value }))
-  if (Option.isSome(opts.url)) return Effect.succeed(SqlDeadLetterQueue.layerPg({ url: opts.url.value }))
+  if (Option.isSome(opts.db)) return Effect.succeed(queueOn({ dialect: "sqlite", filename: opts.db.value }))
+  if (Option.isSome(opts.url)) return Effect.succeed(queueOn({ dialect: "pg", url: opts.url.value }))
   return Effect.fail(
     new CliError({ message: "Which dead letter store? Give --db FILE (SQLite) or --url URL (PostgreSQL)." })
   )

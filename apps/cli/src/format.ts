@@ -1,7 +1,7 @@
 /**
  * Text rendering of dead letters for a terminal.
  */
-import type * as DLQ from "@effect-resilience/core/DeadLetterQueue"
+import type * as DLQ from "@effect-resilience/durable/DeadLetterQueue"
 
 const time = (millis: number) => new Date(millis).toISOString().replace(".000Z", "Z")
 

@@ -8,10 +8,11 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import * as Classification from "@effect-resilience/core/Classification"
-import * as DLQ from "@effect-resilience/core/DeadLetterQueue"
+import * as DLQ from "@effect-resilience/durable/DeadLetterQueue"
 import * as SqlDeadLetterQueue from "@effect-resilience/sql/SqlDeadLetterQueue"
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 
@@ -60,14 +61,20 @@ const seed = (filename: string, items: ReadonlyArray<{ id: string; category: Cla
         history: [],
         idempotencyKey: `order:${item.id}`
       })
-    ).pipe(Effect.provide(SqlDeadLetterQueue.layerSqlite({ filename })))
+    ).pipe(
+      Effect.provide(
+        DLQ.layer().pipe(Layer.provide(SqlDeadLetterQueue.layerStoreConfig({ dialect: "sqlite", filename })))
+      )
+    )
   )
 
 const read = (filename: string, id: string) =>
   Effect.runPromise(
     Effect.flatMap(DLQ.DeadLetterQueue, (dlq) => dlq.get(id)).pipe(
       Effect.map(Option.getOrThrow),
-      Effect.provide(SqlDeadLetterQueue.layerSqlite({ filename }))
+      Effect.provide(
+        DLQ.layer().pipe(Layer.provide(SqlDeadLetterQueue.layerStoreConfig({ dialect: "sqlite", filename })))
+      )
     )
   )
 
