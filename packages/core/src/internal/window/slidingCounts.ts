@@ -2,8 +2,9 @@
  * A sliding window of two counters kept in a ring of time buckets. Used by the adaptive throttle
  * (requests / accepts over the last 2 minutes) and the ratio retry budget (requests / retries).
  *
- * Everything is synchronous and allocation-free after construction: the hot path adds to a
- * bucket and, when the clock has moved into a new bucket, clears the buckets that left the window.
+ * Plain TypeScript: imports nothing from `effect`. Everything is synchronous and allocation-free
+ * after construction: the hot path adds to a bucket and, when the clock has moved into a new
+ * bucket, clears the buckets that left the window.
  * An event recorded at time `t` counts until `t` falls out of the window at bucket granularity:
  * with `windowMillis = 120_000` and `buckets = 120`, an event at 0 ms counts until 119_999 ms.
  *
