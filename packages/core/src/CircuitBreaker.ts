@@ -552,7 +552,7 @@ export interface Evidence extends core.Evidence {}
 export interface StoreDecision extends core.StoreDecision {}
 
 /**
- * One breaker's state in a store. It is synchronous on purpose: `record` runs on every call. A
+ * One breaker's state in a store (its methods are called on the handle). It is synchronous on purpose: `record` runs on every call. A
  * store backed by a remote service keeps a local copy that answers synchronously and exchanges
  * outcomes and decisions in the background. The store sees outcomes and decisions as plain data.
  *
@@ -565,9 +565,9 @@ export interface StoreDecision extends core.StoreDecision {}
  * const logging = (inner: CircuitBreaker.CircuitBreakerStoreService): CircuitBreaker.CircuitBreakerStoreService => ({
  *   attach: (name, policy) =>
  *     Effect.map(inner.attach(name, policy), (handle): CircuitBreaker.StoreHandle => ({
- *       record: handle.record,
- *       evidence: handle.evidence,
- *       clear: handle.clear,
+ *       record: (outcome, atMillis) => handle.record(outcome, atMillis),
+ *       evidence: (atMillis) => handle.evidence(atMillis),
+ *       clear: (atMillis) => handle.clear(atMillis),
  *       decide: (decision) => {
  *         console.log(name, decision.transition.to)
  *         handle.decide(decision)
@@ -672,9 +672,7 @@ export const make = (
   options?: MakeOptions
 ): Effect.Effect<CircuitBreaker, ParseResult.ParseError, Scope.Scope> =>
   Effect.flatMap(Schema.decodeUnknown(Config)(config ?? {}), (decoded) =>
-    Effect.flatMap(CircuitBreakerStore, (store) =>
-      internal.makeWith(decoded, options?.openSchedule, store)
-    )
+    Effect.flatMap(CircuitBreakerStore, (store) => internal.makeWith(decoded, options?.openSchedule, store))
   )
 
 /**
@@ -769,7 +767,10 @@ export interface RegistryService {
    * first time and returns it afterwards, ignoring `config`; the default registry makes a new one
    * in the caller's scope each time.
    */
-  readonly get: (name: string, config?: ConfigInput) => Effect.Effect<CircuitBreaker, ParseResult.ParseError, Scope.Scope>
+  readonly get: (
+    name: string,
+    config?: ConfigInput
+  ) => Effect.Effect<CircuitBreaker, ParseResult.ParseError, Scope.Scope>
   /** Every breaker a sharing registry made so far, in creation order. */
   readonly all: Effect.Effect<ReadonlyArray<CircuitBreaker>>
   /** A snapshot of each of them (for health checks and dashboards). */
@@ -824,9 +825,6 @@ export const layerRegistry = (options?: { readonly defaults?: ConfigInput | unde
   Layer.scoped(
     Registry,
     Effect.flatMap(CircuitBreakerStore, (store) =>
-      internal.shared(
-        (config) => Effect.provideService(make(config), CircuitBreakerStore, store),
-        options?.defaults
-      )
+      internal.shared((config) => Effect.provideService(make(config), CircuitBreakerStore, store), options?.defaults)
     )
   )

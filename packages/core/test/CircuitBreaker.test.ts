@@ -7,8 +7,10 @@ import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
+import * as ParseResult from "effect/ParseResult"
 import * as Ref from "effect/Ref"
 import * as Schedule from "effect/Schedule"
+import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as TestClock from "effect/TestClock"
@@ -16,6 +18,8 @@ import * as CircuitBreaker from "../src/CircuitBreaker.js"
 import * as Classification from "../src/Classification.js"
 import * as Classifier from "../src/Classifier.js"
 import * as Events from "../src/Events.js"
+import * as Strategy from "../src/internal/strategy/core.js"
+import * as StrategyModule from "../src/Strategy.js"
 
 const serverError = Classification.make({ category: "server", code: "http.503", message: "Service unavailable" })
 const badRequest = Classification.make({ category: "client", code: "http.400", message: "Bad request" })
@@ -227,11 +231,10 @@ describe("CircuitBreaker: open-duration backoff", () => {
 
   test("openSchedule gives the n-th open duration", () =>
     Effect.gen(function* () {
-      const breaker = yield* CircuitBreaker.make({
-        policy: { _tag: "ConsecutiveFailures", threshold: 1 },
-        openSchedule: Schedule.fibonacci("1 second").pipe(Schedule.upTo("4 seconds")),
-        halfOpen: { successThreshold: 1 }
-      })
+      const breaker = yield* CircuitBreaker.make(
+        { policy: { _tag: "ConsecutiveFailures", threshold: 1 }, halfOpen: { successThreshold: 1 } },
+        { openSchedule: Schedule.fibonacci("1 second").pipe(Schedule.upTo("4 seconds")) }
+      )
       yield* call(breaker, boom)
       const seen: Array<number | undefined> = []
       for (let i = 0; i < 6; i++) {
@@ -438,49 +441,46 @@ describe("CircuitBreaker: transitions and events", () => {
     }))
 })
 
-describe("CircuitBreaker: synchronous core", () => {
-  test("the closed path hands out one shared permit; probes are flagged", () =>
+describe("CircuitBreaker: the Strategy face", () => {
+  test("admit hands out one shared ticket while closed; settle records; reject builds CircuitOpen", () =>
+    Effect.gen(function* () {
+      const breaker = yield* CircuitBreaker.make({
+        name: "face",
+        policy: { _tag: "ConsecutiveFailures", threshold: 1 }
+      })
+      expect([breaker.component, breaker.name, CircuitBreaker.isCircuitBreaker(breaker)]).toEqual([
+        "breaker",
+        "face",
+        true
+      ])
+      const a = breaker.admit(0, Math.random)
+      const b = breaker.admit(0, Math.random)
+      expect(a).toBe(b)
+      if (a._tag !== "Admitted") return expect.unreachable("closed: admitted")
+      a.settle(Strategy.failure(badRequest), 5, 1) // does not count
+      expect(breaker.stateAt(1)).toBe("closed")
+      a.settle(Strategy.failure(serverError), 5, 1)
+      const rejected = breaker.admit(2, Math.random)
+      expect(rejected).toEqual({ _tag: "Rejected", reason: "open", retryAfterMillis: 29_999 })
+      if (rejected._tag !== "Rejected") return expect.unreachable("open: rejected")
+      const error = breaker.reject(rejected)
+      expect([error._tag, error.breaker, error.retryAfterMillis]).toEqual(["CircuitOpen", "face", 29_999])
+      expect(breaker.stateAt(30_001)).toBe("half-open")
+      const probe = breaker.admit(30_001, Math.random)
+      if (probe._tag !== "Admitted") return expect.unreachable("half-open: a probe")
+      expect(breaker.admit(30_001, Math.random)).toEqual({ _tag: "Rejected", reason: "half-open", retryAfterMillis: 0 })
+      probe.settle(Strategy.neutral, 0, 30_001)
+      expect(breaker.snapshotAt(30_001).probesInFlight).toBe(0)
+    }))
+
+  test("Strategy.protect runs an effect through a breaker as through any strategy", () =>
     Effect.gen(function* () {
       const breaker = yield* CircuitBreaker.make({ policy: { _tag: "ConsecutiveFailures", threshold: 1 } })
-      const a = breaker.tryAcquire(0)
-      const b = breaker.tryAcquire(0)
-      expect(a).toBe(b)
-      if (a._tag !== "Permit" || b._tag !== "Permit") return expect.unreachable("closed: a permit")
-      expect(a.probe).toBe(false)
-      breaker.onFailure(a, serverError, 5, 1)
-      const rejection = breaker.tryAcquire(2)
-      expect(rejection).toEqual({ _tag: "Rejection", state: "open", retryAfterMillis: 29_999 })
-      const probe = breaker.tryAcquire(30_001)
-      if (probe._tag !== "Permit") return expect.unreachable("half-open: a probe")
-      expect(probe.probe).toBe(true)
-      // settling twice releases one slot only
-      breaker.onNeutral(probe)
-      breaker.onNeutral(probe)
-      expect(breaker.snapshotAt(30_001).probesInFlight).toBe(0)
-      // a permit of an earlier closed period is stale: its outcome is ignored
-      breaker.onFailure(b, serverError, 5, 30_002)
-      expect(breaker.snapshotAt(30_002).state).toBe("half-open")
-    }))
-})
-
-describe("CircuitBreaker: clock-free closed path", () => {
-  test("tryAcquireFast answers only for a closed consecutive-failures breaker", () =>
-    Effect.gen(function* () {
-      const consecutive = yield* CircuitBreaker.make({ policy: { _tag: "ConsecutiveFailures", threshold: 1 } })
-      const window = yield* CircuitBreaker.make({ policy: { _tag: "CountWindow", size: 2, minimumCalls: 1 } })
-      expect(consecutive.needsClockWhenClosed).toBe(false)
-      expect(window.needsClockWhenClosed).toBe(true)
-      expect(window.tryAcquireFast()).toBeUndefined()
-      const permit = consecutive.tryAcquireFast()
-      expect(permit).toBe(consecutive.tryAcquire(0))
-      if (permit === undefined) return expect.unreachable("closed: a permit")
-      consecutive.onSuccess(permit, 0, 0)
-      consecutive.onFailure(permit, serverError, 3, 10)
-      expect(consecutive.tryAcquireFast()).toBeUndefined()
-      expect(consecutive.tryAcquire(10)).toEqual({ _tag: "Rejection", state: "open", retryAfterMillis: 30_000 })
+      yield* Effect.exit(boom.pipe(StrategyModule.protect(breaker)))
+      expect(openError(yield* Effect.exit(ok.pipe(StrategyModule.protect(breaker))))?.breaker).toBe("circuit-breaker")
     }))
 
-  test("protect on the fast path still opens at the Clock's time", () =>
+  test("protect opens at the Clock's time", () =>
     Effect.gen(function* () {
       const breaker = yield* CircuitBreaker.make({ policy: { _tag: "ConsecutiveFailures", threshold: 2 } })
       yield* TestClock.adjust("7 seconds")
@@ -495,10 +495,12 @@ describe("CircuitBreaker: clock-free closed path", () => {
     }))
 })
 
+const decodeConfig = Schema.decodeUnknown(CircuitBreaker.Config)
+
 describe("CircuitBreaker: config", () => {
   it.effect("defaults are the brief's", () =>
     Effect.gen(function* () {
-      const config = yield* CircuitBreaker.decodeConfig({})
+      const config = yield* decodeConfig({})
       expect(config.policy).toEqual({ _tag: "ConsecutiveFailures", threshold: 5 })
       expect(Duration.toMillis(config.openDuration)).toBe(30_000)
       expect(config.halfOpen).toEqual({ maxProbes: 1, successThreshold: 3 })
@@ -508,40 +510,68 @@ describe("CircuitBreaker: config", () => {
 
   it.effect("durations as millis, Duration or strings", () =>
     Effect.gen(function* () {
-      const a = yield* CircuitBreaker.decodeConfig({ openDuration: 1500 })
-      const b = yield* CircuitBreaker.decodeConfig({ openDuration: "1500 millis" })
-      const c = yield* CircuitBreaker.decodeConfig({ openDuration: Duration.millis(1500) })
+      const a = yield* decodeConfig({ openDuration: 1500 })
+      const b = yield* decodeConfig({ openDuration: "1500 millis" })
+      const c = yield* decodeConfig({ openDuration: Duration.millis(1500) })
       expect([a, b, c].map((x) => Duration.toMillis(x.openDuration))).toEqual([1500, 1500, 1500])
     })
   )
 
   it.effect("a bad config names the path", () =>
     Effect.gen(function* () {
-      const probes = yield* Effect.either(CircuitBreaker.decodeConfig({ halfOpen: { maxProbes: 0 } }))
+      const probes = yield* Effect.either(decodeConfig({ halfOpen: { maxProbes: 0 } }))
       expect(Either.isLeft(probes) && probes.left.message).toMatch(/halfOpen[\s\S]*maxProbes/)
       const minimum = yield* Effect.either(
-        CircuitBreaker.decodeConfig({ policy: { _tag: "CountWindow", size: 10, minimumCalls: 20 } })
+        decodeConfig({ policy: { _tag: "CountWindow", size: 10, minimumCalls: 20 } })
       )
       expect(Either.isLeft(minimum) && minimum.left.message).toMatch(/minimumCalls[\s\S]*cannot exceed/)
-      const duration = yield* Effect.either(CircuitBreaker.decodeConfig({ openDuration: "soon" }))
+      const duration = yield* Effect.either(decodeConfig({ openDuration: "soon" }))
       expect(Either.isLeft(duration) && duration.left.message).toMatch(/openDuration/)
-      const negative = yield* Effect.either(CircuitBreaker.decodeConfig({ openDuration: -5 }))
+      const negative = yield* Effect.either(decodeConfig({ openDuration: -5 }))
       expect(Either.isLeft(negative)).toBe(true)
     })
   )
 
-  it.effect("make dies on a bad config", () =>
+  it.effect("make fails with a ParseError naming the path (no defect, no clamp)", () =>
     Effect.gen(function* () {
       const exit = yield* Effect.exit(Effect.scoped(CircuitBreaker.make({ halfOpen: { successThreshold: 0 } })))
-      expect(Exit.isFailure(exit) && exit.cause._tag === "Die").toBe(true)
+      expect(Exit.isFailure(exit) && exit.cause._tag === "Fail").toBe(true)
+      const error = yield* Effect.flip(Effect.scoped(CircuitBreaker.make({ openDuration: -5 })))
+      expect(ParseResult.isParseError(error)).toBe(true)
+      expect(error.message).toMatch(/openDuration/)
+      const layered = yield* Effect.exit(
+        Layer.build(CircuitBreaker.layer({ policy: { _tag: "CountWindow", size: 0 } })).pipe(Effect.scoped)
+      )
+      expect(Exit.isFailure(layered)).toBe(true)
     })
   )
 })
 
-describe("CircuitBreakerRegistry", () => {
-  it.effect("returns the same breaker for a name; config applies on first get", () =>
+describe("CircuitBreaker: services", () => {
+  it.effect("layer gives one breaker under the CircuitBreaker tag", () =>
     Effect.gen(function* () {
-      const registry = yield* CircuitBreaker.CircuitBreakerRegistry
+      const breaker = yield* CircuitBreaker.CircuitBreaker
+      expect(breaker.name).toBe("payments")
+      expect(yield* breaker.protect(ok)).toBe("ok")
+    }).pipe(Effect.provide(Layer.merge(CircuitBreaker.layer({ name: "payments" }), TestClassifier)))
+  )
+
+  it.scoped("the default registry shares nothing and holds nothing", () =>
+    Effect.gen(function* () {
+      const registry = yield* CircuitBreaker.Registry
+      expect(registry.shared).toBe(false)
+      const a = yield* registry.get("payments", { policy: { _tag: "ConsecutiveFailures", threshold: 2 } })
+      const b = yield* registry.get("payments")
+      expect(a).not.toBe(b)
+      expect([a.name, a.config.policy]).toEqual(["payments", { _tag: "ConsecutiveFailures", threshold: 2 }])
+      expect(yield* registry.all).toEqual([])
+    })
+  )
+
+  it.effect("layerRegistry returns the same breaker for a name; config applies on first get", () =>
+    Effect.gen(function* () {
+      const registry = yield* CircuitBreaker.Registry
+      expect(registry.shared).toBe(true)
       const [a, b] = yield* Effect.all(
         [registry.get("payments", { policy: { _tag: "ConsecutiveFailures", threshold: 2 } }), registry.get("payments")],
         { concurrency: "unbounded" }
@@ -554,10 +584,13 @@ describe("CircuitBreakerRegistry", () => {
       expect(Duration.toMillis(other.config.openDuration)).toBe(60_000)
       const snapshots = yield* registry.snapshots
       expect(snapshots.map((s) => s.name)).toEqual(["payments", "search"])
-    }).pipe(Effect.provide(CircuitBreaker.layerMemory({ defaults: { openDuration: "1 minute" } })))
+      const bad = yield* Effect.flip(registry.get("bad", { openDuration: -1 }))
+      expect(bad.message).toMatch(/openDuration/)
+      expect((yield* registry.all).length).toBe(2)
+    }).pipe(Effect.scoped, Effect.provide(CircuitBreaker.layerRegistry({ defaults: { openDuration: "1 minute" } })))
   )
 
-  it.effect("uses the store in context", () =>
+  it.effect("breakers use the store in context", () =>
     Effect.gen(function* () {
       const attached: Array<string> = []
       const decisions: Array<string> = []
@@ -580,10 +613,14 @@ describe("CircuitBreakerRegistry", () => {
           )
       })
       yield* Effect.gen(function* () {
-        const registry = yield* CircuitBreaker.CircuitBreakerRegistry
+        const registry = yield* CircuitBreaker.Registry
         const breaker = yield* registry.get("stored", { policy: { _tag: "ConsecutiveFailures", threshold: 1 } })
         yield* call(breaker, boom)
-      }).pipe(Effect.provide(CircuitBreaker.layer().pipe(Layer.provide(store))), Effect.provide(TestClassifier))
+      }).pipe(
+        Effect.scoped,
+        Effect.provide(CircuitBreaker.layerRegistry().pipe(Layer.provide(store))),
+        Effect.provide(TestClassifier)
+      )
       expect(attached).toEqual(["stored"])
       expect(decisions).toEqual(["open"])
     })

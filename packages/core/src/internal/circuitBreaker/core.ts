@@ -89,16 +89,16 @@ export interface StoreDecision {
   readonly reopenings: number
 }
 
-/** Where one breaker's evidence lives (synchronous: `record` runs on every call). */
+/** Where one breaker's evidence lives (synchronous: `record` runs on every call). Methods: call them on the store. */
 export interface EvidenceStore {
   /** Folds an outcome at `atMillis` into the window; returns the evidence now. */
-  readonly record: (outcome: RecordedOutcome, atMillis: number) => Evidence
+  record(outcome: RecordedOutcome, atMillis: number): Evidence
   /** The evidence at `atMillis` (a time window drops expired buckets). */
-  readonly evidence: (atMillis: number) => Evidence
+  evidence(atMillis: number): Evidence
   /** Forgets all evidence (the breaker closed or was reset). */
-  readonly clear: (atMillis: number) => void
+  clear(atMillis: number): void
   /** Told of every transition. */
-  readonly decide: (decision: StoreDecision) => void
+  decide(decision: StoreDecision): void
 }
 
 /** Why a call was refused: the breaker's state. */
@@ -169,7 +169,8 @@ export class Breaker {
     nowMillis: number
   ) {
     this.mode = settings.mode
-    this.slowMillis = settings.policy._tag === "ConsecutiveFailures" ? Number.POSITIVE_INFINITY : settings.policy.slowCallMillis
+    this.slowMillis =
+      settings.policy._tag === "ConsecutiveFailures" ? Number.POSITIVE_INFINITY : settings.policy.slowCallMillis
     this.lastTransitionAt = nowMillis
     this.closedTicket = this.closedTicketFor(0)
     this.metricsTicket = this.metricsTicketFor(0)
@@ -297,7 +298,11 @@ export class Breaker {
     this.lastTransitionAt = now
     const to = this.reported()
     const transition: Transition = { breaker: this.settings.name, from, to, atMillis: now, reason }
-    this.store.decide({ transition, openUntilMillis: to === "open" ? this.openUntil : undefined, reopenings: this.reopenings })
+    this.store.decide({
+      transition,
+      openUntilMillis: to === "open" ? this.openUntil : undefined,
+      reopenings: this.reopenings
+    })
     this.onTransition(transition)
   }
 

@@ -1,21 +1,24 @@
 /**
- * Property tests: random configs and random sequences of calls, outcomes, clock steps and manual
- * actions, run against the breaker's synchronous core and against a small reference model written
+ * Property tests: random configs (written as a user would, decoded by the breaker's schema) and
+ * random sequences of calls, outcomes, clock steps and manual actions, run against the breaker's
+ * decision core (plain TypeScript, no Effect) and against a small reference model written
  * here (plain arrays, no rings or buckets). After every step the admission decisions, state and
  * counts must agree, and two invariants are checked on the breaker alone:
  * - never more unsettled probe permits than `maxProbes`;
  * - never half-open -> closed without `successThreshold` probe successes in that half-open period.
  */
 import { describe, expect, it } from "@effect/vitest"
-import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
-import * as Effect from "effect/Effect"
+import * as Schema from "effect/Schema"
 import * as fc from "fast-check"
-import * as CircuitBreaker from "../src/CircuitBreaker.js"
-import * as Classification from "../src/Classification.js"
+import * as CircuitBreaker from "../../src/CircuitBreaker.js"
+import { settingsOf } from "../../src/internal/circuitBreaker/binding.js"
+import * as core from "../../src/internal/circuitBreaker/core.js"
+import { makeWindow } from "../../src/internal/circuitBreaker/window.js"
+import * as strategy from "../../src/internal/strategy/core.js"
 
-const counted = Classification.make({ category: "server", code: "http.503", message: "Service unavailable" })
-const ignored = Classification.make({ category: "client", code: "http.400", message: "Bad request" })
+const counted = strategy.failure({ category: "server", retryable: true, countsForBreaker: true })
+const ignored = strategy.failure({ category: "client", retryable: false, countsForBreaker: false })
 
 // ---------------------------------------------------------------------------------------------
 // Config generator (written as a user would, then decoded by the breaker)
@@ -70,7 +73,7 @@ const configArb = fc.record({
 })
 
 type Op =
-  | { readonly _tag: "acquire"; readonly fast: boolean }
+  | { readonly _tag: "acquire" }
   | {
       readonly _tag: "settle"
       readonly index: number
@@ -81,7 +84,7 @@ type Op =
   | { readonly _tag: "manual"; readonly action: "forceOpen" | "forceClosed" | "disable" | "metricsOnly" | "reset" }
 
 const opArb: fc.Arbitrary<Op> = fc.oneof(
-  { weight: 50, arbitrary: fc.record({ _tag: fc.constant("acquire" as const), fast: fc.boolean() }) },
+  { weight: 50, arbitrary: fc.record({ _tag: fc.constant("acquire" as const) }) },
   {
     weight: 50,
     arbitrary: fc.record({
@@ -288,26 +291,23 @@ class Model {
 // The property
 // ---------------------------------------------------------------------------------------------
 
-const stoppedClock = (now: number): Clock.Clock => ({
-  [Clock.ClockTypeId]: Clock.ClockTypeId,
-  unsafeCurrentTimeMillis: () => now,
-  currentTimeMillis: Effect.succeed(now),
-  unsafeCurrentTimeNanos: () => BigInt(now) * 1_000_000n,
-  currentTimeNanos: Effect.succeed(BigInt(now) * 1_000_000n),
-  sleep: () => Effect.void
-})
+const decodeConfig = Schema.decodeUnknownSync(CircuitBreaker.Config)
 
-const makeBreaker = (config: CircuitBreaker.ConfigInput) =>
-  Effect.runSync(Effect.withClock(Effect.scoped(CircuitBreaker.make(config)), stoppedClock(0)))
-
-const decodeConfig = (config: CircuitBreaker.ConfigInput) => Effect.runSync(CircuitBreaker.decodeConfig(config))
+const makeBreaker = (config: CircuitBreaker.Config) => {
+  const base = Duration.toMillis(config.openDuration)
+  const backoff = config.openBackoff
+  const openDurationFor = core.openBackoff(
+    base,
+    backoff === undefined ? undefined : { multiplier: backoff.multiplier, maxMillis: Duration.toMillis(backoff.max) }
+  )
+  const settings = settingsOf(config, openDurationFor)
+  return new core.Breaker(settings, makeWindow(settings.policy), () => {}, 0)
+}
 
 interface Held {
-  readonly permit: CircuitBreaker.Permit
+  readonly permit: core.Ticket
   readonly model: ModelPermit
   halfOpenPeriod: number
-  /** From `tryAcquireFast`: a success is settled without time. */
-  readonly fast: boolean
 }
 
 const run = (input: typeof configArb extends fc.Arbitrary<infer C> ? C : never, ops: ReadonlyArray<Op>) => {
@@ -317,9 +317,10 @@ const run = (input: typeof configArb extends fc.Arbitrary<infer C> ? C : never, 
     halfOpen: input.halfOpen,
     ...(input.openBackoff === undefined ? {} : { openBackoff: input.openBackoff })
   }
-  const breaker = makeBreaker(configInput)
-  const model = new Model(decodeConfig(configInput))
-  const { maxProbes, successThreshold } = breaker.config.halfOpen
+  const config = decodeConfig(configInput)
+  const breaker = makeBreaker(config)
+  const model = new Model(config)
+  const { maxProbes, successThreshold } = config.halfOpen
   let now = 0
   const held: Array<Held> = []
   let period = 0
@@ -356,31 +357,25 @@ const run = (input: typeof configArb extends fc.Arbitrary<infer C> ? C : never, 
         now += op.millis
         continue
       case "acquire": {
-        // the fast path (no Clock) must agree with the clocked one whenever it answers
-        const fast = op.fast ? breaker.tryAcquireFast() : undefined
-        if (fast !== undefined && breaker.config.policy._tag !== "ConsecutiveFailures") {
-          expect.unreachable("tryAcquireFast answered for a window policy")
-        }
-        const decision = fast ?? breaker.tryAcquire(now)
+        const decision = breaker.admit(now)
         const expected = model.acquire(now)
         if (
-          decision._tag === "Rejection" &&
+          decision._tag === "Rejected" &&
           (expected.kind !== "reject" ||
-            expected.state !== decision.state ||
+            expected.state !== decision.reason ||
             expected.retryAfterMillis !== decision.retryAfterMillis)
         ) {
           expect(expected).toEqual({
             kind: "reject",
-            state: decision.state,
+            state: decision.reason,
             retryAfterMillis: decision.retryAfterMillis
           })
-        } else if (decision._tag === "Permit") {
+        } else if (decision._tag === "Admitted") {
           if (expected.kind === "reject" || decision.probe !== (expected.kind === "probe")) {
             expect({ probe: decision.probe }).toEqual(expected)
           }
           if (expected.kind !== "reject") {
-            if (fast !== undefined && expected.kind !== "closed") expect(expected.kind).toBe("closed")
-            acquired = { permit: decision, model: expected, halfOpenPeriod: -1, fast: fast !== undefined }
+            acquired = { permit: decision, model: expected, halfOpenPeriod: -1 }
             held.push(acquired)
           }
         }
@@ -392,36 +387,24 @@ const run = (input: typeof configArb extends fc.Arbitrary<infer C> ? C : never, 
         const [h] = held.splice(index, 1)
         if (h === undefined) continue
         if (op.outcome === "success") {
-          if (h.fast) breaker.onSuccess(h.permit, 0, 0)
-          else breaker.onSuccess(h.permit, op.duration, now)
+          h.permit.settle(strategy.success, op.duration, now)
           model.settle(h.model, "success", op.duration, now)
           if (h.permit.probe && h.halfOpenPeriod === period && op.duration <= model.slowMillis()) periodWins++
         } else if (op.outcome === "failure") {
-          breaker.onFailure(h.permit, counted, op.duration, now)
+          h.permit.settle(counted, op.duration, now)
           model.settle(h.model, "failure", op.duration, now)
         } else if (op.outcome === "ignored") {
-          breaker.onFailure(h.permit, ignored, op.duration, now)
+          h.permit.settle(ignored, op.duration, now)
           model.settle(h.model, "neutral", op.duration, now)
         } else {
-          breaker.onNeutral(h.permit)
+          h.permit.settle(strategy.neutral, op.duration, now)
           model.settle(h.model, "neutral", op.duration, now)
         }
         break
       }
       case "manual": {
         manual = true
-        const effect =
-          op.action === "forceOpen"
-            ? breaker.forceOpen
-            : op.action === "forceClosed"
-              ? breaker.forceClosed
-              : op.action === "disable"
-                ? breaker.disable
-                : op.action === "metricsOnly"
-                  ? breaker.metricsOnly
-                  : breaker.reset
-        // manual controls read the Clock: run them with a Clock stopped at `now`
-        Effect.runSync(Effect.withClock(effect, stoppedClock(now)))
+        breaker[op.action](now)
         model.manual(op, now)
         break
       }
@@ -437,7 +420,7 @@ const run = (input: typeof configArb extends fc.Arbitrary<infer C> ? C : never, 
       if (periodWins < successThreshold) expect(periodWins).toBeGreaterThanOrEqual(successThreshold)
       coverage.closedFromHalfOpen++
     }
-    if (!manual && lastState === "closed" && state === "open" && breaker.config.policy._tag !== "ConsecutiveFailures") {
+    if (!manual && lastState === "closed" && state === "open" && config.policy._tag !== "ConsecutiveFailures") {
       coverage.windowTrips++
     }
     if (!manual && lastState === "half-open" && state === "open") coverage.reopened++
