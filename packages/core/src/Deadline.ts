@@ -1,9 +1,7 @@
 /**
  * An overall deadline for a call, seen by every layer below it: a retry never sleeps past it, an
  * attempt timeout never outlives it, a breaker wait is only considered when it fits.
- *
- * The deadline is an absolute time (epoch milliseconds of Effect's `Clock`, so `TestClock` in tests)
- * held in a `FiberRef`, so it flows into every fiber forked below the call.
+ * (Why it sits where it does in a call: docs/ARCHITECTURE.md.)
  *
  * @since 0.1.0
  */
