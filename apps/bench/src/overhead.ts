@@ -23,6 +23,7 @@ import * as Classification from "@effect-resilience/core/Classification"
 import * as Classifier from "@effect-resilience/core/Classifier"
 import * as CircuitBreaker from "@effect-resilience/core/CircuitBreaker"
 import * as Resilience from "@effect-resilience/core/Resilience"
+import type * as Strategy from "@effect-resilience/core/Strategy"
 import {
   ConsecutiveBreaker,
   circuitBreaker,
@@ -171,9 +172,10 @@ const cases: Record<string, () => Promise<number>> = {
         const succeed = Effect.succeed(42)
         // the pipeline reads the clock for its latency metric anyway; the breaker adds no read of its own
         const now = Date.now()
+        const success: Strategy.Outcome = { _tag: "Success" }
         return yield* timeLoop(N * 5, () => {
-          const permit = breaker.tryAcquire(now)
-          if (permit._tag === "Permit") breaker.onSuccess(permit, 0, now)
+          const ticket = breaker.admit(now, Math.random)
+          if (ticket._tag === "Admitted") ticket.settle(success, 0, now)
           return succeed
         })
       }).pipe(Effect.scoped)
@@ -256,6 +258,8 @@ const build = () =>
     target: "node20",
     outfile: bundle,
     logLevel: "warning",
+    // the workspace's packages resolve to their sources (see the exports of packages/*/package.json)
+    conditions: ["@effect-resilience/source"],
     // npm packages load from node_modules; only the workspace's TypeScript is bundled
     plugins: [
       {
