@@ -6,23 +6,23 @@
  * `Effect.succeed(42)`. Cases run interleaved in each of `runs` rounds after a warm-up; each case's
  * figure is its median over the rounds, and "added" is that median minus the baseline's median.
  *
- * - `breaker-decision`: the synchronous core as a pipeline calls it, default consecutive policy:
- *   `tryAcquireFast`, run `Effect.succeed(42)`, `onSuccess` (no Clock read: that policy needs none
- *   while closed).
- * - `breaker-decision-clocked`: the same with the Clock read before and after, as `tryAcquire(now)`
- *   and a window policy need; `-count-window` / `-time-window`: clocked, with those policies.
+ * - `breaker-decision`: the breaker's Strategy face as a pipeline calls it, default consecutive
+ *   policy: `admit(now)`, run `Effect.succeed(42)`, settle the ticket with a success (the time is
+ *   read once outside the loop: the pipeline reads the clock for its own needs, and a closed
+ *   consecutive-failures breaker reads no time).
+ * - `breaker-decision-clocked`: the same with the Clock read before and after, as a window policy
+ *   needs; `-count-window` / `-time-window`: clocked, with those policies.
  * - `two-clock-reads-only`: the two Clock reads alone (not a breaker cost; to read the above).
- * - `clockWith-matchCauseEffect-only`: `protect`'s two Effect operators without a breaker (not a
- *   breaker cost: what wrapping any call in them costs on this runtime).
- * - `breaker-protect`: `breaker.protect(Effect.succeed(42))`: on the closed path one `clockWith`
- *   and one `matchCauseEffect` around the call (no uninterruptible region: a closed permit holds
- *   nothing to release). Each Effect operator costs what the runtime charges for it, so this is the
- *   price of an Effect-level combinator; a pipeline uses the synchronous core instead.
+ * - `clockWith-matchCauseEffect-only`: two Effect operators around the call without a breaker
+ *   (not a breaker cost: what wrapping any call in Effect operators costs on this runtime).
+ * - `breaker-protect`: `breaker.protect(Effect.succeed(42))`, the generic strategy `protect`
+ *   (Classifier, Clock, Deadline and a seed read, admission, an `onExit` that settles). This is the
+ *   price of an Effect-level combinator; a pipeline uses the synchronous face instead.
  *
  * Writes `apps/bench/results/breaker.json` as `[{ case, nsPerOp }]`: the baseline's absolute
  * ns/op, then the ns/op each breaker case adds to it.
  */
-import { CircuitBreaker, Classification, Classifier } from "@effect-resilience/core"
+import { CircuitBreaker, Classification, Classifier, type Strategy } from "@effect-resilience/core"
 import type * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import { mkdirSync, writeFileSync } from "node:fs"
@@ -37,6 +37,7 @@ interface Case {
 }
 
 const succeed42 = Effect.succeed(42)
+const success: Strategy.Outcome = { _tag: "Success" }
 
 const baseline = (n: number): Effect.Effect<number> =>
   Effect.gen(function* () {
@@ -46,27 +47,22 @@ const baseline = (n: number): Effect.Effect<number> =>
   })
 
 /**
- * The pipeline's way: the synchronous core around the call, no Effect allocated for the breaker.
- * The Clock is read only when the breaker needs it (`tryAcquireFast` answers for a closed
- * consecutive-failures breaker); `clocked` forces the reads, as a window policy needs them.
+ * The pipeline's way: the synchronous Strategy face around the call, no Effect allocated for the
+ * breaker. `clocked` reads the Clock before and after, as a window policy needs.
  */
 const decisionLoop =
   (breaker: CircuitBreaker.CircuitBreaker, clock: Clock.Clock, clocked: boolean) =>
   (n: number): Effect.Effect<number> =>
     Effect.gen(function* () {
       let acc = 0
+      const fixed = clock.unsafeCurrentTimeMillis()
       for (let i = 0; i < n; i++) {
-        const fast = clocked ? undefined : breaker.tryAcquireFast()
-        const start = fast === undefined ? clock.unsafeCurrentTimeMillis() : 0
-        const permit = fast ?? breaker.tryAcquire(start)
-        if (permit._tag === "Rejection") return yield* Effect.die("the breaker should stay closed")
+        const start = clocked ? clock.unsafeCurrentTimeMillis() : fixed
+        const ticket = breaker.admit(start, Math.random)
+        if (ticket._tag === "Rejected") return yield* Effect.die("the breaker should stay closed")
         acc += yield* succeed42
-        if (fast !== undefined) {
-          breaker.onSuccess(permit, 0, 0)
-        } else {
-          const end = clock.unsafeCurrentTimeMillis()
-          breaker.onSuccess(permit, end - start, end)
-        }
+        const end = clocked ? clock.unsafeCurrentTimeMillis() : fixed
+        ticket.settle(success, end - start, end)
       }
       return acc
     })
@@ -96,7 +92,7 @@ const protectLoop =
       return acc
     }).pipe(Effect.orDie, Effect.provide(Classifier.layerFrom(() => Classification.unknown)))
 
-/** The same Effect operators as `protect`'s closed path, without a breaker: what the wrapping costs. */
+/** Two Effect operators around the call, without a breaker: what wrapping any call costs. */
 const wrapperOnlyLoop = (n: number): Effect.Effect<number> =>
   Effect.gen(function* () {
     let acc = 0

@@ -286,7 +286,7 @@ export const run = (options: IngestOptions) =>
       keepSpans: process.env.DEMO_KEEP_SPANS !== "0",
       prometheus: { port: options.metricsPort }
     })
-    const resilience = CircuitBreaker.layerMemory().pipe(
+    const resilience = CircuitBreaker.layerRegistry().pipe(
       Layer.provideMerge(Events.layer({ capacity: 65_536 })),
       Layer.merge(Classifier.layer)
     )

@@ -49,7 +49,7 @@ describe("Otel", () => {
       Effect.provide(
         Layer.mergeAll(
           Otel.layer({ serviceName: "otel-test", prometheus: false }),
-          CircuitBreaker.layerMemory().pipe(Layer.provideMerge(Events.layer())),
+          CircuitBreaker.layerRegistry().pipe(Layer.provideMerge(Events.layer())),
           Classifier.layer
         )
       )

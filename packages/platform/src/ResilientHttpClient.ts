@@ -8,9 +8,9 @@
  *   become classified failures (`NetworkError` for `ECONNRESET`, `FetchError` for undici codes,
  *   ...). Every strategy then reads the same `Classification`.
  * - `Retry-After` (seconds or an HTTP date) is honoured by the retry layer.
- * - One circuit breaker per upstream host (`http <host>`), from the `CircuitBreakerRegistry` in
- *   context when there is one (so it can be watched and controlled), else from a registry of the
- *   client's own.
+ * - One circuit breaker per upstream host (`http <host>`), from the `CircuitBreaker.Registry` in
+ *   context when it shares breakers (`CircuitBreaker.layerRegistry()`, so they can be watched and
+ *   controlled), else from a sharing registry of the client's own.
  * - Requests are retried when they are safe to repeat: an idempotent method (GET, HEAD, OPTIONS,
  *   PUT, DELETE, TRACE) or a request that carries an `Idempotency-Key` header. Others go through
  *   the breaker and the attempt timeout only, unless `retryNonIdempotent` is set.

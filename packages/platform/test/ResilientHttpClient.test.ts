@@ -182,14 +182,14 @@ describe("ResilientHttpClient", () => {
         "CircuitOpen"
       )
       expect((yield* http.get(`${up.url}/a`)).status).toBe(200)
-      const registry = yield* CircuitBreaker.CircuitBreakerRegistry
+      const registry = yield* CircuitBreaker.Registry
       const snapshots = yield* registry.snapshots
       const states = Object.fromEntries(snapshots.map((s) => [s.name, s.state]))
       expect(states).toEqual({
         [ResilientHttpClient.breakerName(down.url)]: "open",
         [ResilientHttpClient.breakerName(up.url)]: "closed"
       })
-    }).pipe(Effect.scoped, Effect.provide(Layer.mergeAll(TestLayer, CircuitBreaker.layerMemory())))
+    }).pipe(Effect.scoped, Effect.provide(Layer.mergeAll(TestLayer, CircuitBreaker.layerRegistry())))
   )
 
   it.live("hedges a slow GET when hedging is on, never a POST", () =>

@@ -9,7 +9,6 @@ import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as Option from "effect/Option"
 import type * as ParseResult from "effect/ParseResult"
 import * as Scope from "effect/Scope"
 import type { Options, ResilientHttpError } from "../ResilientHttpClient.js"
@@ -67,12 +66,13 @@ export const make = (
 
     const scope = yield* Effect.scope
     const context = yield* Effect.context<Classifier.Classifier>()
-    // one breaker per host shared by every kind of request: a registry of our own when none is given
-    const withRegistry = Option.isSome(Context.getOption(context, CircuitBreaker.CircuitBreakerRegistry))
+    // one breaker per host shared by every kind of request: a sharing registry of our own when the
+    // one in context shares nothing (the default)
+    const withRegistry = (yield* CircuitBreaker.Registry).shared
       ? context
       : Context.merge(
           context,
-          yield* Layer.buildWithScope(CircuitBreaker.layerMemory(), scope).pipe(Effect.provide(context))
+          yield* Layer.buildWithScope(CircuitBreaker.layerRegistry(), scope).pipe(Effect.provide(context))
         )
 
     const pipelines = new Map<string, Resilience.Pipeline>()
