@@ -1,35 +1,25 @@
 /**
- * A retry budget: one pool of retry allowance shared by every call in its scope, so that a
+ * A retry budget: one pool of retry allowance shared by every call that uses it, so that a
  * struggling dependency sees at most a bounded fraction of extra load from retries. When the
  * budget is empty the retry layer stops with `RetryBudgetExhausted` instead of retrying.
  *
- * Two semantics:
- *
- * - `"token-bucket"` (default), the AWS SDK v3 retry quota: the bucket holds 500 tokens; a retry
- *   takes 5, or 10 when the failure's classification is of category `timeout` or `network`; a call
- *   that succeeds on its first try puts 1 back, and (as AWS does) a call that succeeds after
- *   retries puts back the cost of its last retry. Never above capacity.
- * - `"ratio"`: retries are allowed while `retries < ratio * requests + reserve` over a sliding
- *   window (Google SRE: ratio 0.1). The reserve is Finagle's minimum allowance,
- *   `minRetriesPerSecond * window` (Finagle: 10 retries/s, 10 s window), so that a quiet client
- *   can still retry. (Envoy's minimum is instead 3 concurrent retries; we follow Finagle because a
- *   rate needs no tracking of in-flight retries.) Ratio mode counts requests through `onRequest`,
- *   which the caller makes once per call (first attempt).
- *
- * The admission core is synchronous and allocates nothing: `tryWithdraw` before each retry,
- * `onSuccess` after a success. `withdraw` is the Effect form that publishes a `Rejected` event and
- * fails with `RetryBudgetExhausted`.
+ * Two semantics: `"token-bucket"` (default), the AWS SDK v3 retry quota; `"ratio"`, retries below
+ * a ratio of requests over a sliding window plus Finagle's minimum allowance. Budgets are shared by
+ * name through the {@link Registry}: by default nothing is shared (each pipeline gets its own);
+ * with {@link layerRegistry} every pipeline naming the same budget shares it.
  *
  * @since 0.1.0
  */
 import * as Context from "effect/Context"
-import * as Effect from "effect/Effect"
+import type * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as Schema from "effect/Schema"
+import type * as ParseResult from "effect/ParseResult"
+import type * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import type { Classification } from "./Classification.js"
 import type { RetryBudgetExhausted } from "./Errors.js"
-import * as internal from "./internal/retryBudget.js"
+import * as schema from "./internal/retryBudget/schema.js"
+import * as internal from "./internal/retryBudget/service.js"
 
 /**
  * AWS semantics. Defaults are the AWS SDK v3 standard retry quota: `capacity` 500 (initial and
@@ -38,85 +28,109 @@ import * as internal from "./internal/retryBudget.js"
  * retries refunds the cost of its last retry).
  *
  * @example
+ * ```ts
  * import { RetryBudget } from "@effect-resilience/core"
  * import { Schema } from "effect"
  *
  * const config = Schema.decodeSync(RetryBudget.TokenBucketConfig)({ name: "s3", capacity: 100 })
+ * ```
  *
  * @since 0.1.0
+ * @category config
  */
-export const TokenBucketConfig = Schema.Struct({
-  mode: Schema.optionalWith(Schema.Literal("token-bucket"), { default: () => "token-bucket" as const }),
-  name: Schema.optionalWith(Schema.String, { default: () => "default" }),
-  capacity: Schema.optionalWith(Schema.Number.pipe(Schema.positive()), { default: () => 500 }),
-  retryCost: Schema.optionalWith(Schema.Number.pipe(Schema.nonNegative()), { default: () => 5 }),
-  timeoutRetryCost: Schema.optionalWith(Schema.Number.pipe(Schema.nonNegative()), { default: () => 10 }),
-  successRefund: Schema.optionalWith(Schema.Number.pipe(Schema.nonNegative()), { default: () => 1 }),
-  refundRetryCostOnSuccess: Schema.optionalWith(Schema.Boolean, { default: () => true })
-})
+export const TokenBucketConfig = schema.TokenBucketConfig
 
-/** @since 0.1.0 */
+/**
+ * A decoded token-bucket config.
+ *
+ * @since 0.1.0
+ * @category config
+ */
 export interface TokenBucketConfig extends Schema.Schema.Type<typeof TokenBucketConfig> {}
 
 /**
- * Ratio semantics. Defaults: `ratio` 0.1 (Google SRE), `windowMillis` 10 000 and
+ * Ratio semantics. Defaults: `ratio` 0.1 (Google SRE), `window` 10 seconds and
  * `minRetriesPerSecond` 10 (Finagle's `RetryBudget` ttl and minimum), `buckets` 10 (the window's
  * resolution: an event leaves the window within one bucket, here 1 s, of its age reaching it).
  *
  * @example
+ * ```ts
  * import { RetryBudget } from "@effect-resilience/core"
  * import { Schema } from "effect"
  *
- * const config = Schema.decodeSync(RetryBudget.RatioConfig)({ mode: "ratio", ratio: 0.2 })
+ * const config = Schema.decodeSync(RetryBudget.RatioConfig)({ mode: "ratio", ratio: 0.2, window: "30 seconds" })
+ * ```
  *
  * @since 0.1.0
+ * @category config
  */
-export const RatioConfig = Schema.Struct({
-  mode: Schema.Literal("ratio"),
-  name: Schema.optionalWith(Schema.String, { default: () => "default" }),
-  ratio: Schema.optionalWith(Schema.Number.pipe(Schema.nonNegative()), { default: () => 0.1 }),
-  windowMillis: Schema.optionalWith(Schema.Number.pipe(Schema.positive()), { default: () => 10_000 }),
-  buckets: Schema.optionalWith(Schema.Int.pipe(Schema.between(1, 10_000)), { default: () => 10 }),
-  minRetriesPerSecond: Schema.optionalWith(Schema.Number.pipe(Schema.nonNegative()), { default: () => 10 })
-})
+export const RatioConfig = schema.RatioConfig
 
-/** @since 0.1.0 */
+/**
+ * A decoded ratio config.
+ *
+ * @since 0.1.0
+ * @category config
+ */
 export interface RatioConfig extends Schema.Schema.Type<typeof RatioConfig> {}
 
 /**
  * Either semantics; without `mode`, the AWS token bucket.
  *
+ * @example
+ * ```ts
+ * import { RetryBudget } from "@effect-resilience/core"
+ * import { Schema } from "effect"
+ *
+ * const config = Schema.decodeUnknownSync(RetryBudget.Config)({ mode: "ratio", window: 60000 })
+ * ```
+ *
  * @since 0.1.0
+ * @category config
  */
-export const Config = Schema.Union(TokenBucketConfig, RatioConfig)
+export const Config = schema.Config
 
-/** @since 0.1.0 */
+/**
+ * A decoded config.
+ *
+ * @since 0.1.0
+ * @category config
+ */
 export type Config = TokenBucketConfig | RatioConfig
 
 /**
- * What `make` and `layer` accept: the encoded config, every field but `mode: "ratio"` optional.
+ * What `make`, `layer` and `Registry.get` accept: the encoded config, every field but
+ * `mode: "ratio"` optional, durations as `Duration.DurationInput`.
  *
  * @example
+ * ```ts
  * import type { RetryBudget } from "@effect-resilience/core"
  *
  * const envoyLike: RetryBudget.ConfigInput = { mode: "ratio", ratio: 0.2, minRetriesPerSecond: 0 }
+ * ```
  *
  * @since 0.1.0
+ * @category config
  */
 export type ConfigInput = Schema.Schema.Encoded<typeof Config>
 
 /**
- * A retry budget.
+ * A retry budget. `tryWithdraw` before each retry and `onSuccess` after a success are synchronous;
+ * `withdraw` is the Effect form that publishes a `Rejected` event and fails with
+ * `RetryBudgetExhausted`.
  *
  * @example
+ * ```ts
  * import { Classification, RetryBudget } from "@effect-resilience/core"
  *
- * const shouldRetry = (budget: RetryBudget.RetryBudgetService, failure: Classification.Classification) =>
+ * const shouldRetry = (budget: RetryBudget.RetryBudget, failure: Classification.Classification) =>
  *   failure.retryable && budget.tryWithdraw(failure)
+ * ```
  *
- * @since 0.1.0
+ * @since 0.2.0
+ * @category models
  */
-export interface RetryBudgetService {
+export interface RetryBudget {
   readonly name: string
   /** Counts one call (make it once, before the first attempt). Used by ratio mode; free otherwise. */
   readonly onRequest: () => void
@@ -141,26 +155,29 @@ export interface RetryBudgetService {
 }
 
 /**
- * The retry budget in context.
+ * One retry budget in context (see {@link layer}).
  *
  * @example
+ * ```ts
  * import { RetryBudget } from "@effect-resilience/core"
  * import { Effect } from "effect"
  *
  * const left = Effect.map(RetryBudget.RetryBudget, (budget) => budget.available())
+ * ```
  *
  * @since 0.1.0
+ * @category services
  */
-export class RetryBudget extends Context.Tag("@effect-resilience/core/RetryBudget")<
-  RetryBudget,
-  RetryBudgetService
->() {}
+export const RetryBudget: Context.Tag<RetryBudget, RetryBudget> = Context.GenericTag<RetryBudget>(
+  "@effect-resilience/core/RetryBudget"
+)
 
 /**
- * Creates a budget. Its state lives as long as the scope. A config that does not decode is a
- * defect at start-up (the ParseError names the field and the reason).
+ * Creates a budget, on the Clock in context. A config that does not decode fails with the
+ * `ParseError` (which names the field and the reason).
  *
  * @example
+ * ```ts
  * import { Classification, RetryBudget } from "@effect-resilience/core"
  * import { Effect } from "effect"
  *
@@ -172,34 +189,105 @@ export class RetryBudget extends Context.Tag("@effect-resilience/core/RetryBudge
  *     budget.onSuccess(true) // 491
  *   })
  * )
+ * ```
  *
  * @since 0.1.0
+ * @category constructors
  */
-export const make = (config: ConfigInput = {}): Effect.Effect<RetryBudgetService, never, Scope.Scope> =>
-  Effect.flatMap(Effect.orDie(Schema.decode(Config)(config)), (decoded) =>
-    Effect.map(Effect.clock, (clock) => internal.makeFromConfig(decoded, clock))
-  )
+export const make = (config: ConfigInput = {}): Effect.Effect<RetryBudget, ParseResult.ParseError, Scope.Scope> =>
+  internal.make(config)
 
 /**
- * Provides a budget shared by everything under the Layer.
+ * Provides one budget, shared by everything under the Layer.
  *
  * @example
+ * ```ts
  * import { RetryBudget } from "@effect-resilience/core"
  *
  * const BudgetLive = RetryBudget.layer({ mode: "ratio", ratio: 0.1 })
+ * ```
  *
  * @since 0.1.0
+ * @category layers
  */
-export const layer = (config: ConfigInput = {}): Layer.Layer<RetryBudget> => Layer.scoped(RetryBudget, make(config))
+export const layer = (config: ConfigInput = {}): Layer.Layer<RetryBudget, ParseResult.ParseError> =>
+  Layer.scoped(RetryBudget, make(config))
+
+/**
+ * The registry's service: the budget named `name`, built from `config` (whose own `name`, if any,
+ * is replaced by `name`). A config that does not decode fails with its `ParseError`, even when the
+ * name is already in use.
+ *
+ * @example
+ * ```ts
+ * import { RetryBudget } from "@effect-resilience/core"
+ * import { Effect } from "effect"
+ *
+ * const budget = Effect.flatMap(RetryBudget.Registry, (registry) => registry.get("s3", { capacity: 100 }))
+ * ```
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface RegistryService {
+  readonly get: (
+    name: string,
+    config?: ConfigInput | undefined
+  ) => Effect.Effect<RetryBudget, ParseResult.ParseError, Scope.Scope>
+}
+
+/**
+ * Where pipelines get their retry budget by name. A `Context.Reference`: without
+ * {@link layerRegistry}, nothing is shared and nothing is held (each `get` makes a new budget);
+ * with it, every `get` of one name returns the same budget (the first config given wins).
+ *
+ * @example
+ * ```ts
+ * import { RetryBudget } from "@effect-resilience/core"
+ * import { Effect } from "effect"
+ *
+ * const program = Effect.gen(function* () {
+ *   const registry = yield* RetryBudget.Registry
+ *   const a = yield* registry.get("upstream")
+ *   const b = yield* registry.get("upstream")
+ *   return a === b // true under RetryBudget.layerRegistry
+ * }).pipe(Effect.scoped, Effect.provide(RetryBudget.layerRegistry))
+ * ```
+ *
+ * @since 0.2.0
+ * @category services
+ */
+export class Registry extends Context.Reference<Registry>()("@effect-resilience/core/RetryBudget/Registry", {
+  defaultValue: (): RegistryService => internal.unshared
+}) {}
+
+/**
+ * A {@link Registry} that shares one budget per name for as long as the Layer lives.
+ *
+ * @example
+ * ```ts
+ * import { RetryBudget } from "@effect-resilience/core"
+ *
+ * // every pipeline naming `retryBudget: { name: "upstream" }` below shares one budget
+ * const BudgetsLive = RetryBudget.layerRegistry
+ * ```
+ *
+ * @since 0.2.0
+ * @category layers
+ */
+export const layerRegistry: Layer.Layer<Registry> = Layer.effect(Registry, internal.makeShared)
 
 /**
  * A budget that always pays: for policies that opt out of budgeting.
  *
  * @example
+ * ```ts
  * import { RetryBudget } from "@effect-resilience/core"
  *
- * RetryBudget.unlimited.tryWithdraw // always true
+ * RetryBudget.unlimited.available() // Infinity
+ * ```
  *
  * @since 0.1.0
+ * @category constructors
  */
-export const unlimited: RetryBudgetService = internal.unlimited
+export const unlimited: RetryBudget = internal.unlimited

@@ -23,12 +23,18 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import { dual } from "effect/Function"
 import type * as Schedule from "effect/Schedule"
+import type * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import * as Backoff from "./Backoff.js"
 import type { Category, Classification } from "./Classification.js"
 import { Classifier } from "./Classifier.js"
 import type { RetriesExhausted, RetryBudgetExhausted } from "./Errors.js"
-import * as internal from "./internal/retryPolicy.js"
+import * as internal from "./internal/retryPolicy/retry.js"
+import { NonNegativeDuration } from "./internal/schema.js"
+
+const FiniteNonNegativeDuration = NonNegativeDuration.pipe(
+  Schema.filter((d) => Duration.isFinite(d) || "a finite duration")
+)
 
 /**
  * What a retry policy asks of a retry budget (the `RetryBudget` service satisfies it): withdraw the
@@ -71,86 +77,165 @@ export interface RetryPolicy<E = unknown, R = never> {
 
 /**
  * The policy as data, decoded by a Schema so that a config file can hold it. Durations are
- * milliseconds. Defaults come from our brief: 5 attempts, 100 ms initial delay, factor 2, 30 s
- * cap, full jitter; throttled failures start at 500 ms (as the AWS SDK does).
+ * `Duration.DurationInput` (a number of milliseconds or a string such as `"250 millis"`). Defaults:
+ * 5 attempts, 100 ms initial delay, factor 2, 30 s cap, full jitter; throttled failures start at
+ * 500 ms (as the AWS SDK does); a Retry-After may add up to 5 s to the backoff.
  *
  * @example
+ * ```ts
  * import { RetryPolicy } from "@effect-resilience/core"
  * import { Schema } from "effect"
  *
- * const config = Schema.decodeUnknownSync(RetryPolicy.Config)({ maxAttempts: 3, initialDelayMillis: 50 })
- * const policy = RetryPolicy.fromConfig("get-user", config)
+ * const config = Schema.decodeUnknownSync(RetryPolicy.Config)({ maxAttempts: 3, initialDelay: "50 millis" })
+ * ```
  *
  * @since 0.1.0
+ * @category config
  */
 export const Config = Schema.Struct({
   maxAttempts: Schema.optionalWith(Schema.Int.pipe(Schema.between(1, 1000)), { default: () => 5 }),
   backoff: Schema.optionalWith(Schema.Literal("exponential", "fibonacci", "linear", "constant", "decorrelated"), {
     default: () => "exponential" as const
   }),
-  initialDelayMillis: Schema.optionalWith(Schema.NonNegative, { default: () => 100 }),
+  initialDelay: Schema.optionalWith(FiniteNonNegativeDuration, { default: () => Duration.millis(100) }),
   factor: Schema.optionalWith(Schema.Number.pipe(Schema.greaterThanOrEqualTo(1)), { default: () => 2 }),
-  maxDelayMillis: Schema.optionalWith(Schema.NonNegative, { default: () => 30_000 }),
+  maxDelay: Schema.optionalWith(NonNegativeDuration, { default: () => Duration.seconds(30) }),
   jitter: Schema.optionalWith(Schema.Literal("none", "full", "equal"), { default: () => "full" as const }),
-  throttledInitialDelayMillis: Schema.optionalWith(Schema.NonNegative, { default: () => 500 }),
-  retryAfterExtraMillis: Schema.optionalWith(Schema.NonNegative, { default: () => 5_000 }),
-  maxElapsedMillis: Schema.optional(Schema.NonNegative)
+  throttledInitialDelay: Schema.optionalWith(FiniteNonNegativeDuration, { default: () => Duration.millis(500) }),
+  retryAfterExtra: Schema.optionalWith(NonNegativeDuration, { default: () => Duration.seconds(5) }),
+  maxElapsed: Schema.optional(NonNegativeDuration)
 })
 
-/** @since 0.1.0 */
+/**
+ * A decoded config.
+ *
+ * @since 0.1.0
+ * @category config
+ */
 export interface Config extends Schema.Schema.Type<typeof Config> {}
+
+/**
+ * What a caller or a config file writes: every field optional, durations as `DurationInput`.
+ *
+ * @example
+ * ```ts
+ * import type { RetryPolicy } from "@effect-resilience/core"
+ *
+ * const config: RetryPolicy.ConfigInput = { maxAttempts: 4, maxDelay: "5 seconds", jitter: "equal" }
+ * ```
+ *
+ * @since 0.2.0
+ * @category config
+ */
+export interface ConfigInput extends Schema.Schema.Encoded<typeof Config> {}
 
 /**
  * The default config (every field at its default).
  *
+ * @example
+ * ```ts
+ * import { RetryPolicy } from "@effect-resilience/core"
+ *
+ * RetryPolicy.defaultConfig.maxAttempts // 5
+ * ```
+ *
  * @since 0.1.0
+ * @category config
  */
-export const defaultConfig: Config = Schema.decodeUnknownSync(Config)({})
+export const defaultConfig: Config = {
+  maxAttempts: 5,
+  backoff: "exponential",
+  initialDelay: Duration.millis(100),
+  factor: 2,
+  maxDelay: Duration.seconds(30),
+  jitter: "full",
+  throttledInitialDelay: Duration.millis(500),
+  retryAfterExtra: Duration.seconds(5)
+}
 
-const backoffFor = (config: Config, initialDelayMillis: number): Schedule.Schedule<Duration.Duration> => {
-  const base = Duration.millis(initialDelayMillis)
-  const cap = Duration.millis(config.maxDelayMillis)
+const backoffFor = (config: Config, initialDelay: Duration.Duration): Schedule.Schedule<Duration.Duration> => {
   const shape: Schedule.Schedule<Duration.Duration> =
     config.backoff === "exponential"
-      ? Backoff.exponential(base, config.factor)
+      ? Backoff.exponential(initialDelay, config.factor)
       : config.backoff === "fibonacci"
-        ? Backoff.fibonacci(base)
+        ? Backoff.fibonacci(initialDelay)
         : config.backoff === "linear"
-          ? Backoff.linear(base)
+          ? Backoff.linear(initialDelay)
           : config.backoff === "constant"
-            ? Backoff.constant(base)
-            : Backoff.decorrelated({ base, cap })
-  const capped = Backoff.capped(shape, cap)
+            ? Backoff.constant(initialDelay)
+            : Backoff.decorrelated({ base: initialDelay, cap: config.maxDelay })
+  const capped = Duration.isFinite(config.maxDelay) ? Backoff.capped(shape, config.maxDelay) : shape
   const jittered =
     config.backoff === "decorrelated" || config.jitter === "none" ? capped : Backoff.jitter(capped, config.jitter)
-  return config.maxElapsedMillis === undefined
-    ? jittered
-    : Backoff.maxElapsed(jittered, Duration.millis(config.maxElapsedMillis))
+  return config.maxElapsed === undefined ? jittered : Backoff.maxElapsed(jittered, config.maxElapsed)
 }
 
 /**
- * Builds a policy from its config, with the backoffs of {@link Backoff}.
+ * Builds a policy from a config already decoded (for instance as part of a larger policy schema
+ * that embeds {@link Config}), with the backoffs of `Backoff`. Use {@link fromConfig} for a config
+ * as written.
  *
- * @since 0.1.0
+ * @example
+ * ```ts
+ * import { RetryPolicy } from "@effect-resilience/core"
+ *
+ * const policy = RetryPolicy.fromDecoded("get-user", { ...RetryPolicy.defaultConfig, maxAttempts: 3 })
+ * ```
+ *
+ * @since 0.2.0
+ * @category constructors
  */
-export const fromConfig = (
+export const fromDecoded = (
   operation: string,
   config: Config = defaultConfig,
   options?: { readonly budget?: Budget | undefined }
-): RetryPolicy =>
-  make({
-    operation,
-    maxAttempts: config.maxAttempts,
-    schedule: backoffFor(config, config.initialDelayMillis),
-    byCategory: { throttled: backoffFor(config, config.throttledInitialDelayMillis) },
-    retryAfterExtra: Duration.millis(config.retryAfterExtraMillis),
-    budget: options?.budget
-  })
+): RetryPolicy => ({
+  operation,
+  maxAttempts: config.maxAttempts,
+  schedule: backoffFor(config, config.initialDelay),
+  byCategory: { throttled: backoffFor(config, config.throttledInitialDelay) },
+  retryAfterExtra: config.retryAfterExtra,
+  budget: options?.budget
+})
 
 /**
- * Builds a policy. Everything but `operation` has a default (see {@link Config}).
+ * Builds a policy from its config as written: decodes it, failing with a `ParseError` that names
+ * the path of a bad value (`maxAttempts: 0` is an error, never clamped).
  *
  * @example
+ * ```ts
+ * import { Classifier, RetryPolicy } from "@effect-resilience/core"
+ * import { Effect } from "effect"
+ *
+ * const program = Effect.gen(function* () {
+ *   const policy = yield* RetryPolicy.fromConfig("get-user", { maxAttempts: 3, initialDelay: "50 millis" })
+ *   return yield* Effect.succeed("user").pipe(RetryPolicy.retry(policy))
+ * }).pipe(Effect.provide(Classifier.layer))
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const fromConfig = (
+  operation: string,
+  config: ConfigInput = {},
+  options?: { readonly budget?: Budget | undefined }
+): Effect.Effect<RetryPolicy, ParseResult.ParseError> =>
+  Effect.map(Schema.decodeUnknown(Config)(config), (decoded) => fromDecoded(operation, decoded, options))
+
+/** The plain-data fields of `make`'s options, checked like a config. */
+const MakeData = Schema.Struct({
+  maxAttempts: Schema.optional(Schema.Int.pipe(Schema.greaterThanOrEqualTo(1))),
+  retryAfterExtra: Schema.optional(NonNegativeDuration)
+})
+
+/**
+ * Builds a policy. Everything but `operation` has a default (see {@link Config}). A bad
+ * `maxAttempts` (below 1, or not a whole number) or `retryAfterExtra` fails with a `ParseError`
+ * naming it.
+ *
+ * @example
+ * ```ts
  * import { Backoff, RetryPolicy } from "@effect-resilience/core"
  *
  * const policy = RetryPolicy.make({
@@ -158,8 +243,10 @@ export const fromConfig = (
  *   maxAttempts: 4,
  *   schedule: Backoff.exponential("50 millis").pipe(Backoff.jitter("full"))
  * })
+ * ```
  *
  * @since 0.1.0
+ * @category constructors
  */
 export const make = <E = unknown, R = never>(options: {
   readonly operation: string
@@ -168,18 +255,22 @@ export const make = <E = unknown, R = never>(options: {
   readonly byCategory?: Partial<Record<Category, Schedule.Schedule<unknown, Backoff.RetryInput<E>, R>>> | undefined
   readonly retryAfterExtra?: Duration.DurationInput | undefined
   readonly budget?: Budget | undefined
-}): RetryPolicy<E, R> => ({
-  operation: options.operation,
-  maxAttempts: Math.max(1, options.maxAttempts ?? defaultConfig.maxAttempts),
-  schedule: options.schedule ?? backoffFor(defaultConfig, defaultConfig.initialDelayMillis),
-  byCategory:
-    options.byCategory ??
-    (options.schedule === undefined
-      ? { throttled: backoffFor(defaultConfig, defaultConfig.throttledInitialDelayMillis) }
-      : {}),
-  retryAfterExtra: Duration.decode(options.retryAfterExtra ?? Duration.millis(defaultConfig.retryAfterExtraMillis)),
-  budget: options.budget
-})
+}): Effect.Effect<RetryPolicy<E, R>, ParseResult.ParseError> =>
+  Effect.map(
+    Schema.decodeUnknown(MakeData)({ maxAttempts: options.maxAttempts, retryAfterExtra: options.retryAfterExtra }),
+    (data): RetryPolicy<E, R> => ({
+      operation: options.operation,
+      maxAttempts: data.maxAttempts ?? defaultConfig.maxAttempts,
+      schedule: options.schedule ?? backoffFor(defaultConfig, defaultConfig.initialDelay),
+      byCategory:
+        options.byCategory ??
+        (options.schedule === undefined
+          ? { throttled: backoffFor(defaultConfig, defaultConfig.throttledInitialDelay) }
+          : {}),
+      retryAfterExtra: data.retryAfterExtra ?? defaultConfig.retryAfterExtra,
+      budget: options.budget
+    })
+  )
 
 /**
  * Retries `self` with a policy. Failures are classified by the `Classifier` in context.

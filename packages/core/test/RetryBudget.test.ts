@@ -95,10 +95,17 @@ describe("RetryBudget (AWS token bucket)", () => {
     }).pipe(Effect.provide(Events.layer()))
   )
 
-  it.effect("a bad config is a defect at start-up", () =>
+  it.effect("a bad config fails make with a ParseError naming the path", () =>
     Effect.gen(function* () {
-      const exit = yield* Effect.exit(Effect.scoped(RetryBudget.make({ capacity: -1 })))
-      expect(exit._tag).toBe("Failure")
+      const bad = yield* Effect.flip(Effect.scoped(RetryBudget.make({ capacity: -1 })))
+      expect(bad._tag).toBe("ParseError")
+      expect(bad.message).toContain("capacity")
+      const badWindow = yield* Effect.flip(Effect.scoped(RetryBudget.make({ mode: "ratio", window: -5 })))
+      expect(badWindow.message).toContain("window")
+      const layerError = yield* Effect.flip(
+        Effect.provide(RetryBudget.RetryBudget, RetryBudget.layer({ mode: "ratio", ratio: -1 }))
+      )
+      expect(layerError.message).toContain("ratio")
     })
   )
 })
@@ -120,7 +127,7 @@ describe("RetryBudget (ratio)", () => {
 
   it.scoped("Finagle reserve: minRetriesPerSecond * window retries without traffic", () =>
     Effect.gen(function* () {
-      const budget = yield* RetryBudget.make({ mode: "ratio", minRetriesPerSecond: 1, windowMillis: 5000 })
+      const budget = yield* RetryBudget.make({ mode: "ratio", minRetriesPerSecond: 1, window: "5 seconds" })
       expect(budget.available()).toBe(5)
       for (let i = 0; i < 5; i++) expect(budget.tryWithdraw(timeout)).toBe(true)
       expect(budget.tryWithdraw(timeout)).toBe(false)
@@ -133,7 +140,7 @@ describe("RetryBudget (ratio)", () => {
         mode: "ratio",
         ratio: 0.5,
         minRetriesPerSecond: 0,
-        windowMillis: 10_000,
+        window: 10_000,
         buckets: 10
       })
       for (let i = 0; i < 10; i++) budget.onRequest()
@@ -157,6 +164,44 @@ describe("RetryBudget (ratio)", () => {
   )
 })
 
+describe("RetryBudget.Registry", () => {
+  it.scoped("by default nothing is shared: every get makes a new budget", () =>
+    Effect.gen(function* () {
+      const registry = yield* RetryBudget.Registry
+      const a = yield* registry.get("upstream", { capacity: 10 })
+      const b = yield* registry.get("upstream", { capacity: 10 })
+      expect(a).not.toBe(b)
+      expect(a.name).toBe("upstream")
+      a.tryWithdraw(server)
+      expect(a.available()).toBe(5)
+      expect(b.available()).toBe(10)
+    })
+  )
+
+  it.scoped("layerRegistry shares one budget per name; the first config wins; names are separate", () =>
+    Effect.gen(function* () {
+      const registry = yield* RetryBudget.Registry
+      const a = yield* registry.get("upstream", { capacity: 10 })
+      const b = yield* registry.get("upstream", { capacity: 99 })
+      const other = yield* registry.get("other", { mode: "ratio" })
+      expect(a).toBe(b)
+      expect(a.available()).toBe(10)
+      expect(other).not.toBe(a)
+      expect(other.name).toBe("other")
+    }).pipe(Effect.provide(RetryBudget.layerRegistry))
+  )
+
+  it.scoped("a bad config is a ParseError, even for a name already shared", () =>
+    Effect.gen(function* () {
+      const registry = yield* RetryBudget.Registry
+      yield* registry.get("upstream")
+      const bad = yield* Effect.flip(registry.get("upstream", { retryCost: -5 }))
+      expect(bad._tag).toBe("ParseError")
+      expect(bad.message).toContain("retryCost")
+    }).pipe(Effect.provide(RetryBudget.layerRegistry))
+  )
+})
+
 describe("RetryBudget.unlimited", () => {
   it("always pays", () => {
     for (let i = 0; i < 1000; i++) expect(RetryBudget.unlimited.tryWithdraw(timeout)).toBe(true)
@@ -167,14 +212,14 @@ describe("RetryBudget with RetryPolicy", () => {
   const alwaysServer = Classifier.layerFrom(() => server)
 
   /** Runs an always-failing call under `budget`; returns the number of attempts and the failure tag. */
-  const run = (budget: RetryBudget.RetryBudgetService) =>
+  const run = (budget: RetryBudget.RetryBudget) =>
     Effect.gen(function* () {
       let attempts = 0
       const call = Effect.suspend(() => {
         attempts++
         return Effect.fail("boom")
       })
-      const policy = RetryPolicy.make({ operation: "op", maxAttempts: 10, schedule: Schedule.forever, budget })
+      const policy = yield* RetryPolicy.make({ operation: "op", maxAttempts: 10, schedule: Schedule.forever, budget })
       const fiber = yield* Effect.fork(Effect.flip(RetryPolicy.retry(call, policy)))
       yield* TestClock.adjust("1 second")
       const error = yield* Fiber.join(fiber)

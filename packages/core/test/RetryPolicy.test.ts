@@ -1,5 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as Chunk from "effect/Chunk"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
@@ -24,11 +25,17 @@ import { recordingTracer } from "./support/tracer.js"
 const constantPolicy = (maxAttempts: number, millis = 100) =>
   RetryPolicy.make<Boom>({ operation: "op", maxAttempts, schedule: Backoff.constant(`${millis} millis`) })
 
+/** Retries with `constantPolicy(maxAttempts, millis)`. */
+const retryConstant =
+  (maxAttempts: number, millis = 100) =>
+  <A, R>(self: Effect.Effect<A, Boom, R>) =>
+    Effect.flatMap(constantPolicy(maxAttempts, millis), (policy) => RetryPolicy.retry(self, policy))
+
 describe("RetryPolicy", () => {
   it.effect("a non-retryable failure makes exactly one attempt and keeps its own error", () =>
     Effect.gen(function* () {
       const { op, times } = yield* scripted([new Boom({ category: "validation" }), transient])
-      const exit = yield* Effect.exit(op.pipe(RetryPolicy.retry(constantPolicy(5))))
+      const exit = yield* Effect.exit(op.pipe(retryConstant(5)))
       expect(exit).toStrictEqual(Exit.fail(new Boom({ category: "validation" })))
       expect(yield* times).toEqual([0])
     }).pipe(Effect.provide(testClassifier))
@@ -37,7 +44,7 @@ describe("RetryPolicy", () => {
   it.effect("retries transient failures on the schedule and succeeds", () =>
     Effect.gen(function* () {
       const { op, times } = yield* scripted([transient, transient])
-      const fiber = yield* Effect.fork(op.pipe(RetryPolicy.retry(constantPolicy(5))))
+      const fiber = yield* Effect.fork(op.pipe(retryConstant(5)))
       yield* TestClock.adjust("1 second")
       expect(yield* Fiber.join(fiber)).toBe("ok")
       expect(yield* times).toEqual([0, 100, 200])
@@ -47,7 +54,7 @@ describe("RetryPolicy", () => {
   it.effect("RetriesExhausted carries every attempt: failure, classification, delay and time", () =>
     Effect.gen(function* () {
       const { op, times } = yield* scripted([transient, transient, transient, transient])
-      const fiber = yield* Effect.fork(Effect.flip(op.pipe(RetryPolicy.retry(constantPolicy(3)))))
+      const fiber = yield* Effect.fork(Effect.flip(op.pipe(retryConstant(3))))
       yield* TestClock.adjust("1 second")
       const error = yield* Fiber.join(fiber)
       expect(yield* times).toEqual([0, 100, 200])
@@ -72,7 +79,7 @@ describe("RetryPolicy", () => {
   it.effect("each category may have its own schedule: throttled waits longer", () =>
     Effect.gen(function* () {
       const { op, times } = yield* scripted([transient, new Boom({ category: "throttled" }), transient])
-      const policy = RetryPolicy.make<Boom>({
+      const policy = yield* RetryPolicy.make<Boom>({
         operation: "op",
         maxAttempts: 5,
         schedule: Backoff.constant("100 millis"),
@@ -91,7 +98,7 @@ describe("RetryPolicy", () => {
         new Boom({ category: "throttled", retryAfterMillis: 2000 }),
         new Boom({ category: "throttled", retryAfterMillis: 60_000 })
       ])
-      const policy = RetryPolicy.make<Boom>({
+      const policy = yield* RetryPolicy.make<Boom>({
         operation: "op",
         maxAttempts: 5,
         schedule: Backoff.constant("100 millis"),
@@ -109,9 +116,7 @@ describe("RetryPolicy", () => {
   it.effect("never sleeps past the caller's deadline", () =>
     Effect.gen(function* () {
       const { op, times } = yield* scripted([transient, transient, transient, transient, transient])
-      const fiber = yield* Effect.fork(
-        Effect.flip(op.pipe(RetryPolicy.retry(constantPolicy(10)), Deadline.within("250 millis")))
-      )
+      const fiber = yield* Effect.fork(Effect.flip(op.pipe(retryConstant(10), Deadline.within("250 millis"))))
       yield* TestClock.adjust("1 second")
       const error = yield* Fiber.join(fiber)
       // attempts at 0, 100, 200; a retry at 300 would pass the deadline at 250: stop without sleeping
@@ -126,13 +131,13 @@ describe("RetryPolicy", () => {
       const open = new Boom({ category: "unavailable", retryAfterMillis: 1000, code: Classification.circuitOpenCode })
       // no deadline: fail fast
       const a = yield* scripted([open])
-      const noDeadline = yield* Effect.flip(a.op.pipe(RetryPolicy.retry(constantPolicy(5))))
+      const noDeadline = yield* Effect.flip(a.op.pipe(retryConstant(5)))
       expect(noDeadline).toBeInstanceOf(Errors.RetriesExhausted)
       if (noDeadline instanceof Errors.RetriesExhausted) expect(noDeadline.reason).toBe("breaker-open")
       expect(yield* a.times).toEqual([0])
       // a deadline of 5 s: wait the full second for the probe, even past backoff + extra
       const b = yield* scripted([open])
-      const policy = RetryPolicy.make<Boom>({
+      const policy = yield* RetryPolicy.make<Boom>({
         operation: "op",
         schedule: Backoff.constant("10 millis"),
         retryAfterExtra: "100 millis"
@@ -153,7 +158,7 @@ describe("RetryPolicy", () => {
     Effect.gen(function* () {
       const open = new Boom({ category: "unavailable", retryAfterMillis: 1000, code: Classification.circuitOpenCode })
       const { op, times } = yield* scripted([transient, open, open, open, transient])
-      const policy = RetryPolicy.make<Boom>({
+      const policy = yield* RetryPolicy.make<Boom>({
         operation: "op",
         maxAttempts: 3,
         schedule: Backoff.constant("10 millis")
@@ -177,7 +182,7 @@ describe("RetryPolicy", () => {
           successes.push(firstTry)
         }
       }
-      const policy = RetryPolicy.make<Boom>({
+      const policy = yield* RetryPolicy.make<Boom>({
         operation: "op",
         maxAttempts: 5,
         schedule: Backoff.constant("10 millis"),
@@ -203,7 +208,7 @@ describe("RetryPolicy", () => {
   it.scoped("with the AWS retry budget, a retry that succeeds refunds its cost", () =>
     Effect.gen(function* () {
       const budget = yield* RetryBudget.make({ name: "aws" })
-      const policy = RetryPolicy.make<Boom>({
+      const policy = yield* RetryPolicy.make<Boom>({
         operation: "op",
         maxAttempts: 3,
         schedule: Backoff.constant("10 millis"),
@@ -228,7 +233,7 @@ describe("RetryPolicy", () => {
       const run = (layer: Layer.Layer<Classifier.Classifier>) =>
         Effect.gen(function* () {
           const { op, times } = yield* scripted([transient, transient])
-          const fiber = yield* Effect.fork(Effect.exit(op.pipe(RetryPolicy.retry(constantPolicy(5)))))
+          const fiber = yield* Effect.fork(Effect.exit(op.pipe(retryConstant(5))))
           yield* TestClock.adjust("1 second")
           yield* Fiber.join(fiber)
           return (yield* times).length
@@ -244,7 +249,7 @@ describe("RetryPolicy", () => {
   it.effect("interrupting the fiber during a backoff sleep stops the retries at once", () =>
     Effect.gen(function* () {
       const { op, times } = yield* scripted([transient, transient, transient, transient])
-      const fiber = yield* Effect.fork(op.pipe(RetryPolicy.retry(constantPolicy(5, 1000))))
+      const fiber = yield* Effect.fork(op.pipe(retryConstant(5, 1000)))
       yield* TestClock.adjust("1500 millis")
       expect(yield* times).toEqual([0, 1000])
       yield* Fiber.interrupt(fiber)
@@ -259,7 +264,7 @@ describe("RetryPolicy", () => {
         const hub = yield* Events.ResilienceEvents
         const events = yield* hub.subscribe
         const { op } = yield* scripted([transient, new Boom({ category: "validation" })])
-        const fiber = yield* Effect.fork(Effect.exit(op.pipe(RetryPolicy.retry(constantPolicy(5)))))
+        const fiber = yield* Effect.fork(Effect.exit(op.pipe(retryConstant(5))))
         yield* TestClock.adjust("1 second")
         yield* Fiber.join(fiber)
         const seen = Chunk.toReadonlyArray(yield* Stream.runCollect(Stream.take(events, 2)))
@@ -280,9 +285,7 @@ describe("RetryPolicy", () => {
     Effect.gen(function* () {
       const { tracer, events: recorded } = recordingTracer()
       const { op } = yield* scripted([transient])
-      const fiber = yield* Effect.fork(
-        op.pipe(RetryPolicy.retry(constantPolicy(5)), Effect.withSpan("call"), Effect.withTracer(tracer))
-      )
+      const fiber = yield* Effect.fork(op.pipe(retryConstant(5), Effect.withSpan("call"), Effect.withTracer(tracer)))
       yield* TestClock.adjust("1 second")
       yield* Fiber.join(fiber)
       expect(recorded).toEqual([
@@ -305,7 +308,11 @@ describe("RetryPolicy", () => {
     Effect.gen(function* () {
       const failures = Array.from({ length: 10 }, () => transient)
       const { op, times } = yield* scripted(failures)
-      const fiber = yield* Effect.fork(Effect.flip(op.pipe(RetryPolicy.retry(RetryPolicy.fromConfig("op")))))
+      const fiber = yield* Effect.fork(
+        Effect.flip(
+          op.pipe((self) => Effect.flatMap(RetryPolicy.fromConfig("op"), (policy) => RetryPolicy.retry(self, policy)))
+        )
+      )
       yield* TestClock.adjust("1 minute")
       const error = yield* Fiber.join(fiber)
       const ts = yield* times
@@ -322,12 +329,57 @@ describe("RetryPolicy", () => {
     }).pipe(Effect.provide(testClassifier), Effect.withRandom(Random.make(7)))
   )
 
-  it("decodes a policy config and names the bad field", () => {
-    const config = Schema.decodeUnknownSync(RetryPolicy.Config)({ maxAttempts: 3 })
-    expect(config).toMatchObject({ maxAttempts: 3, initialDelayMillis: 100, factor: 2, maxDelayMillis: 30_000 })
+  it("decodes a policy config, durations as DurationInput, and names the bad field", () => {
+    const config = Schema.decodeUnknownSync(RetryPolicy.Config)({ maxAttempts: 3, maxDelay: "10 seconds" })
+    expect(config).toStrictEqual({
+      ...RetryPolicy.defaultConfig,
+      maxAttempts: 3,
+      maxDelay: Duration.seconds(10)
+    })
+    expect(Schema.decodeUnknownSync(RetryPolicy.Config)({})).toStrictEqual(RetryPolicy.defaultConfig)
+    expect(Schema.decodeUnknownSync(RetryPolicy.Config)({ initialDelay: 250 }).initialDelay).toStrictEqual(
+      Duration.millis(250)
+    )
     expect(() => Schema.decodeUnknownSync(RetryPolicy.Config)({ maxAttempts: 0 })).toThrow(/maxAttempts/)
     expect(() => Schema.decodeUnknownSync(RetryPolicy.Config)({ jitter: "lots" })).toThrow(/jitter/)
+    expect(() => Schema.decodeUnknownSync(RetryPolicy.Config)({ initialDelay: "soon" })).toThrow(/initialDelay/)
+    expect(() => Schema.decodeUnknownSync(RetryPolicy.Config)({ maxDelay: "forever" })).toThrow(/maxDelay/)
+    expect(() => Schema.decodeUnknownSync(RetryPolicy.Config)({ initialDelay: Duration.infinity })).toThrow(
+      /initialDelay/
+    )
   })
+
+  it.effect("a bad config or bad options fail make / fromConfig with a ParseError naming the path; never clamped", () =>
+    Effect.gen(function* () {
+      const zero = yield* Effect.flip(RetryPolicy.make({ operation: "op", maxAttempts: 0 }))
+      expect(zero._tag).toBe("ParseError")
+      expect(zero.message).toContain("maxAttempts")
+      const fraction = yield* Effect.flip(RetryPolicy.make({ operation: "op", maxAttempts: 1.5 }))
+      expect(fraction.message).toContain("maxAttempts")
+      const config = yield* Effect.flip(RetryPolicy.fromConfig("op", { maxAttempts: 0 }))
+      expect(config.message).toContain("maxAttempts")
+      const delay = yield* Effect.flip(RetryPolicy.fromConfig("op", { throttledInitialDelay: Duration.infinity }))
+      expect(delay.message).toContain("throttledInitialDelay")
+      const one = yield* RetryPolicy.make({ operation: "op", maxAttempts: 1 })
+      expect(one.maxAttempts).toBe(1)
+    })
+  )
+
+  it.effect('fromConfig reads durations as written: a constant backoff of "250 millis"', () =>
+    Effect.gen(function* () {
+      const policy = yield* RetryPolicy.fromConfig("op", {
+        maxAttempts: 3,
+        backoff: "constant",
+        initialDelay: "250 millis",
+        jitter: "none"
+      })
+      const { op, times } = yield* scripted([transient, transient])
+      const fiber = yield* Effect.fork(op.pipe(RetryPolicy.retry(policy)))
+      yield* TestClock.adjust("1 second")
+      expect(yield* Fiber.join(fiber)).toBe("ok")
+      expect(yield* times).toEqual([0, 250, 500])
+    }).pipe(Effect.provide(testClassifier))
+  )
 
   it.effect("policies compose with Effect's schedule combinators", () =>
     Effect.gen(function* () {
@@ -338,7 +390,11 @@ describe("RetryPolicy", () => {
         Schedule.whileInput((input: Backoff.RetryInput<Boom>) => input.error.category === "unavailable")
       )
       const fiber = yield* Effect.fork(
-        Effect.flip(op.pipe(RetryPolicy.retry(RetryPolicy.make<Boom>({ operation: "op", maxAttempts: 10, schedule }))))
+        Effect.flip(
+          Effect.flatMap(RetryPolicy.make<Boom>({ operation: "op", maxAttempts: 10, schedule }), (policy) =>
+            RetryPolicy.retry(op, policy)
+          )
+        )
       )
       yield* TestClock.adjust("1 second")
       yield* Fiber.join(fiber)

@@ -155,7 +155,7 @@ describe("ResilientHttpClient", () => {
   it.live("gives an attempt that takes too long up and retries it", () =>
     Effect.gen(function* () {
       const server = yield* serve([body("slow", 1500), body("fast")])
-      const http = yield* client({ policy: { attemptTimeoutMillis: 200, retry: { initialDelayMillis: 1 } } })
+      const http = yield* client({ policy: { attemptTimeoutMillis: 200, retry: { initialDelay: 1 } } })
       const response = yield* http.get(`${server.url}/a`)
       // the first attempt was given up: the answer is the second one's
       expect(yield* response.text).toBe("fast")

@@ -1,0 +1,221 @@
+import * as Clock from "effect/Clock"
+import type * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import type * as Schedule from "effect/Schedule"
+import * as ScheduleDecision from "effect/ScheduleDecision"
+import * as ScheduleIntervals from "effect/ScheduleIntervals"
+import type { RetryInput } from "../../Backoff.js"
+import type { Classification } from "../../Classification.js"
+import * as C from "../../Classification.js"
+import type { Classifier } from "../../Classifier.js"
+import * as Deadline from "../../Deadline.js"
+import { type AttemptRecord, type FailureSummary, RetriesExhausted, RetryBudgetExhausted } from "../../Errors.js"
+import * as Events from "../../Events.js"
+import type { RetryPolicy } from "../../RetryPolicy.js"
+import * as core from "./core.js"
+
+type StopReason = core.StopReason
+
+/** @internal */
+export const summarize = (error: unknown, classification: Classification): FailureSummary => ({
+  tag: tagOf(error),
+  message: classification.message
+})
+
+/** @internal */
+export const tagOf = (error: unknown): string => {
+  if (typeof error === "object" && error !== null) {
+    if ("_tag" in error && typeof error._tag === "string") return error._tag
+    const name = error.constructor?.name
+    return typeof name === "string" && name.length > 0 ? name : "Object"
+  }
+  return typeof error
+}
+
+/**
+ * Adds an event to the current span, if there is a real one (not an external parent).
+ *
+ * @internal
+ */
+export const spanEvent = (name: string, attributes: Record<string, unknown>): Effect.Effect<void> =>
+  Effect.withFiberRuntime((fiber) => {
+    const span = fiber.currentSpan
+    return span !== undefined && span._tag === "Span"
+      ? Effect.map(Clock.currentTimeNanos, (now) => span.event(name, now, attributes))
+      : Effect.void
+  })
+
+/** @internal */
+export interface Hooks<A, E, R> {
+  /** What to run for the second and later attempts (default: `self` again). */
+  readonly next?: Effect.Effect<A, E, R> | undefined
+  /** Called when a retry is scheduled after attempt `attempt` failed. */
+  readonly onRetry?: ((attempt: number, classification: Classification) => Effect.Effect<void>) | undefined
+  /** Called synchronously when the call fails for good (no retry follows). */
+  readonly onGiveUp?: (() => void) | undefined
+}
+
+/** @internal */
+export const retryWith = <A, E, R, R2>(
+  self: Effect.Effect<A, E, R>,
+  policy: RetryPolicy<E, R2>,
+  classifier: Context.Tag.Service<Classifier>,
+  hooks?: Hooks<A, E, R>
+): Effect.Effect<A, E | RetriesExhausted | RetryBudgetExhausted, R | R2> => {
+  const budget = policy.budget
+  const first =
+    budget === undefined
+      ? self
+      : Effect.suspend(() => {
+          budget.onRequest?.()
+          return Effect.map(self, (a) => {
+            budget.onSuccess(true)
+            return a
+          })
+        })
+  return Effect.catchAll(first, (error) => afterFailure(hooks?.next ?? self, policy, classifier, error, hooks))
+}
+
+const afterFailure = <A, E, R, R2>(
+  self: Effect.Effect<A, E, R>,
+  policy: RetryPolicy<E, R2>,
+  classifier: Context.Tag.Service<Classifier>,
+  firstError: E,
+  hooks: Hooks<A, E, R> | undefined
+): Effect.Effect<A, E | RetriesExhausted | RetryBudgetExhausted, R | R2> =>
+  Effect.suspend(() => {
+    const attempts: Array<AttemptRecord> = []
+    // Each schedule keeps its own state across the attempts of this call.
+    const states = new Map<Schedule.Schedule<unknown, RetryInput<E>, R2>, unknown>()
+    const extraMillis = Duration.toMillis(policy.retryAfterExtra)
+    const budget = policy.budget
+    const onRetry = hooks?.onRetry
+
+    const stop = (
+      reason: StopReason,
+      attempt: number,
+      classification: Classification,
+      error: E
+    ): Effect.Effect<never, E | RetriesExhausted | RetryBudgetExhausted> => {
+      hooks?.onGiveUp?.()
+      const stopped = Events.publish(
+        Events.ResilienceEvent.RetryStopped({
+          operation: policy.operation,
+          attempt,
+          reason,
+          classification,
+          attempts: attempts.slice()
+        })
+      ).pipe(
+        Effect.zipRight(
+          spanEvent("resilience.retry.stopped", {
+            "resilience.operation": policy.operation,
+            "resilience.attempt": attempt,
+            "resilience.reason": reason,
+            "resilience.category": classification.category,
+            "resilience.code": classification.code
+          })
+        )
+      )
+      const failure: E | RetriesExhausted | RetryBudgetExhausted =
+        reason === "not-retryable"
+          ? error
+          : reason === "budget"
+            ? new RetryBudgetExhausted({ budget: budget?.name ?? "retry-budget", operation: policy.operation })
+            : new RetriesExhausted({ operation: policy.operation, reason, attempts: attempts.slice() })
+      return Effect.zipRight(stopped, Effect.fail(failure))
+    }
+
+    /**
+     * `attempt` numbers every try; `made` counts the tries that reached the operation, which is
+     * what `maxAttempts` limits: a call an open breaker refused never reached it (waiting for the
+     * probe is bounded by the deadline instead).
+     */
+    const onFailure = (
+      error: E,
+      attempt: number,
+      made: number
+    ): Effect.Effect<A, E | RetriesExhausted | RetryBudgetExhausted, R | R2> =>
+      Effect.flatMap(Clock.currentTimeMillis, (now) => {
+        const classification = classifier.classify(error)
+        const refused = classification.code === C.circuitOpenCode
+        const reached = core.reachedAttempts(made, refused)
+        const record: AttemptRecord = {
+          attempt,
+          failure: summarize(error, classification),
+          classification,
+          atMillis: now
+        }
+        const early = core.stopBeforeSchedule(classification, reached, policy.maxAttempts)
+        if (early !== undefined) {
+          attempts.push(record)
+          return stop(early, attempt, classification, error)
+        }
+        const schedule = policy.byCategory[classification.category] ?? policy.schedule
+        const state = states.has(schedule) ? states.get(schedule) : schedule.initial
+        return Effect.flatMap(
+          schedule.step(now, { error, classification, attempt }, state),
+          ([nextState, , decision]) => {
+            if (ScheduleDecision.isDone(decision)) {
+              attempts.push(record)
+              return stop("exhausted", attempt, classification, error)
+            }
+            states.set(schedule, nextState)
+            const circuitOpen = refused
+            const delay = core.retryDelay(
+              ScheduleIntervals.start(decision.intervals) - now,
+              classification.retryAfter === undefined ? undefined : Duration.toMillis(classification.retryAfter),
+              extraMillis,
+              circuitOpen
+            )
+            return Effect.flatMap(Deadline.remaining, (remaining) => {
+              const late = core.stopForTime(delay, Option.getOrUndefined(remaining), circuitOpen)
+              if (late !== undefined) {
+                attempts.push(record)
+                return stop(late, attempt, classification, error)
+              }
+              if (budget !== undefined && !budget.tryWithdraw(classification)) {
+                attempts.push(record)
+                return stop("budget", attempt, classification, error)
+              }
+              attempts.push({ ...record, delayMillis: delay })
+              const announce = Events.publish(
+                Events.ResilienceEvent.RetryScheduled({
+                  operation: policy.operation,
+                  attempt,
+                  delayMillis: delay,
+                  classification
+                })
+              ).pipe(
+                Effect.zipRight(
+                  spanEvent("resilience.retry", {
+                    "resilience.operation": policy.operation,
+                    "resilience.attempt": attempt,
+                    "resilience.delay_ms": delay,
+                    "resilience.category": classification.category,
+                    "resilience.code": classification.code
+                  })
+                )
+              )
+              const next = Effect.matchEffect(self, {
+                onFailure: (e) => onFailure(e, attempt + 1, reached + 1),
+                onSuccess: (a) => {
+                  if (budget !== undefined) budget.onSuccess(false, classification)
+                  return Effect.succeed(a)
+                }
+              })
+              return (
+                onRetry === undefined ? announce : Effect.zipRight(announce, onRetry(attempt, classification))
+              ).pipe(
+                Effect.zipRight(delay > 0 ? Effect.sleep(Duration.millis(delay)) : Effect.void),
+                Effect.zipRight(next)
+              )
+            })
+          }
+        )
+      })
+
+    return onFailure(firstError, 1, 1)
+  })
