@@ -7,8 +7,9 @@
  * Run: node --import tsx test/crash/checkpoint-cost.ts [N=2000] [RUNS=5]
  * (`pnpm bench dlq` measures the checkpoint on SQLite and PostgreSQL at concurrency 1 as well.)
  */
-import { Batch, Checkpoint, Classifier, DeadLetterQueue, Idempotency } from "@effect-resilience/core"
-import { SqlCheckpointStore, SqlIdempotencyStore } from "@effect-resilience/sql"
+import { Classifier } from "@effect-resilience/core"
+import { Batch, Checkpoint, DeadLetterQueue, Idempotency } from "@effect-resilience/durable"
+import { SqlCheckpoint, SqlIdempotency } from "@effect-resilience/sql"
 import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -34,9 +35,15 @@ const once = (
   Effect.gen(function* () {
     const dir = mkdtempSync(join(tmpdir(), "measure-"))
     const client = SqliteClient.layer({ filename: join(dir, "m.db") })
-    const cpLayer = cp === "memory" ? Checkpoint.layerMemory : SqlCheckpointStore.layer.pipe(Layer.provide(client))
-    const idLayer = idem === "memory" ? Idempotency.layerMemory : SqlIdempotencyStore.layer.pipe(Layer.provide(client))
-    const layer = Layer.mergeAll(cpLayer, idLayer, DeadLetterQueue.layerMemory(), Classifier.layer)
+    const cpLayer = cp === "memory" ? Checkpoint.layerStoreMemory : SqlCheckpoint.layerStore.pipe(Layer.provide(client))
+    const idLayer =
+      idem === "memory" ? Idempotency.layerStoreMemory : SqlIdempotency.layerStore.pipe(Layer.provide(client))
+    const layer = Layer.mergeAll(
+      cpLayer,
+      idLayer,
+      DeadLetterQueue.layer().pipe(Layer.provide(DeadLetterQueue.layerStoreMemory)),
+      Classifier.layer
+    )
     const ms = yield* Effect.scoped(
       Effect.gen(function* () {
         const ctx = yield* Layer.build(layer)

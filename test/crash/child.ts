@@ -9,12 +9,13 @@
  */
 // Module by module rather than the package indexes: the child starts several times, and loading
 // only what it uses keeps each start short.
-import * as Batch from "@effect-resilience/core/Batch"
 import * as Classification from "@effect-resilience/core/Classification"
 import * as Classifier from "@effect-resilience/core/Classifier"
 import * as RetryPolicy from "@effect-resilience/core/RetryPolicy"
-import * as SqlCheckpointStore from "@effect-resilience/sql/CheckpointStore"
-import * as SqlIdempotencyStore from "@effect-resilience/sql/IdempotencyStore"
+import * as Batch from "@effect-resilience/durable/Batch"
+import * as DeadLetterQueue from "@effect-resilience/durable/DeadLetterQueue"
+import * as SqlCheckpoint from "@effect-resilience/sql/SqlCheckpoint"
+import * as SqlIdempotency from "@effect-resilience/sql/SqlIdempotency"
 import * as SqlDeadLetterQueue from "@effect-resilience/sql/SqlDeadLetterQueue"
 import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
 import * as Effect from "effect/Effect"
@@ -69,25 +70,33 @@ const deliver = (item: Item, ctx: Batch.ItemContext) =>
     )
   )
 
-const policy = RetryPolicy.make({ operation: "deliver", maxAttempts: 3, schedule: Schedule.spaced("10 millis") })
+const policy = RetryPolicy.make<UpstreamError>({
+  operation: "deliver",
+  maxAttempts: 3,
+  schedule: Schedule.spaced("10 millis")
+})
 
-const Stores = Layer.mergeAll(SqlCheckpointStore.layer, SqlIdempotencyStore.layer, SqlDeadLetterQueue.layer()).pipe(
-  Layer.provide(SqliteClient.layer({ filename }))
-)
+const Stores = Layer.mergeAll(
+  SqlCheckpoint.layerStore,
+  SqlIdempotency.layerStore,
+  DeadLetterQueue.layer().pipe(Layer.provide(SqlDeadLetterQueue.layerStore))
+).pipe(Layer.provide(SqliteClient.layer({ filename })))
 
 const items = Array.from({ length: Number(count) }, (_, id): Item => ({ id, payload: `item-${id}` }))
 
-const program = Batch.run({
-  batchId,
-  items,
-  key: (item) => `item-${item.id}`,
-  process: deliver,
-  policy: RetryPolicy.retry(policy),
-  itemSchema: Item,
-  resultSchema: Receipt,
-  concurrency: Number(concurrency),
-  lease: `${Number(leaseMillis)} millis`
-}).pipe(
+const program = Effect.flatMap(policy, (policy) =>
+  Batch.run({
+    batchId,
+    items,
+    key: (item) => `item-${item.id}`,
+    process: deliver,
+    policy: RetryPolicy.retry(policy),
+    itemSchema: Item,
+    resultSchema: Receipt,
+    concurrency: Number(concurrency),
+    lease: `${Number(leaseMillis)} millis`
+  })
+).pipe(
   Effect.map((result) => ({
     status: result.status,
     succeeded: result.succeeded.length,

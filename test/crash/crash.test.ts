@@ -18,8 +18,8 @@ import { createServer, type IncomingMessage, type ServerResponse } from "node:ht
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
-import { DeadLetterQueue } from "@effect-resilience/core"
-import { SqlCheckpointStore, SqlDeadLetterQueue } from "@effect-resilience/sql"
+import { DeadLetterQueue } from "@effect-resilience/durable"
+import { SqlCheckpoint, SqlDeadLetterQueue } from "@effect-resilience/sql"
 import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
@@ -217,10 +217,15 @@ describe("Batch crash test", () => {
         const { checkpoint, letters } = yield* Effect.gen(function* () {
           const dlq = yield* DeadLetterQueue.DeadLetterQueue
           const letters = (yield* dlq.list({}, { limit: 10_000 })).entries
-          const checkpoint = yield* Effect.flatMap(SqlCheckpointStore.make, (s) => s.load(batchId))
+          const checkpoint = yield* Effect.flatMap(SqlCheckpoint.makeStore, (s) => s.load(batchId))
           return { checkpoint, letters }
         }).pipe(
-          Effect.provide(SqlDeadLetterQueue.layer().pipe(Layer.provideMerge(SqliteClient.layer({ filename: file }))))
+          Effect.provide(
+            DeadLetterQueue.layer().pipe(
+              Layer.provide(SqlDeadLetterQueue.layerStore),
+              Layer.provideMerge(SqliteClient.layer({ filename: file }))
+            )
+          )
         )
 
         const lettersByKey = new Map<string, number>()

@@ -16,13 +16,14 @@
  * interleaved so that load changes on the machine hit them alike. Writes
  * `apps/bench/results/dlq.json` and prints a table.
  */
-import * as Batch from "@effect-resilience/core/Batch"
-import * as Checkpoint from "@effect-resilience/core/Checkpoint"
 import * as Classification from "@effect-resilience/core/Classification"
 import * as Classifier from "@effect-resilience/core/Classifier"
-import * as DLQ from "@effect-resilience/core/DeadLetterQueue"
-import * as Idempotency from "@effect-resilience/core/Idempotency"
-import * as SqlCheckpointStore from "@effect-resilience/sql/CheckpointStore"
+import * as Batch from "@effect-resilience/durable/Batch"
+import * as Checkpoint from "@effect-resilience/durable/Checkpoint"
+import * as DLQ from "@effect-resilience/durable/DeadLetterQueue"
+import * as Idempotency from "@effect-resilience/durable/Idempotency"
+import * as SqlCheckpoint from "@effect-resilience/sql/SqlCheckpoint"
+import * as SqlConnection from "@effect-resilience/sql/SqlConnection"
 import * as SqlDeadLetterQueue from "@effect-resilience/sql/SqlDeadLetterQueue"
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as Effect from "effect/Effect"
@@ -98,7 +99,7 @@ const dlqRun = (items: number) =>
 interface Store {
   readonly name: string
   /** A fresh, empty dead letter queue for one run. */
-  readonly dlq: Layer.Layer<DLQ.DeadLetterQueue, unknown>
+  readonly dlq: Layer.Layer<DLQ.DeadLetterQueueStore, unknown>
   /** A fresh, empty checkpoint store for one run. */
   readonly checkpoint: Layer.Layer<Checkpoint.CheckpointStore, unknown>
 }
@@ -111,20 +112,18 @@ const tempDir = Effect.acquireRelease(
 const sqliteStore: Store = {
   name: "sqlite",
   dlq: Layer.unwrapScoped(
-    Effect.map(tempDir, (dir) => SqlDeadLetterQueue.layerSqlite({ filename: join(dir, "dlq.db") }))
+    Effect.map(tempDir, (dir) =>
+      SqlDeadLetterQueue.layerStoreConfig({ dialect: "sqlite", filename: join(dir, "dlq.db") })
+    )
   ),
   checkpoint: Layer.unwrapScoped(
-    Effect.map(tempDir, (dir) =>
-      SqlCheckpointStore.layer.pipe(
-        Layer.provide(SqlDeadLetterQueue.layerSqliteClient({ filename: join(dir, "cp.db") }))
-      )
-    )
+    Effect.map(tempDir, (dir) => SqlCheckpoint.layerStoreConfig({ dialect: "sqlite", filename: join(dir, "cp.db") }))
   )
 }
 
 const admin = <A, E>(adminUrl: string, f: (sql: SqlClient.SqlClient) => Effect.Effect<A, E>) =>
   Effect.flatMap(SqlClient.SqlClient, f).pipe(
-    Effect.provide(SqlDeadLetterQueue.layerPgClient({ url: adminUrl, maxConnections: 1 }))
+    Effect.provide(SqlConnection.layerClient({ dialect: "pg", url: adminUrl, maxConnections: 1 }))
   )
 
 /** A fresh PostgreSQL database for one run, dropped afterwards. */
@@ -143,18 +142,18 @@ const pgDatabase = (adminUrl: string) =>
 
 const pgStore = (adminUrl: string): Store => ({
   name: "postgres",
-  dlq: Layer.unwrapScoped(Effect.map(pgDatabase(adminUrl), (db) => SqlDeadLetterQueue.layerPg({ url: db.url }))),
+  dlq: Layer.unwrapScoped(
+    Effect.map(pgDatabase(adminUrl), (db) => SqlDeadLetterQueue.layerStoreConfig({ dialect: "pg", url: db.url }))
+  ),
   checkpoint: Layer.unwrapScoped(
-    Effect.map(pgDatabase(adminUrl), (db) =>
-      SqlCheckpointStore.layer.pipe(Layer.provide(SqlDeadLetterQueue.layerPgClient({ url: db.url })))
-    )
+    Effect.map(pgDatabase(adminUrl), (db) => SqlCheckpoint.layerStoreConfig({ dialect: "pg", url: db.url }))
   )
 })
 
 const memoryStore: Store = {
   name: "memory",
-  dlq: DLQ.layerMemory(),
-  checkpoint: Checkpoint.layerMemory
+  dlq: DLQ.layerStoreMemory,
+  checkpoint: Checkpoint.layerStoreMemory
 }
 
 const Item = Schema.Struct({ id: Schema.String, n: Schema.Number })
@@ -174,7 +173,16 @@ const batchRun = (items: number, checkpoint: Store["checkpoint"]) =>
           resultSchema: Schema.Number
         })
       )
-    }).pipe(Effect.provide(Layer.mergeAll(checkpoint, Idempotency.layerMemory, DLQ.layerMemory(), Classifier.layer)))
+    }).pipe(
+      Effect.provide(
+        Layer.mergeAll(
+          checkpoint,
+          Idempotency.layerStoreMemory,
+          DLQ.layer().pipe(Layer.provide(DLQ.layerStoreMemory)),
+          Classifier.layer
+        )
+      )
+    )
   )
 
 /**
@@ -218,7 +226,11 @@ export const run = async (args: ReadonlyArray<string>): Promise<void> => {
       process.stderr.write(`pass ${pass}/${runs}${pass === 0 ? " (warm-up)" : ""}\n`)
       for (const store of stores) {
         if (dlqErrors.has(store.name)) continue
-        const r = yield* Effect.either(Effect.scoped(Effect.provide(dlqRun(items), store.dlq)))
+        const r = yield* Effect.either(
+          Effect.scoped(
+            Effect.provide(dlqRun(items), DLQ.layer().pipe(Layer.provide(store.dlq), Layer.merge(Classifier.layer)))
+          )
+        )
         if (r._tag === "Left") dlqErrors.set(store.name, String(r.left))
         else if (pass > 0) dlqRuns.set(store.name, [...(dlqRuns.get(store.name) ?? []), r.right])
       }

@@ -6,13 +6,14 @@
  */
 import { mkdirSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
-import * as Batch from "@effect-resilience/core/Batch"
 import * as CircuitBreaker from "@effect-resilience/core/CircuitBreaker"
 import * as Classifier from "@effect-resilience/core/Classifier"
 import * as Events from "@effect-resilience/core/Events"
+import * as Batch from "@effect-resilience/durable/Batch"
+import * as DeadLetterQueue from "@effect-resilience/durable/DeadLetterQueue"
 import { Otel, TraceSummary } from "@effect-resilience/otel"
 import { ResilientHttpClient } from "@effect-resilience/platform"
-import { SqlCheckpointStore, SqlDeadLetterQueue, SqlIdempotencyStore } from "@effect-resilience/sql"
+import { SqlCheckpoint, SqlDeadLetterQueue, SqlIdempotency } from "@effect-resilience/sql"
 import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
@@ -85,9 +86,11 @@ export const policyOf = (options: IngestOptions): ResilientHttpClient.Options =>
 const stores = (dataDir: string) => {
   const batchDb = SqliteClient.layer({ filename: join(dataDir, "batch.db") })
   return Layer.mergeAll(
-    SqlCheckpointStore.layer.pipe(Layer.provide(batchDb)),
-    SqlIdempotencyStore.layer.pipe(Layer.provide(batchDb)),
-    SqlDeadLetterQueue.layerSqlite({ filename: join(dataDir, "dlq.db") })
+    SqlCheckpoint.layerStore.pipe(Layer.provide(batchDb)),
+    SqlIdempotency.layerStore.pipe(Layer.provide(batchDb)),
+    DeadLetterQueue.layer().pipe(
+      Layer.provide(SqlDeadLetterQueue.layerStoreConfig({ dialect: "sqlite", filename: join(dataDir, "dlq.db") }))
+    )
   )
 }
 

@@ -2,7 +2,7 @@
  * The progress line on stderr: done / total, rate, retries, breaker state. On a terminal it is
  * redrawn in place a few times a second; otherwise (a pipe, CI) a plain line every 2 seconds.
  */
-import type * as Batch from "@effect-resilience/core/Batch"
+import type * as Batch from "@effect-resilience/durable/Batch"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"

@@ -2,7 +2,7 @@
  * The demo's end-of-run report: what happened to every record, checked against what the upstream
  * saw (a record is lost when it neither reached the upstream nor the dead letter queue).
  */
-import type * as Batch from "@effect-resilience/core/Batch"
+import type * as Batch from "@effect-resilience/durable/Batch"
 import type { Category } from "@effect-resilience/core/Classification"
 import type { Record as DataRecord, Receipt } from "./Dataset.js"
 import type { UpstreamStats } from "./Upstream.js"

@@ -1,4 +1,4 @@
-import type * as Batch from "@effect-resilience/core/Batch"
+import type * as Batch from "@effect-resilience/durable/Batch"
 import * as Classification from "@effect-resilience/core/Classification"
 import { describe, expect, it } from "@effect/vitest"
 import * as Cause from "effect/Cause"

@@ -146,7 +146,11 @@ describe("Batch", () => {
           (n): Effect.Effect<number, Unavailable> =>
             order.id === "o-2" || n < 3 ? Effect.fail(new Unavailable()) : Effect.succeed(n)
         )
-      const policy = RetryPolicy.make({ operation: "send", maxAttempts: 3, schedule: Schedule.spaced("100 millis") })
+      const policy = yield* RetryPolicy.make<Unavailable>({
+        operation: "send",
+        maxAttempts: 3,
+        schedule: Schedule.spaced("100 millis")
+      })
       const fiber = yield* Effect.fork(
         Batch.run({
           batchId: "retry",
