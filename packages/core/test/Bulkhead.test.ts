@@ -1,15 +1,14 @@
 import { describe, expect, it } from "@effect/vitest"
-import * as Chunk from "effect/Chunk"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
-import * as Scope from "effect/Scope"
-import * as Stream from "effect/Stream"
-import * as TestClock from "effect/TestClock"
 import * as Option from "effect/Option"
-import { Bulkhead, Deadline, Errors, Events } from "../src/index.js"
+import * as ParseResult from "effect/ParseResult"
+import * as Scope from "effect/Scope"
+import * as TestClock from "effect/TestClock"
+import { Bulkhead, Classifier, Deadline, Errors } from "../src/index.js"
 
 /** Lets forked fibers run until `condition` holds (a defect after 10 000 yields). */
 const waitUntil = (condition: () => boolean, spins = 10_000): Effect.Effect<void> =>
@@ -22,7 +21,7 @@ const waitUntil = (condition: () => boolean, spins = 10_000): Effect.Effect<void
   )
 
 /** Holds one slot until the returned deferred is completed. */
-const hold = (bulkhead: Bulkhead.BulkheadService) =>
+const hold = (bulkhead: Bulkhead.Bulkhead) =>
   Effect.gen(function* () {
     const gate = yield* Deferred.make<void>()
     const before = bulkhead.active()
@@ -31,10 +30,12 @@ const hold = (bulkhead: Bulkhead.BulkheadService) =>
     return { gate, fiber }
   })
 
+const random = () => 0.5
+
 describe("Bulkhead", () => {
   it.scoped("the limit holds under many concurrent fibers", () =>
     Effect.gen(function* () {
-      const bulkhead = yield* Bulkhead.make({ maxConcurrent: 3, maxQueue: 100, queueTimeoutMillis: Infinity })
+      const bulkhead = yield* Bulkhead.make({ maxConcurrent: 3, maxQueue: 100, queueTimeout: Infinity })
       let running = 0
       let maxObserved = 0
       const task = (i: number) =>
@@ -59,34 +60,31 @@ describe("Bulkhead", () => {
       expect(maxObserved).toBe(3)
       expect(bulkhead.active()).toBe(0)
       expect(bulkhead.queued()).toBe(0)
-    })
+    }).pipe(Effect.provide(Classifier.layer))
   )
 
-  it.scoped("the fast path is synchronous and does not overtake the queue", () =>
+  it.scoped("as a strategy it decides synchronously and a newcomer does not overtake the queue", () =>
     Effect.gen(function* () {
       const bulkhead = yield* Bulkhead.make({ maxConcurrent: 2, maxQueue: 5 })
-      expect(bulkhead.tryAcquire()).toBe(true)
-      expect(bulkhead.tryAcquire()).toBe(true)
-      expect(bulkhead.tryAcquire()).toBe(false)
+      expect(bulkhead.component).toBe("bulkhead")
+      const first = bulkhead.admit(0, random)
+      expect(first._tag).toBe("Admitted")
+      expect(bulkhead.admit(0, random)._tag).toBe("Admitted")
+      expect(bulkhead.admit(0, random)._tag).toBe("Wait")
       const waiter = yield* Effect.fork(Bulkhead.protect(Effect.succeed("queued"), bulkhead))
       yield* waitUntil(() => bulkhead.queued() === 1)
-      bulkhead.release()
+      if (first._tag === "Admitted") first.settle({ _tag: "Neutral" }, 0, 0)
       // the slot went to the waiter, not to a newcomer
       expect(bulkhead.queued()).toBe(0)
       expect(bulkhead.active()).toBe(2)
-      expect(bulkhead.tryAcquire()).toBe(false)
       expect(yield* Fiber.join(waiter)).toBe("queued")
       expect(bulkhead.active()).toBe(1)
-      bulkhead.release()
-      expect(bulkhead.active()).toBe(0)
-    })
+    }).pipe(Effect.provide(Classifier.layer))
   )
 
-  it.scoped("a full queue rejects with BulkheadRejected(full) and publishes Rejected", () =>
+  it.scoped("a full queue rejects with BulkheadRejected(full)", () =>
     Effect.gen(function* () {
-      const hub = yield* Events.ResilienceEvents
-      const events = yield* hub.subscribe
-      const bulkhead = yield* Bulkhead.make({ name: "db", maxConcurrent: 1, maxQueue: 2, queueTimeoutMillis: Infinity })
+      const bulkhead = yield* Bulkhead.make({ name: "db", maxConcurrent: 1, maxQueue: 2, queueTimeout: Infinity })
       const { gate } = yield* hold(bulkhead)
       const waiters = yield* Effect.forEach([1, 2], (i) => Effect.fork(Bulkhead.protect(Effect.succeed(i), bulkhead)))
       yield* waitUntil(() => bulkhead.queued() === 2)
@@ -95,16 +93,12 @@ describe("Bulkhead", () => {
       expect(bulkhead.queued()).toBe(2)
       yield* Deferred.succeed(gate, undefined)
       expect(yield* Effect.forEach(waiters, Fiber.join)).toEqual([1, 2])
-      const seen = yield* Stream.runCollect(Stream.take(events, 1))
-      expect(Chunk.toReadonlyArray(seen)).toEqual([
-        Events.ResilienceEvent.Rejected({ component: "bulkhead", name: "db", reason: "full" })
-      ])
-    }).pipe(Effect.provide(Events.layer()))
+    }).pipe(Effect.provide(Classifier.layer))
   )
 
   it.scoped("waiters run by priority, FIFO within a priority", () =>
     Effect.gen(function* () {
-      const bulkhead = yield* Bulkhead.make({ maxConcurrent: 1, maxQueue: 10, queueTimeoutMillis: Infinity })
+      const bulkhead = yield* Bulkhead.make({ maxConcurrent: 1, maxQueue: 10, queueTimeout: Infinity })
       const { gate } = yield* hold(bulkhead)
       const order: Array<string> = []
       const fibers: Array<Fiber.RuntimeFiber<void, Errors.BulkheadRejected>> = []
@@ -131,14 +125,12 @@ describe("Bulkhead", () => {
       yield* Deferred.succeed(gate, undefined)
       yield* Effect.forEach(fibers, Fiber.join)
       expect(order).toEqual(["d", "g", "b", "e", "a", "c", "f"])
-    })
+    }).pipe(Effect.provide(Classifier.layer))
   )
 
-  it.scoped("a wait longer than queueTimeoutMillis rejects with BulkheadRejected(queue-timeout)", () =>
+  it.scoped("a wait longer than queueTimeout rejects with BulkheadRejected(queue-timeout)", () =>
     Effect.gen(function* () {
-      const hub = yield* Events.ResilienceEvents
-      const events = yield* hub.subscribe
-      const bulkhead = yield* Bulkhead.make({ name: "api", maxConcurrent: 1, maxQueue: 1, queueTimeoutMillis: 100 })
+      const bulkhead = yield* Bulkhead.make({ name: "api", maxConcurrent: 1, maxQueue: 1, queueTimeout: "100 millis" })
       const { gate } = yield* hold(bulkhead)
       const waiter = yield* Effect.fork(Effect.either(Bulkhead.protect(Effect.succeed("late"), bulkhead)))
       yield* waitUntil(() => bulkhead.queued() === 1)
@@ -153,16 +145,12 @@ describe("Bulkhead", () => {
       expect(bulkhead.active()).toBe(1)
       yield* Deferred.succeed(gate, undefined)
       yield* waitUntil(() => bulkhead.active() === 0)
-      const seen = yield* Stream.runCollect(Stream.take(events, 1))
-      expect(Chunk.toReadonlyArray(seen)).toEqual([
-        Events.ResilienceEvent.Rejected({ component: "bulkhead", name: "api", reason: "queue-timeout" })
-      ])
-    }).pipe(Effect.provide(Events.layer()))
+    }).pipe(Effect.provide(Classifier.layer))
   )
 
   it.scoped("the wait also ends at the call's deadline when that is sooner", () =>
     Effect.gen(function* () {
-      const bulkhead = yield* Bulkhead.make({ name: "api", maxConcurrent: 1, maxQueue: 1, queueTimeoutMillis: 1000 })
+      const bulkhead = yield* Bulkhead.make({ name: "api", maxConcurrent: 1, maxQueue: 1, queueTimeout: "1 second" })
       yield* hold(bulkhead)
       const waiter = yield* Effect.fork(
         Effect.either(
@@ -177,12 +165,12 @@ describe("Bulkhead", () => {
         Either.left(new Errors.BulkheadRejected({ bulkhead: "api", reason: "queue-timeout" }))
       )
       expect(bulkhead.queued()).toBe(0)
-    })
+    }).pipe(Effect.provide(Classifier.layer))
   )
 
   it.scoped("a waiter served before its timeout runs normally", () =>
     Effect.gen(function* () {
-      const bulkhead = yield* Bulkhead.make({ maxConcurrent: 1, maxQueue: 1, queueTimeoutMillis: 100 })
+      const bulkhead = yield* Bulkhead.make({ maxConcurrent: 1, maxQueue: 1, queueTimeout: "100 millis" })
       const { gate } = yield* hold(bulkhead)
       const waiter = yield* Effect.fork(Bulkhead.protect(Effect.succeed("served"), bulkhead))
       yield* waitUntil(() => bulkhead.queued() === 1)
@@ -191,12 +179,12 @@ describe("Bulkhead", () => {
       expect(yield* Fiber.join(waiter)).toBe("served")
       yield* TestClock.adjust("1 second")
       expect(bulkhead.active()).toBe(0)
-    })
+    }).pipe(Effect.provide(Classifier.layer))
   )
 
   it.scoped("an interrupted waiter leaves the queue and takes no slot", () =>
     Effect.gen(function* () {
-      const bulkhead = yield* Bulkhead.make({ maxConcurrent: 1, maxQueue: 5, queueTimeoutMillis: Infinity })
+      const bulkhead = yield* Bulkhead.make({ maxConcurrent: 1, maxQueue: 5, queueTimeout: Infinity })
       const { gate } = yield* hold(bulkhead)
       let ran = false
       const waiter = yield* Effect.fork(
@@ -214,14 +202,13 @@ describe("Bulkhead", () => {
       yield* Deferred.succeed(gate, undefined)
       yield* waitUntil(() => bulkhead.active() === 0)
       expect(ran).toBe(false)
-      expect(bulkhead.tryAcquire()).toBe(true)
-    })
+    }).pipe(Effect.provide(Classifier.layer))
   )
 
   it.scoped("a waiter interrupted just after it was handed a slot gives the slot back", () =>
     Effect.gen(function* () {
-      const bulkhead = yield* Bulkhead.make({ maxConcurrent: 1, maxQueue: 1, queueTimeoutMillis: Infinity })
-      expect(bulkhead.tryAcquire()).toBe(true)
+      const bulkhead = yield* Bulkhead.make({ maxConcurrent: 1, maxQueue: 1, queueTimeout: Infinity })
+      const first = bulkhead.admit(0, random)
       let ran = false
       const waiter = yield* Effect.fork(
         Bulkhead.protect(
@@ -232,15 +219,15 @@ describe("Bulkhead", () => {
         )
       )
       yield* waitUntil(() => bulkhead.queued() === 1)
-      // hand the slot over and interrupt in the same step: the waiter sees its resumption, then the
+      // hand the slot over and interrupt in the same step: the waiter sees its admission, then the
       // interruption, before it can run the call
-      bulkhead.release()
+      if (first._tag === "Admitted") first.settle({ _tag: "Neutral" }, 0, 0)
       expect(bulkhead.active()).toBe(1)
       yield* Fiber.interrupt(waiter)
       expect(ran).toBe(false)
       expect(bulkhead.active()).toBe(0)
       expect(bulkhead.queued()).toBe(0)
-    })
+    }).pipe(Effect.provide(Classifier.layer))
   )
 
   it.scoped("a slot is released on success, failure, defect and interruption of the running call", () =>
@@ -257,12 +244,12 @@ describe("Bulkhead", () => {
       yield* waitUntil(() => bulkhead.active() === 1)
       yield* Fiber.interrupt(running)
       expect(bulkhead.active()).toBe(0)
-    })
+    }).pipe(Effect.provide(Classifier.layer))
   )
 
   it.scoped("interrupting a running call hands its slot to the next waiter", () =>
     Effect.gen(function* () {
-      const bulkhead = yield* Bulkhead.make({ maxConcurrent: 1, maxQueue: 1, queueTimeoutMillis: Infinity })
+      const bulkhead = yield* Bulkhead.make({ maxConcurrent: 1, maxQueue: 1, queueTimeout: Infinity })
       const running = yield* Effect.fork(Bulkhead.protect(Effect.never, bulkhead))
       yield* waitUntil(() => bulkhead.active() === 1)
       const waiter = yield* Effect.fork(Bulkhead.protect(Effect.succeed("next"), bulkhead))
@@ -270,33 +257,44 @@ describe("Bulkhead", () => {
       yield* Fiber.interrupt(running)
       expect(yield* Fiber.join(waiter)).toBe("next")
       expect(bulkhead.active()).toBe(0)
-    })
+    }).pipe(Effect.provide(Classifier.layer))
   )
 
-  it.effect("closing the scope interrupts queued calls", () =>
+  it.effect("closing the scope refuses the queued calls", () =>
     Effect.gen(function* () {
       const scope = yield* Scope.make()
       const bulkhead = yield* Scope.extend(
-        Bulkhead.make({ maxConcurrent: 1, maxQueue: 1, queueTimeoutMillis: Infinity }),
+        Bulkhead.make({ maxConcurrent: 1, maxQueue: 1, queueTimeout: Infinity }),
         scope
       )
       yield* Effect.fork(Bulkhead.protect(Effect.never, bulkhead))
       yield* waitUntil(() => bulkhead.active() === 1)
-      const waiter = yield* Effect.fork(Bulkhead.protect(Effect.succeed(1), bulkhead))
+      const waiter = yield* Effect.fork(Effect.either(Bulkhead.protect(Effect.succeed(1), bulkhead)))
       yield* waitUntil(() => bulkhead.queued() === 1)
       yield* Scope.close(scope, Exit.void)
-      const exit = yield* Fiber.await(waiter)
-      expect(Exit.isInterrupted(exit)).toBe(true)
+      expect(yield* Fiber.join(waiter)).toEqual(
+        Either.left(new Errors.BulkheadRejected({ bulkhead: "default", reason: "full" }))
+      )
+    }).pipe(Effect.provide(Classifier.layer))
+  )
+
+  it.effect("a bad config fails make with a ParseError naming the field", () =>
+    Effect.gen(function* () {
+      const error = yield* Effect.flip(Effect.scoped(Bulkhead.make({ maxConcurrent: 0 })))
+      expect(ParseResult.isParseError(error)).toBe(true)
+      expect(error.message).toContain("maxConcurrent")
+      const queue = yield* Effect.flip(Effect.scoped(Bulkhead.make({ maxQueue: 1.5 })))
+      expect(queue.message).toContain("maxQueue")
     })
   )
 
-  it.effect("Bulkhead.layer provides the service; protect is dual", () =>
+  it.effect("Bulkhead.layer provides one bulkhead; protect is dual", () =>
     Effect.gen(function* () {
       const bulkhead = yield* Bulkhead.Bulkhead
       expect(bulkhead.maxConcurrent).toBe(2)
       const a = yield* Effect.succeed(1).pipe(Bulkhead.protect(bulkhead, { priority: 3 }))
       const b = yield* Bulkhead.protect(Effect.succeed(2), bulkhead)
       expect(a + b).toBe(3)
-    }).pipe(Effect.provide(Bulkhead.layer({ maxConcurrent: 2 })))
+    }).pipe(Effect.provide(Bulkhead.layer({ maxConcurrent: 2 })), Effect.provide(Classifier.layer))
   )
 })

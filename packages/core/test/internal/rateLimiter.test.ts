@@ -5,7 +5,14 @@ import type { Admitted, Rejected, Wait } from "../../src/internal/strategy/core.
 import { manualTimers } from "../support/manualTimers.js"
 
 const bucket = (options: Partial<core.Options> = {}) =>
-  core.make({ algorithm: "token-bucket", limit: 10, windowMillis: 1000, maxDelayMillis: 0, maxKeys: 10_000, ...options })
+  core.make({
+    algorithm: "token-bucket",
+    limit: 10,
+    windowMillis: 1000,
+    maxDelayMillis: 0,
+    maxKeys: 10_000,
+    ...options
+  })
 const fixed = (options: Partial<core.Options> = {}) => bucket({ algorithm: "fixed-window", ...options })
 
 describe("rate limiter core (token bucket)", () => {

@@ -19,7 +19,8 @@ export const manualTimers = (start = 0): ManualTimers => {
     const until = now + millis
     for (;;) {
       let next: [number, { readonly at: number; readonly onFire: () => void }] | undefined
-      for (const entry of timers) if (entry[1].at <= until && (next === undefined || entry[1].at < next[1].at)) next = entry
+      for (const entry of timers)
+        if (entry[1].at <= until && (next === undefined || entry[1].at < next[1].at)) next = entry
       if (next === undefined) break
       timers.delete(next[0])
       now = next[1].at
