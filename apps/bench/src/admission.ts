@@ -1,9 +1,10 @@
 /**
  * `pnpm bench admission [--runs N] [--iterations N] [--out FILE]`: nanoseconds per call added by
- * each synchronous admission core (retry budget check + refund, bulkhead tryAcquire / release,
- * rate limiter tryConsume, adaptive throttle admit, adaptive concurrency acquire / complete) inside
- * an Effect loop, against a baseline loop that only runs `Effect.succeed` in the same process; then
- * the same for each Effect-level combinator (`protect` / `withdraw`) wrapping `Effect.succeed`.
+ * each synchronous admission core (retry budget check + refund; the strategies' `admit` + `settle`
+ * for the bulkhead, the rate limiter, the adaptive throttle and adaptive concurrency, with the time
+ * passed in as a pipeline does once per call) inside an Effect loop, against a baseline loop that
+ * only runs `Effect.succeed` in the same process; then the same for each Effect-level combinator
+ * (`protect` / `withdraw`) wrapping `Effect.succeed`.
  * Each case is the median of `runs` timed loops of `iterations` calls after a warm-up, cases
  * interleaved within a run. Writes `apps/bench/results/admission.json` (`[{ case, nsPerOp }]`) and
  * prints a table with the added cost (case median minus baseline median).
@@ -13,8 +14,10 @@ import {
   AdaptiveThrottle,
   Bulkhead,
   Classification,
+  Classifier,
   RateLimiter,
-  RetryBudget
+  RetryBudget,
+  type Strategy
 } from "@effect-resilience/core"
 import * as Effect from "effect/Effect"
 import { mkdirSync, writeFileSync } from "node:fs"
@@ -46,26 +49,42 @@ const coreLoop =
       return acc
     })
 
-/** A loop whose step runs `wrap(Effect.succeed(1))`. */
+/** A loop whose step runs `wrap(Effect.succeed(1))` (with the default `Classifier`). */
 const combinatorLoop =
-  <E>(wrap: (self: Effect.Effect<number>) => Effect.Effect<number, E>) =>
+  (classifier: Classifier.Classifier["Type"]) =>
+  <E>(wrap: (self: Effect.Effect<number>) => Effect.Effect<number, E, Classifier.Classifier>) =>
   (n: number): Effect.Effect<number> =>
     Effect.gen(function* () {
       let acc = 0
-      const step = Effect.orDie(wrap(Effect.succeed(1)))
+      const step = Effect.orDie(Effect.provideService(wrap(Effect.succeed(1)), Classifier.Classifier, classifier))
       for (let i = 0; i < n; i++) acc += yield* step
       return acc
     })
+
+const success: Strategy.Outcome = { _tag: "Success" }
+const random = () => 0.5
+
+/** One admission through `strategy` at `now`, settled as a success: 0 when admitted. */
+const admitSettle = (strategy: Strategy.Strategy<unknown>, now: number): number => {
+  const decision = strategy.admit(now, random)
+  if (decision._tag !== "Admitted") return 1
+  decision.settle(success, 1, now)
+  return 0
+}
 
 const makeCases = Effect.gen(function* () {
   const aws = yield* RetryBudget.make()
   const ratio = yield* RetryBudget.make({ mode: "ratio" })
   const bulkhead = yield* Bulkhead.make({ maxConcurrent: 10 })
-  const bucket = yield* RateLimiter.make({ limit: 1e12, windowMillis: 1000 })
-  const fixed = yield* RateLimiter.make({ algorithm: "fixed-window", limit: 1e12, windowMillis: 1000 })
+  const bucket = yield* RateLimiter.make({ limit: 1e12, window: "1 second" })
+  const fixed = yield* RateLimiter.make({ algorithm: "fixed-window", limit: 1e12, window: "1 second" })
   const throttle = yield* AdaptiveThrottle.make()
   const concurrency = yield* AdaptiveConcurrency.make()
   const clock = yield* Effect.clock
+  const classifier = yield* Effect.provide(Classifier.Classifier, Classifier.layer)
+  const combinator = combinatorLoop(classifier)
+  // the time a pipeline reads once per call and hands to every strategy
+  const now = clock.unsafeCurrentTimeMillis()
   const cases: ReadonlyArray<Case> = [
     { name: "baseline: Effect.succeed", group: "baseline", loop: coreLoop(() => 0) },
     // what one read of the Clock costs: the cores that need time read it once per call
@@ -99,39 +118,23 @@ const makeCases = Effect.gen(function* () {
         return ratio.tryWithdraw(server) ? 0 : 1
       })
     },
+    { name: "bulkhead admit + settle", group: "sync core", loop: coreLoop(() => admitSettle(bulkhead, now)) },
+    { name: "token bucket admit + settle", group: "sync core", loop: coreLoop(() => admitSettle(bucket, now)) },
+    { name: "fixed window admit + settle", group: "sync core", loop: coreLoop(() => admitSettle(fixed, now)) },
     {
-      name: "bulkhead tryAcquire + release",
+      name: "adaptive throttle admit + settle",
       group: "sync core",
-      loop: coreLoop(() => {
-        const ok = bulkhead.tryAcquire()
-        if (ok) bulkhead.release()
-        return ok ? 0 : 1
-      })
-    },
-    { name: "token bucket tryConsume", group: "sync core", loop: coreLoop(() => bucket.tryConsume("k")) },
-    { name: "fixed window tryConsume", group: "sync core", loop: coreLoop(() => fixed.tryConsume("k")) },
-    {
-      name: "adaptive throttle admit + onAccepted",
-      group: "sync core",
-      loop: coreLoop(() => {
-        const ok = throttle.admit(0.5)
-        throttle.onAccepted()
-        return ok ? 0 : 1
-      })
+      loop: coreLoop(() => admitSettle(throttle, now))
     },
     {
-      name: "adaptive concurrency tryAcquire + complete",
+      name: "adaptive concurrency admit + settle",
       group: "sync core",
-      loop: coreLoop(() => {
-        const ok = concurrency.tryAcquire()
-        if (ok) concurrency.complete(1, false)
-        return ok ? 0 : 1
-      })
+      loop: coreLoop(() => admitSettle(concurrency, now))
     },
     {
       name: "RetryBudget withdraw (Effect) + onSuccess",
       group: "combinator",
-      loop: combinatorLoop((self) =>
+      loop: combinator((self) =>
         Effect.zipRight(
           aws.withdraw(server, "bench"),
           Effect.map(self, (a) => {
@@ -141,17 +144,17 @@ const makeCases = Effect.gen(function* () {
         )
       )
     },
-    { name: "Bulkhead.protect", group: "combinator", loop: combinatorLoop(Bulkhead.protect(bulkhead)) },
+    { name: "Bulkhead.protect", group: "combinator", loop: combinator(Bulkhead.protect(bulkhead)) },
     {
       name: "RateLimiter.protect (token bucket)",
       group: "combinator",
-      loop: combinatorLoop(RateLimiter.protect(bucket, { key: "k" }))
+      loop: combinator(RateLimiter.protect(bucket, { key: "k" }))
     },
-    { name: "AdaptiveThrottle.protect", group: "combinator", loop: combinatorLoop(AdaptiveThrottle.protect(throttle)) },
+    { name: "AdaptiveThrottle.protect", group: "combinator", loop: combinator(AdaptiveThrottle.protect(throttle)) },
     {
       name: "AdaptiveConcurrency.protect",
       group: "combinator",
-      loop: combinatorLoop(AdaptiveConcurrency.protect(concurrency))
+      loop: combinator(AdaptiveConcurrency.protect(concurrency))
     }
   ]
   return cases
@@ -165,7 +168,7 @@ const time = (loop: Effect.Effect<number>, iterations: number, sink: { value: nu
 
 export const run = async (args: ReadonlyArray<string>): Promise<void> => {
   const options = parseArgs(args)
-  const cases = Effect.runSync(Effect.scoped(makeCases))
+  const cases = Effect.runSync(Effect.orDie(Effect.scoped(makeCases)))
   const sink = { value: 0 }
   const loops = cases.map((c) => c.loop(options.iterations))
   // warm-up: let the JIT settle on every loop
