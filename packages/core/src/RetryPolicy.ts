@@ -40,7 +40,17 @@ const FiniteNonNegativeDuration = NonNegativeDuration.pipe(
  * What a retry policy asks of a retry budget (the `RetryBudget` service satisfies it): withdraw the
  * cost of one retry of a failure so classified, and be told of successes.
  *
+ * @example
+ * ```ts
+ * import type { RetryPolicy } from "@effect-resilience/core"
+ *
+ * // a budget of three retries, whatever they are
+ * let left = 3
+ * const budget: RetryPolicy.Budget = { name: "three", tryWithdraw: () => left-- > 0, onSuccess: () => {} }
+ * ```
+ *
  * @since 0.1.0
+ * @category models
  */
 export interface Budget {
   readonly name: string
@@ -58,7 +68,16 @@ export interface Budget {
 /**
  * A retry policy: plain data plus the schedules and budget it names.
  *
+ * @example
+ * ```ts
+ * import { RetryPolicy } from "@effect-resilience/core"
+ * import { Effect } from "effect"
+ *
+ * const attempts = Effect.map(RetryPolicy.fromConfig("get-user"), (policy: RetryPolicy.RetryPolicy) => policy.maxAttempts)
+ * ```
+ *
  * @since 0.1.0
+ * @category models
  */
 export interface RetryPolicy<E = unknown, R = never> {
   /** Name used in errors, events, spans and metrics. */
@@ -280,16 +299,19 @@ export const make = <E = unknown, R = never>(options: {
  * own error.
  *
  * @example
+ * ```ts
  * import { Classifier, RetryPolicy } from "@effect-resilience/core"
  * import { Effect } from "effect"
  *
  * const flaky: Effect.Effect<number, Error> = Effect.fail(new Error("flaky"))
- * const program = flaky.pipe(
- *   RetryPolicy.retry(RetryPolicy.make({ operation: "flaky", maxAttempts: 3 })),
- *   Effect.provide(Classifier.layer)
- * )
+ * const program = Effect.gen(function* () {
+ *   const policy = yield* RetryPolicy.make({ operation: "flaky", maxAttempts: 3 })
+ *   return yield* flaky.pipe(RetryPolicy.retry(policy))
+ * }).pipe(Effect.provide(Classifier.layer))
+ * ```
  *
  * @since 0.1.0
+ * @category combinators
  */
 export const retry: {
   <E, R2>(
@@ -312,9 +334,25 @@ export const retry: {
 
 /**
  * Like {@link retry}, with the Classifier given rather than read from context (the pipeline reads
- * it once when it is built).
+ * it once when it is built), and hooks for the pipeline: what to run for later attempts, what to
+ * do before each retry, and a call when the call fails for good.
+ *
+ * @example
+ * ```ts
+ * import { Classifier, RetryPolicy } from "@effect-resilience/core"
+ * import { Effect } from "effect"
+ *
+ * const program = Effect.gen(function* () {
+ *   const classifier = yield* Classifier.Classifier
+ *   const policy = yield* RetryPolicy.make({ operation: "flaky", maxAttempts: 3 })
+ *   return yield* RetryPolicy.retryWith(Effect.fail("flaky"), policy, classifier, {
+ *     onRetry: (attempt) => Effect.log(`retrying after attempt ${attempt}`)
+ *   })
+ * }).pipe(Effect.provide(Classifier.layer))
+ * ```
  *
  * @since 0.1.0
+ * @category combinators
  */
 export const retryWith = <A, E, R, R2>(
   self: Effect.Effect<A, E, R>,
