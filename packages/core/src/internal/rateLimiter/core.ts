@@ -55,7 +55,11 @@ export interface Core {
 }
 
 /** A refusal: try again after `retryAfterMillis`. @internal */
-export const exceeded = (retryAfterMillis: number): Rejected => ({ _tag: "Rejected", reason: "exceeded", retryAfterMillis })
+export const exceeded = (retryAfterMillis: number): Rejected => ({
+  _tag: "Rejected",
+  reason: "exceeded",
+  retryAfterMillis
+})
 
 const noop = (): void => {}
 
