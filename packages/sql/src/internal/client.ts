@@ -1,6 +1,4 @@
 import type * as SqlClient from "@effect/sql/SqlClient"
-import * as PgClient from "@effect/sql-pg/PgClient"
-import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
 import { closeSync, existsSync, openSync, readSync, statSync } from "node:fs"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
@@ -10,6 +8,20 @@ import type { Config } from "../SqlConnection.js"
 import { pgUnavailable, type Unavailable } from "./storeError.js"
 
 const sqliteHeader = "SQLite format 3\u0000"
+
+/**
+ * The drivers are optional peers (a user installs the one they use): each is loaded when a config
+ * names it, and a missing one fails as `unavailable`, naming the package to install.
+ */
+const loadDriver = <A>(name: string, load: () => Promise<A>): Effect.Effect<A, Unavailable> =>
+  Effect.tryPromise({
+    try: load,
+    catch: (cause): Unavailable => ({
+      reason: "unavailable",
+      message: `The driver ${name} is not installed (add it next to @effect-resilience/sql)`,
+      cause
+    })
+  })
 
 const isUnavailable = (u: unknown): u is Unavailable =>
   typeof u === "object" && u !== null && "reason" in u && (u.reason === "unavailable" || u.reason === "foreign")
@@ -48,7 +60,15 @@ const checkSqliteFile = (filename: string): Effect.Effect<void, Unavailable> =>
   )
 
 const layerSqlite = (filename: string): Layer.Layer<SqlClient.SqlClient, Unavailable> =>
-  Layer.unwrapEffect(Effect.as(checkSqliteFile(filename), SqliteClient.layer({ filename }))).pipe(
+  Layer.unwrapEffect(
+    Effect.zipRight(
+      checkSqliteFile(filename),
+      Effect.map(
+        loadDriver("@effect/sql-sqlite-node", () => import("@effect/sql-sqlite-node/SqliteClient")),
+        (SqliteClient) => SqliteClient.layer({ filename })
+      )
+    )
+  ).pipe(
     Layer.catchAllCause((cause) => {
       const failure = Cause.failureOption(cause)
       if (Option.isSome(failure) && isUnavailable(failure.value)) return Layer.fail(failure.value)
@@ -72,9 +92,15 @@ const layerSqlite = (filename: string): Layer.Layer<SqlClient.SqlClient, Unavail
 export const layer = (config: Config): Layer.Layer<SqlClient.SqlClient, Unavailable> =>
   config.dialect === "sqlite"
     ? layerSqlite(config.filename)
-    : PgClient.layer({
-        url: config.url,
-        maxConnections: config.maxConnections,
-        connectTimeout: config.connectTimeout,
-        applicationName: "effect-resilience"
-      }).pipe(Layer.mapError(pgUnavailable))
+    : Layer.unwrapEffect(
+        Effect.map(
+          loadDriver("@effect/sql-pg", () => import("@effect/sql-pg/PgClient")),
+          (PgClient) =>
+            PgClient.layer({
+              url: config.url,
+              maxConnections: config.maxConnections,
+              connectTimeout: config.connectTimeout,
+              applicationName: "effect-resilience"
+            }).pipe(Layer.mapError(pgUnavailable))
+        )
+      )
