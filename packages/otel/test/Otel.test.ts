@@ -33,7 +33,7 @@ describe("Otel", () => {
       yield* Otel.traceEvents()
       const pipeline = yield* Resilience.make({
         operation: "flaky",
-        retry: { maxAttempts: 3, initialDelayMillis: 1, jitter: "none" },
+        retry: { maxAttempts: 3, initialDelay: 1, jitter: "none" },
         breaker: { policy: { _tag: "ConsecutiveFailures", threshold: 2 }, openDuration: 60_000 }
       })
       yield* Effect.exit(pipeline.protect(Effect.fail(new Failures.HttpError({ status: 503 }))))

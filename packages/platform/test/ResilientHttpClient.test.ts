@@ -60,7 +60,7 @@ const reset: Handler = (req) => {
 const client = (options?: ResilientHttpClient.Options) =>
   Effect.flatMap(HttpClient.HttpClient, (raw) =>
     ResilientHttpClient.make(raw, {
-      policy: { attemptTimeoutMillis: 2000, retry: { maxAttempts: 4, initialDelayMillis: 10, jitter: "none" } },
+      policy: { attemptTimeoutMillis: 2000, retry: { maxAttempts: 4, initialDelay: 10, jitter: "none" } },
       ...options
     })
   )
