@@ -148,3 +148,18 @@ export const protect: {
   <A, E, R, E2>(self: Effect.Effect<A, E, R>, strategy: Strategy<E2>): Effect.Effect<A, E | E2, R | Classifier> =>
     binding.protect(strategy)(self)
 )
+
+/**
+ * The error a strategy refuses with.
+ *
+ * @example
+ * ```ts
+ * import type { CircuitBreaker, Strategy } from "@effect-resilience/core"
+ *
+ * type Refusal = Strategy.Error<CircuitBreaker.CircuitBreaker> // CircuitOpen
+ * ```
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export type Error<S> = S extends Strategy<infer E> ? E : never

@@ -14,26 +14,11 @@
  * @internal
  */
 import type * as Clock from "effect/Clock"
-import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Runtime from "effect/Runtime"
-
-/** The Clock of Effect's default services: `setTimeout` agrees with it. */
-const liveClock: Clock.Clock = Effect.runSync(Effect.clock)
-
-/** Arms a timer on `clock`; returns its cancel function. */
-const arm = (clock: Clock.Clock, millis: number, onFire: () => void): (() => void) => {
-  if (clock === liveClock) {
-    const handle = setTimeout(onFire, millis)
-    return () => clearTimeout(handle)
-  }
-  const timer = Effect.runFork(Effect.zipRight(clock.sleep(Duration.millis(millis)), Effect.sync(onFire)))
-  return () => {
-    timer.unsafeInterruptAsFork(timer.id())
-  }
-}
+import { arm } from "./strategy/binding.js"
 
 /**
  * Runs an Effect with a timer: when it fires first, the Effect is interrupted (its finalizers run

@@ -33,7 +33,7 @@ export const latencyBoundaries = MetricBoundaries.fromIterable([
 export interface OperationMetrics {
   readonly success: () => void
   readonly failure: () => void
-  readonly rejected: (component: "breaker" | "bulkhead" | "rate-limit" | "budget") => void
+  readonly rejected: (component: string) => void
   readonly attempt: () => void
   readonly retry: (category: Category) => void
   readonly latency: (seconds: number) => void

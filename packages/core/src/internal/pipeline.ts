@@ -1,22 +1,25 @@
 /**
- * The pipeline: one protected call through fallback, deadline, retry, hedging, breaker, bulkhead,
+ * The pipeline: one protected call through deadline, retry (with its budget), hedging, the
+ * admission strategies the policy names (walked as a list: the pipeline knows none of them), the
  * attempt timeout and the operation, with one Classification per failure.
  *
- * The success path is kept to what it must do: read the clock, ask the breaker and bulkhead
- * synchronously, run the operation (one `Effect.async` for a Promise operation), record the
- * outcome synchronously and update pre-resolved metric hooks. No fiber, no retry driver, no span
- * unless a tracer other than Effect's default is installed.
+ * The success path is kept to what it must do: read the clock, walk the strategies synchronously,
+ * run the operation (one `Effect.async` for a Promise operation), settle the tickets and update
+ * pre-resolved metric hooks. No fiber, no retry driver, no span unless a tracer other than Effect's
+ * default is installed.
  *
  * @internal
  */
 import * as Cause from "effect/Cause"
 import type * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
-import * as Effect from "effect/Effect"
+import * as DefaultServices from "effect/DefaultServices"
 import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import { identity } from "effect/Function"
 import * as Option from "effect/Option"
+import type * as ParseResult from "effect/ParseResult"
 import * as Runtime from "effect/Runtime"
 import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
@@ -27,23 +30,22 @@ import * as CircuitBreaker from "../CircuitBreaker.js"
 import type { Classification } from "../Classification.js"
 import { Classifier } from "../Classifier.js"
 import * as Deadline from "../Deadline.js"
-import { AttemptTimeout, BulkheadRejected, DeadlineExceeded, RateLimited } from "../Errors.js"
+import { AttemptTimeout, DeadlineExceeded } from "../Errors.js"
 import * as Events from "../Events.js"
 import * as Hedging from "../Hedging.js"
 import type * as Resilience from "../Resilience.js"
-import * as RateLimiter from "../RateLimiter.js"
-import * as RetryPolicy from "../RetryPolicy.js"
 import * as RetryBudget from "../RetryBudget.js"
+import * as RetryPolicy from "../RetryPolicy.js"
+import * as Admission from "./admission.js"
 import { effectWithTimer, type PromiseAttempt, promiseWithTimer, startPromise } from "./attempt.js"
 import * as Metrics from "./metrics.js"
-import { spanEvent } from "./retryPolicy.js"
-
-/** The tracer of Effect's default services: spans made for it are read by nobody. */
-const defaultTracer: Tracer.Tracer = Effect.runSync(Effect.tracer)
+import { spanEvent } from "./retryPolicy/retry.js"
+import * as binding from "./strategy/binding.js"
+import * as core from "./strategy/core.js"
 
 type Classify = (failure: unknown) => Classification
 
-/** Classifies each failure once, however many layers ask (objects are remembered weakly). */
+/** Classifies each failure once, however many strategies ask (objects are remembered weakly). */
 const memoize = (classify: Classify): Classify => {
   const seen = new WeakMap<object, Classification>()
   return (failure) => {
@@ -56,48 +58,43 @@ const memoize = (classify: Classify): Classify => {
   }
 }
 
-/** Runs an admitted attempt: with the breaker's permit (if any), whether it holds a bulkhead slot, and when it started. */
-type RunAttempt<A, E, R> = (
-  permit: CircuitBreaker.Permit | undefined,
-  holdsSlot: boolean,
-  start: number
-) => Effect.Effect<A, E | AttemptTimeout | DeadlineExceeded, R>
+/** What one call knows: when it started and its deadline (inherited or its own). */
+interface CallState {
+  readonly start: number
+  readonly startNanos: bigint
+  readonly deadline: Option.Option<number>
+}
 
 /** @internal */
-export const make = (policy: Resilience.Policy): Effect.Effect<Resilience.Pipeline, never, Classifier | Scope.Scope> =>
+export const make = <X>(
+  policy: Resilience.Policy,
+  extra: ReadonlyArray<binding.Strategy<X>>
+): Effect.Effect<Resilience.Pipeline<X>, ParseResult.ParseError, Classifier | Scope.Scope> =>
   Effect.gen(function* () {
+    type Refusal = Resilience.AdmissionError | X
     const operation = policy.operation
     const classifier = yield* Classifier
     const classify = memoize(classifier.classify)
     const memoClassifier: Context.Tag.Service<Classifier> = { classify }
     const clock: Clock.Clock = yield* Effect.clock
+    const timers = binding.timersFor(clock)
     const tracer = yield* Effect.tracer
-    const tracing = tracer !== defaultTracer
+    // spans made for the default tracer are read by nobody, and a span costs more than the call
+    const tracing = tracer !== Context.get(DefaultServices.liveServices, Tracer.Tracer)
+    const random = core.seededRandom(yield* Effect.randomWith((r) => r.nextIntBetween(0, 2 ** 31)))
     const metrics = Metrics.forOperation(operation)
+    const hub = yield* Events.ResilienceEvents
 
-    // breaker: from the registry in context when there is one (shared by name), else our own
-    let breaker: CircuitBreaker.CircuitBreaker | undefined
-    if (policy.breaker !== false) {
-      const { name, ...config } = policy.breaker
-      const breakerName = name ?? operation
-      const registry = yield* Effect.serviceOption(CircuitBreaker.CircuitBreakerRegistry)
-      breaker = Option.isSome(registry)
-        ? yield* registry.value.get(breakerName, { ...config, name: breakerName })
-        : yield* CircuitBreaker.make({ ...config, name: breakerName })
-    }
+    const builtIn = yield* Admission.fromPolicy(policy)
+    const strategies: ReadonlyArray<binding.Strategy<Refusal>> = [...builtIn, ...extra]
+    const watchedStrategies = strategies.filter((s) => s.stateAt !== undefined)
 
-    const bulkhead: Bulkhead.BulkheadService | undefined =
-      policy.bulkhead === false
+    const budget =
+      policy.retryBudget === undefined
         ? undefined
-        : yield* Bulkhead.make({ ...policy.bulkhead, name: policy.bulkhead.name ?? operation })
-
-    const limiter =
-      policy.rateLimit === false
-        ? undefined
-        : yield* RateLimiter.make({ ...policy.rateLimit, name: policy.rateLimit.name ?? operation })
-
-    const budgetService = yield* Effect.serviceOption(RetryBudget.RetryBudget)
-    const budget = Option.getOrUndefined(budgetService)
+        : yield* Effect.flatMap(RetryBudget.Registry, (registry) =>
+            registry.get(policy.retryBudget?.name ?? operation, policy.retryBudget)
+          )
     const budgetGauge = budget === undefined ? undefined : Metrics.budgetGauge(budget.name)
     if (budget !== undefined && budgetGauge !== undefined) {
       // tokens change on every call (refunds): sample them rather than pay per call
@@ -111,10 +108,11 @@ export const make = (policy: Resilience.Policy): Effect.Effect<Resilience.Pipeli
     }
 
     const retryPolicy: RetryPolicy.RetryPolicy | undefined =
-      policy.retry === false ? undefined : RetryPolicy.fromConfig(operation, policy.retry, { budget })
+      policy.retry === false ? undefined : RetryPolicy.fromDecoded(operation, policy.retry, { budget })
 
-    const attemptTimeoutMillis = policy.attemptTimeoutMillis === false ? undefined : policy.attemptTimeoutMillis
-    const deadlineMillis = policy.deadlineMillis
+    const attemptTimeoutMillis =
+      policy.attemptTimeout === false ? undefined : Duration.toMillis(policy.attemptTimeout)
+    const deadlineMillis = policy.deadline === undefined ? undefined : Duration.toMillis(policy.deadline)
 
     /** The timer of one attempt: the attempt timeout or the deadline, whichever comes first. */
     const timerFor = (
@@ -135,50 +133,28 @@ export const make = (policy: Resilience.Policy): Effect.Effect<Resilience.Pipeli
       }
     }
 
-    /** Records the outcome of one attempt synchronously. */
+    /** Settles one attempt synchronously: every strategy's ticket, then the call's metrics. */
     const settle = (
       exit: Exit.Exit<unknown, unknown> | undefined,
-      permit: CircuitBreaker.Permit | undefined,
-      holdsSlot: boolean,
+      tickets: ReadonlyArray<core.Admitted>,
       start: number,
       callStart: number
     ): void => {
       const end = clock.unsafeCurrentTimeMillis()
-      if (holdsSlot && bulkhead !== undefined) bulkhead.release()
+      if (tickets.length > 0) core.settleAll(tickets, binding.outcomeOf(exit, classify), end - start, end)
       if (exit !== undefined && Exit.isSuccess(exit)) {
-        if (breaker !== undefined && permit !== undefined) breaker.onSuccess(permit, end - start, end)
         metrics.success()
         metrics.latency((end - callStart) / 1000)
-        return
       }
-      if (breaker === undefined || permit === undefined) return
-      if (exit === undefined || Cause.isInterruptedOnly(exit.cause)) {
-        breaker.onNeutral(permit)
-        return
-      }
-      const failure = Cause.failureOption(exit.cause)
-      const classification = classify(Option.isSome(failure) ? failure.value : Cause.squash(exit.cause))
-      breaker.onFailure(permit, classification, end - start, end)
     }
-
-    const releasePermit = (permit: CircuitBreaker.Permit | undefined) =>
-      Effect.sync(() => {
-        if (breaker !== undefined && permit !== undefined) breaker.onNeutral(permit)
-      })
-
-    const rejectedByBulkhead = (permit: CircuitBreaker.Permit | undefined, reason: "full" | "queue-timeout") => {
-      if (breaker !== undefined && permit !== undefined) breaker.onNeutral(permit)
-      const name = bulkhead?.name ?? operation
-      return rejected("bulkhead", name, reason, new BulkheadRejected({ bulkhead: name, reason }))
-    }
-
-    const rejectedByBreaker = (b: CircuitBreaker.CircuitBreaker, rejection: CircuitBreaker.Rejection) =>
-      rejected("breaker", b.name, rejection.state, b.rejectionError(rejection))
 
     /** A call refused before it ran: counted, published, and an event on the span when traced. */
-    const rejected = <E>(component: "breaker" | "bulkhead" | "rate-limit", name: string, reason: string, error: E) => {
+    const refused = (refusal: binding.Refusal): Effect.Effect<never, Refusal> => {
+      const strategy = strategies[refusal.index] as binding.Strategy<Refusal>
+      const { component, name } = strategy
+      const reason = refusal.rejected.reason
       metrics.rejected(component)
-      const published = Events.publish(Events.ResilienceEvent.Rejected({ component, name, reason }))
+      const published = hub.publish(Events.ResilienceEvent.Rejected({ component, name, reason }))
       const traced = tracing
         ? Effect.zipRight(
             published,
@@ -190,93 +166,50 @@ export const make = (policy: Resilience.Policy): Effect.Effect<Resilience.Pipeli
             })
           )
         : published
-      return Effect.zipRight(traced, Effect.fail(error))
+      return Effect.zipRight(traced, Effect.fail(strategy.reject(refusal.rejected)))
     }
 
     /**
-     * When traced, an attempt during which the breaker changed state leaves an event on the span
-     * (transitions happen synchronously as outcomes are recorded).
+     * When traced, an attempt during which a strategy with a state (a breaker) changed it leaves an
+     * event on the span (transitions happen synchronously as outcomes are settled).
      */
     const watched = <A, E, R>(attempt: Effect.Effect<A, E, R>, start: number): Effect.Effect<A, E, R> => {
-      if (!tracing || breaker === undefined) return attempt
-      const before = breaker.snapshotAt(start).state
+      if (!tracing || watchedStrategies.length === 0) return attempt
+      const before = watchedStrategies.map((s) => s.stateAt?.(start))
       return Effect.onExit(attempt, () => {
-        const after = breaker.snapshotAt(clock.unsafeCurrentTimeMillis()).state
-        return after === before
-          ? Effect.void
-          : spanEvent("resilience.breaker.transition", {
-              "resilience.breaker": breaker.name,
-              "resilience.from": before,
-              "resilience.to": after
-            })
+        const now = clock.unsafeCurrentTimeMillis()
+        const events: Array<Effect.Effect<void>> = []
+        watchedStrategies.forEach((s, i) => {
+          const after = s.stateAt?.(now)
+          if (after !== before[i]) {
+            events.push(
+              spanEvent(`resilience.${s.component}.transition`, {
+                [`resilience.${s.component}`]: s.name,
+                "resilience.from": before[i] ?? "",
+                "resilience.to": after ?? ""
+              })
+            )
+          }
+        })
+        return events.length === 0 ? Effect.void : Effect.all(events, { discard: true })
       })
     }
 
-    /**
-     * Admission common to both kinds of operation: the breaker, the rate limit, then the
-     * bulkhead. Returns the run of the attempt, or a rejection.
-     */
-    const admit = <A, E, R>(run: RunAttempt<A, E, R>): Effect.Effect<A, E | Resilience.AttemptError, R> => {
+    /** Admission through the strategies, then the attempt `run` builds (which settles the tickets). */
+    const admitted = <A, E, R>(
+      call: CallState,
+      run: (tickets: ReadonlyArray<core.Admitted>, start: number, restore: binding.Restore) => Effect.Effect<A, E, R>
+    ): Effect.Effect<A, E | Refusal, R> => {
       metrics.attempt()
-      const start = clock.unsafeCurrentTimeMillis()
-      let permit: CircuitBreaker.Permit | undefined
-      if (breaker !== undefined) {
-        const decision = breaker.tryAcquire(start)
-        if (decision._tag === "Rejection") return rejectedByBreaker(breaker, decision)
-        permit = decision
-      }
-      if (limiter !== undefined) {
-        const wait = limiter.tryConsume(operation)
-        if (wait < 0) {
-          if (breaker !== undefined && permit !== undefined) breaker.onNeutral(permit)
-          return rejected(
-            "rate-limit",
-            limiter.name,
-            "exceeded",
-            new RateLimited({ limiter: limiter.name, retryAfterMillis: -wait })
-          )
-        }
-        if (wait > 0) {
-          // the token is reserved: wait for it, then go on to the bulkhead (an interrupted wait
-          // gives the breaker's permit back: a half-open probe slot must never leak)
-          return Effect.zipRight(
-            Effect.onInterrupt(Effect.sleep(Duration.millis(wait)), () => releasePermit(permit)),
-            Effect.suspend(() => afterRateLimit(permit, clock.unsafeCurrentTimeMillis(), run))
-          )
-        }
-      }
-      return afterRateLimit(permit, start, run)
-    }
-
-    const afterRateLimit = <A, E, R>(
-      permit: CircuitBreaker.Permit | undefined,
-      start: number,
-      run: RunAttempt<A, E, R>
-    ): Effect.Effect<A, E | Resilience.AttemptError, R> => {
-      if (bulkhead === undefined || bulkhead.tryAcquire())
-        return watched(run(permit, bulkhead !== undefined, start), start)
-      if (bulkhead.maxQueue === 0) return rejectedByBulkhead(permit, "full")
-      // Wait in the bulkhead's queue; the slot it hands over is released by withPermit. Until the
-      // attempt starts, a rejection or an interruption gives the breaker's permit back.
-      let started = false
-      const queued = bulkhead.withPermit(
-        Effect.suspend(() => {
-          started = true
-          return watched(run(permit, false, clock.unsafeCurrentTimeMillis()), start)
-        })
+      return binding.admitThen<A, E | Refusal, R>(
+        strategies,
+        timers,
+        random,
+        call.deadline,
+        clock.unsafeCurrentTimeMillis(),
+        (tickets, start, restore) => watched(run(tickets, start, restore), start),
+        refused
       )
-      return Effect.catchIf(
-        Effect.onInterrupt(queued, () => (started ? Effect.void : releasePermit(permit))),
-        (e): e is BulkheadRejected => !started && e instanceof BulkheadRejected,
-        (e) => rejectedByBulkhead(permit, e.reason === "full" ? "full" : "queue-timeout")
-      )
-    }
-
-    /** What one call knows: when it started and its deadline (inherited or its own). */
-    interface CallState {
-      readonly start: number
-      readonly startNanos: bigint
-      readonly deadline: Option.Option<number>
     }
 
     /** One attempt of an Effect operation. Runs admission at once: call it when the attempt starts. */
@@ -284,14 +217,14 @@ export const make = (policy: Resilience.Policy): Effect.Effect<Resilience.Pipeli
       self: Effect.Effect<A, E, R>,
       call: CallState,
       attempt: number
-    ): Effect.Effect<A, E | Resilience.AttemptError, R> =>
-      admit<A, E, R>((permit, holdsSlot, start) => {
+    ): Effect.Effect<A, E | Resilience.AttemptError | X, R> =>
+      admitted(call, (tickets, start, restore) => {
         const timer = timerFor(start, call.deadline, attempt)
         if (timer.millis === undefined) {
-          return Effect.onExit(self, (exit) => Effect.sync(() => settle(exit, permit, holdsSlot, start, call.start)))
+          return Effect.onExit(restore(self), (exit) => Effect.sync(() => settle(exit, tickets, start, call.start)))
         }
-        return effectWithTimer(self, clock, timer.millis, timer.onTimeout, (exit) =>
-          settle(exit, permit, holdsSlot, start, call.start)
+        return restore(
+          effectWithTimer(self, clock, timer.millis, timer.onTimeout, (exit) => settle(exit, tickets, start, call.start))
         )
       })
 
@@ -300,8 +233,7 @@ export const make = (policy: Resilience.Policy): Effect.Effect<Resilience.Pipeli
       onError: (error: unknown) => E,
       call: CallState,
       attempt: number,
-      permit: CircuitBreaker.Permit | undefined,
-      holdsSlot: boolean,
+      tickets: ReadonlyArray<core.Admitted>,
       start: number
     ): PromiseAttempt<A, E, AttemptTimeout | DeadlineExceeded> => {
       const timer = timerFor(start, call.deadline, attempt)
@@ -312,7 +244,7 @@ export const make = (policy: Resilience.Policy): Effect.Effect<Resilience.Pipeli
         clock,
         millis: timer.millis,
         onTimeout: timer.onTimeout,
-        settle: (exit) => settle(exit, permit, holdsSlot, start, call.start)
+        settle: (exit) => settle(exit, tickets, start, call.start)
       }
     }
 
@@ -322,9 +254,9 @@ export const make = (policy: Resilience.Policy): Effect.Effect<Resilience.Pipeli
       onError: (error: unknown) => E,
       call: CallState,
       attempt: number
-    ): Effect.Effect<A, E | Resilience.AttemptError> =>
-      admit<A, E, never>((permit, holdsSlot, start) =>
-        promiseWithTimer(promiseAttemptOptions(evaluate, onError, call, attempt, permit, holdsSlot, start))
+    ): Effect.Effect<A, E | Resilience.AttemptError | X> =>
+      admitted(call, (tickets, start, restore) =>
+        restore(promiseWithTimer(promiseAttemptOptions(evaluate, onError, call, attempt, tickets, start)))
       )
 
     /** Ends a span for the first attempt after the fact: it was not worth a span until it failed. */
@@ -352,6 +284,21 @@ export const make = (policy: Resilience.Policy): Effect.Effect<Resilience.Pipeli
       if (budget !== undefined && budgetGauge !== undefined) budgetGauge(budget.available())
       return tracing && attemptNumber === 1 ? firstAttemptSpan(call.startNanos, classification) : Effect.void
     }
+
+    const hedged = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+      policy.hedging === undefined
+        ? self
+        : Hedging.hedge(self, {
+            delay: policy.hedging.delay,
+            maxHedges: policy.hedging.maxHedges,
+            operation,
+            ...(tracing
+              ? {
+                  onHedge: (hedge: number) =>
+                    spanEvent("resilience.hedge", { "resilience.operation": operation, "resilience.hedge": hedge })
+                }
+              : {})
+          })
 
     /**
      * Retry (or not) around attempts. `attempt(n)` runs admission when called, so the first is
@@ -382,36 +329,19 @@ export const make = (policy: Resilience.Policy): Effect.Effect<Resilience.Pipeli
       })
     }
 
-    const hedged = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-      policy.hedging === undefined
-        ? self
-        : Hedging.hedge(self, {
-            delay: policy.hedging.delayMillis,
-            maxHedges: policy.hedging.maxHedges,
-            operation,
-            ...(tracing
-              ? {
-                  onHedge: (hedge: number) =>
-                    spanEvent("resilience.hedge", { "resilience.operation": operation, "resilience.hedge": hedge })
-                }
-              : {})
-          })
+    const spanAttributes: Record<string, unknown> = { "resilience.operation": operation }
+    for (const s of strategies) spanAttributes[`resilience.${s.component}`] = s.name
 
     /** Starts a call: reads the clock and the deadline once, sets the pipeline's own deadline, opens the span. */
     const call = <A, E, R>(body: (call: CallState) => Effect.Effect<A, E, R>): Effect.Effect<A, E, R> => {
       const run = Effect.withFiberRuntime<A, E, R>((fiber) => {
         const start = clock.unsafeCurrentTimeMillis()
         const inherited = fiber.getFiberRef(Deadline.currentDeadline)
-        if (deadlineMillis === undefined) {
-          return body({ start, startNanos: tracing ? clock.unsafeCurrentTimeNanos() : 0n, deadline: inherited })
-        }
+        const startNanos = tracing ? clock.unsafeCurrentTimeNanos() : 0n
+        if (deadlineMillis === undefined) return body({ start, startNanos, deadline: inherited })
         const own = start + deadlineMillis
         const deadline = Option.some(Option.isSome(inherited) ? Math.min(inherited.value, own) : own)
-        return Effect.locally(
-          body({ start, startNanos: tracing ? clock.unsafeCurrentTimeNanos() : 0n, deadline }),
-          Deadline.currentDeadline,
-          deadline
-        )
+        return Effect.locally(body({ start, startNanos, deadline }), Deadline.currentDeadline, deadline)
       })
       return tracing
         ? Effect.withSpan(run, `resilience ${operation}`, {
@@ -422,34 +352,29 @@ export const make = (policy: Resilience.Policy): Effect.Effect<Resilience.Pipeli
         : run
     }
 
-    const spanAttributes: Record<string, unknown> =
-      breaker === undefined
-        ? { "resilience.operation": operation }
-        : { "resilience.operation": operation, "resilience.breaker": breaker.name }
-
-    const protect = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E | Resilience.PipelineError, R> =>
+    const protect = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E | Resilience.PipelineError | X, R> =>
       call((state) => withRetry((n) => attemptEffect(self, state, n), state))
 
     const promiseCall = <A, E>(
       evaluate: (signal: AbortSignal) => PromiseLike<A>,
       onError: (error: unknown) => E
-    ): Effect.Effect<A, E | Resilience.PipelineError> =>
+    ): Effect.Effect<A, E | Resilience.PipelineError | X> =>
       call((state) => withRetry((n) => attemptPromise(evaluate, onError, state, n), state))
 
     const unknownException = (error: unknown) => new UnknownException(error)
 
     function tryPromise<A>(
       evaluate: (signal: AbortSignal) => PromiseLike<A>
-    ): Effect.Effect<A, UnknownException | Resilience.PipelineError>
+    ): Effect.Effect<A, UnknownException | Resilience.PipelineError | X>
     function tryPromise<A, E>(options: {
       readonly try: (signal: AbortSignal) => PromiseLike<A>
       readonly catch: (error: unknown) => E
-    }): Effect.Effect<A, E | Resilience.PipelineError>
+    }): Effect.Effect<A, E | Resilience.PipelineError | X>
     function tryPromise<A, E>(
       arg:
         | ((signal: AbortSignal) => PromiseLike<A>)
         | { readonly try: (signal: AbortSignal) => PromiseLike<A>; readonly catch: (error: unknown) => E }
-    ): Effect.Effect<A, E | UnknownException | Resilience.PipelineError> {
+    ): Effect.Effect<A, E | UnknownException | Resilience.PipelineError | X> {
       return typeof arg === "function"
         ? promiseCall<A, UnknownException>(arg, unknownException)
         : promiseCall<A, E>(arg.try, arg.catch)
@@ -460,62 +385,78 @@ export const make = (policy: Resilience.Policy): Effect.Effect<Resilience.Pipeli
     const toPromise = <A>(effect: Effect.Effect<A, unknown>): Promise<A> =>
       runExit(effect).then((exit) => (Exit.isSuccess(exit) ? exit.value : Promise.reject(Cause.squash(exit.cause))))
 
+    const retryAfterFirst = <A>(
+      exit: Exit.Exit<A, unknown>,
+      evaluate: (signal: AbortSignal) => PromiseLike<A>,
+      state: CallState
+    ): Effect.Effect<A, unknown> => {
+      if (retryPolicy === undefined) {
+        return Effect.zipRight(Effect.sync(metrics.failure), exit)
+      }
+      let n = 1
+      const next = Effect.suspend(() => {
+        n += 1
+        return attemptPromise(evaluate, identity, state, n)
+      })
+      return RetryPolicy.retryWith<A, unknown, never, never>(exit, retryPolicy, memoClassifier, {
+        next,
+        onRetry: onRetry(state),
+        onGiveUp: metrics.failure
+      })
+    }
+
     /**
      * For callers outside Effect. The first attempt runs without a fiber when nothing needs one
-     * (no tracer, no hedging, a free slot, an admitting breaker); anything else (a rejection, a
-     * queue wait, a retry) continues in the pipeline's Effect runtime.
+     * (no tracer, no hedging, no deadline, every strategy admits at once); anything else (a
+     * refusal, a wait, a retry) goes on in the pipeline's Effect runtime.
      */
     const runPromise = <A>(evaluate: (signal: AbortSignal) => PromiseLike<A>): Promise<A> => {
-      if (tracing || policy.hedging !== undefined || deadlineMillis !== undefined || limiter !== undefined) {
+      if (tracing || policy.hedging !== undefined || deadlineMillis !== undefined) {
         return toPromise(promiseCall(evaluate, identity))
       }
       const start = clock.unsafeCurrentTimeMillis()
-      let permit: CircuitBreaker.Permit | undefined
-      if (breaker !== undefined) {
-        const decision = breaker.tryAcquire(start)
-        if (decision._tag === "Rejection") return toPromise(promiseCall(evaluate, identity))
-        permit = decision
-      }
-      if (bulkhead !== undefined && !bulkhead.tryAcquire()) {
-        if (breaker !== undefined && permit !== undefined) breaker.onNeutral(permit)
-        return toPromise(promiseCall(evaluate, identity))
+      const walk = core.walk(strategies, 0, undefined, start, random)
+      if (walk._tag !== "Admitted") {
+        if (walk._tag === "Rejected") return toPromise(promiseCall(evaluate, identity))
+        // a wait: go on from where the walk stopped, in the Effect runtime
+        const state: CallState = { start, startNanos: 0n, deadline: Option.none() }
+        metrics.attempt()
+        const first = binding.continueWalk<A, unknown, never>(
+          walk,
+          start,
+          strategies,
+          timers,
+          random,
+          state.deadline,
+          (tickets, attemptStart, restore) =>
+            restore(promiseWithTimer(promiseAttemptOptions(evaluate, identity, state, 1, tickets, attemptStart))),
+          refused
+        )
+        return toPromise(
+          Effect.catchAllCause(first, (cause) => retryAfterFirst(Exit.failCause(cause), evaluate, state))
+        )
       }
       metrics.attempt()
       const state: CallState = { start, startNanos: 0n, deadline: Option.none() }
       return new Promise<A>((resolve, reject) => {
-        startPromise(
-          promiseAttemptOptions(evaluate, identity, state, 1, permit, bulkhead !== undefined, start),
-          (exit) => {
-            if (Exit.isSuccess(exit)) return resolve(exit.value)
-            if (retryPolicy === undefined) {
-              metrics.failure()
-              return reject(Cause.squash(exit.cause))
-            }
-            let n = 1
-            const next = Effect.suspend(() => {
-              n += 1
-              return attemptPromise(evaluate, identity, state, n)
-            })
-            toPromise(
-              RetryPolicy.retryWith<A, unknown, never, never>(
-                Exit.mapError(exit, identity),
-                retryPolicy,
-                memoClassifier,
-                {
-                  next,
-                  onRetry: onRetry(state),
-                  onGiveUp: metrics.failure
-                }
-              )
-            ).then(resolve, reject)
+        startPromise(promiseAttemptOptions(evaluate, identity, state, 1, walk.tickets, start), (exit) => {
+          if (Exit.isSuccess(exit)) return resolve(exit.value)
+          if (retryPolicy === undefined) {
+            metrics.failure()
+            return reject(Cause.squash(exit.cause))
           }
-        )
+          toPromise(retryAfterFirst(Exit.mapError(exit, identity), evaluate, state)).then(resolve, reject)
+        })
       })
     }
+
+    const breaker = strategies.find(CircuitBreaker.isCircuitBreaker)
+    const bulkhead = strategies.find(Bulkhead.isBulkhead)
 
     return {
       operation,
       policy,
+      strategies,
       breaker,
       bulkhead,
       protect,

@@ -12,7 +12,15 @@ import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 
-const isDurationInput = (u: unknown): u is Duration.DurationInput => Option.isSome(Duration.decodeUnknown(u))
+/** `Duration.decode` turns a negative input into zero: a config that says -5 is refused instead. */
+const isNegative = (u: unknown): boolean =>
+  (typeof u === "number" && u < 0) ||
+  (typeof u === "bigint" && u < 0n) ||
+  (typeof u === "string" && /^\s*-/.test(u)) ||
+  (Array.isArray(u) && u.some((part) => typeof part === "number" && part < 0))
+
+const isDurationInput = (u: unknown): u is Duration.DurationInput =>
+  !isNegative(u) && Option.isSome(Duration.decodeUnknown(u))
 
 /** What may be written for a duration. @internal */
 export const DurationInputFromSelf = Schema.declare(isDurationInput, {
@@ -31,7 +39,7 @@ export const DurationInput: Schema.Schema<Duration.Duration, Duration.DurationIn
   {
     strict: true,
     decode: (input, _, ast) =>
-      Option.match(Duration.decodeUnknown(input), {
+      Option.match(isNegative(input) ? Option.none() : Duration.decodeUnknown(input), {
         onNone: () => ParseResult.fail(new ParseResult.Type(ast, input, "not a duration")),
         onSome: ParseResult.succeed
       }),

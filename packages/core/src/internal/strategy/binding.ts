@@ -12,11 +12,11 @@ import * as DefaultServices from "effect/DefaultServices"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import * as FiberRef from "effect/FiberRef"
 import * as Option from "effect/Option"
 import type { Classification } from "../../Classification.js"
 import { Classifier } from "../../Classifier.js"
 import * as Deadline from "../../Deadline.js"
+import * as Events from "../../Events.js"
 import * as core from "./core.js"
 
 /**
@@ -71,11 +71,22 @@ export const awaitDecision = (
   timers: core.Timers,
   maxWaitMillis: number | undefined
 ): Effect.Effect<core.Admitted, core.Rejected> =>
-  Effect.async<core.Admitted, core.Rejected>((resume) => {
-    const cancel = wait.start(timers, maxWaitMillis, (decision) =>
-      resume(decision._tag === "Admitted" ? Exit.succeed(decision) : Exit.fail(decision))
+  Effect.suspend(() => {
+    // an admission delivered as the fiber is interrupted never reaches the caller: give it back
+    let delivered: core.Admitted | undefined
+    return Effect.onInterrupt(
+      Effect.async<core.Admitted, core.Rejected>((resume) => {
+        const cancel = wait.start(timers, maxWaitMillis, (decision) => {
+          if (decision._tag === "Admitted") delivered = decision
+          resume(decision._tag === "Admitted" ? Exit.succeed(decision) : Exit.fail(decision))
+        })
+        return Effect.sync(cancel)
+      }),
+      () =>
+        Effect.sync(() => {
+          if (delivered !== undefined) delivered.settle(core.neutral, 0, timers.now())
+        })
     )
-    return Effect.sync(cancel)
   })
 
 /** Makes an effect interruptible again inside an uninterruptible region (identity outside one). @internal */
@@ -102,14 +113,40 @@ export const admitThen = <A, E, R>(
   nowMillis: number,
   run: (tickets: ReadonlyArray<core.Admitted>, startMillis: number, restore: Restore) => Effect.Effect<A, E, R>,
   refused: (refusal: Refusal) => Effect.Effect<never, E, R>
+): Effect.Effect<A, E, R> =>
+  continueWalk(
+    core.walk(strategies, 0, undefined, nowMillis, random),
+    nowMillis,
+    strategies,
+    timers,
+    random,
+    deadline,
+    run,
+    refused
+  )
+
+/**
+ * Goes on from a walk already begun (by a caller that tried the synchronous path first).
+ *
+ * @internal
+ */
+export const continueWalk = <A, E, R>(
+  first: core.Walk,
+  nowMillis: number,
+  strategies: ReadonlyArray<core.AdmissionStrategy>,
+  timers: core.Timers,
+  random: () => number,
+  deadline: Option.Option<number>,
+  run: (tickets: ReadonlyArray<core.Admitted>, startMillis: number, restore: Restore) => Effect.Effect<A, E, R>,
+  refused: (refusal: Refusal) => Effect.Effect<never, E, R>
 ): Effect.Effect<A, E, R> => {
   const step = (
     from: number,
     held: Array<core.Admitted> | undefined,
     now: number,
     restore: Restore
-  ): Effect.Effect<A, E, R> => {
-    const result = core.walk(strategies, from, held, now, random)
+  ): Effect.Effect<A, E, R> => handle(core.walk(strategies, from, held, now, random), now, restore)
+  const handle = (result: core.Walk, now: number, restore: Restore): Effect.Effect<A, E, R> => {
     switch (result._tag) {
       case "Admitted":
         return run(result.tickets, now, restore)
@@ -136,7 +173,7 @@ export const admitThen = <A, E, R>(
       }
     }
   }
-  return step(0, undefined, nowMillis, unrestricted)
+  return handle(first, nowMillis, unrestricted)
 }
 
 /** The outcome of an attempt's exit, classified once. @internal */
@@ -155,33 +192,55 @@ export const outcomeOf = <A, E>(
  * One strategy on its own around an effect: admit (waiting when the strategy says so, within the
  * current deadline), run, settle with the outcome classified by the `Classifier` in context.
  *
+ * The success path reads what it needs from the fiber synchronously; the random source handed to
+ * `admit` is seeded once, from Effect's `Random`, on the first call through this protected effect.
+ *
  * @internal
  */
-export const protect =
-  <E2>(strategy: Strategy<E2>) =>
-  <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E | E2, R | Classifier> =>
-    Effect.flatMap(Classifier, (classifier) =>
-      Effect.clockWith((clock) =>
-        Effect.flatMap(FiberRef.get(Deadline.currentDeadline), (deadline) =>
-          Effect.flatMap(Effect.randomWith((r) => r.nextInt), (seed) => {
-            const timers = timersFor(clock)
-            const strategies = [strategy]
-            return admitThen<A, E | E2, R>(
-              strategies,
-              timers,
-              core.seededRandom(seed),
-              deadline,
-              clock.unsafeCurrentTimeMillis(),
-              (tickets, start, restore) =>
-                Effect.onExit(restore(self), (exit) =>
-                  Effect.sync(() => {
-                    const end = clock.unsafeCurrentTimeMillis()
-                    core.settleAll(tickets, outcomeOf(exit, classifier.classify), end - start, end)
-                  })
-                ),
-              (refusal) => Effect.fail(strategy.reject(refusal.rejected))
-            )
-          })
-        )
-      )
+export const protect = <E2>(strategy: Strategy<E2>) => {
+  const strategies = [strategy]
+  let random: (() => number) | undefined
+  const refused = (refusal: Refusal) =>
+    Effect.zipRight(
+      Events.publish(
+        Events.ResilienceEvent.Rejected({
+          component: strategy.component,
+          name: strategy.name,
+          reason: refusal.rejected.reason
+        })
+      ),
+      Effect.fail(strategy.reject(refusal.rejected))
     )
+  return <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E | E2, R | Classifier> => {
+    const run = (classify: (failure: unknown) => Classification, rnd: () => number) =>
+      Effect.withFiberRuntime<A, E | E2, R>((fiber) => {
+        const clock = Context.get(fiber.currentDefaultServices, Clock.Clock)
+        const now = clock.unsafeCurrentTimeMillis()
+        return admitThen<A, E | E2, R>(
+          strategies,
+          timersFor(clock),
+          rnd,
+          fiber.getFiberRef(Deadline.currentDeadline),
+          now,
+          (tickets, start, restore) =>
+            Effect.onExit(restore(self), (exit) =>
+              Effect.sync(() => {
+                const end = clock.unsafeCurrentTimeMillis()
+                core.settleAll(tickets, outcomeOf(exit, classify), end - start, end)
+              })
+            ),
+          refused
+        )
+      })
+    return Effect.flatMap(Classifier, (classifier) => {
+      if (random !== undefined) return run(classifier.classify, random)
+      return Effect.flatMap(
+        Effect.randomWith((r) => r.nextIntBetween(0, 2 ** 31)),
+        (seed) => {
+          random ??= core.seededRandom(seed)
+          return run(classifier.classify, random)
+        }
+      )
+    })
+  }
+}
