@@ -36,7 +36,7 @@ const counterValue = (name: string, tags: Record<string, string>) =>
   })
 
 /** A retry policy without waiting, so tests need not move the clock for retries. */
-const fastRetry = { maxAttempts: 3, initialDelayMillis: 0, throttledInitialDelayMillis: 0, jitter: "none" } as const
+const fastRetry = { maxAttempts: 3, initialDelay: 0, throttledInitialDelay: 0, jitter: "none" } as const
 
 describe("Resilience pipeline", () => {
   it.scoped("the success path returns the value and counts the call", () =>
@@ -121,7 +121,7 @@ describe("Resilience pipeline", () => {
       )
       if (state === undefined || !MetricState.isGaugeState(state.metricState)) return expect.unreachable()
       expect(state.metricState.value).toBe(1)
-    }).pipe(Effect.provide(Layer.merge(testClassifier, CircuitBreaker.layerMemory())))
+    }).pipe(Effect.provide(Layer.merge(testClassifier, CircuitBreaker.layerRegistry())))
   )
 
   it.scoped("each failure is classified once, though the breaker and the retry both read it", () =>
@@ -142,7 +142,7 @@ describe("Resilience pipeline", () => {
 
   it.scoped("an attempt that outlives its timeout is interrupted and fails with AttemptTimeout", () =>
     Effect.gen(function* () {
-      const pipeline = yield* Resilience.make({ operation: "slow", retry: false, attemptTimeoutMillis: 1000 })
+      const pipeline = yield* Resilience.make({ operation: "slow", retry: false, attemptTimeout: 1000 })
       const released = yield* Deferred.make<void>()
       const hang = Effect.acquireRelease(Effect.void, () => Deferred.succeed(released, undefined)).pipe(
         Effect.zipRight(Effect.never),
@@ -162,9 +162,9 @@ describe("Resilience pipeline", () => {
     Effect.gen(function* () {
       const pipeline = yield* Resilience.make({
         operation: "deadline",
-        attemptTimeoutMillis: 100,
-        deadlineMillis: 250,
-        retry: { maxAttempts: 10, initialDelayMillis: 0, jitter: "none" }
+        attemptTimeout: 100,
+        deadline: 250,
+        retry: { maxAttempts: 10, initialDelay: 0, jitter: "none" }
       }).pipe(
         // timeouts are transient; a passed deadline is not retryable (as the default classifier says)
         Effect.provide(
@@ -194,7 +194,7 @@ describe("Resilience pipeline", () => {
       const pipeline = yield* Resilience.make({
         operation: "bulk",
         retry: false,
-        attemptTimeoutMillis: false,
+        attemptTimeout: false,
         bulkhead: { maxConcurrent: 1, maxQueue: 0 }
       })
       const gate = yield* Deferred.make<void>()
@@ -214,8 +214,8 @@ describe("Resilience pipeline", () => {
       const pipeline = yield* Resilience.make({
         operation: "hedged",
         retry: false,
-        attemptTimeoutMillis: false,
-        hedging: { delayMillis: 100, maxHedges: 1 }
+        attemptTimeout: false,
+        hedging: { delay: 100, maxHedges: 1 }
       })
       let started = 0
       const op = Effect.suspend(() => {
@@ -252,9 +252,17 @@ describe("Resilience pipeline", () => {
 
   it.scoped("a shared retry budget's tokens are a metric", () =>
     Effect.gen(function* () {
-      const pipeline = yield* Resilience.make({ operation: "budgeted", retry: fastRetry })
+      const retryBudget = { name: "readme-budget" } as const
+      const pipeline = yield* Resilience.make({ operation: "budgeted", retry: fastRetry, retryBudget })
+      const other = yield* Resilience.make({ operation: "budgeted-too", retry: fastRetry, retryBudget })
       const { op } = yield* scripted([transient])
       yield* pipeline.protect(op)
+      // the pipelines took their budget from the registry, by name: a retry that ends in a
+      // failure that is not retried keeps its cost (500 - 5), whichever pipeline made it
+      const { op: failing } = yield* scripted([transient, new Boom({ category: "validation" })])
+      yield* Effect.exit(other.protect(failing))
+      const budget = yield* Effect.flatMap(RetryBudget.Registry, (registry) => registry.get("readme-budget"))
+      expect(budget.available()).toBe(495)
       const snapshot = yield* Metric.snapshot
       const gauge = snapshot.find(
         (p) =>
@@ -264,7 +272,7 @@ describe("Resilience pipeline", () => {
       if (gauge === undefined || !MetricState.isGaugeState(gauge.metricState)) return expect.unreachable()
       // 500 - 5 for the retry (AWS semantics)
       expect(gauge.metricState.value).toBe(495)
-    }).pipe(Effect.provide(Layer.merge(testClassifier, RetryBudget.layer({ name: "readme-budget" }))))
+    }).pipe(Effect.provide(Layer.merge(testClassifier, RetryBudget.layerRegistry)))
   )
 
   it.scoped("a half-open probe waiting in the bulkhead's queue gives its slot back when interrupted", () =>
@@ -272,13 +280,13 @@ describe("Resilience pipeline", () => {
       const pipeline = yield* Resilience.make({
         operation: "probing",
         retry: false,
-        attemptTimeoutMillis: false,
+        attemptTimeout: false,
         breaker: {
           policy: { _tag: "ConsecutiveFailures", threshold: 1 },
           openDuration: 1000,
           halfOpen: { maxProbes: 2, successThreshold: 2 }
         },
-        bulkhead: { maxConcurrent: 1, maxQueue: 1, queueTimeoutMillis: 60_000 }
+        bulkhead: { maxConcurrent: 1, maxQueue: 1, queueTimeout: 60_000 }
       })
       yield* Effect.exit(pipeline.protect(Effect.fail(transient)))
       yield* TestClock.adjust("1 second")
@@ -301,7 +309,7 @@ describe("Resilience pipeline", () => {
       const failing = yield* Resilience.make({
         operation: "limited",
         retry: false,
-        rateLimit: { limit: 2, windowMillis: 1000, onExceeded: "fail" }
+        rateLimit: { limit: 2, window: 1000, onExceeded: "fail" }
       })
       yield* failing.protect(Effect.succeed(1))
       yield* failing.protect(Effect.succeed(2))
@@ -311,8 +319,8 @@ describe("Resilience pipeline", () => {
       const waiting = yield* Resilience.make({
         operation: "limited-wait",
         retry: false,
-        attemptTimeoutMillis: false,
-        rateLimit: { limit: 1, windowMillis: 1000, onExceeded: "delay", maxDelayMillis: 5000 }
+        attemptTimeout: false,
+        rateLimit: { limit: 1, window: 1000, onExceeded: "delay", maxDelay: 5000 }
       })
       yield* waiting.protect(Effect.succeed(1))
       const fiber = yield* Effect.fork(waiting.protect(Effect.succeed(2)))
@@ -351,7 +359,7 @@ describe("Resilience pipeline", () => {
   it.live("tryPromise runs a Promise operation with a real timer and aborts it on timeout", () =>
     Effect.scoped(
       Effect.gen(function* () {
-        const pipeline = yield* Resilience.make({ operation: "promise", retry: false, attemptTimeoutMillis: 50 })
+        const pipeline = yield* Resilience.make({ operation: "promise", retry: false, attemptTimeout: 50 })
         expect(yield* pipeline.tryPromise(async () => 42)).toBe(42)
         let aborted = false
         const error = yield* Effect.flip(
