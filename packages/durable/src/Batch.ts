@@ -60,10 +60,13 @@ import * as internal from "./internal/batch/run.js"
  * stops the batch and completed items are compensated in reverse order.
  *
  * @example
+ * ```ts
  * import { Batch } from "@effect-resilience/durable"
  * const mode: Batch.Mode = "all-or-nothing"
+ * ```
  *
  * @since 0.1.0
+ * @category models
  */
 export type Mode = "best-effort" | "all-or-nothing"
 
@@ -76,13 +79,16 @@ export type Mode = "best-effort" | "all-or-nothing"
  *   or crashed while holding it, so the upstream may already have seen the key.
  *
  * @example
+ * ```ts
  * import { Batch } from "@effect-resilience/durable"
  * import { Effect } from "effect"
  *
  * const process = (order: { readonly id: string }, ctx: Batch.ItemContext) =>
  *   Effect.log(`POST /orders ${order.id} Idempotency-Key: ${ctx.idempotencyKey} (attempt ${ctx.attempt})`)
+ * ```
  *
  * @since 0.1.0
+ * @category models
  */
 export interface ItemContext {
   readonly batchId: string
@@ -95,6 +101,7 @@ export interface ItemContext {
  * The options of {@link run} and {@link start}.
  *
  * @example
+ * ```ts
  * import { Batch } from "@effect-resilience/durable"
  * import { Effect, Schema } from "effect"
  *
@@ -107,8 +114,10 @@ export interface ItemContext {
  *   resultSchema: Schema.Number,
  *   concurrency: 2
  * }
+ * ```
  *
  * @since 0.1.0
+ * @category models
  */
 export interface Options<Item, I, A, AI, E, R, R2, EC, RC> {
   /** Identifies the batch in the checkpoint store and in idempotency keys: reuse it to resume. */
@@ -142,10 +151,13 @@ export interface Options<Item, I, A, AI, E, R, R2, EC, RC> {
  * run again).
  *
  * @example
+ * ```ts
  * import { Batch } from "@effect-resilience/durable"
  * const ok = (o: Batch.ItemOutcome<string, number>) => (o._tag === "Succeeded" ? o.result : undefined)
+ * ```
  *
  * @since 0.1.0
+ * @category models
  */
 export interface Succeeded<Item, A> {
   readonly _tag: "Succeeded"
@@ -159,10 +171,13 @@ export interface Succeeded<Item, A> {
  * The item failed for good and was added to the dead letter queue as `deadLetterId`.
  *
  * @example
+ * ```ts
  * import { Batch } from "@effect-resilience/durable"
  * const ids = (r: Batch.BatchResult<string, void>) => r.deadLettered.map((d) => d.deadLetterId)
+ * ```
  *
  * @since 0.1.0
+ * @category models
  */
 export interface DeadLettered<Item> {
   readonly _tag: "DeadLettered"
@@ -178,10 +193,13 @@ export interface DeadLettered<Item> {
  * could not be encoded for the dead letter queue. It is not checkpointed, so a rerun tries it again.
  *
  * @example
+ * ```ts
  * import { Batch } from "@effect-resilience/durable"
  * const reasons = (r: Batch.BatchResult<string, void>) => r.failed.map((f) => `${f.key}: ${f.message}`)
+ * ```
  *
  * @since 0.1.0
+ * @category models
  */
 export interface Failed<Item> {
   readonly _tag: "Failed"
@@ -197,10 +215,13 @@ export interface Failed<Item> {
  * letter queue, so it was not run.
  *
  * @example
+ * ```ts
  * import { Batch } from "@effect-resilience/durable"
  * const resumed = (r: Batch.BatchResult<string, void>) => r.skipped.length > 0
+ * ```
  *
  * @since 0.1.0
+ * @category models
  */
 export interface Skipped<Item> {
   readonly _tag: "Skipped"
@@ -213,10 +234,13 @@ export interface Skipped<Item> {
  * The item had succeeded and was undone by `compensate` when its all-or-nothing batch failed.
  *
  * @example
+ * ```ts
  * import { Batch } from "@effect-resilience/durable"
  * const undone = (r: Batch.BatchResult<string, number>) => r.compensated.map((c) => c.result)
+ * ```
  *
  * @since 0.1.0
+ * @category models
  */
 export interface Compensated<Item, A> {
   readonly _tag: "Compensated"
@@ -231,10 +255,13 @@ export interface Compensated<Item, A> {
  * when that worked).
  *
  * @example
+ * ```ts
  * import { Batch } from "@effect-resilience/durable"
  * const needsAPerson = (r: Batch.BatchResult<string, void>) => r.compensationFailed.length > 0
+ * ```
  *
  * @since 0.1.0
+ * @category models
  */
 export interface CompensationFailed<Item> {
   readonly _tag: "CompensationFailed"
@@ -249,10 +276,13 @@ export interface CompensationFailed<Item> {
  * The item did not run because its all-or-nothing batch had already failed.
  *
  * @example
+ * ```ts
  * import { Batch } from "@effect-resilience/durable"
  * const notRun = (r: Batch.BatchResult<string, void>) => r.cancelled.map((c) => c.key)
+ * ```
  *
  * @since 0.1.0
+ * @category models
  */
 export interface Cancelled<Item> {
   readonly _tag: "Cancelled"
@@ -264,10 +294,13 @@ export interface Cancelled<Item> {
  * What happened to one item.
  *
  * @example
+ * ```ts
  * import { Batch } from "@effect-resilience/durable"
  * const describe = (o: Batch.ItemOutcome<string, number>) => `${o.key}: ${o._tag}`
+ * ```
  *
  * @since 0.1.0
+ * @category models
  */
 export type ItemOutcome<Item, A> =
   | Succeeded<Item, A>
@@ -285,11 +318,14 @@ export type ItemOutcome<Item, A> =
  * `compensate`, or a compensation failed).
  *
  * @example
+ * ```ts
  * import { Batch } from "@effect-resilience/durable"
  * const line = (r: Batch.BatchResult<string, void>) =>
  *   `${r.succeeded.length} ok, ${r.deadLettered.length} dead-lettered, ${r.skipped.length} skipped`
+ * ```
  *
  * @since 0.1.0
+ * @category models
  */
 export interface BatchResult<Item, A> {
   readonly batchId: string
@@ -312,6 +348,7 @@ export interface BatchResult<Item, A> {
  * before the first item completes). Time comes from the `Clock`.
  *
  * @example
+ * ```ts
  * import { Batch } from "@effect-resilience/durable"
  * import { Option } from "effect"
  *
@@ -320,8 +357,10 @@ export interface BatchResult<Item, A> {
  *     onNone: () => "?",
  *     onSome: (ms) => `${Math.ceil(ms / 1000)} s`
  *   })} left`
+ * ```
  *
  * @since 0.1.0
+ * @category models
  */
 export interface Progress {
   readonly batchId: string
@@ -341,13 +380,16 @@ export interface Progress {
  * A running batch: its progress (ends after the final value, `finished: true`) and its result.
  *
  * @example
+ * ```ts
  * import { Batch } from "@effect-resilience/durable"
  * import { Effect, Stream } from "effect"
  *
  * const watch = <A>(handle: Batch.BatchHandle<string, A>) =>
  *   Effect.zipRight(Effect.fork(Stream.runDrain(handle.progress)), handle.result)
+ * ```
  *
  * @since 0.1.0
+ * @category models
  */
 export interface BatchHandle<Item, A> {
   readonly progress: Stream.Stream<Progress>
@@ -358,24 +400,33 @@ export interface BatchHandle<Item, A> {
  * Two items of one batch have the same key.
  *
  * @example
+ * ```ts
  * import { Batch } from "@effect-resilience/durable"
  * const e = new Batch.DuplicateItemKey({ batchId: "b", key: "k" })
+ * ```
  *
  * @since 0.1.0
+ * @category errors
  */
 export const DuplicateItemKey: typeof key.DuplicateItemKey = key.DuplicateItemKey
 
-/** @since 0.1.0 */
+/**
+ * @since 0.1.0
+ * @category errors
+ */
 export type DuplicateItemKey = key.DuplicateItemKey
 
 /**
  * Why a batch as a whole failed (item failures never fail it).
  *
  * @example
+ * ```ts
  * import { Batch } from "@effect-resilience/durable"
  * const retryable = (e: Batch.BatchError) => e._tag !== "DuplicateItemKey"
+ * ```
  *
  * @since 0.1.0
+ * @category errors
  */
 export type BatchError =
   | Checkpoint.CheckpointError
@@ -387,18 +438,22 @@ export type BatchError =
  * The services a batch uses.
  *
  * @example
+ * ```ts
  * import { Classifier } from "@effect-resilience/core"
  * import { Batch, Checkpoint, DeadLetterQueue, Idempotency } from "@effect-resilience/durable"
- * import { Layer } from "effect"
+ * import { Layer, type ParseResult } from "effect"
  *
- * const InMemory: Layer.Layer<Batch.Services> = Layer.mergeAll(
+ * // DeadLetterQueue.layer decodes its config, hence the ParseError
+ * const InMemory: Layer.Layer<Batch.Services, ParseResult.ParseError> = Layer.mergeAll(
  *   Checkpoint.layerStoreMemory,
  *   Idempotency.layerStoreMemory,
  *   DeadLetterQueue.layer().pipe(Layer.provide(DeadLetterQueue.layerStoreMemory)),
  *   Classifier.layer
  * )
+ * ```
  *
  * @since 0.1.0
+ * @category models
  */
 export type Services = Classifier | Checkpoint.CheckpointStore | Idempotency.IdempotencyStore | DeadLetterQueue
 
@@ -410,6 +465,7 @@ export type Services = Classifier | Checkpoint.CheckpointStore | Idempotency.Ide
  * result does not matter).
  *
  * @example
+ * ```ts
  * import { Classifier } from "@effect-resilience/core"
  * import { Batch, Checkpoint, DeadLetterQueue, Idempotency } from "@effect-resilience/durable"
  * import { Effect, Layer, Schema } from "effect"
@@ -435,8 +491,10 @@ export type Services = Classifier | Checkpoint.CheckpointStore | Idempotency.Ide
  *     )
  *   )
  * )
+ * ```
  *
  * @since 0.1.0
+ * @category combinators
  */
 export const run: <Item, I, A, AI, E, R, R2 = never, EC = never, RC = never>(
   options: Options<Item, I, A, AI, E, R, R2, EC, RC>
@@ -447,6 +505,7 @@ export const run: <Item, I, A, AI, E, R, R2 = never, EC = never, RC = never>(
  * scope interrupts a batch still running; it can be resumed later under the same `batchId`).
  *
  * @example
+ * ```ts
  * import { Batch } from "@effect-resilience/durable"
  * import { Effect, Schema, Stream } from "effect"
  *
@@ -464,8 +523,10 @@ export const run: <Item, I, A, AI, E, R, R2 = never, EC = never, RC = never>(
  *     return yield* handle.result
  *   })
  * )
+ * ```
  *
  * @since 0.1.0
+ * @category combinators
  */
 export const start: <Item, I, A, AI, E, R, R2 = never, EC = never, RC = never>(
   options: Options<Item, I, A, AI, E, R, R2, EC, RC>
@@ -475,9 +536,12 @@ export const start: <Item, I, A, AI, E, R, R2 = never, EC = never, RC = never>(
  * The idempotency key of an item of a batch: `<batchId>/<key>`.
  *
  * @example
+ * ```ts
  * import { Batch } from "@effect-resilience/durable"
  * Batch.idempotencyKey("orders-1", "o-7") // "orders-1/o-7"
+ * ```
  *
  * @since 0.1.0
+ * @category utils
  */
 export const idempotencyKey: (batchId: string, key: string) => string = key.idempotencyKey

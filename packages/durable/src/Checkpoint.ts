@@ -29,31 +29,43 @@ import * as internal from "./internal/checkpoint/memory.js"
  *   again under a new batch id to redo it (its idempotency key is spent).
  *
  * @example
+ * ```ts
  * import { Checkpoint } from "@effect-resilience/durable"
  * const o: Checkpoint.Outcome = "dead-lettered"
+ * ```
  *
  * @since 0.1.0
+ * @category schemas
  */
 export const Outcome = Schema.Literal("succeeded", "dead-lettered", "compensated")
 
-/** @since 0.1.0 */
+/**
+ * @since 0.1.0
+ * @category models
+ */
 export type Outcome = typeof Outcome.Type
 
 /**
  * One checkpoint entry: an item key and its outcome.
  *
  * @example
+ * ```ts
  * import { Checkpoint } from "@effect-resilience/durable"
  * const entry: Checkpoint.Entry = { key: "order-1", outcome: "succeeded" }
+ * ```
  *
  * @since 0.1.0
+ * @category schemas
  */
 export const Entry = Schema.Struct({
   key: Schema.String,
   outcome: Outcome
 })
 
-/** @since 0.1.0 */
+/**
+ * @since 0.1.0
+ * @category models
+ */
 export interface Entry extends Schema.Schema.Type<typeof Entry> {}
 
 /**
@@ -61,10 +73,13 @@ export interface Entry extends Schema.Schema.Type<typeof Entry> {}
  * never the store's address or credentials; `cause` keeps the driver's error for logs.
  *
  * @example
+ * ```ts
  * import { Checkpoint } from "@effect-resilience/durable"
  * const e = new Checkpoint.CheckpointError({ operation: "record", message: "The checkpoint store is unavailable" })
+ * ```
  *
  * @since 0.1.0
+ * @category errors
  */
 export class CheckpointError extends Schema.TaggedError<CheckpointError>()("CheckpointError", {
   operation: Schema.Literal("connect", "migrate", "load", "record", "clear"),
@@ -81,6 +96,7 @@ export class CheckpointError extends Schema.TaggedError<CheckpointError>()("Chec
  * - `clear(batchId)`: forgets a batch.
  *
  * @example
+ * ```ts
  * import { Checkpoint } from "@effect-resilience/durable"
  * import { Effect } from "effect"
  *
@@ -89,8 +105,10 @@ export class CheckpointError extends Schema.TaggedError<CheckpointError>()("Chec
  *   yield* store.record("batch-1", [{ key: "a", outcome: "succeeded" }])
  *   return yield* store.load("batch-1") // [{ key: "a", outcome: "succeeded" }]
  * }).pipe(Effect.provide(Checkpoint.layerStoreMemory))
+ * ```
  *
  * @since 0.1.0
+ * @category services
  */
 export class CheckpointStore extends Context.Tag("@effect-resilience/durable/CheckpointStore")<
   CheckpointStore,
@@ -105,10 +123,12 @@ export class CheckpointStore extends Context.Tag("@effect-resilience/durable/Che
  * Makes an in-memory store (state lives in a `Ref` owned by the returned service).
  *
  * @example
+ * ```ts
  * import { Checkpoint } from "@effect-resilience/durable"
  * import { Effect } from "effect"
  *
  * const program = Effect.flatMap(Checkpoint.makeStoreMemory, (store) => store.load("batch-1"))
+ * ```
  *
  * @since 0.2.0
  * @category constructors
@@ -119,12 +139,14 @@ export const makeStoreMemory: Effect.Effect<CheckpointStore["Type"]> = internal.
  * An in-memory store as a Layer (a fresh, empty store each time the Layer is built).
  *
  * @example
+ * ```ts
  * import { Checkpoint } from "@effect-resilience/durable"
  * import { Effect } from "effect"
  *
  * const program = Effect.flatMap(Checkpoint.CheckpointStore, (store) => store.load("batch-1")).pipe(
  *   Effect.provide(Checkpoint.layerStoreMemory)
  * )
+ * ```
  *
  * @since 0.2.0
  * @category layers

@@ -32,16 +32,21 @@ import { PositiveDuration } from "./internal/duration.js"
  * (claimed by a replay), `resolved` (a replay succeeded) or `discarded` (an operator gave up on it).
  *
  * @since 0.1.0
+ * @category schemas
  */
 export const Status: typeof errors.Status = errors.Status
 
-/** @since 0.1.0 */
+/**
+ * @since 0.1.0
+ * @category models
+ */
 export type Status = typeof Status.Type
 
 /**
  * Every status, in a stable order.
  *
  * @since 0.1.0
+ * @category utils
  */
 export const statuses: ReadonlyArray<Status> = Status.literals
 
@@ -49,11 +54,14 @@ export const statuses: ReadonlyArray<Status> = Status.literals
  * Categories whose failures a person must look at: they form the manual review queue.
  *
  * @example
+ * ```ts
  * import { DeadLetterQueue } from "@effect-resilience/durable"
  *
  * DeadLetterQueue.manualReviewCategories.includes("validation") // true
+ * ```
  *
  * @since 0.1.0
+ * @category utils
  */
 export const manualReviewCategories: ReadonlyArray<Category> = errors.manualReviewCategories
 
@@ -62,6 +70,7 @@ export const manualReviewCategories: ReadonlyArray<Category> = errors.manualRevi
  * the attempt history (oldest first; replays append to it).
  *
  * @since 0.1.0
+ * @category schemas
  */
 export const Failure = Schema.Struct({
   tag: Schema.String,
@@ -70,13 +79,17 @@ export const Failure = Schema.Struct({
   history: Schema.Array(AttemptRecord)
 })
 
-/** @since 0.1.0 */
+/**
+ * @since 0.1.0
+ * @category models
+ */
 export interface Failure extends Schema.Schema.Type<typeof Failure> {}
 
 /**
  * An operator note or an audit record: who did what, when.
  *
  * @since 0.1.0
+ * @category schemas
  */
 export const Note = Schema.Struct({
   atMillis: Schema.Number,
@@ -85,7 +98,10 @@ export const Note = Schema.Struct({
   text: Schema.String
 })
 
-/** @since 0.1.0 */
+/**
+ * @since 0.1.0
+ * @category models
+ */
 export interface Note extends Schema.Schema.Type<typeof Note> {}
 
 /**
@@ -93,13 +109,16 @@ export interface Note extends Schema.Schema.Type<typeof Note> {}
  * grows with every change (stores use it for compare-and-set).
  *
  * @example
+ * ```ts
  * import { DeadLetterQueue } from "@effect-resilience/durable"
  * import { Schema } from "effect"
  *
  * // entries are plain data: print them, or encode them to JSON
  * const toJson = Schema.encodeSync(DeadLetterQueue.Entry)
+ * ```
  *
  * @since 0.1.0
+ * @category schemas
  */
 export const Entry = Schema.Struct({
   id: Schema.String,
@@ -117,13 +136,17 @@ export const Entry = Schema.Struct({
   notes: Schema.Array(Note)
 })
 
-/** @since 0.1.0 */
+/**
+ * @since 0.1.0
+ * @category models
+ */
 export interface Entry extends Schema.Schema.Type<typeof Entry> {}
 
 /**
  * What `add` needs. `idempotencyKey` defaults to the entry's id.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface EntryInput {
   readonly queue: string
@@ -138,6 +161,7 @@ export interface EntryInput {
  * on the creation time, `[fromMillis, toMillis)`.
  *
  * @example
+ * ```ts
  * import { DeadLetterQueue } from "@effect-resilience/durable"
  *
  * const failedToday: DeadLetterQueue.Filter = {
@@ -146,8 +170,10 @@ export interface EntryInput {
  *   category: ["network", "timeout"],
  *   fromMillis: Date.parse("2024-06-01T00:00:00Z")
  * }
+ * ```
  *
  * @since 0.1.0
+ * @category models
  */
 export interface Filter {
   readonly ids?: ReadonlyArray<string> | undefined
@@ -162,6 +188,7 @@ export interface Filter {
  * A page: entries are ordered oldest first (then by id).
  *
  * @since 0.1.0
+ * @category models
  */
 export interface Page {
   readonly limit: number
@@ -172,6 +199,7 @@ export interface Page {
  * One page of entries and the number of entries matching the filter.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface ListResult {
   readonly entries: ReadonlyArray<Entry>
@@ -182,6 +210,7 @@ export interface ListResult {
  * Counts by status, queue and category (a missing key is zero, every status is present).
  *
  * @example
+ * ```ts
  * import { DeadLetterQueue } from "@effect-resilience/durable"
  * import { Effect } from "effect"
  *
@@ -189,8 +218,10 @@ export interface ListResult {
  *   Effect.flatMap(DeadLetterQueue.DeadLetterQueue, (dlq) => dlq.stats),
  *   (stats) => stats.byQueue["orders"]?.pending ?? 0
  * )
+ * ```
  *
  * @since 0.1.0
+ * @category models
  */
 export interface Stats {
   readonly total: number
@@ -205,6 +236,7 @@ export interface Stats {
  * One row of grouped counts, what a store returns for {@link Stats}.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface CountRow {
   readonly queue: string
@@ -219,6 +251,7 @@ export interface CountRow {
  * and those that were asked for by id but not pending.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface ReplayReport {
   readonly resolved: ReadonlyArray<string>
@@ -231,6 +264,7 @@ export interface ReplayReport {
  * One problem found while decoding a payload: the path inside the payload and what is wrong.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface Issue {
   readonly path: ReadonlyArray<PropertyKey>
@@ -242,38 +276,52 @@ export interface Issue {
  * credential, payload or stack trace); `cause` keeps the original for logs.
  *
  * @example
+ * ```ts
  * import { DeadLetterQueue } from "@effect-resilience/durable"
  * import { Effect } from "effect"
  *
  * const stats = Effect.flatMap(DeadLetterQueue.DeadLetterQueue, (dlq) => dlq.stats).pipe(
  *   Effect.catchTag("DeadLetterStoreError", (e) => Effect.logError(`${e.reason}: ${e.message}`))
  * )
+ * ```
  *
  * @since 0.1.0
+ * @category errors
  */
 export const DeadLetterStoreError: typeof errors.DeadLetterStoreError = errors.DeadLetterStoreError
 
-/** @since 0.1.0 */
+/**
+ * @since 0.1.0
+ * @category errors
+ */
 export type DeadLetterStoreError = errors.DeadLetterStoreError
 
 /**
  * No entry has this id.
  *
  * @since 0.1.0
+ * @category errors
  */
 export const EntryNotFound: typeof errors.EntryNotFound = errors.EntryNotFound
 
-/** @since 0.1.0 */
+/**
+ * @since 0.1.0
+ * @category errors
+ */
 export type EntryNotFound = errors.EntryNotFound
 
 /**
  * The entry is not in a status that allows the operation (only pending entries can be discarded).
  *
  * @since 0.1.0
+ * @category errors
  */
 export const InvalidStatus: typeof errors.InvalidStatus = errors.InvalidStatus
 
-/** @since 0.1.0 */
+/**
+ * @since 0.1.0
+ * @category errors
+ */
 export type InvalidStatus = errors.InvalidStatus
 
 /**
@@ -281,6 +329,7 @@ export type InvalidStatus = errors.InvalidStatus
  * tree of problems (paths and expectations, no values).
  *
  * @example
+ * ```ts
  * import { DeadLetterQueue } from "@effect-resilience/durable"
  * import { Effect, Schema } from "effect"
  *
@@ -289,12 +338,17 @@ export type InvalidStatus = errors.InvalidStatus
  *   dlq.replay("dl_...", DeadLetterQueue.handler(Order, () => Effect.void))
  * )
  * // report.invalid: [{ id, issues: [{ path: ["id"], message: "is missing" }] }] when it no longer decodes
+ * ```
  *
  * @since 0.1.0
+ * @category errors
  */
 export const InvalidPayload: typeof errors.InvalidPayload = errors.InvalidPayload
 
-/** @since 0.1.0 */
+/**
+ * @since 0.1.0
+ * @category errors
+ */
 export type InvalidPayload = errors.InvalidPayload
 
 /**
@@ -302,14 +356,17 @@ export type InvalidPayload = errors.InvalidPayload
  * processed. Build a typed one with {@link handler}.
  *
  * @example
+ * ```ts
  * import { DeadLetterQueue } from "@effect-resilience/durable"
  * import { Effect } from "effect"
  *
  * // an untyped handler: sees the encoded payload and the entry's idempotency key
  * const log: DeadLetterQueue.Handler<never, never> = (entry) =>
  *   Effect.log(`replaying ${entry.idempotencyKey}`)
+ * ```
  *
  * @since 0.1.0
+ * @category models
  */
 export type Handler<E, R> = (entry: Entry) => Effect.Effect<unknown, E, R>
 
@@ -318,6 +375,7 @@ export type Handler<E, R> = (entry: Entry) => Effect.Effect<unknown, E, R>
  * `chunk` is how many entries one claim takes (default 16).
  *
  * @since 0.1.0
+ * @category models
  */
 export interface ReplayOptions {
   readonly operator?: string | undefined
@@ -565,6 +623,7 @@ export const layerStoreMemory: Layer.Layer<DeadLetterQueueStore> = Layer.effect(
  * classification's.
  *
  * @example
+ * ```ts
  * import { Classification } from "@effect-resilience/core"
  * import { DeadLetterQueue } from "@effect-resilience/durable"
  *
@@ -574,8 +633,10 @@ export const layerStoreMemory: Layer.Layer<DeadLetterQueueStore> = Layer.effect(
  *   []
  * )
  * // failure.message === "Connection reset"
+ * ```
  *
  * @since 0.1.0
+ * @category constructors
  */
 export const failureOf: (
   error: unknown,
@@ -587,9 +648,10 @@ export const failureOf: (
  * Dead-letters an item: encodes `payload` with `schema` and adds the entry to the queue.
  *
  * @example
+ * ```ts
  * import { Classification } from "@effect-resilience/core"
  * import { DeadLetterQueue } from "@effect-resilience/durable"
- * import { Effect, Schema } from "effect"
+ * import { Effect, Layer, Schema } from "effect"
  *
  * const Order = Schema.Struct({ id: Schema.String, placedAt: Schema.DateFromString })
  *
@@ -601,8 +663,10 @@ export const failureOf: (
  *   history: [],
  *   idempotencyKey: "order:o-1"
  * }).pipe(Effect.provide(DeadLetterQueue.layer().pipe(Layer.provide(DeadLetterQueue.layerStoreMemory))))
+ * ```
  *
  * @since 0.1.0
+ * @category utils
  */
 export const deadLetter = <A, I, R>(
   schema: Schema.Schema<A, I, R>,
@@ -634,6 +698,7 @@ export const deadLetter = <A, I, R>(
  * leaves the entry pending.
  *
  * @example
+ * ```ts
  * import { DeadLetterQueue } from "@effect-resilience/durable"
  * import { Effect, Schema } from "effect"
  *
@@ -642,8 +707,10 @@ export const deadLetter = <A, I, R>(
  * const replayAll = Effect.flatMap(DeadLetterQueue.DeadLetterQueue, (dlq) =>
  *   dlq.replay({ queue: "orders" }, resend, { operator: "alice" })
  * )
+ * ```
  *
  * @since 0.1.0
+ * @category constructors
  */
 export const handler: <A, I, R, B, E, R2>(
   schema: Schema.Schema<A, I, R>,
@@ -654,12 +721,15 @@ export const handler: <A, I, R, B, E, R2>(
  * The problems of a ParseError as paths and messages (what {@link InvalidPayload} carries).
  *
  * @example
+ * ```ts
  * import { DeadLetterQueue } from "@effect-resilience/durable"
  * import { Either, Schema } from "effect"
  *
  * const result = Schema.decodeUnknownEither(Schema.Struct({ n: Schema.Number }))({ n: "1" })
  * if (Either.isLeft(result)) DeadLetterQueue.issuesOf(result.left) // [{ path: ["n"], message: ... }]
+ * ```
  *
  * @since 0.1.0
+ * @category utils
  */
 export const issuesOf: (error: ParseResult.ParseError) => ReadonlyArray<Issue> = internal.issuesOf

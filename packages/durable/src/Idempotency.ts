@@ -41,14 +41,20 @@ import * as internal from "./internal/idempotency/memory.js"
  * The state of a key.
  *
  * @example
+ * ```ts
  * import { Idempotency } from "@effect-resilience/durable"
  * const s: Idempotency.Status = "completed"
+ * ```
  *
  * @since 0.1.0
+ * @category schemas
  */
 export const Status = Schema.Literal("in-progress", "completed")
 
-/** @since 0.1.0 */
+/**
+ * @since 0.1.0
+ * @category models
+ */
 export type Status = typeof Status.Type
 
 /**
@@ -56,6 +62,7 @@ export type Status = typeof Status.Type
  * completed; `attempts` counts the leases granted for the key.
  *
  * @example
+ * ```ts
  * import { Idempotency } from "@effect-resilience/durable"
  * import { Schema } from "effect"
  *
@@ -68,8 +75,10 @@ export type Status = typeof Status.Type
  *   result: "{\"id\":7}",
  *   updatedAtMillis: 1700000000000
  * })
+ * ```
  *
  * @since 0.1.0
+ * @category schemas
  */
 export const IdempotencyRecord = Schema.Struct({
   key: Schema.String,
@@ -81,7 +90,10 @@ export const IdempotencyRecord = Schema.Struct({
   updatedAtMillis: Schema.Number
 })
 
-/** @since 0.1.0 */
+/**
+ * @since 0.1.0
+ * @category models
+ */
 export interface IdempotencyRecord extends Schema.Schema.Type<typeof IdempotencyRecord> {}
 
 /**
@@ -93,6 +105,7 @@ export interface IdempotencyRecord extends Schema.Schema.Type<typeof Idempotency
  * - `Busy`: another owner holds an unexpired lease until `expiresAtMillis`.
  *
  * @example
+ * ```ts
  * import { Idempotency } from "@effect-resilience/durable"
  *
  * const describe = Idempotency.Acquisition.$match({
@@ -100,8 +113,10 @@ export interface IdempotencyRecord extends Schema.Schema.Type<typeof Idempotency
  *   Completed: () => "replay the stored result",
  *   Busy: ({ expiresAtMillis }) => `wait until ${expiresAtMillis}`
  * })
+ * ```
  *
  * @since 0.1.0
+ * @category models
  */
 export type Acquisition = Data.TaggedEnum<{
   Acquired: { readonly attempt: number }
@@ -113,6 +128,7 @@ export type Acquisition = Data.TaggedEnum<{
  * Constructors and matchers for {@link Acquisition}.
  *
  * @since 0.1.0
+ * @category constructors
  */
 export const Acquisition = internal.Acquisition
 
@@ -122,10 +138,13 @@ export const Acquisition = internal.Acquisition
  * address, credentials or the result; `cause` keeps the driver's error for logs.
  *
  * @example
+ * ```ts
  * import { Idempotency } from "@effect-resilience/durable"
  * const e = new Idempotency.IdempotencyError({ operation: "acquire", message: "The idempotency store is unavailable" })
+ * ```
  *
  * @since 0.1.0
+ * @category errors
  */
 export class IdempotencyError extends Schema.TaggedError<IdempotencyError>()("IdempotencyError", {
   operation: Schema.Literal(
@@ -160,6 +179,7 @@ export class IdempotencyError extends Schema.TaggedError<IdempotencyError>()("Id
  *   long as the upstream remembers its own keys).
  *
  * @example
+ * ```ts
  * import { Idempotency } from "@effect-resilience/durable"
  * import { Effect } from "effect"
  *
@@ -170,8 +190,10 @@ export class IdempotencyError extends Schema.TaggedError<IdempotencyError>()("Id
  *   const again = yield* store.acquire("k", { owner: "you", leaseMillis: 30_000 }) // Completed { result: "42" }
  *   return [first, again]
  * }).pipe(Effect.provide(Idempotency.layerStoreMemory))
+ * ```
  *
  * @since 0.1.0
+ * @category services
  */
 export class IdempotencyStore extends Context.Tag("@effect-resilience/durable/IdempotencyStore")<
   IdempotencyStore,
@@ -192,10 +214,12 @@ export class IdempotencyStore extends Context.Tag("@effect-resilience/durable/Id
  * Makes an in-memory store. Leases are measured with the `Clock` (so `TestClock` in tests).
  *
  * @example
+ * ```ts
  * import { Idempotency } from "@effect-resilience/durable"
  * import { Effect } from "effect"
  *
  * const program = Effect.flatMap(Idempotency.makeStoreMemory, (store) => store.get("k"))
+ * ```
  *
  * @since 0.2.0
  * @category constructors
@@ -206,12 +230,14 @@ export const makeStoreMemory: Effect.Effect<IdempotencyStore["Type"]> = internal
  * An in-memory store as a Layer (fresh and empty each time the Layer is built).
  *
  * @example
+ * ```ts
  * import { Idempotency } from "@effect-resilience/durable"
  * import { Effect, Schema } from "effect"
  *
  * const program = Idempotency.once("k", Effect.succeed(1), { schema: Schema.Number }).pipe(
  *   Effect.provide(Idempotency.layerStoreMemory)
  * )
+ * ```
  *
  * @since 0.2.0
  * @category layers
@@ -222,12 +248,15 @@ export const layerStoreMemory: Layer.Layer<IdempotencyStore> = Layer.effect(Idem
  * Options of {@link once}.
  *
  * @example
+ * ```ts
  * import { Idempotency } from "@effect-resilience/durable"
  * import { Schema } from "effect"
  *
  * const options: Idempotency.OnceOptions<number, number> = { schema: Schema.Number, lease: "2 minutes" }
+ * ```
  *
  * @since 0.1.0
+ * @category models
  */
 export interface OnceOptions<A, I> {
   /** Encodes the result for the store and decodes it on a replay. */
@@ -253,6 +282,7 @@ export interface OnceOptions<A, I> {
  *   returned unchanged.
  *
  * @example
+ * ```ts
  * import { Idempotency } from "@effect-resilience/durable"
  * import { Effect, Schema } from "effect"
  *
@@ -261,8 +291,10 @@ export interface OnceOptions<A, I> {
  *     schema: Schema.Struct({ receipt: Schema.String })
  *   })
  * // run twice: the second returns { value: { receipt: "r-1" }, replayed: true }
+ * ```
  *
  * @since 0.1.0
+ * @category combinators
  */
 export const once = <A, I, E, R>(
   key: string,
@@ -305,12 +337,15 @@ export const once = <A, I, E, R>(
  * so `Schema.Void` works for effects whose result does not matter).
  *
  * @example
+ * ```ts
  * import { Idempotency } from "@effect-resilience/durable"
  * import { Effect, Schema } from "effect"
  *
  * const json = Effect.runSync(Idempotency.encodeResult(Schema.Number, 42)) // "42"
+ * ```
  *
  * @since 0.1.0
+ * @category utils
  */
 export const encodeResult = <A, I>(schema: Schema.Schema<A, I>, value: A): Effect.Effect<string, IdempotencyError> =>
   Schema.encode(schema)(value).pipe(
@@ -324,12 +359,15 @@ export const encodeResult = <A, I>(schema: Schema.Schema<A, I>, value: A): Effec
  * Decodes the JSON text of a stored result with its Schema.
  *
  * @example
+ * ```ts
  * import { Idempotency } from "@effect-resilience/durable"
  * import { Effect, Schema } from "effect"
  *
  * const n = Effect.runSync(Idempotency.decodeResult(Schema.Number, "42")) // 42
+ * ```
  *
  * @since 0.1.0
+ * @category utils
  */
 export const decodeResult = <A, I>(schema: Schema.Schema<A, I>, json: string): Effect.Effect<A, IdempotencyError> =>
   Effect.try((): unknown => JSON.parse(json)).pipe(
@@ -343,12 +381,15 @@ export const decodeResult = <A, I>(schema: Schema.Schema<A, I>, json: string): E
  * How often `once` asks again about a key another owner holds: 100 ms.
  *
  * @example
+ * ```ts
  * import { Idempotency } from "@effect-resilience/durable"
  * import { Duration } from "effect"
  *
  * Duration.toMillis(Idempotency.defaultPollInterval) // 100
+ * ```
  *
  * @since 0.1.0
+ * @category config
  */
 export const defaultPollInterval: Duration.Duration = Duration.millis(100)
 
@@ -356,11 +397,14 @@ export const defaultPollInterval: Duration.Duration = Duration.millis(100)
  * The default lease: 30 seconds.
  *
  * @example
+ * ```ts
  * import { Idempotency } from "@effect-resilience/durable"
  * import { Duration } from "effect"
  *
  * Duration.toMillis(Idempotency.defaultLease) // 30000
+ * ```
  *
  * @since 0.1.0
+ * @category config
  */
 export const defaultLease: Duration.Duration = Duration.seconds(30)

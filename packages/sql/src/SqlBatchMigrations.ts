@@ -16,10 +16,13 @@ import * as Effect from "effect/Effect"
  * The Migrator's table for the batch stores.
  *
  * @example
+ * ```ts
  * import { SqlBatchMigrations } from "@effect-resilience/sql"
  * SqlBatchMigrations.migrationsTable // "resilience_batch_migrations"
+ * ```
  *
  * @since 0.1.0
+ * @category utils
  */
 export const migrationsTable = "resilience_batch_migrations"
 
@@ -27,10 +30,13 @@ export const migrationsTable = "resilience_batch_migrations"
  * The table of checkpoint entries.
  *
  * @example
+ * ```ts
  * import { SqlBatchMigrations } from "@effect-resilience/sql"
  * SqlBatchMigrations.checkpointsTable // "resilience_checkpoints"
+ * ```
  *
  * @since 0.1.0
+ * @category utils
  */
 export const checkpointsTable = "resilience_checkpoints"
 
@@ -38,10 +44,13 @@ export const checkpointsTable = "resilience_checkpoints"
  * The table of idempotency keys.
  *
  * @example
+ * ```ts
  * import { SqlBatchMigrations } from "@effect-resilience/sql"
  * SqlBatchMigrations.idempotencyTable // "resilience_idempotency"
+ * ```
  *
  * @since 0.1.0
+ * @category utils
  */
 export const idempotencyTable = "resilience_idempotency"
 
@@ -53,12 +62,15 @@ export const idempotencyTable = "resilience_idempotency"
  *   count and the result's JSON.
  *
  * @example
+ * ```ts
  * import { SqlBatchMigrations } from "@effect-resilience/sql"
  * import * as Migrator from "@effect/sql/Migrator"
  *
  * const loader = Migrator.fromRecord(SqlBatchMigrations.migrations)
+ * ```
  *
  * @since 0.1.0
+ * @category utils
  */
 export const migrations: Record<string, Effect.Effect<void, unknown, SqlClient.SqlClient>> = {
   "0001_create_checkpoints": Effect.gen(function* () {
@@ -99,13 +111,16 @@ const run = Migrator.make({})({ loader: Migrator.fromRecord(migrations), table: 
  * may race to create the migrations table; the loser tries again.
  *
  * @example
+ * ```ts
  * import { SqlBatchMigrations } from "@effect-resilience/sql"
  * import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
  * import { Effect } from "effect"
  *
  * const program = SqlBatchMigrations.migrate.pipe(Effect.provide(SqliteClient.layer({ filename: "batch.db" })))
+ * ```
  *
  * @since 0.1.0
+ * @category utils
  */
 export const migrate: Effect.Effect<void, unknown, SqlClient.SqlClient> = run.pipe(
   Effect.catchAllDefect(Effect.fail),

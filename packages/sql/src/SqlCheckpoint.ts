@@ -30,6 +30,7 @@ const failed = (operation: "migrate" | "load" | "record" | "clear", what: string
  * Makes the store on the `SqlClient` in context, running the migrations first.
  *
  * @example
+ * ```ts
  * import { SqlCheckpoint } from "@effect-resilience/sql"
  * import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
  * import { Effect } from "effect"
@@ -37,6 +38,7 @@ const failed = (operation: "migrate" | "load" | "record" | "clear", what: string
  * const program = Effect.flatMap(SqlCheckpoint.makeStore, (store) => store.load("batch-1")).pipe(
  *   Effect.provide(SqliteClient.layer({ filename: "batch.db" }))
  * )
+ * ```
  *
  * @since 0.2.0
  * @category constructors

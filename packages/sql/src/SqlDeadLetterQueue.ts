@@ -26,6 +26,7 @@ import { statementFailed } from "./internal/storeError.js"
  * The table holding the entries.
  *
  * @since 0.1.0
+ * @category utils
  */
 export const table = "resilience_dead_letters"
 
@@ -33,6 +34,7 @@ export const table = "resilience_dead_letters"
  * The Migrator's table for this store (apart from other stores' migrations).
  *
  * @since 0.1.0
+ * @category utils
  */
 export const migrationsTable = "resilience_dlq_migrations"
 
@@ -57,13 +59,16 @@ const columns = [
  * The migrations, for `Migrator.fromRecord`.
  *
  * @example
+ * ```ts
  * import { SqlDeadLetterQueue } from "@effect-resilience/sql"
  * import * as Migrator from "@effect/sql/Migrator"
  *
  * // run them with your own Migrator set-up
  * const loader = Migrator.fromRecord(SqlDeadLetterQueue.migrations)
+ * ```
  *
  * @since 0.1.0
+ * @category utils
  */
 export const migrations: Record<string, Effect.Effect<void, unknown, SqlClient.SqlClient>> = {
   "0001_create_dead_letters": Effect.gen(function* () {
@@ -99,13 +104,16 @@ const runMigrations = Migrator.make({})({ loader: Migrator.fromRecord(migrations
  * with a `DeadLetterStoreError` whose reason is `foreign`.
  *
  * @example
+ * ```ts
  * import { SqlDeadLetterQueue } from "@effect-resilience/sql"
  * import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
  * import { Effect } from "effect"
  *
  * const prepare = SqlDeadLetterQueue.migrate.pipe(Effect.provide(SqliteClient.layer({ filename: "dlq.db" })))
+ * ```
  *
  * @since 0.1.0
+ * @category utils
  */
 export const migrate: Effect.Effect<void, DLQ.DeadLetterStoreError, SqlClient.SqlClient> = Effect.gen(function* () {
   const sql = yield* SqlClient.SqlClient
@@ -220,6 +228,7 @@ const encodePayload = (entry: DLQ.Entry): Effect.Effect<string, DLQ.DeadLetterSt
  * A store on the `SqlClient` in context (SQLite or PostgreSQL). Runs the migrations first.
  *
  * @example
+ * ```ts
  * import { DeadLetterQueue } from "@effect-resilience/durable"
  * import { SqlDeadLetterQueue } from "@effect-resilience/sql"
  * import { Effect } from "effect"
@@ -227,8 +236,10 @@ const encodePayload = (entry: DLQ.Entry): Effect.Effect<string, DLQ.DeadLetterSt
  * const service = Effect.flatMap(SqlDeadLetterQueue.makeStore, (store) =>
  *   DeadLetterQueue.make({ lease: "1 minute" }).pipe(Effect.provideService(DeadLetterQueue.DeadLetterQueueStore, store))
  * )
+ * ```
  *
  * @since 0.1.0
+ * @category constructors
  */
 export const makeStore: Effect.Effect<DLQ.DeadLetterQueueStore["Type"], DLQ.DeadLetterStoreError, SqlClient.SqlClient> =
   Effect.gen(function* () {

@@ -57,6 +57,7 @@ const toRecord = (row: typeof Row.Type): Idempotency.IdempotencyRecord => {
  * Makes the store on the `SqlClient` in context, running the migrations first.
  *
  * @example
+ * ```ts
  * import { SqlIdempotency } from "@effect-resilience/sql"
  * import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
  * import { Effect } from "effect"
@@ -64,6 +65,7 @@ const toRecord = (row: typeof Row.Type): Idempotency.IdempotencyRecord => {
  * const program = Effect.flatMap(SqlIdempotency.makeStore, (store) => store.get("batch-1/o-7")).pipe(
  *   Effect.provide(SqliteClient.layer({ filename: "batch.db" }))
  * )
+ * ```
  *
  * @since 0.2.0
  * @category constructors
