@@ -26,18 +26,57 @@ import type * as HttpClientError from "@effect/platform/HttpClientError"
 import type * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type * as Effect from "effect/Effect"
 import type * as ParseResult from "effect/ParseResult"
+import type * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as internal from "./internal/resilientHttpClient.js"
 
 /**
- * The options of {@link make}.
+ * The client's configuration as data (a config file can hold it), decoded by {@link make}: a bad
+ * value fails with a `ParseError` naming its path (`["policy"]["attemptTimeout"]`,
+ * `["hedging"]["delay"]`, ...).
  *
- * - `policy`: the pipeline's policy for every host (as `Resilience.PolicyInput`, without
- *   `operation` and `hedging`); the breaker's `name` is always the host's.
- * - `hedging`: extra attempts for GET / HEAD / OPTIONS after `delayMillis` (off by default).
+ * - `policy`: the pipeline's policy for every host (a `Resilience.Policy` without `operation` and
+ *   `hedging`); the breaker's `name` is always the host's.
+ * - `hedging`: extra attempts for GET / HEAD / OPTIONS after `delay` (a `Duration.DurationInput`),
+ *   at most `maxHedges` of them (off by default).
  * - `retryNonIdempotent`: retry POST / PATCH without an `Idempotency-Key` header too (default
  *   `false`: a second POST may create a second resource).
- * - `isSuccess`: which statuses are successes (default 2xx).
+ *
+ * @example
+ * ```ts
+ * import { ResilientHttpClient } from "@effect-resilience/platform"
+ * import { Schema } from "effect"
+ *
+ * const config = Schema.decodeUnknownSync(ResilientHttpClient.Config)({
+ *   policy: { attemptTimeout: "2 seconds", retry: { maxAttempts: 6 } },
+ *   hedging: { delay: "200 millis", maxHedges: 1 }
+ * })
+ * ```
+ *
+ * @since 0.2.0
+ * @category config
+ */
+export const Config = internal.Config
+
+/**
+ * A decoded {@link Config}.
+ *
+ * @since 0.2.0
+ * @category config
+ */
+export interface Config extends Schema.Schema.Type<typeof Config> {}
+
+/**
+ * The {@link Config} as written in a config file or in code.
+ *
+ * @since 0.2.0
+ * @category config
+ */
+export interface ConfigInput extends Schema.Schema.Encoded<typeof Config> {}
+
+/**
+ * The options of {@link make}: the {@link ConfigInput} (`policy`, `hedging`,
+ * `retryNonIdempotent`), and `isSuccess`, which statuses are successes (default 2xx).
  *
  * @example
  * ```ts
@@ -45,17 +84,15 @@ import * as internal from "./internal/resilientHttpClient.js"
  *
  * const options: ResilientHttpClient.Options = {
  *   policy: { attemptTimeout: "2 seconds", deadline: "20 seconds", retry: { maxAttempts: 6 } },
- *   hedging: { delayMillis: 200, maxHedges: 1 }
+ *   hedging: { delay: "200 millis", maxHedges: 1 },
+ *   isSuccess: (status) => status < 400
  * }
  * ```
  *
  * @since 0.1.0
  * @category models
  */
-export interface Options {
-  readonly policy?: Omit<Resilience.PolicyInput, "operation" | "hedging"> | undefined
-  readonly hedging?: { readonly delayMillis: number; readonly maxHedges: number } | false | undefined
-  readonly retryNonIdempotent?: boolean | undefined
+export interface Options extends ConfigInput {
   readonly isSuccess?: ((status: number) => boolean) | undefined
 }
 
@@ -118,8 +155,9 @@ export const isRetrySafe: (request: HttpClientRequest.HttpClientRequest) => bool
 export const breakerName: (url: string) => string = internal.breakerName
 
 /**
- * Wraps a client. Fails with a `ParseError` naming the field when the policy is invalid. Pipelines
- * (one per host and kind of request) are made on first use and live as long as the Scope.
+ * Wraps a client. Decodes the options' {@link Config} first: a bad value fails with a
+ * `ParseError` naming its path. Pipelines (one per host and kind of request) are made on first
+ * use and live as long as the Scope.
  *
  * @example
  * ```ts

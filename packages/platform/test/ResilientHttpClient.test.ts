@@ -10,6 +10,7 @@ import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
+import * as ParseResult from "effect/ParseResult"
 
 type Handler = (req: IncomingMessage, res: ServerResponse, hit: number) => void
 
@@ -60,7 +61,7 @@ const reset: Handler = (req) => {
 const client = (options?: ResilientHttpClient.Options) =>
   Effect.flatMap(HttpClient.HttpClient, (raw) =>
     ResilientHttpClient.make(raw, {
-      policy: { attemptTimeoutMillis: 2000, retry: { maxAttempts: 4, initialDelay: 10, jitter: "none" } },
+      policy: { attemptTimeout: "2 seconds", retry: { maxAttempts: 4, initialDelay: 10, jitter: "none" } },
       ...options
     })
   )
@@ -155,7 +156,7 @@ describe("ResilientHttpClient", () => {
   it.live("gives an attempt that takes too long up and retries it", () =>
     Effect.gen(function* () {
       const server = yield* serve([body("slow", 1500), body("fast")])
-      const http = yield* client({ policy: { attemptTimeoutMillis: 200, retry: { initialDelay: 1 } } })
+      const http = yield* client({ policy: { attemptTimeout: "200 millis", retry: { initialDelay: 1 } } })
       const response = yield* http.get(`${server.url}/a`)
       // the first attempt was given up: the answer is the second one's
       expect(yield* response.text).toBe("fast")
@@ -195,7 +196,7 @@ describe("ResilientHttpClient", () => {
   it.live("hedges a slow GET when hedging is on, never a POST", () =>
     Effect.gen(function* () {
       const server = yield* serve([body("slow", 1000), body("fast")])
-      const http = yield* client({ hedging: { delayMillis: 50, maxHedges: 1 } })
+      const http = yield* client({ hedging: { delay: "50 millis", maxHedges: 1 } })
       // the hedge, sent 50 ms after the first attempt, answered first
       expect(yield* (yield* http.get(`${server.url}/a`)).text).toBe("fast")
       expect(server.hits()).toBe(2)
@@ -209,11 +210,23 @@ describe("ResilientHttpClient", () => {
     }).pipe(Effect.scoped, Effect.provide(TestLayer))
   )
 
-  it.effect("fails with a ParseError naming the field when the policy is invalid", () =>
+  it.effect("fails with a ParseError naming the path when a policy field is invalid", () =>
     Effect.gen(function* () {
-      const exit = yield* Effect.exit(client({ policy: { attemptTimeoutMillis: -1 } }))
-      expect(Exit.isFailure(exit)).toBe(true)
-      expect(String(exit._tag === "Failure" ? exit.cause : "")).toContain("attemptTimeoutMillis")
+      const error = yield* Effect.flip(client({ policy: { attemptTimeout: -1 } }))
+      expect(ParseResult.ArrayFormatter.formatErrorSync(error).map((issue) => issue.path)).toContainEqual([
+        "policy",
+        "attemptTimeout"
+      ])
+    }).pipe(Effect.scoped, Effect.provide(TestLayer))
+  )
+
+  it.effect("fails with a ParseError naming the path when the hedging delay is not a duration", () =>
+    Effect.gen(function* () {
+      const error = yield* Effect.flip(client({ hedging: { delay: -5, maxHedges: 1 } }))
+      expect(ParseResult.ArrayFormatter.formatErrorSync(error).map((issue) => issue.path)).toContainEqual([
+        "hedging",
+        "delay"
+      ])
     }).pipe(Effect.scoped, Effect.provide(TestLayer))
   )
 

@@ -10,11 +10,19 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as ParseResult from "effect/ParseResult"
+import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
 import type { Options, ResilientHttpError } from "../ResilientHttpClient.js"
 
 const idempotentMethods: ReadonlySet<string> = new Set(["GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"])
 const safeMethods: ReadonlySet<string> = new Set(["GET", "HEAD", "OPTIONS"])
+
+/** @internal */
+export const Config = Schema.Struct({
+  policy: Schema.optional(Resilience.Policy.omit("operation", "hedging")),
+  hedging: Schema.optional(Schema.Union(Resilience.Policy.fields.hedging.from, Schema.Literal(false))),
+  retryNonIdempotent: Schema.optional(Schema.Boolean)
+})
 
 /** @internal */
 export const isRetrySafe = (request: HttpClientRequest.HttpClientRequest): boolean =>
@@ -56,13 +64,13 @@ export const make = (
   Classifier.Classifier | Scope.Scope
 > =>
   Effect.gen(function* () {
+    // a bad value fails here with its path, not on the first request
+    const config = yield* Schema.decodeUnknown(Config)(options)
     const base = options.policy ?? {}
-    const hedging = options.hedging === undefined || options.hedging === false ? undefined : options.hedging
-    const retryAll = options.retryNonIdempotent === true
+    // a decoded duration is a DurationInput too: the pipelines' policies can take it as it is
+    const hedging = config.hedging === undefined || config.hedging === false ? undefined : config.hedging
+    const retryAll = config.retryNonIdempotent === true
     const isSuccess = options.isSuccess ?? isOk
-    // validate the policy now: a bad field fails here with its path, not on the first request
-    yield* Resilience.decodePolicy({ ...base, operation: "http" })
-    if (hedging !== undefined) yield* Resilience.decodePolicy({ ...base, operation: "http", hedging })
 
     const scope = yield* Effect.scope
     const context = yield* Effect.context<Classifier.Classifier>()
