@@ -114,6 +114,12 @@ const installedDependencies = async (): Promise<string> => {
     writeFileSync(join(staging, "package.json"), `${JSON.stringify(manifest, null, 2)}\n`)
     await npm(["install"], staging)
     renameSync(staging, dir)
+    // the installs of earlier versions are of no more use
+    for (const name of readdirSync(cacheRoot)) {
+      if (/^deps-[0-9a-f]{16}$/.test(name) && name !== `deps-${key}`) {
+        rmSync(join(cacheRoot, name), { recursive: true, force: true })
+      }
+    }
   } catch (error) {
     rmSync(staging, { recursive: true, force: true })
     // another run may have finished the same install first
