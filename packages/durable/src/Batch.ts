@@ -19,24 +19,33 @@
  * store fails (checkpoint, idempotency, dead letter queue) or when two items share a key; a batch
  * stopped that way can be run again under the same `batchId` and resumes where it stopped.
  *
- * ## Several runners of one batch
- * Two runners of the same `batchId` at once (two processes on PostgreSQL) share the work safely for
- * successes: an item leased by one runner is waited for by the other, which then replays the
- * stored result, so each successful effect happens once. A failing item, though, is released by
- * its first runner and may be tried again, and dead-lettered again, by the second: run one runner
- * per batch id when every dead letter must be unique.
+ * Run one runner per `batchId` at a time when every dead letter must be unique: two runners of
+ * one batch share successes safely, but both may dead-letter the same failing item. How
+ * checkpoints are written, and what they cost, is in the repository's docs/ARCHITECTURE.md
+ * ("Durable recovery").
  *
- * ## What a checkpoint costs
- * Checkpoint entries are written by one writer fiber that takes every entry queued since its last
- * write (group commit): with `concurrency` > 1 and a slow store, several items share one write, and
- * no item waits for its own write. A crash loses at most the entries not yet written; on restart
- * those items go through the idempotency store again, which returns their stored result without a
- * second call. Dead-lettered items are written to the queue before their checkpoint entry, so a
- * crash cannot lose them either; on start the batch lists the pending dead letters of its queue
- * and skips items that already sit there.
+ * @example
+ * ```ts
+ * import { Classifier } from "@effect-resilience/core"
+ * import { Batch, Checkpoint, DeadLetterQueue, Idempotency } from "@effect-resilience/durable"
+ * import { Effect, Layer, Schema } from "effect"
  *
- * Each item also costs two idempotency writes (take the lease, record the result), each its own
- * commit: on a SQLite file these, not the checkpoint, are most of what the stores add per item.
+ * const InMemory = Layer.mergeAll(
+ *   Checkpoint.layerStoreMemory,
+ *   Idempotency.layerStoreMemory,
+ *   DeadLetterQueue.layer().pipe(Layer.provide(DeadLetterQueue.layerStoreMemory)),
+ *   Classifier.layer
+ * )
+ *
+ * const result = Batch.run({
+ *   batchId: "squares",
+ *   items: [1, 2, 3],
+ *   key: String,
+ *   process: (n) => Effect.succeed(n * n),
+ *   itemSchema: Schema.Number,
+ *   resultSchema: Schema.Number
+ * }).pipe(Effect.provide(InMemory))
+ * ```
  *
  * @since 0.1.0
  */

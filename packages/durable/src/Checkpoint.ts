@@ -1,13 +1,9 @@
 /**
  * A `CheckpointStore` remembers, per batch id, which item keys reached a final outcome (succeeded,
  * dead-lettered or compensated), in the order they did. A batch restarted after a crash loads its
- * checkpoint and skips those items.
- *
- * Writes may be grouped (several entries in one `record` call): a crash then loses at most the
- * entries not yet written, and the batch redoes those items. Redoing an item is safe because the
- * batch also guards each side effect with an {@link Idempotency} key; losing an item is never
- * possible because an entry is written only after the item's outcome is durable elsewhere (the
- * idempotency record or the dead letter queue).
+ * checkpoint and skips those items. A crash may lose the last entries not yet written: the batch
+ * then redoes those items, which their idempotency keys make safe (see the repository's
+ * docs/ARCHITECTURE.md, "Durable recovery").
  *
  * The in-memory store here is for tests and single-process runs that need no restart;
  * `@effect-resilience/sql` provides SQLite and PostgreSQL stores.

@@ -31,6 +31,15 @@ import { PositiveDuration } from "./internal/duration.js"
  * Where an entry is in its life: `pending` (waiting for an operator or a replay), `replaying`
  * (claimed by a replay), `resolved` (a replay succeeded) or `discarded` (an operator gave up on it).
  *
+ * @example
+ * ```ts
+ * import { DeadLetterQueue } from "@effect-resilience/durable"
+ * import { Schema } from "effect"
+ *
+ * const isStatus = Schema.is(DeadLetterQueue.Status)
+ * isStatus("pending") // true
+ * ```
+ *
  * @since 0.1.0
  * @category schemas
  */
@@ -145,6 +154,22 @@ export interface Entry extends Schema.Schema.Type<typeof Entry> {}
 /**
  * What `add` needs. `idempotencyKey` defaults to the entry's id.
  *
+ * @example
+ * ```ts
+ * import { Classification } from "@effect-resilience/core"
+ * import { DeadLetterQueue } from "@effect-resilience/durable"
+ * import { Effect } from "effect"
+ *
+ * const classification = Classification.make({ category: "validation", code: "http.422", message: "Rejected" })
+ * const input: DeadLetterQueue.EntryInput = {
+ *   queue: "orders",
+ *   payload: { id: "o-1" }, // already encoded: `deadLetter` encodes it with a Schema for you
+ *   failure: DeadLetterQueue.failureOf(new Error("422"), classification, []),
+ *   idempotencyKey: "order:o-1"
+ * }
+ * const added = Effect.flatMap(DeadLetterQueue.DeadLetterQueue, (dlq) => dlq.add(input))
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -198,6 +223,18 @@ export interface Page {
 /**
  * One page of entries and the number of entries matching the filter.
  *
+ * @example
+ * ```ts
+ * import { DeadLetterQueue } from "@effect-resilience/durable"
+ * import { Effect } from "effect"
+ *
+ * // the second page of 50 pending entries
+ * const page = Effect.flatMap(DeadLetterQueue.DeadLetterQueue, (dlq) =>
+ *   dlq.list({ status: "pending" }, { limit: 50, offset: 50 })
+ * )
+ * const summary = Effect.map(page, (r) => `${r.entries.length} of ${r.total}`)
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -250,6 +287,18 @@ export interface CountRow {
  * attempt appended), those whose payload no longer decodes (left pending, with the problem's path),
  * and those that were asked for by id but not pending.
  *
+ * @example
+ * ```ts
+ * import { DeadLetterQueue } from "@effect-resilience/durable"
+ * import { Effect } from "effect"
+ *
+ * const summary = (report: DeadLetterQueue.ReplayReport) =>
+ *   `${report.resolved.length} resolved, ${report.failed.length} failed again, ${report.invalid.length} invalid`
+ * const replayOrders = Effect.flatMap(DeadLetterQueue.DeadLetterQueue, (dlq) =>
+ *   dlq.replay({ queue: "orders" }, () => Effect.void)
+ * ).pipe(Effect.map(summary))
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -299,6 +348,16 @@ export type DeadLetterStoreError = errors.DeadLetterStoreError
 /**
  * No entry has this id.
  *
+ * @example
+ * ```ts
+ * import { DeadLetterQueue } from "@effect-resilience/durable"
+ * import { Effect } from "effect"
+ *
+ * const note = Effect.flatMap(DeadLetterQueue.DeadLetterQueue, (dlq) =>
+ *   dlq.annotate("dl_123", "alice", "customer called")
+ * ).pipe(Effect.catchTag("EntryNotFound", (e) => Effect.logWarning(`no dead letter ${e.id}`)))
+ * ```
+ *
  * @since 0.1.0
  * @category errors
  */
@@ -312,6 +371,16 @@ export type EntryNotFound = errors.EntryNotFound
 
 /**
  * The entry is not in a status that allows the operation (only pending entries can be discarded).
+ *
+ * @example
+ * ```ts
+ * import { DeadLetterQueue } from "@effect-resilience/durable"
+ * import { Effect } from "effect"
+ *
+ * const discard = Effect.flatMap(DeadLetterQueue.DeadLetterQueue, (dlq) =>
+ *   dlq.discard("dl_123", "alice", "duplicate order")
+ * ).pipe(Effect.catchTag("InvalidStatus", (e) => Effect.logWarning(`${e.id} is ${e.status}, not pending`)))
+ * ```
  *
  * @since 0.1.0
  * @category errors
@@ -373,6 +442,14 @@ export type Handler<E, R> = (entry: Entry) => Effect.Effect<unknown, E, R>
 /**
  * Options of a replay: `operator` is recorded in the notes; `limit` caps the entries handled;
  * `chunk` is how many entries one claim takes (default 16).
+ *
+ * @example
+ * ```ts
+ * import { DeadLetterQueue } from "@effect-resilience/durable"
+ *
+ * // at most 100 entries, 10 per claim, recorded as alice's
+ * const options: DeadLetterQueue.ReplayOptions = { operator: "alice", limit: 100, chunk: 10 }
+ * ```
  *
  * @since 0.1.0
  * @category models
@@ -470,6 +547,20 @@ export interface ConfigInput extends Schema.Schema.Encoded<typeof Config> {}
 
 /**
  * A dead letter queue.
+ *
+ * @example
+ * ```ts
+ * import { DeadLetterQueue } from "@effect-resilience/durable"
+ * import { Effect, Layer } from "effect"
+ *
+ * // an operator's round: what needs a person, then clear out what was handled a week ago
+ * const round = Effect.gen(function* () {
+ *   const dlq = yield* DeadLetterQueue.DeadLetterQueue
+ *   const review = yield* dlq.reviewQueue({ limit: 20 })
+ *   const purged = yield* dlq.purge("7 days")
+ *   return { toReview: review.total, purged }
+ * }).pipe(Effect.provide(DeadLetterQueue.layer().pipe(Layer.provide(DeadLetterQueue.layerStoreMemory))))
+ * ```
  *
  * @since 0.2.0
  * @category models

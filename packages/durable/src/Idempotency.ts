@@ -1,29 +1,35 @@
 /**
  * Idempotency keys make a side effect happen at most once per key *on our side*, across retries,
  * replays and restarts: the `IdempotencyStore` records `key -> completed` together with the
- * encoded result, so running the same key again returns the stored result without calling again.
+ * encoded result, so running the same key again ({@link once}) returns the stored result without
+ * calling again.
  *
- * ## The contract, honestly
+ * The guarantee is **at-least-once delivery + an idempotent receiver = effectively once**:
  *
- * No client can make a remote side effect happen exactly once on its own: the process may die after
- * the upstream did the work and before the store recorded it. So the guarantee is
+ * - a key is taken with a lease (`lease`, default 30 s); while it runs, other owners wait;
+ * - when the owner completes, the result is stored and every later run of the key replays it;
+ * - when the owner fails, the lease is released at once and the next attempt may run;
+ * - when the owner crashes, its lease expires and the next owner runs the effect *again*: send the
+ *   key to the upstream (an `Idempotency-Key` header, a unique constraint, a conditional write) so
+ *   that it dedupes that second delivery.
  *
- * **at-least-once delivery + an idempotent receiver = effectively once.**
+ * Choose a lease longer than the effect's worst case, retries included. Leases are measured with
+ * the `Clock` of the process taking them: with several hosts, their clocks must agree to well
+ * within a lease. The reasoning behind this contract is in the repository's docs/ARCHITECTURE.md
+ * ("Durable recovery").
  *
- * - A key is taken with a *lease* (`leaseMillis`). While the lease runs, other owners wait.
- * - When the owner completes, the result is stored and every later run of the key returns it
- *   without calling the upstream (`replayed: true`).
- * - When the owner fails, the lease is released at once and the next attempt may run.
- * - When the owner crashes, its lease expires and the next owner runs the effect *again*. This is
- *   the window in which the upstream can see a second delivery of the same key, and why the key
- *   must be sent to the upstream (an `Idempotency-Key` header, a unique constraint, a conditional
- *   write) so that the upstream dedupes it. Within that contract no successful effect is applied
- *   twice.
+ * @example
+ * ```ts
+ * import { Idempotency } from "@effect-resilience/durable"
+ * import { Effect, Schema } from "effect"
  *
- * Choose `leaseMillis` longer than the effect's worst case (retries included): a lease that expires
- * while its owner still works lets a second owner in, which is again only safe because the upstream
- * dedupes. Leases are measured with the `Clock` of the process taking them; with several hosts,
- * their clocks must agree to well within a lease.
+ * declare const chargeCard: (orderId: string, idempotencyKey: string) => Effect.Effect<string, Error>
+ *
+ * // the second run replays the stored receipt instead of charging again
+ * const charge = (orderId: string) =>
+ *   Idempotency.once(`charge:${orderId}`, chargeCard(orderId, `charge:${orderId}`), { schema: Schema.String })
+ * const twice = Effect.zip(charge("o-1"), charge("o-1")).pipe(Effect.provide(Idempotency.layerStoreMemory))
+ * ```
  *
  * @since 0.1.0
  */
@@ -126,6 +132,14 @@ export type Acquisition = Data.TaggedEnum<{
 
 /**
  * Constructors and matchers for {@link Acquisition}.
+ *
+ * @example
+ * ```ts
+ * import { Idempotency } from "@effect-resilience/durable"
+ *
+ * const busy = Idempotency.Acquisition.Busy({ owner: "worker-2", expiresAtMillis: 1_700_000_030_000 })
+ * Idempotency.Acquisition.$is("Busy")(busy) // true
+ * ```
  *
  * @since 0.1.0
  * @category constructors

@@ -1,9 +1,18 @@
 /**
  * A `Checkpoint.CheckpointStore` on `@effect/sql`: a SQLite file (the embedded default) or
- * PostgreSQL (several processes), in the table `resilience_checkpoints`.
+ * PostgreSQL (several processes), in the table `resilience_checkpoints`. Use `layerStore` on a
+ * `SqlClient` you already have, or `layerStoreConfig` to open one from a {@link SqlConnection.Config}.
  *
- * One `record` call is one statement per 500 entries (inside one transaction when there are more),
- * an upsert that keeps the first position of a key and replaces its outcome.
+ * @example
+ * ```ts
+ * import { Checkpoint } from "@effect-resilience/durable"
+ * import { SqlCheckpoint } from "@effect-resilience/sql"
+ * import { Effect } from "effect"
+ *
+ * const done = Effect.flatMap(Checkpoint.CheckpointStore, (store) => store.load("orders-2024-06-01")).pipe(
+ *   Effect.provide(SqlCheckpoint.layerStoreConfig({ dialect: "sqlite", filename: "data/batch.db" }))
+ * )
+ * ```
  *
  * @since 0.1.0
  */

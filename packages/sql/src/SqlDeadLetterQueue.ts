@@ -2,12 +2,23 @@
  * The dead letter queue on `@effect/sql`: a SQLite file (the embedded default, no server) or
  * PostgreSQL (several processes sharing one queue).
  *
- * Claims are atomic: SQLite moves entries pending -> replaying with one `UPDATE ... RETURNING` in a
- * transaction; PostgreSQL selects them `FOR UPDATE SKIP LOCKED` in the same statement, so concurrent
- * replays in several processes never handle one entry twice and never wait on each other.
+ * Claims are atomic, so concurrent replays in several processes never handle one entry twice and
+ * never wait on each other. The schema is created by `@effect/sql`'s Migrator with its own
+ * migrations table, `resilience_dlq_migrations`; entries live in `resilience_dead_letters`.
  *
- * The schema is created by `@effect/sql`'s Migrator with its own migrations table,
- * `resilience_dlq_migrations`; entries live in `resilience_dead_letters`.
+ * @example
+ * ```ts
+ * import { DeadLetterQueue } from "@effect-resilience/durable"
+ * import { SqlDeadLetterQueue } from "@effect-resilience/sql"
+ * import { Effect, Layer } from "effect"
+ *
+ * const Dlq = DeadLetterQueue.layer().pipe(
+ *   Layer.provide(SqlDeadLetterQueue.layerStoreConfig({ dialect: "sqlite", filename: "data/dlq.db" }))
+ * )
+ * const pending = Effect.flatMap(DeadLetterQueue.DeadLetterQueue, (dlq) => dlq.list({ status: "pending" })).pipe(
+ *   Effect.provide(Dlq)
+ * )
+ * ```
  *
  * @since 0.1.0
  */

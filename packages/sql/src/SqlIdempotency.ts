@@ -1,11 +1,19 @@
 /**
  * An `Idempotency.IdempotencyStore` on `@effect/sql`: a SQLite file (the embedded default)
- * or PostgreSQL (several processes), in the table `resilience_idempotency`.
+ * or PostgreSQL (several processes), in the table `resilience_idempotency`. Of several processes
+ * racing for a key exactly one takes it; lease times are the caller's `Clock` in epoch
+ * milliseconds, so the hosts' clocks must agree (see {@link Idempotency}).
  *
- * `acquire` is one atomic upsert (`INSERT ... ON CONFLICT DO UPDATE ... WHERE <lease expired or
- * ours> RETURNING`), so of several processes racing for a key exactly one gets it; the others read
- * the row and are told `Busy` or `Completed`. Lease times are the caller's `Clock` in epoch
- * milliseconds (see the clock note in {@link Idempotency}).
+ * @example
+ * ```ts
+ * import { Idempotency } from "@effect-resilience/durable"
+ * import { SqlIdempotency } from "@effect-resilience/sql"
+ * import { Effect, Schema } from "effect"
+ *
+ * const once = Idempotency.once("invoice:42", Effect.succeed("sent"), { schema: Schema.String }).pipe(
+ *   Effect.provide(SqlIdempotency.layerStoreConfig({ dialect: "sqlite", filename: "data/batch.db" }))
+ * )
+ * ```
  *
  * @since 0.1.0
  */
