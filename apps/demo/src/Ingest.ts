@@ -20,6 +20,7 @@ import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
 import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
@@ -38,10 +39,12 @@ export interface IngestOptions {
   readonly concurrency: number
   readonly mix: Upstream.FaultMix
   readonly malformedRate: number
-  readonly slowMillis: number
+  /** How late a slow answer of the upstream comes. */
+  readonly slow: Duration.DurationInput
   readonly outageAt: number
-  readonly outageMillis: number
-  readonly attemptTimeoutMillis: number
+  /** How long the upstream's outage lasts (zero: none). */
+  readonly outage: Duration.DurationInput
+  readonly attemptTimeout: Duration.DurationInput
   readonly maxAttempts: number
   readonly hedging: boolean
   /** How many delivered records to read back by GET after the ingest (0: none). */
@@ -55,31 +58,37 @@ export interface IngestOptions {
 /** The client policy of the demo (per upstream host). */
 export const policyOf = (options: IngestOptions): ResilientHttpClient.Options => ({
   policy: {
-    attemptTimeoutMillis: options.attemptTimeoutMillis,
+    attemptTimeout: options.attemptTimeout,
     // one budget of time per record: long enough to wait out a short outage and the breaker
-    deadlineMillis: 30_000,
+    deadline: "30 seconds",
     retry: {
       // a CircuitOpen rejection counts as an attempt: while an outage keeps the breaker open, a
       // record waiting it out spends an attempt per open period and per probe it does not get, so
       // the limit leaves room for that; the deadline above is the real bound
       maxAttempts: options.maxAttempts,
-      initialDelayMillis: 50,
-      maxDelayMillis: 2_000,
-      throttledInitialDelayMillis: 200,
-      retryAfterExtraMillis: 3_000
+      initialDelay: "50 millis",
+      maxDelay: "2 seconds",
+      throttledInitialDelay: "200 millis",
+      retryAfterExtra: "3 seconds"
     },
     breaker: {
       // the failure rate over the last 40 calls: random 30 % failures never reach 80 %, an outage does
       policy: { _tag: "CountWindow", size: 40, minimumCalls: 20, failureRateThreshold: 0.8 },
       // short, and longer (up to 1 s) each time a probe fails: with 30 % random failures a probe
       // fails often even when the upstream is back, so a longer cap costs seconds after an outage
-      openDuration: 500,
+      openDuration: "500 millis",
       openBackoff: { multiplier: 2, max: 1_000 },
       halfOpen: { maxProbes: 1, successThreshold: 1 }
     }
   },
   ...(options.hedging
-    ? { hedging: { delayMillis: Math.max(1, Math.round(options.attemptTimeoutMillis / 2)), maxHedges: 1 } }
+    ? {
+        hedging: {
+          // half the attempt timeout, in whole milliseconds
+          delay: Duration.millis(Math.max(1, Math.round(Duration.toMillis(options.attemptTimeout) / 2))),
+          maxHedges: 1
+        }
+      }
     : {})
 })
 
@@ -112,9 +121,11 @@ const program = (options: IngestOptions) =>
     const upstream = yield* Upstream.start({
       seed: options.seed,
       mix: options.mix,
-      slowMillis: options.slowMillis,
-      outageAfter: options.outageMillis > 0 ? Math.max(1, Math.floor(options.records * options.outageAt)) : undefined,
-      outageMillis: options.outageMillis,
+      slow: options.slow,
+      outageAfter: Duration.greaterThan(options.outage, Duration.zero)
+        ? Math.max(1, Math.floor(options.records * options.outageAt))
+        : undefined,
+      outage: options.outage,
       healthy: false,
       stateFile: join(options.dataDir, `upstream-${options.batchId.replace(/[^A-Za-z0-9._-]/g, "_")}.json`)
     })

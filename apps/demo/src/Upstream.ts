@@ -11,19 +11,20 @@
  * Faults, drawn from a seeded PRNG per request:
  * - `5xx`: 502 or 503;
  * - `429`: with `Retry-After` in seconds, or as an HTTP date;
- * - `slow`: the record is accepted, but the answer comes after `slowMillis` (longer than the
+ * - `slow`: the record is accepted, but the answer comes after `slow` (longer than the
  *   client's attempt timeout), so the client gives up and retries with the same key;
  * - `reset`: the connection is destroyed before any answer;
- * - an outage: every request gets a 503 for `outageMillis` once `outageAfter` records were accepted;
+ * - an outage: every request gets a 503 for `outage` once `outageAfter` records were accepted;
  * - malformed records are refused for good: 400 for a negative amount, 422 for a bad currency;
  * - `GET /records/<idempotency key>` reads a delivery back; half the transient rate of those reads
- *   is answered `slowMillis` late (what hedging is for).
+ *   is answered `slow` late (what hedging is for).
  *
  * `healthy: true` turns every fault off and accepts malformed records too: the healed upstream
  * that `pnpm cli dlq replay --target` resolves dead letters against.
  */
 import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs"
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import { type Prng, prng } from "./Prng.js"
@@ -42,9 +43,11 @@ export interface UpstreamOptions {
   readonly port?: number | undefined
   readonly seed: number
   readonly mix: FaultMix
-  readonly slowMillis: number
+  /** How late a slow answer comes. */
+  readonly slow: Duration.DurationInput
   readonly outageAfter: number | undefined
-  readonly outageMillis: number
+  /** How long the outage lasts once `outageAfter` records were accepted. */
+  readonly outage: Duration.DurationInput
   readonly healthy: boolean
   /** Keep accepted deliveries in this JSON file across runs (a resumed batch sees its earlier deliveries). */
   readonly stateFile?: string | undefined
@@ -143,6 +146,8 @@ export const start = (options: UpstreamOptions): Effect.Effect<Upstream, never, 
   Effect.acquireRelease(
     Effect.async<{ readonly upstream: Upstream; readonly stop: () => Promise<void> }>((resume) => {
       const random = prng(options.seed)
+      const slowMillis = Duration.toMillis(options.slow)
+      const outageMillis = Duration.toMillis(options.outage)
       const byKey = readState(options.stateFile)
       const accepted = new Map<string, number>()
       for (const stored of byKey.values()) accepted.set(stored.id, (accepted.get(stored.id) ?? 0) + 1)
@@ -178,7 +183,7 @@ export const start = (options: UpstreamOptions): Effect.Effect<Upstream, never, 
             stored === undefined ? send(res, 404, { error: "unknown key" }) : send(res, 200, stored)
           if (!options.healthy && random() < options.mix.transientRate / 2) {
             reads.slow++
-            setTimeout(answer, options.slowMillis).unref()
+            setTimeout(answer, slowMillis).unref()
           } else {
             answer()
           }
@@ -197,7 +202,7 @@ export const start = (options: UpstreamOptions): Effect.Effect<Upstream, never, 
         requestsByKey.set(key, (requestsByKey.get(key) ?? 0) + 1)
         if (!options.healthy) {
           const now = Date.now()
-          if (outageStart !== undefined && now - outageStart < options.outageMillis) {
+          if (outageStart !== undefined && now - outageStart < outageMillis) {
             faults.outage++
             send(res, 503, { error: "down for maintenance" })
             return
@@ -237,7 +242,7 @@ export const start = (options: UpstreamOptions): Effect.Effect<Upstream, never, 
             setTimeout(() => {
               if (stored === undefined) send(res, 503, { error: "try again" })
               else send(res, 201, stored)
-            }, options.slowMillis).unref()
+            }, slowMillis).unref()
             return
           }
         }

@@ -14,6 +14,7 @@ import { resolve } from "node:path"
 import { parseArgs } from "node:util"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as Cause from "effect/Cause"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as ParseResult from "effect/ParseResult"
@@ -172,9 +173,9 @@ const main = Effect.gen(function* () {
       port: flags.port,
       seed: flags.seed,
       mix,
-      slowMillis: flags["slow-ms"],
+      slow: Duration.millis(flags["slow-ms"]),
       outageAfter: undefined,
-      outageMillis: 0,
+      outage: Duration.zero,
       healthy
     })
     process.stderr.write(
@@ -192,10 +193,10 @@ const main = Effect.gen(function* () {
     concurrency: flags.concurrency,
     mix,
     malformedRate: flags["malformed-rate"],
-    slowMillis: flags["slow-ms"],
+    slow: Duration.millis(flags["slow-ms"]),
     outageAt: flags["outage-at"],
-    outageMillis: flags["outage-ms"],
-    attemptTimeoutMillis: flags["attempt-timeout-ms"],
+    outage: Duration.millis(flags["outage-ms"]),
+    attemptTimeout: Duration.millis(flags["attempt-timeout-ms"]),
     maxAttempts: flags["max-attempts"],
     hedging: values.hedging === true,
     readBack: flags["read-back"],
