@@ -1,8 +1,8 @@
 import { defineConfig } from "vitest/config"
 
 /**
- * Inside the workspace our packages resolve to their TypeScript sources (the `exports` condition
- * below comes first in each package.json), so tests run without a build; users get `dist/`.
+ * Inside the workspace our packages resolve to their TypeScript sources (this condition comes
+ * first in each package's `exports`), so tests run without a build; users get `dist/`.
  */
 const sourceCondition = "@effect-resilience/source"
 
@@ -10,12 +10,11 @@ const sourceCondition = "@effect-resilience/source"
 const nodeOptions = [process.env.NODE_OPTIONS, `--conditions=${sourceCondition}`].filter(Boolean).join(" ")
 
 export default defineConfig({
-  resolve: {
-    conditions: [sourceCondition, "module", "browser", "development|production"]
-  },
+  // Tests run in Node (Vite's SSR resolution). No "module" condition: it would hand Node the
+  // extension-less ESM builds some packages ship for bundlers (@opentelemetry/semantic-conventions).
   ssr: {
     resolve: {
-      conditions: [sourceCondition, "module", "node", "development|production"]
+      conditions: [sourceCondition, "node", "development|production"]
     }
   },
   test: {
