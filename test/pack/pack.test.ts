@@ -140,7 +140,10 @@ describe("packed packages", () => {
       cpSync(deps, project, { recursive: true, verbatimSymlinks: true })
       const tarballs = join(project, "tarballs")
       mkdirSync(tarballs)
-      for (const { dir } of published) await run("pnpm", ["pack", "--pack-destination", tarballs], dir)
+      for (const { dir, manifest } of published) {
+        if (!existsSync(join(dir, "dist", "index.js"))) throw new Error(`${manifest.name}: no dist/ after the build`)
+        await run("pnpm", ["pack", "--pack-destination", tarballs], dir)
+      }
       const files = readdirSync(tarballs).map((file) => `./tarballs/${file}`)
       expect(files).toHaveLength(published.length)
       await npm(["install", ...files], project)

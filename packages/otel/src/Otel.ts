@@ -15,8 +15,7 @@
 import * as Events from "@effect-resilience/core/Events"
 import * as NodeSdk from "@effect/opentelemetry/NodeSdk"
 import type * as Resource from "@effect/opentelemetry/Resource"
-import { PrometheusExporter } from "@opentelemetry/exporter-prometheus"
-import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http"
+import type { PrometheusExporter } from "@opentelemetry/exporter-prometheus"
 import {
   BatchSpanProcessor,
   InMemorySpanExporter,
@@ -104,6 +103,19 @@ export class Telemetry extends Context.Tag("@effect-resilience/otel/Telemetry")<
 
 const otlpEndpointConfig = Config.option(Config.nonEmptyString("OTEL_EXPORTER_OTLP_ENDPOINT"))
 
+// The exporters are optional peers: each is loaded only when the options ask for it.
+
+const loadOtlpTraceExporter = Effect.promise(() => import("@opentelemetry/exporter-trace-otlp-http"))
+
+const makePrometheusExporter: Effect.Effect<PrometheusExporter, MetricsServeError> = Effect.map(
+  Effect.tryPromise({
+    try: () => import("@opentelemetry/exporter-prometheus"),
+    catch: () =>
+      new MetricsServeError({ message: "Cannot serve /metrics: @opentelemetry/exporter-prometheus is not installed" })
+  }),
+  (prometheus) => new prometheus.PrometheusExporter({ preventServerStart: true })
+)
+
 /**
  * Tracing and metrics through `NodeSdk`, with the presets above. Fails when `/metrics` cannot be
  * served (the port is taken) or the environment variable is malformed.
@@ -135,6 +147,7 @@ export const layer = (
       const processors: Array<SpanProcessor> = []
       if (memory !== undefined) processors.push(new SimpleSpanProcessor(memory))
       if (Option.isSome(endpoint)) {
+        const { OTLPTraceExporter } = yield* loadOtlpTraceExporter
         processors.push(
           new BatchSpanProcessor(new OTLPTraceExporter({ url: `${endpoint.value.replace(/\/+$/, "")}/v1/traces` }))
         )
@@ -142,7 +155,7 @@ export const layer = (
       const prometheus =
         options.prometheus === false || options.prometheus === undefined
           ? undefined
-          : { exporter: new PrometheusExporter({ preventServerStart: true }), ...options.prometheus }
+          : { exporter: yield* makePrometheusExporter, ...options.prometheus }
       const metricsUrl =
         prometheus === undefined
           ? Option.none<string>()
