@@ -51,7 +51,7 @@ const retryEverything = Classifier.layerFrom(() =>
 
 const pipelinePolicy: Resilience.PolicyInput = {
   operation: "bench",
-  attemptTimeoutMillis: 1000,
+  attemptTimeout: "1 second",
   retry: { maxAttempts: 4 },
   bulkhead: { maxConcurrent: 10_000, maxQueue: 0 }
 }
@@ -194,7 +194,7 @@ const cases: Record<string, () => Promise<number>> = {
       Effect.gen(function* () {
         const pipeline = yield* Resilience.make({
           ...pipelinePolicy,
-          retry: { maxAttempts: 4, initialDelayMillis: 0, throttledInitialDelayMillis: 0, jitter: "none" },
+          retry: { maxAttempts: 4, initialDelay: 0, throttledInitialDelay: 0, jitter: "none" },
           breaker: { policy: { _tag: "ConsecutiveFailures", threshold: 1_000_000 } }
         })
         return yield* timeLoop(N / 4, () => pipeline.tryPromise(flaky()))
