@@ -192,9 +192,7 @@ export interface Pipeline<X = never> {
    * returns.
    */
   readonly tryPromise: {
-    <A>(
-      evaluate: (signal: AbortSignal) => PromiseLike<A>
-    ): Effect.Effect<A, Cause.UnknownException | PipelineError | X>
+    <A>(evaluate: (signal: AbortSignal) => PromiseLike<A>): Effect.Effect<A, Cause.UnknownException | PipelineError | X>
     <A, E>(options: {
       readonly try: (signal: AbortSignal) => PromiseLike<A>
       readonly catch: (error: unknown) => E

@@ -53,43 +53,47 @@ describe("Resilience pipeline: adaptive strategies", () => {
     }).pipe(Effect.provide(testClassifier))
   )
 
-  it.scoped("adaptiveConcurrency: the limit falls as calls time out, and calls over it are refused without running", () =>
-    Effect.gen(function* () {
-      const pipeline = yield* Resilience.make({
-        operation: "slow-backend",
-        retry: false,
-        breaker: false,
-        adaptiveConcurrency: { algorithm: "aimd", initialLimit: 8, minLimit: 1, maxLimit: 8, backoffRatio: 0.5 }
-      })
-      const limiter = pipeline.strategies.find(AdaptiveConcurrency.isAdaptiveConcurrency)
-      if (limiter === undefined) return expect.unreachable()
-      // two drops (failures of category timeout) halve the limit twice: 8 -> 4 -> 2
-      yield* Effect.exit(pipeline.protect(Effect.fail(new Boom({ category: "timeout" }))))
-      yield* Effect.exit(pipeline.protect(Effect.fail(new Boom({ category: "timeout" }))))
-      expect(limiter.limit()).toBe(2)
+  it.scoped(
+    "adaptiveConcurrency: the limit falls as calls time out, and calls over it are refused without running",
+    () =>
+      Effect.gen(function* () {
+        const pipeline = yield* Resilience.make({
+          operation: "slow-backend",
+          retry: false,
+          breaker: false,
+          adaptiveConcurrency: { algorithm: "aimd", initialLimit: 8, minLimit: 1, maxLimit: 8, backoffRatio: 0.5 }
+        })
+        const limiter = pipeline.strategies.find(AdaptiveConcurrency.isAdaptiveConcurrency)
+        if (limiter === undefined) return expect.unreachable()
+        // two drops (failures of category timeout) halve the limit twice: 8 -> 4 -> 2
+        yield* Effect.exit(pipeline.protect(Effect.fail(new Boom({ category: "timeout" }))))
+        yield* Effect.exit(pipeline.protect(Effect.fail(new Boom({ category: "timeout" }))))
+        expect(limiter.limit()).toBe(2)
 
-      // now six calls at once against a backend that hangs: two run, four are shed at once
-      const gate = yield* Deferred.make<void>()
-      let started = 0
-      const op = Effect.zipRight(
-        Effect.sync(() => {
-          started += 1
-        }),
-        Deferred.await(gate)
-      )
-      const fibers = yield* Effect.forEach(Array.from({ length: 6 }), () => Effect.fork(Effect.exit(pipeline.protect(op))))
-      yield* Effect.yieldNow()
-      expect(started).toBe(2)
-      expect(limiter.inflight()).toBe(2)
-      yield* Deferred.succeed(gate, undefined)
-      const exits = yield* Effect.forEach(fibers, Fiber.join)
-      const refused = exits.filter(
-        (exit) =>
-          Exit.isFailure(exit) && exit.cause._tag === "Fail" && exit.cause.error instanceof Errors.BulkheadRejected
-      )
-      expect(refused.length).toBe(4)
-      expect(limiter.inflight()).toBe(0)
-    }).pipe(Effect.provide(testClassifier))
+        // now six calls at once against a backend that hangs: two run, four are shed at once
+        const gate = yield* Deferred.make<void>()
+        let started = 0
+        const op = Effect.zipRight(
+          Effect.sync(() => {
+            started += 1
+          }),
+          Deferred.await(gate)
+        )
+        const fibers = yield* Effect.forEach(Array.from({ length: 6 }), () =>
+          Effect.fork(Effect.exit(pipeline.protect(op)))
+        )
+        yield* Effect.yieldNow()
+        expect(started).toBe(2)
+        expect(limiter.inflight()).toBe(2)
+        yield* Deferred.succeed(gate, undefined)
+        const exits = yield* Effect.forEach(fibers, Fiber.join)
+        const refused = exits.filter(
+          (exit) =>
+            Exit.isFailure(exit) && exit.cause._tag === "Fail" && exit.cause.error instanceof Errors.BulkheadRejected
+        )
+        expect(refused.length).toBe(4)
+        expect(limiter.inflight()).toBe(0)
+      }).pipe(Effect.provide(testClassifier))
   )
 
   it.scoped("a strategy of one's own joins the pipeline after the built-in ones, with its own error type", () =>

@@ -110,8 +110,7 @@ export const make = <X>(
     const retryPolicy: RetryPolicy.RetryPolicy | undefined =
       policy.retry === false ? undefined : RetryPolicy.fromDecoded(operation, policy.retry, { budget })
 
-    const attemptTimeoutMillis =
-      policy.attemptTimeout === false ? undefined : Duration.toMillis(policy.attemptTimeout)
+    const attemptTimeoutMillis = policy.attemptTimeout === false ? undefined : Duration.toMillis(policy.attemptTimeout)
     const deadlineMillis = policy.deadline === undefined ? undefined : Duration.toMillis(policy.deadline)
 
     /** The timer of one attempt: the attempt timeout or the deadline, whichever comes first. */
@@ -224,7 +223,9 @@ export const make = <X>(
           return Effect.onExit(restore(self), (exit) => Effect.sync(() => settle(exit, tickets, start, call.start)))
         }
         return restore(
-          effectWithTimer(self, clock, timer.millis, timer.onTimeout, (exit) => settle(exit, tickets, start, call.start))
+          effectWithTimer(self, clock, timer.millis, timer.onTimeout, (exit) =>
+            settle(exit, tickets, start, call.start)
+          )
         )
       })
 

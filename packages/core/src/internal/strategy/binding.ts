@@ -161,7 +161,9 @@ export const continueWalk = <A, E, R>(
             onFailure: (cause): Effect.Effect<A, E, R> => {
               core.release(tickets, timers.now())
               const failure = Cause.failureOption(cause)
-              return Option.isSome(failure) ? refused({ index, rejected: failure.value }) : Effect.failCause(Cause.stripFailures(cause))
+              return Option.isSome(failure)
+                ? refused({ index, rejected: failure.value })
+                : Effect.failCause(Cause.stripFailures(cause))
             },
             onSuccess: (admitted) => {
               tickets.push(admitted)

@@ -66,7 +66,11 @@ export interface Wait {
    * Calls `done` exactly once with the admission or a refusal, unless the returned canceller runs
    * first (then `done` is never called and nothing is held).
    */
-  readonly start: (timers: Timers, maxWaitMillis: number | undefined, done: (decision: Admitted | Rejected) => void) => () => void
+  readonly start: (
+    timers: Timers,
+    maxWaitMillis: number | undefined,
+    done: (decision: Admitted | Rejected) => void
+  ) => () => void
 }
 
 /** A strategy's decision. */
