@@ -25,7 +25,7 @@ import * as Schema from "effect/Schema"
 import * as errors from "./internal/deadLetter/errors.js"
 import * as memory from "./internal/deadLetter/memory.js"
 import * as internal from "./internal/deadLetter/service.js"
-import { PositiveDuration } from "./internal/duration.js"
+import * as DurationInput from "@effect-resilience/core/DurationInput"
 
 /**
  * Where an entry is in its life: `pending` (waiting for an operator or a replay), `replaying`
@@ -528,7 +528,7 @@ export class DeadLetterQueueStore extends Context.Tag("@effect-resilience/durabl
  * @category config
  */
 export const Config = Schema.Struct({
-  lease: Schema.optionalWith(PositiveDuration, { default: () => Duration.minutes(5) })
+  lease: Schema.optionalWith(DurationInput.Positive, { default: () => Duration.minutes(5) })
 })
 
 /**

@@ -13,7 +13,7 @@ import * as Layer from "effect/Layer"
 import type * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import * as client from "./internal/client.js"
-import { DurationInput } from "./internal/duration.js"
+import * as DurationInput from "@effect-resilience/core/DurationInput"
 
 /**
  * A SQLite file (created when missing; an existing file must be a SQLite database).
@@ -55,10 +55,7 @@ export const Pg = Schema.Struct({
   dialect: Schema.Literal("pg"),
   url: Schema.Redacted(Schema.NonEmptyTrimmedString),
   maxConnections: Schema.optionalWith(Schema.Int.pipe(Schema.greaterThanOrEqualTo(1)), { default: () => 10 }),
-  connectTimeout: Schema.optionalWith(
-    DurationInput.pipe(Schema.filter((d) => Duration.greaterThan(d, Duration.zero) || "a duration longer than zero")),
-    { default: () => Duration.seconds(5) }
-  )
+  connectTimeout: Schema.optionalWith(DurationInput.Positive, { default: () => Duration.seconds(5) })
 })
 
 /**
