@@ -58,7 +58,8 @@ const published = readdirSync(join(root, "packages"))
  */
 const registryDependencies = (): Record<string, string> => {
   const versions: Record<string, string> = {}
-  for (const { manifest } of published) Object.assign(versions, manifest.devDependencies, manifest.peerDependencies)
+  // the exact versions the workspace develops against (devDependencies) win over the peer ranges
+  for (const { manifest } of published) Object.assign(versions, manifest.peerDependencies, manifest.devDependencies)
   const names = new Set(["@effect/sql-sqlite-node", "@effect/experimental", "@effect/platform"])
   for (const { manifest } of published) {
     for (const name of Object.keys(manifest.peerDependencies ?? {})) {
