@@ -417,7 +417,7 @@ export const make = <X>(
       }
       const start = clock.unsafeCurrentTimeMillis()
       const walk = core.walk(strategies, 0, undefined, start, random)
-      if (walk._tag !== "Admitted") {
+      if (!core.isAdmitted(walk)) {
         if (walk._tag === "Rejected") return toPromise(promiseCall(evaluate, identity))
         // a wait: go on from where the walk stopped, in the Effect runtime
         const state: CallState = { start, startNanos: 0n, deadline: Option.none() }
@@ -440,7 +440,7 @@ export const make = <X>(
       metrics.attempt()
       const state: CallState = { start, startNanos: 0n, deadline: Option.none() }
       return new Promise<A>((resolve, reject) => {
-        startPromise(promiseAttemptOptions(evaluate, identity, state, 1, walk.tickets, start), (exit) => {
+        startPromise(promiseAttemptOptions(evaluate, identity, state, 1, walk, start), (exit) => {
           if (Exit.isSuccess(exit)) return resolve(exit.value)
           if (retryPolicy === undefined) {
             metrics.failure()

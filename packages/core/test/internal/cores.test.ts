@@ -1,5 +1,6 @@
 /**
- * The decision cores of classification, backoff, retry, retry budget and timeout import nothing
+ * The decision cores (the strategy interface, breaker, bulkhead, limiter, adaptive throttle and
+ * concurrency, classification, backoff, retry, retry budget, timeout) import nothing
  * from `effect`, directly or through what they import.
  */
 import { readFileSync } from "node:fs"
@@ -16,7 +17,15 @@ const cores = [
   "backoff/core.ts",
   "retryPolicy/core.ts",
   "retryBudget/core.ts",
-  "timeout/core.ts"
+  "timeout/core.ts",
+  "strategy/core.ts",
+  "circuitBreaker/core.ts",
+  "circuitBreaker/window.ts",
+  "bulkhead/core.ts",
+  "rateLimiter/core.ts",
+  "adaptiveThrottle/core.ts",
+  "adaptiveConcurrency/core.ts",
+  "window/slidingCounts.ts"
 ]
 
 /** Every module specifier `file` imports, type-only imports included. */

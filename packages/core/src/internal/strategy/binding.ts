@@ -140,6 +140,8 @@ export const continueWalk = <A, E, R>(
   run: (tickets: ReadonlyArray<core.Admitted>, startMillis: number, restore: Restore) => Effect.Effect<A, E, R>,
   refused: (refusal: Refusal) => Effect.Effect<never, E, R>
 ): Effect.Effect<A, E, R> => {
+  // the hot path: every strategy decided at once; no closure is made for it
+  if (core.isAdmitted(first)) return run(first, nowMillis, unrestricted)
   const step = (
     from: number,
     held: Array<core.Admitted> | undefined,
@@ -147,9 +149,8 @@ export const continueWalk = <A, E, R>(
     restore: Restore
   ): Effect.Effect<A, E, R> => handle(core.walk(strategies, from, held, now, random), now, restore)
   const handle = (result: core.Walk, now: number, restore: Restore): Effect.Effect<A, E, R> => {
+    if (core.isAdmitted(result)) return run(result, now, restore)
     switch (result._tag) {
-      case "Admitted":
-        return run(result.tickets, now, restore)
       case "Rejected":
         return refused(result)
       case "Wait": {

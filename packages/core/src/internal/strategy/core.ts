@@ -91,11 +91,19 @@ export interface AdmissionStrategy {
 /** An admission that holds nothing (for strategies with nothing to give back). */
 export const admittedFree: Admitted = { _tag: "Admitted", settle: () => {} }
 
-/** Walking a list of strategies: everything admitted, a refusal, or a wait at `index`. */
-export type Walk =
-  | { readonly _tag: "Admitted"; readonly tickets: ReadonlyArray<Admitted> }
+/**
+ * Where a walk through a list of strategies stopped: a refusal, or a wait, at `index`. A walk
+ * that did not stop is the array of tickets itself (no wrapper to allocate on the hot path).
+ */
+export type Stop =
   | { readonly _tag: "Rejected"; readonly index: number; readonly rejected: Rejected }
   | { readonly _tag: "Wait"; readonly index: number; readonly wait: Wait; readonly tickets: Array<Admitted> }
+
+/** Walking a list of strategies: every ticket when all admitted, else where it stopped. */
+export type Walk = ReadonlyArray<Admitted> | Stop
+
+/** Whether a walk admitted everything. */
+export const isAdmitted = (walk: Walk): walk is ReadonlyArray<Admitted> => Array.isArray(walk)
 
 const noTickets: ReadonlyArray<Admitted> = []
 
@@ -111,7 +119,6 @@ export const walk = (
   nowMillis: number,
   random: () => number
 ): Walk => {
-  if (from >= strategies.length) return { _tag: "Admitted", tickets: tickets ?? noTickets }
   let held = tickets
   for (let i = from; i < strategies.length; i++) {
     const decision = (strategies[i] as AdmissionStrategy).admit(nowMillis, random)
@@ -130,7 +137,7 @@ export const walk = (
       }
     }
   }
-  return { _tag: "Admitted", tickets: held ?? noTickets }
+  return held ?? noTickets
 }
 
 /** Settles every ticket with one outcome, innermost first. */
