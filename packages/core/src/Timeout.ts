@@ -20,6 +20,7 @@ import * as Schema from "effect/Schema"
 import { currentDeadline } from "./Deadline.js"
 import { AttemptTimeout, DeadlineExceeded } from "./Errors.js"
 import { effectWithTimer } from "./internal/attempt.js"
+import { timersFor } from "./internal/strategy/binding.js"
 import { FinitePositiveDuration } from "./internal/schema.js"
 import * as core from "./internal/timeout/core.js"
 
@@ -127,7 +128,13 @@ const protectMillis = <A, E, R>(
         timer.kind === "deadline"
           ? () => new DeadlineExceeded({ operation, deadlineMillis: timer.millis })
           : () => new AttemptTimeout({ operation, attempt, timeoutMillis })
-      return effectWithTimer<A, E, R, AttemptTimeout | DeadlineExceeded>(self, clock, timer.millis, onTimeout, noSettle)
+      return effectWithTimer<A, E, R, AttemptTimeout | DeadlineExceeded>(
+        self,
+        timersFor(clock),
+        timer.millis,
+        onTimeout,
+        noSettle
+      )
     })
   )
 

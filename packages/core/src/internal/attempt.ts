@@ -13,12 +13,11 @@
  *
  * @internal
  */
-import type * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Runtime from "effect/Runtime"
-import { arm } from "./strategy/binding.js"
+import type { Timers } from "./strategy/core.js"
 
 /**
  * Runs an Effect with a timer: when it fires first, the Effect is interrupted (its finalizers run
@@ -29,7 +28,7 @@ import { arm } from "./strategy/binding.js"
  */
 export const effectWithTimer = <A, E, R, E2>(
   self: Effect.Effect<A, E, R>,
-  clock: Clock.Clock,
+  timers: Timers,
   millis: number,
   onTimeout: () => E2,
   settle: (exit: Exit.Exit<A, E | E2> | undefined) => void
@@ -38,7 +37,7 @@ export const effectWithTimer = <A, E, R, E2>(
     Effect.async<A, E | E2>((resume) => {
       const child = Runtime.runFork(runtime)(self)
       let done = false
-      const cancel = arm(clock, millis, () => {
+      const cancel = timers.arm(millis, () => {
         if (done) return
         done = true
         child.unsafeInterruptAsFork(child.id())
@@ -69,7 +68,7 @@ export interface PromiseAttempt<A, E, E2> {
   readonly evaluate: (signal: AbortSignal) => PromiseLike<A>
   readonly wantsSignal: boolean
   readonly onError: (error: unknown) => E
-  readonly clock: Clock.Clock
+  readonly timers: Timers
   readonly millis: number | undefined
   readonly onTimeout: () => E2
   readonly settle: (exit: Exit.Exit<A, E | E2> | undefined) => void
@@ -91,7 +90,7 @@ export const startPromise = <A, E, E2>(
   const cancelTimer =
     options.millis === undefined
       ? undefined
-      : arm(options.clock, options.millis, () => {
+      : options.timers.arm(options.millis, () => {
           if (finished) return
           finished = true
           const error = options.onTimeout()

@@ -13,7 +13,6 @@
 import * as Cause from "effect/Cause"
 import type * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
-import * as DefaultServices from "effect/DefaultServices"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -80,7 +79,7 @@ export const make = <X>(
     const timers = binding.timersFor(clock)
     const tracer = yield* Effect.tracer
     // spans made for the default tracer are read by nobody, and a span costs more than the call
-    const tracing = tracer !== Context.get(DefaultServices.liveServices, Tracer.Tracer)
+    const tracing = tracer !== Context.get(binding.defaultServices(), Tracer.Tracer)
     const random = core.seededRandom(yield* Effect.randomWith((r) => r.nextIntBetween(0, 2 ** 31)))
     const metrics = Metrics.forOperation(operation)
     const hub = yield* Events.ResilienceEvents
@@ -223,7 +222,7 @@ export const make = <X>(
           return Effect.onExit(restore(self), (exit) => Effect.sync(() => settle(exit, tickets, start, call.start)))
         }
         return restore(
-          effectWithTimer(self, clock, timer.millis, timer.onTimeout, (exit) =>
+          effectWithTimer(self, timers, timer.millis, timer.onTimeout, (exit) =>
             settle(exit, tickets, start, call.start)
           )
         )
@@ -242,7 +241,7 @@ export const make = <X>(
         evaluate,
         wantsSignal: evaluate.length > 0,
         onError,
-        clock,
+        timers,
         millis: timer.millis,
         onTimeout: timer.onTimeout,
         settle: (exit) => settle(exit, tickets, start, call.start)

@@ -12,6 +12,7 @@ import * as DefaultServices from "effect/DefaultServices"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as FiberRefs from "effect/FiberRefs"
 import * as Option from "effect/Option"
 import type { Classification } from "../../Classification.js"
 import { Classifier } from "../../Classifier.js"
@@ -28,31 +29,46 @@ export interface Strategy<E> extends core.AdmissionStrategy {
   readonly reject: (rejected: core.Rejected) => E
 }
 
-/** The Clock of Effect's default services: `setTimeout` agrees with it. */
-const liveClock: Clock.Clock = Context.get(DefaultServices.liveServices, Clock.Clock)
-
 /**
- * Arms a timer on `clock`; returns its canceller. With the live Clock a plain `setTimeout`; with
- * any other (a `TestClock`) a fiber sleeping on that Clock, so tests control it.
+ * Effect's default services, as every fiber starts with them. Read through the FiberRef (shared by
+ * every copy of `effect` of one version in a process) rather than from `liveServices` (one per copy).
  *
  * @internal
  */
-export const arm = (clock: Clock.Clock, millis: number, onFire: () => void): (() => void) => {
-  if (clock === liveClock) {
-    const handle = setTimeout(onFire, millis)
-    return () => clearTimeout(handle)
+export const defaultServices = (): Context.Context<DefaultServices.DefaultServices> =>
+  FiberRefs.getOrDefault(FiberRefs.empty(), DefaultServices.currentServices)
+
+/** Whether `clock` is Effect's default Clock, which `setTimeout` agrees with. */
+const isLiveClock = (clock: Clock.Clock): boolean => clock === Context.get(defaultServices(), Clock.Clock)
+
+/**
+ * Timers on `clock`, for a pipeline or a strategy to keep. With Effect's default Clock a timer is
+ * a plain `setTimeout`; with any other (a `TestClock`) a fiber sleeping on that Clock, so tests
+ * control it. Which one is decided once, here, not per timer.
+ *
+ * @internal
+ */
+export const timersFor = (clock: Clock.Clock): core.Timers => {
+  const now = () => clock.unsafeCurrentTimeMillis()
+  if (isLiveClock(clock)) {
+    return {
+      now,
+      arm: (millis, onFire) => {
+        const handle = setTimeout(onFire, millis)
+        return () => clearTimeout(handle)
+      }
+    }
   }
-  const timer = Effect.runFork(Effect.zipRight(clock.sleep(Duration.millis(millis)), Effect.sync(onFire)))
-  return () => {
-    timer.unsafeInterruptAsFork(timer.id())
+  return {
+    now,
+    arm: (millis, onFire) => {
+      const timer = Effect.runFork(Effect.zipRight(clock.sleep(Duration.millis(millis)), Effect.sync(onFire)))
+      return () => {
+        timer.unsafeInterruptAsFork(timer.id())
+      }
+    }
   }
 }
-
-/** @internal */
-export const timersFor = (clock: Clock.Clock): core.Timers => ({
-  now: () => clock.unsafeCurrentTimeMillis(),
-  arm: (millis, onFire) => arm(clock, millis, onFire)
-})
 
 /** A refusal by the strategy at `index`. @internal */
 export interface Refusal {
@@ -203,6 +219,16 @@ export const outcomeOf = <A, E>(
 export const protect = <E2>(strategy: Strategy<E2>) => {
   const strategies = [strategy]
   let random: (() => number) | undefined
+  // the timers of the last clock seen (the same clock, call after call, outside tests)
+  let timersClock: Clock.Clock | undefined
+  let timers: core.Timers | undefined
+  const timersOf = (clock: Clock.Clock): core.Timers => {
+    if (timers === undefined || timersClock !== clock) {
+      timers = timersFor(clock)
+      timersClock = clock
+    }
+    return timers
+  }
   const refused = (refusal: Refusal) =>
     Effect.zipRight(
       Events.publish(
@@ -221,7 +247,7 @@ export const protect = <E2>(strategy: Strategy<E2>) => {
         const now = clock.unsafeCurrentTimeMillis()
         return admitThen<A, E | E2, R>(
           strategies,
-          timersFor(clock),
+          timersOf(clock),
           rnd,
           fiber.getFiberRef(Deadline.currentDeadline),
           now,
