@@ -47,7 +47,7 @@ const Ratio = Schema.Number.pipe(
 const PositiveInt = Schema.Int.pipe(Schema.greaterThanOrEqualTo(1))
 
 /**
- * Slow calls: a call slower than `duration` is slow; the breaker opens when the share of slow
+ * Slow calls: a call that takes at least `duration` is slow (as in resilience4j); the breaker opens when the share of slow
  * calls in the window reaches `rateThreshold` (default 1, every call). In half-open, a slow probe
  * counts as a failed probe.
  *
@@ -426,8 +426,8 @@ export interface Snapshot extends Schema.Schema.Type<typeof Snapshot> {}
  * plus `protect` for use on its own, observation and manual control.
  *
  * - `admit(now, random)`: `Admitted` (settle its ticket exactly once with the attempt's outcome:
- *   a failure counts only when its classification has `countsForBreaker`; a call slower than the
- *   slow-call threshold is slow) or {@link Rejected}. Moves open -> half-open when due.
+ *   a failure counts only when its classification has `countsForBreaker`; a call that takes at
+ *   least the slow-call threshold is slow) or {@link Rejected}. Moves open -> half-open when due.
  * - `stateAt(now)`: the state as reported; `reject(rejected)`: the `CircuitOpen` failure.
  *
  * @example

@@ -236,7 +236,7 @@ class Model {
       if (!current || outcome === "neutral") return
     }
     if (outcome === "neutral" || !current) return
-    const slow = duration > this.slowMillis()
+    const slow = duration >= this.slowMillis()
     const failed = outcome === "failure"
     if (permit.kind === "closed") {
       this.record(failed, slow, now)

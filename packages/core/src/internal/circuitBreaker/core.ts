@@ -260,10 +260,10 @@ export class Breaker {
   private recorded(outcome: Outcome, durationMillis: number): RecordedOutcome | undefined {
     switch (outcome._tag) {
       case "Success":
-        return durationMillis > this.slowMillis ? "slow-success" : "success"
+        return durationMillis >= this.slowMillis ? "slow-success" : "success"
       case "Failure":
         if (!outcome.classification.countsForBreaker) return undefined
-        return durationMillis > this.slowMillis ? "slow-failure" : "failure"
+        return durationMillis >= this.slowMillis ? "slow-failure" : "failure"
       case "Neutral":
         return undefined
     }
