@@ -463,20 +463,21 @@ export interface ReplayOptions {
 /**
  * The storage a dead letter queue runs on. Stores are dumb: the state machine (claims, notes,
  * history, leases) lives in {@link make}, and every change goes through the compare-and-set
- * `update`, so one implementation of the rules serves memory, SQLite and PostgreSQL.
+ * `update`, so one implementation of the rules serves memory, SQLite and PostgreSQL. New entries
+ * arrive through `insertAll` (one write for many, group commit included); `insert` is one entry.
  *
  * @example
  * ```ts
  * import { DeadLetterQueue } from "@effect-resilience/durable"
  * import { Effect, Layer } from "effect"
  *
- * // a store that logs its inserts, around the in-memory one
+ * // a store that logs its writes, around the in-memory one
  * const LoggingStore = Layer.effect(
  *   DeadLetterQueue.DeadLetterQueueStore,
  *   Effect.map(DeadLetterQueue.makeStoreMemory, (store) => ({
  *     ...store,
- *     insert: (entry: DeadLetterQueue.Entry) =>
- *       Effect.zipRight(Effect.log(`dead letter ${entry.id}`), store.insert(entry))
+ *     insertAll: (entries: ReadonlyArray<DeadLetterQueue.Entry>) =>
+ *       Effect.zipRight(Effect.log(`${entries.length} dead letters`), store.insertAll(entries))
  *   }))
  * )
  * ```
@@ -488,6 +489,11 @@ export class DeadLetterQueueStore extends Context.Tag("@effect-resilience/durabl
   DeadLetterQueueStore,
   {
     readonly insert: (entry: Entry) => Effect.Effect<void, DeadLetterStoreError>
+    /**
+     * Inserts every entry, all or nothing: when it fails, none of them is stored. An empty list
+     * does nothing. The ids are new and distinct (made by {@link make}).
+     */
+    readonly insertAll: (entries: ReadonlyArray<Entry>) => Effect.Effect<void, DeadLetterStoreError>
     readonly get: (id: string) => Effect.Effect<Option.Option<Entry>, DeadLetterStoreError>
     readonly list: (filter: Filter, page: Page) => Effect.Effect<ListResult, DeadLetterStoreError>
     /**
@@ -567,8 +573,16 @@ export interface ConfigInput extends Schema.Schema.Encoded<typeof Config> {}
  */
 export interface DeadLetterQueue {
   readonly config: Config
-  /** Stores a new pending entry. */
+  /**
+   * Stores a new pending entry; returns once it is durable. Concurrent adds share one write of the
+   * store (group commit): an add that arrives while a write is under way joins the next one.
+   */
   readonly add: (input: EntryInput) => Effect.Effect<Entry, DeadLetterStoreError>
+  /**
+   * Stores new pending entries in one write of the store, all or nothing; returns them in the
+   * order of `inputs` once they are durable.
+   */
+  readonly addAll: (inputs: ReadonlyArray<EntryInput>) => Effect.Effect<ReadonlyArray<Entry>, DeadLetterStoreError>
   readonly list: (filter?: Filter, page?: Partial<Page>) => Effect.Effect<ListResult, DeadLetterStoreError>
   readonly get: (id: string) => Effect.Effect<Option.Option<Entry>, DeadLetterStoreError>
   /**

@@ -16,7 +16,35 @@ import * as client from "./internal/client.js"
 import * as DurationInput from "@effect-resilience/core/DurationInput"
 
 /**
- * A SQLite file (created when missing; an existing file must be a SQLite database).
+ * How hard SQLite waits for the disk at each commit (the file is always in WAL mode):
+ *
+ * - `normal` (the default): a commit is written to the write-ahead log but not synced; the log is
+ *   synced at each checkpoint. A crash of the process loses nothing; a power loss or an OS crash
+ *   may lose the last transactions committed before it, but never corrupts the file.
+ * - `full`: every commit is synced before it returns, so it survives a power loss too, at the
+ *   cost of one disk sync per transaction.
+ *
+ * @example
+ * ```ts
+ * import { SqlConnection } from "@effect-resilience/sql"
+ *
+ * const config: SqlConnection.ConfigInput = { dialect: "sqlite", filename: "data/dlq.db", synchronous: "full" }
+ * ```
+ *
+ * @since 0.2.0
+ * @category config
+ */
+export const Synchronous = Schema.Literal("normal", "full")
+
+/**
+ * @since 0.2.0
+ * @category config
+ */
+export type Synchronous = typeof Synchronous.Type
+
+/**
+ * A SQLite file (created when missing; an existing file must be a SQLite database), opened in WAL
+ * mode with `synchronous` (see {@link Synchronous}; default `normal`).
  *
  * @example
  * ```ts
@@ -30,7 +58,8 @@ import * as DurationInput from "@effect-resilience/core/DurationInput"
  */
 export const Sqlite = Schema.Struct({
   dialect: Schema.Literal("sqlite"),
-  filename: Schema.NonEmptyTrimmedString
+  filename: Schema.NonEmptyTrimmedString,
+  synchronous: Schema.optionalWith(Synchronous, { default: () => "normal" as const })
 })
 
 /**

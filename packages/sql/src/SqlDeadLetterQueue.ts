@@ -26,6 +26,7 @@ import * as DLQ from "@effect-resilience/durable/DeadLetterQueue"
 import * as Migrator from "@effect/sql/Migrator"
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
@@ -220,19 +221,73 @@ const encodeMutable = (entry: DLQ.Entry) =>
     )
   )
 
-const encodePayload = (entry: DLQ.Entry): Effect.Effect<string, DLQ.DeadLetterStoreError> =>
-  Effect.try({
-    try: () => {
-      const json = JSON.stringify(entry.payload)
-      if (json === undefined) throw new Error("not JSON")
-      return json
-    },
-    catch: (cause) =>
-      new DLQ.DeadLetterStoreError({
-        reason: "failed",
-        message: "The payload is not JSON: encode it with its Schema first (DeadLetterQueue.deadLetter does)",
-        cause
-      })
+const encodeFailureEither = Schema.encodeEither(Schema.parseJson(DLQ.Failure))
+const encodeNotesEither = Schema.encodeEither(Schema.parseJson(Schema.Array(DLQ.Note)))
+
+/** The most rows one INSERT statement carries; bigger lists are split into sizes of powers of two. */
+const maxRowsPerStatement = 256
+
+/** Sizes of the INSERT statements for `n` rows: as many of the largest as fit, then powers of two. */
+const chunkSizes = (n: number): ReadonlyArray<number> => {
+  const sizes: Array<number> = []
+  let left = n
+  for (let size = maxRowsPerStatement; left > 0; size >>= 1) {
+    while (left >= size) {
+      sizes.push(size)
+      left -= size
+    }
+  }
+  return sizes
+}
+
+/**
+ * One row's values, in the order of {@link columns}; the payload, failure and notes encoded once.
+ * A failure here names the entry and fails the whole list before anything is written.
+ */
+const rowValues = (
+  entry: DLQ.Entry
+): Either.Either<ReadonlyArray<string | number | null>, DLQ.DeadLetterStoreError> => {
+  const failure = encodeFailureEither(entry.failure)
+  if (Either.isLeft(failure)) return Either.left(notEncodable(entry, failure.left))
+  const notes = encodeNotesEither(entry.notes)
+  if (Either.isLeft(notes)) return Either.left(notEncodable(entry, notes.left))
+  let payload: string | undefined
+  try {
+    payload = JSON.stringify(entry.payload)
+  } catch (cause) {
+    return Either.left(payloadNotJson(cause))
+  }
+  if (payload === undefined) return Either.left(payloadNotJson(undefined))
+  return Either.right([
+    entry.id,
+    entry.queue,
+    entry.idempotencyKey,
+    entry.failure.classification.category,
+    entry.status,
+    payload,
+    failure.right,
+    notes.right,
+    entry.createdAtMillis,
+    entry.updatedAtMillis,
+    entry.claimedAtMillis ?? null,
+    entry.replayRun ?? null,
+    entry.replays,
+    entry.version
+  ])
+}
+
+const notEncodable = (entry: DLQ.Entry, error: ParseResult.ParseError) =>
+  new DLQ.DeadLetterStoreError({
+    reason: "failed",
+    message: `Dead letter "${entry.id}" could not be encoded: ${ParseResult.TreeFormatter.formatErrorSync(error)}`,
+    cause: error
+  })
+
+const payloadNotJson = (cause: unknown) =>
+  new DLQ.DeadLetterStoreError({
+    reason: "failed",
+    message: "The payload is not JSON: encode it with its Schema first (DeadLetterQueue.deadLetter does)",
+    cause
   })
 
 /**
@@ -275,27 +330,49 @@ export const makeStore: Effect.Effect<DLQ.DeadLetterQueueStore["Type"], DLQ.Dead
       return sql.and(clauses)
     }
 
-    const insert: DLQ.DeadLetterQueueStore["Type"]["insert"] = (entry) =>
-      Effect.gen(function* () {
-        const { failure, notes } = yield* encodeMutable(entry)
-        const payload = yield* encodePayload(entry)
-        yield* sql`INSERT INTO ${t} ${sql.insert({
-          id: entry.id,
-          queue: entry.queue,
-          idempotency_key: entry.idempotencyKey,
-          category: entry.failure.classification.category,
-          status: entry.status,
-          payload,
-          failure,
-          notes,
-          created_at: entry.createdAtMillis,
-          updated_at: entry.updatedAtMillis,
-          claimed_at: entry.claimedAtMillis ?? null,
-          replay_run: entry.replayRun ?? null,
-          replays: entry.replays,
-          version: entry.version
-        })}`.pipe(Effect.mapError(statementFailed("add a dead letter")))
+    // The text of an INSERT of `rows` rows, made once per size (so the driver's statement cache
+    // keeps a handful of prepared statements).
+    const insertTexts = new Map<number, string>()
+    const insertText = (rows: number): string => {
+      let text = insertTexts.get(rows)
+      if (text === undefined) {
+        let n = 0
+        const tuples: Array<string> = []
+        for (let r = 0; r < rows; r++) {
+          const marks: Array<string> = []
+          for (let c = 0; c < columns.length; c++) marks.push(isPg ? `$${++n}` : "?")
+          tuples.push(`(${marks.join(", ")})`)
+        }
+        text = `INSERT INTO ${table} (${columns.join(", ")}) VALUES ${tuples.join(", ")}`
+        insertTexts.set(rows, text)
+      }
+      return text
+    }
+
+    const insertAll: DLQ.DeadLetterQueueStore["Type"]["insertAll"] = (entries) =>
+      Effect.suspend(() => {
+        if (entries.length === 0) return Effect.void
+        const values: Array<string | number | null> = []
+        for (const entry of entries) {
+          const row = rowValues(entry)
+          if (Either.isLeft(row)) return Effect.fail(row.left)
+          for (const value of row.right) values.push(value)
+        }
+        const sizes = chunkSizes(entries.length)
+        let offset = 0
+        const statements = sizes.map((size) => {
+          const params = values.slice(offset * columns.length, (offset + size) * columns.length)
+          offset += size
+          return sql.unsafe(insertText(size), params)
+        })
+        const write =
+          statements.length === 1
+            ? statements[0]!
+            : sql.withTransaction(Effect.forEach(statements, (statement) => statement, { discard: true }))
+        return write.pipe(Effect.asVoid, Effect.mapError(statementFailed("add dead letters")))
       })
+
+    const insert: DLQ.DeadLetterQueueStore["Type"]["insert"] = (entry) => insertAll([entry])
 
     const get: DLQ.DeadLetterQueueStore["Type"]["get"] = (id) =>
       sql`SELECT * FROM ${t} WHERE id = ${id}`.pipe(
@@ -372,7 +449,7 @@ export const makeStore: Effect.Effect<DLQ.DeadLetterQueueStore["Type"], DLQ.Dead
         )
       )
 
-    return { insert, get, list, claim, update, purge, counts }
+    return { insert, insertAll, get, list, claim, update, purge, counts }
   })
 
 /**

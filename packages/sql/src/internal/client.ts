@@ -1,10 +1,11 @@
 import type * as SqlClient from "@effect/sql/SqlClient"
 import { closeSync, existsSync, openSync, readSync, statSync } from "node:fs"
 import * as Cause from "effect/Cause"
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import type { Config } from "../SqlConnection.js"
+import type { Config, Synchronous } from "../SqlConnection.js"
 import { pgUnavailable, type Unavailable } from "./storeError.js"
 
 const sqliteHeader = "SQLite format 3\u0000"
@@ -59,13 +60,24 @@ const checkSqliteFile = (filename: string): Effect.Effect<void, Unavailable> =>
     Effect.asVoid
   )
 
-const layerSqlite = (filename: string): Layer.Layer<SqlClient.SqlClient, Unavailable> =>
+/**
+ * SQLite in WAL mode (the driver's default) with the configured `synchronous` level, set on the
+ * client's one connection before any store uses it.
+ */
+const layerSqlite = (filename: string, synchronous: Synchronous): Layer.Layer<SqlClient.SqlClient, Unavailable> =>
   Layer.unwrapEffect(
     Effect.zipRight(
       checkSqliteFile(filename),
       Effect.map(
         loadDriver("@effect/sql-sqlite-node", () => import("@effect/sql-sqlite-node/SqliteClient")),
-        (SqliteClient) => SqliteClient.layer({ filename })
+        (SqliteClient) =>
+          Layer.tap(SqliteClient.layer({ filename }), (context) =>
+            Effect.asVoid(
+              Context.get(context, SqliteClient.SqliteClient).unsafe(
+                `PRAGMA synchronous = ${synchronous === "full" ? "FULL" : "NORMAL"}`
+              )
+            )
+          )
       )
     )
   ).pipe(
@@ -91,7 +103,7 @@ const layerSqlite = (filename: string): Layer.Layer<SqlClient.SqlClient, Unavail
  */
 export const layer = (config: Config): Layer.Layer<SqlClient.SqlClient, Unavailable> =>
   config.dialect === "sqlite"
-    ? layerSqlite(config.filename)
+    ? layerSqlite(config.filename, config.synchronous)
     : Layer.unwrapEffect(
         Effect.map(
           loadDriver("@effect/sql-pg", () => import("@effect/sql-pg/PgClient")),

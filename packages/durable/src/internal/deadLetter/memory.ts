@@ -1,6 +1,7 @@
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import type { CountRow, DeadLetterQueueStore, Entry, Status } from "../../DeadLetterQueue.js"
+import { DeadLetterStoreError } from "./errors.js"
 import { compare, matches } from "./filter.js"
 
 /**
@@ -12,11 +13,25 @@ import { compare, matches } from "./filter.js"
 export const make: Effect.Effect<DeadLetterQueueStore["Type"]> = Effect.sync((): DeadLetterQueueStore["Type"] => {
   const entries = new Map<string, Entry>()
   const sorted = (f: (e: Entry) => boolean) => Array.from(entries.values()).filter(f).sort(compare)
+  // All or nothing, as a database transaction: an id already stored (or twice in the list) fails
+  // the call before anything is written.
+  const insertAll = (batch: ReadonlyArray<Entry>) =>
+    Effect.suspend(() => {
+      const ids = new Set<string>()
+      for (const entry of batch) {
+        if (entries.has(entry.id) || ids.has(entry.id)) {
+          return Effect.fail(
+            new DeadLetterStoreError({ reason: "conflict", message: `A dead letter with the id "${entry.id}" exists` })
+          )
+        }
+        ids.add(entry.id)
+      }
+      for (const entry of batch) entries.set(entry.id, entry)
+      return Effect.void
+    })
   return {
-    insert: (entry) =>
-      Effect.sync(() => {
-        entries.set(entry.id, entry)
-      }),
+    insert: (entry) => insertAll([entry]),
+    insertAll,
     get: (id) => Effect.sync(() => Option.fromNullable(entries.get(id))),
     list: (filter, page) =>
       Effect.sync(() => {

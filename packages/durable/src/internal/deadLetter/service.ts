@@ -9,13 +9,13 @@ import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
 import * as Random from "effect/Random"
-import * as Ref from "effect/Ref"
 import * as Schema from "effect/Schema"
 import type {
   Config,
   DeadLetterQueue,
   DeadLetterQueueStore,
   Entry,
+  EntryInput,
   Failure,
   Filter,
   Handler,
@@ -33,19 +33,35 @@ type Store = DeadLetterQueueStore["Type"]
 const defaultChunk = 16
 const casAttempts = 8
 
-const alphabet = "0123456789abcdefghijklmnopqrstuvwxyz"
+const idRandomRange = 36 ** 4
+const idRandomSpace = 36 ** 8
+/** Coprime with 36, so `(base + i * step) mod 36^8` differs for every i of one call. */
+const idRandomStep = 1_000_003
 
 /**
- * A time-ordered id: base36 milliseconds, a per-service sequence (so that ids made in the same
- * millisecond sort in creation order), then 8 random base36 characters.
+ * Time-ordered ids: base36 milliseconds, a per-service sequence (so that ids made in the same
+ * millisecond sort in creation order), then 8 base36 characters from the `Random` service (one
+ * draw per call, spread over the entries of the call).
  */
-const makeId = (prefix: string, nowMillis: number, sequence: number): Effect.Effect<string> =>
+const makeIds = (
+  prefix: string,
+  nowMillis: number,
+  firstSequence: number,
+  count: number
+): Effect.Effect<ReadonlyArray<string>> =>
   Effect.map(
-    Effect.forEach(Array.from({ length: 8 }), () => Random.nextIntBetween(0, alphabet.length)),
-    (digits) =>
-      `${prefix}${nowMillis.toString(36).padStart(9, "0")}${(sequence % 36 ** 4).toString(36).padStart(4, "0")}${digits
-        .map((d) => alphabet[d])
-        .join("")}`
+    Effect.zip(Random.nextIntBetween(0, idRandomRange), Random.nextIntBetween(0, idRandomRange)),
+    ([high, low]) => {
+      const base = high * idRandomRange + low
+      const time = `${prefix}${nowMillis.toString(36).padStart(9, "0")}`
+      const ids = new Array<string>(count)
+      for (let i = 0; i < count; i++) {
+        const sequence = ((firstSequence + i) % idRandomRange).toString(36).padStart(4, "0")
+        const random = ((base + i * idRandomStep) % idRandomSpace).toString(36).padStart(8, "0")
+        ids[i] = `${time}${sequence}${random}`
+      }
+      return ids
+    }
   )
 
 const isRecord = (u: unknown): u is Record<string, unknown> => typeof u === "object" && u !== null
@@ -111,15 +127,79 @@ const released = (entry: Entry, nowMillis: number): Entry => {
 
 const emptyByStatus = (): Record<Status, number> => ({ pending: 0, replaying: 0, resolved: 0, discarded: 0 })
 
+/** One caller's entries waiting for a write, and the outcome of that write once it is done. */
+interface Pending {
+  readonly entries: ReadonlyArray<Entry>
+  exit: Exit.Exit<void, DeadLetterStoreError> | undefined
+}
+
 /** @internal */
 export const make = (store: Store, config: Config): Effect.Effect<DeadLetterQueue> =>
-  Effect.map(Ref.make(0), (counter) => {
-    const nextId = (prefix: string, nowMillis: number) =>
-      Effect.flatMap(
-        Ref.getAndUpdate(counter, (n) => n + 1),
-        (n) => makeId(prefix, nowMillis, n)
-      )
+  Effect.map(Effect.makeSemaphore(1), (writing) => {
+    // The sequence of this service's ids and the entries waiting to be written: both owned by the
+    // service made here, changed only in synchronous steps.
+    let sequence = 0
+    const waiting: Array<Pending> = []
+    const nextIds = (prefix: string, nowMillis: number, count: number) => {
+      const first = sequence
+      sequence = (sequence + count) % idRandomRange
+      return makeIds(prefix, nowMillis, first, count)
+    }
+    const nextId = (prefix: string, nowMillis: number) => Effect.map(nextIds(prefix, nowMillis, 1), (ids) => ids[0]!)
     const leaseMillis = Duration.toMillis(config.lease)
+
+    /**
+     * Group commit: the caller queues its entries and waits for the writer's permit. Whoever holds
+     * it writes everything queued so far in one `insertAll`, its own entries included; a caller
+     * that gets the permit after its entries were written by someone else just returns their
+     * outcome. When a shared write fails, each caller's entries are written again on their own, so
+     * one caller's bad entry never fails another's.
+     */
+    const commit = (entries: ReadonlyArray<Entry>): Effect.Effect<void, DeadLetterStoreError> =>
+      Effect.suspend(() => {
+        const mine: Pending = { entries, exit: undefined }
+        waiting.push(mine)
+        const write = Effect.suspend((): Effect.Effect<void, DeadLetterStoreError> => {
+          if (mine.exit !== undefined) return mine.exit
+          const group = waiting.splice(0)
+          if (group.length === 1) {
+            return Effect.onExit(store.insertAll(entries), (exit) =>
+              Effect.sync(() => {
+                mine.exit = exit
+              })
+            )
+          }
+          const all: Array<Entry> = []
+          for (const pending of group) for (const entry of pending.entries) all.push(entry)
+          return Effect.flatMap(Effect.exit(store.insertAll(all)), (exit) =>
+            Effect.flatMap(
+              Exit.isSuccess(exit)
+                ? Effect.sync(() => {
+                    for (const pending of group) pending.exit = exit
+                  })
+                : Effect.forEach(
+                    group,
+                    (pending) =>
+                      Effect.map(Effect.exit(store.insertAll(pending.entries)), (own) => {
+                        pending.exit = own
+                      }),
+                    { discard: true }
+                  ),
+              () => mine.exit ?? Effect.void
+            )
+          )
+        })
+        return writing
+          .withPermits(1)(Effect.uninterruptible(write))
+          .pipe(
+            Effect.onInterrupt(() =>
+              Effect.sync(() => {
+                const i = waiting.indexOf(mine)
+                if (i >= 0) waiting.splice(i, 1)
+              })
+            )
+          )
+      })
 
     /** Reads, changes and compare-and-sets an entry, retrying when another writer got there first. */
     const modify = <E>(
@@ -140,26 +220,31 @@ export const make = (store: Store, config: Config): Effect.Effect<DeadLetterQueu
         })
       })
 
-    const add: DeadLetterQueue["add"] = (input) =>
-      Effect.gen(function* () {
-        const now = yield* Clock.currentTimeMillis
-        const id = yield* nextId("dl_", now)
-        const entry: Entry = {
-          id,
-          queue: input.queue,
-          idempotencyKey: input.idempotencyKey ?? id,
-          payload: input.payload,
-          failure: input.failure,
-          status: "pending",
-          createdAtMillis: now,
-          updatedAtMillis: now,
-          replays: 0,
-          version: 0,
-          notes: input.note === undefined ? [] : [note(now, "note", input.note, undefined)]
-        }
-        yield* store.insert(entry)
-        return entry
-      })
+    const entryOf = (input: EntryInput, id: string, now: number): Entry => ({
+      id,
+      queue: input.queue,
+      idempotencyKey: input.idempotencyKey ?? id,
+      payload: input.payload,
+      failure: input.failure,
+      status: "pending",
+      createdAtMillis: now,
+      updatedAtMillis: now,
+      replays: 0,
+      version: 0,
+      notes: input.note === undefined ? [] : [note(now, "note", input.note, undefined)]
+    })
+
+    const addAll: DeadLetterQueue["addAll"] = (inputs) =>
+      inputs.length === 0
+        ? Effect.succeed([])
+        : Effect.flatMap(Clock.currentTimeMillis, (now) =>
+            Effect.flatMap(nextIds("dl_", now, inputs.length), (ids) => {
+              const entries = inputs.map((input, i) => entryOf(input, ids[i]!, now))
+              return Effect.as(commit(entries), entries)
+            })
+          )
+
+    const add: DeadLetterQueue["add"] = (input) => Effect.map(addAll([input]), (entries) => entries[0]!)
 
     const list: DeadLetterQueue["list"] = (filter, page) => store.list(filter ?? {}, normalizePage(page))
 
@@ -354,6 +439,7 @@ export const make = (store: Store, config: Config): Effect.Effect<DeadLetterQueu
     return {
       config,
       add,
+      addAll,
       list,
       get: store.get,
       replay,

@@ -51,9 +51,14 @@ const dlq = DeadLetterQueue.DeadLetterQueue
 
 /** @internal */
 export const suite = (name: string, store: Layer.Layer<DeadLetterQueue.DeadLetterQueueStore, unknown>) => {
-  const layer = DeadLetterQueue.layer().pipe(Layer.provide(store), Layer.merge(Classifier.layer))
-  const run = <A, E>(effect: Effect.Effect<A, E, DeadLetterQueue.DeadLetterQueue | Classifier.Classifier>) =>
-    Effect.scoped(Effect.provide(effect, layer))
+  const layer = DeadLetterQueue.layer().pipe(Layer.provideMerge(store), Layer.merge(Classifier.layer))
+  const run = <A, E>(
+    effect: Effect.Effect<
+      A,
+      E,
+      DeadLetterQueue.DeadLetterQueue | DeadLetterQueue.DeadLetterQueueStore | Classifier.Classifier
+    >
+  ) => Effect.scoped(Effect.provide(effect, layer))
 
   describe(`DeadLetterQueue on ${name}`, () => {
     it.effect("an empty store has zero counts", () =>
@@ -363,6 +368,100 @@ export const suite = (name: string, store: Layer.Layer<DeadLetterQueue.DeadLette
           const read = Option.getOrThrow(yield* service.get(entry.id))
           expect(read.status).toBe("pending")
           expect(read.notes.at(-1)?.action).toBe("replay-interrupted")
+        })
+      )
+    )
+
+    it.effect("addAll of nothing stores nothing", () =>
+      run(
+        Effect.gen(function* () {
+          const service = yield* dlq
+          expect(yield* service.addAll([])).toEqual([])
+          expect((yield* service.stats).total).toBe(0)
+        })
+      )
+    )
+
+    it.effect("addAll stores every entry in order, distinct ids, shared idempotency keys allowed", () =>
+      run(
+        Effect.gen(function* () {
+          const service = yield* dlq
+          const failure = DeadLetterQueue.failureOf(new UpstreamError({ status: 422 }), classification("validation"), [
+            attempt(1, "validation")
+          ])
+          // 600 crosses the store's statement sizes (several statements in one transaction)
+          const inputs = Array.from(
+            { length: 600 },
+            (_, i): DeadLetterQueue.EntryInput => ({
+              queue: i % 2 === 0 ? "orders" : "invoices",
+              payload: { id: `o-${i}`, amount: i },
+              failure,
+              idempotencyKey: `key-${Math.floor(i / 2)}`,
+              note: i === 7 ? "seventh" : undefined
+            })
+          )
+          const added = yield* service.addAll(inputs)
+          expect(added.map((e) => e.payload)).toEqual(inputs.map((i) => i.payload))
+          expect(new Set(added.map((e) => e.id)).size).toBe(600)
+          const listed = yield* service.list({}, { limit: 1000 })
+          expect(listed.total).toBe(600)
+          expect(listed.entries).toEqual(added)
+          expect(Option.getOrThrow(yield* service.get(added[7]!.id)).notes.map((n) => n.text)).toEqual(["seventh"])
+          const stats = yield* service.stats
+          expect(stats.byQueue["orders"]?.pending).toBe(300)
+          expect(stats.manualReview).toBe(600)
+          // and they replay like any entry
+          const report = yield* service.replay({ queue: "invoices" }, () => Effect.void, { chunk: 64 })
+          expect(report.resolved.length).toBe(300)
+        })
+      )
+    )
+
+    it.effect("a write that fails part-way through a list stores none of it", () =>
+      run(
+        Effect.gen(function* () {
+          const store = yield* DeadLetterQueue.DeadLetterQueueStore
+          const service = yield* dlq
+          const [first] = yield* service.addAll([
+            {
+              queue: "orders",
+              payload: { id: "o-0" },
+              failure: DeadLetterQueue.failureOf("x", classification("network"), [])
+            }
+          ])
+          const fresh = Array.from(
+            { length: 300 },
+            (_, i): DeadLetterQueue.Entry => ({ ...first!, id: `${first!.id}-${i}`, payload: { id: `o-${i + 1}` } })
+          )
+          // the 290th entry reuses an id: the write fails after its first statements ran
+          const broken = fresh.map((e, i) => (i === 290 ? { ...e, id: fresh[3]!.id } : e))
+          const error = yield* Effect.flip(store.insertAll(broken))
+          expect(error._tag).toBe("DeadLetterStoreError")
+          const again = yield* Effect.flip(store.insertAll([fresh[0]!, first!]))
+          expect(again._tag).toBe("DeadLetterStoreError")
+          expect((yield* service.list()).entries.map((e) => e.id)).toEqual([first!.id])
+          // the same list without the collision goes in whole
+          yield* store.insertAll(fresh)
+          expect((yield* service.stats).total).toBe(301)
+        })
+      )
+    )
+
+    it.effect("concurrent adds share writes and each returns its own stored entry", () =>
+      run(
+        Effect.gen(function* () {
+          const service = yield* dlq
+          const added = yield* Effect.forEach(
+            Array.from({ length: 200 }, (_, i) => i),
+            (i) => add("orders", "network", `o-${i}`),
+            { concurrency: 50 }
+          )
+          expect(new Set(added.map((e) => e.id)).size).toBe(200)
+          expect(added.map((e) => e.idempotencyKey)).toEqual(added.map((_, i) => `orders:o-${i}`))
+          for (const entry of added.filter((_, i) => i % 37 === 0)) {
+            expect(Option.getOrThrow(yield* service.get(entry.id))).toEqual(entry)
+          }
+          expect((yield* service.stats).total).toBe(200)
         })
       )
     )
