@@ -5,9 +5,11 @@ import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
+import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as SubscriptionRef from "effect/SubscriptionRef"
@@ -71,51 +73,64 @@ const progressOf = (
   }
 }
 
-type WriterMessage =
-  | { readonly _tag: "Entry"; readonly entry: Checkpoint.Entry }
+type WriterMessage<A> =
+  | { readonly _tag: "Item"; readonly item: A }
   | { readonly _tag: "Flush"; readonly done: Deferred.Deferred<void> }
 
-interface Writer {
-  readonly offer: (entry: Checkpoint.Entry) => Effect.Effect<void>
-  readonly flush: Effect.Effect<void, Checkpoint.CheckpointError>
-  readonly failure: Effect.Effect<never, Checkpoint.CheckpointError>
+interface Writer<A, E> {
+  readonly offer: (item: A) => Effect.Effect<void>
+  readonly flush: Effect.Effect<void, E>
+  readonly failure: Effect.Effect<never, E>
 }
 
 /**
- * The checkpoint writer: one fiber that writes, in one `record` call, every entry queued since its
- * last write (group commit), up to `size` entries.
+ * A group-commit writer: one fiber that writes, in one `write` call, every item queued since its
+ * last write, up to `size` items. With a `capacity`, `offer` waits while that many items are
+ * queued (so a slow store slows the items down instead of piling them up in memory).
  */
-const makeWriter = (
-  store: Checkpoint.CheckpointStore["Type"],
-  batchId: string,
-  size: number
-): Effect.Effect<Writer, never, Scope.Scope> =>
+const makeWriter = <A, E>(
+  write: (items: ReadonlyArray<A>) => Effect.Effect<void, E>,
+  size: number,
+  capacity?: number
+): Effect.Effect<Writer<A, E>, never, Scope.Scope> =>
   Effect.gen(function* () {
-    const queue = yield* Queue.unbounded<WriterMessage>()
-    const failed = yield* Deferred.make<never, Checkpoint.CheckpointError>()
+    const queue = yield* capacity === undefined
+      ? Queue.unbounded<WriterMessage<A>>()
+      : Queue.bounded<WriterMessage<A>>(capacity)
+    const failed = yield* Deferred.make<never, E>()
     const step = Effect.gen(function* () {
       const messages = yield* Queue.takeBetween(queue, 1, size)
-      const entries: Array<Checkpoint.Entry> = []
+      const items: Array<A> = []
       const flushes: Array<Deferred.Deferred<void>> = []
       for (const message of messages) {
-        if (message._tag === "Entry") entries.push(message.entry)
+        if (message._tag === "Item") items.push(message.item)
         else flushes.push(message.done)
       }
-      if (entries.length > 0) yield* store.record(batchId, entries)
+      if (items.length > 0) yield* write(items)
       for (const done of flushes) yield* Deferred.succeed(done, undefined)
     })
     yield* Effect.forkScoped(Effect.forever(step).pipe(Effect.catchAll((error) => Deferred.fail(failed, error))))
     return {
-      offer: (entry) => Queue.offer(queue, { _tag: "Entry", entry }),
+      offer: (item) => Queue.offer(queue, { _tag: "Item", item }),
       flush: Effect.flatMap(Deferred.make<void>(), (done) =>
         Effect.zipRight(
-          Queue.offer(queue, { _tag: "Flush", done }),
+          Effect.raceFirst(Queue.offer(queue, { _tag: "Flush", done }), Deferred.await(failed)),
           Effect.raceFirst(Deferred.await(done), Deferred.await(failed))
         )
       ),
       failure: Deferred.await(failed)
     }
   })
+
+/** A failed item waiting for the dead letter writer. */
+interface DeadLetterRequest {
+  readonly index: number
+  readonly input: DeadLetterQueue.EntryInput
+  readonly classification: Classification.Classification
+}
+
+/** How many dead letters wait for the writer before failing items wait for it. */
+const deadLetterCapacity = 4096
 
 /** The idempotency keys of the batch's items that sit in the dead letter queue, pending or replaying. */
 const keysInDeadLetterQueue = (
@@ -198,7 +213,10 @@ const execute = <Item, I, A, AI, E, R, R2, EC, RC>(
     const alreadyDeadLettered =
       notCheckpointed.size === 0 ? new Set<string>() : yield* keysInDeadLetterQueue(dlq, queue, notCheckpointed)
 
-    const writer = yield* makeWriter(checkpoints, batchId, options.checkpointBatchSize ?? defaultCheckpointBatchSize)
+    const writer = yield* makeWriter(
+      (entries: ReadonlyArray<Checkpoint.Entry>) => checkpoints.record(batchId, entries),
+      options.checkpointBatchSize ?? defaultCheckpointBatchSize
+    )
     const outcomes: Array<Outcome<Item, A> | undefined> = new Array(total)
     const completionOrder: Array<number> = []
     const counters: Counters = { done: 0, succeeded: 0, failed: 0, deadLettered: 0, skipped: 0 }
@@ -233,6 +251,34 @@ const execute = <Item, I, A, AI, E, R, R2, EC, RC>(
         return Effect.zipRight(write, publish(false))
       })
 
+    const encodeItem = Schema.encodeEither(options.itemSchema)
+    const deadLetters = yield* makeWriter(
+      (requests: ReadonlyArray<DeadLetterRequest>) =>
+        Effect.flatMap(
+          dlq.addAll(requests.map((r) => r.input)),
+          (entries): Effect.Effect<void> =>
+            Effect.forEach(
+              requests,
+              (request, n) =>
+                settle(
+                  request.index,
+                  {
+                    _tag: "DeadLettered",
+                    key: keys[request.index]!,
+                    item: items[request.index]!,
+                    classification: request.classification,
+                    message: request.classification.message,
+                    deadLetterId: entries[n]!.id
+                  },
+                  "dead-lettered"
+                ),
+              { discard: true }
+            )
+        ),
+      deadLetterCapacity,
+      deadLetterCapacity
+    )
+
     const pending: Array<number> = []
     for (let i = 0; i < total; i++) {
       const key = keys[i]!
@@ -266,46 +312,33 @@ const execute = <Item, I, A, AI, E, R, R2, EC, RC>(
           undefined
         )
       }
-      return DeadLetterQueue.deadLetter(options.itemSchema, {
-        queue,
-        payload: item,
-        failure: error,
+      const payload = encodeItem(item)
+      if (Either.isLeft(payload)) {
+        return settle(
+          i,
+          {
+            _tag: "Failed",
+            key,
+            item,
+            classification: payloadNotEncodable,
+            message: payloadNotEncodable.message,
+            cause
+          },
+          undefined
+        )
+      }
+      // The item does not wait for its dead letter: the writer adds it with the others failed
+      // meanwhile (one write), then settles the item and queues its checkpoint entry.
+      return deadLetters.offer({
+        index: i,
         classification,
-        history,
-        idempotencyKey: idempotencyKeys[i]!
-      }).pipe(
-        Effect.provideService(DeadLetterQueue.DeadLetterQueue, dlq),
-        Effect.matchEffect({
-          onFailure: (e) =>
-            e._tag === "ParseError"
-              ? settle(
-                  i,
-                  {
-                    _tag: "Failed",
-                    key,
-                    item,
-                    classification: payloadNotEncodable,
-                    message: payloadNotEncodable.message,
-                    cause
-                  },
-                  undefined
-                )
-              : Effect.fail(e),
-          onSuccess: (entry) =>
-            settle(
-              i,
-              {
-                _tag: "DeadLettered",
-                key,
-                item,
-                classification,
-                message: classification.message,
-                deadLetterId: entry.id
-              },
-              "dead-lettered"
-            )
-        })
-      )
+        input: {
+          queue,
+          payload: payload.right,
+          failure: DeadLetterQueue.failureOf(error, classification, history),
+          idempotencyKey: idempotencyKeys[i]!
+        }
+      })
     }
 
     const runItem = (i: number): Effect.Effect<void, Batch.BatchError, R | R2 | Idempotency.IdempotencyStore> =>
@@ -332,7 +365,10 @@ const execute = <Item, I, A, AI, E, R, R2, EC, RC>(
         )
       })
 
-    yield* Effect.raceFirst(Effect.forEach(pending, runItem, { concurrency, discard: true }), writer.failure)
+    yield* Effect.raceFirst(
+      Effect.zipRight(Effect.forEach(pending, runItem, { concurrency, discard: true }), deadLetters.flush),
+      Effect.raceFirst(writer.failure, deadLetters.failure)
+    )
 
     let status: Batch.BatchResult<Item, A>["status"] = "completed"
     if (stopped) {

@@ -408,7 +408,7 @@ export const suite = (name: string, store: Layer.Layer<DeadLetterQueue.DeadLette
           expect(listed.entries).toEqual(added)
           expect(Option.getOrThrow(yield* service.get(added[7]!.id)).notes.map((n) => n.text)).toEqual(["seventh"])
           const stats = yield* service.stats
-          expect(stats.byQueue["orders"]?.pending).toBe(300)
+          expect(stats.byQueue.orders?.pending).toBe(300)
           expect(stats.manualReview).toBe(600)
           // and they replay like any entry
           const report = yield* service.replay({ queue: "invoices" }, () => Effect.void, { chunk: 64 })
