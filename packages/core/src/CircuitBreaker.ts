@@ -341,7 +341,8 @@ export type TypeId = typeof TypeId
 export interface Rejected extends core.Rejected {}
 
 /**
- * Why a breaker moved.
+ * Why a breaker moved. `fleet-evidence`: the evidence pooled by a fleet's shared store tripped the
+ * policy; `fleet`: another process of the fleet decided (see {@link StoreControl}).
  *
  * @example
  * ```ts
@@ -582,6 +583,45 @@ export interface StoreDecision extends core.StoreDecision {}
 export interface StoreHandle extends core.EvidenceStore {}
 
 /**
+ * A decision taken by another process of a fleet, which a shared store applies to its local
+ * breaker: open for `remainingMillis` more (with the fleet's count of re-openings), forced open,
+ * or closed.
+ *
+ * @example
+ * ```ts
+ * import type { CircuitBreaker } from "@effect-resilience/core"
+ *
+ * const opened: CircuitBreaker.FleetDecision = { _tag: "Open", remainingMillis: 30_000, reopenings: 0 }
+ * ```
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export type FleetDecision = core.FleetDecision
+
+/**
+ * What a store may do with the breaker it serves. A store that implements `connect` on its handle
+ * receives it once, when the breaker is made: a store shared by a fleet uses it to trip on the
+ * fleet's pooled evidence (`trips`, `openOnFleetEvidence`, reason `fleet-evidence`) and to apply
+ * decisions taken elsewhere (`apply`, reason `fleet`). A store that implements `probeGate` is
+ * asked before each half-open probe (`0` lets it go; a positive number refuses it for that many
+ * milliseconds), so that one process of a fleet probes for all.
+ *
+ * @example
+ * ```ts
+ * import type { CircuitBreaker } from "@effect-resilience/core"
+ *
+ * // open this breaker when the fleet's summed evidence trips its policy
+ * const onPooled = (control: CircuitBreaker.StoreControl, pooled: CircuitBreaker.Evidence, now: number) =>
+ *   control.trips(pooled) !== undefined && control.openOnFleetEvidence(now)
+ * ```
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface StoreControl extends core.BreakerControl {}
+
+/**
  * The service of {@link CircuitBreakerStore}.
  *
  * @example
@@ -643,6 +683,23 @@ export const layerStoreMemory: Layer.Layer<CircuitBreakerStore> = Layer.succeed(
   CircuitBreakerStore,
   internal.memoryStore
 )
+
+/**
+ * The in-memory store as a value: every breaker gets its own counters. A store shared by a fleet
+ * keeps its local copy of the evidence in it.
+ *
+ * @example
+ * ```ts
+ * import { CircuitBreaker } from "@effect-resilience/core"
+ * import { Effect } from "effect"
+ *
+ * const local = Effect.scoped(CircuitBreaker.storeMemory.attach("db", { _tag: "ConsecutiveFailures", threshold: 5 }))
+ * ```
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const storeMemory: CircuitBreakerStoreService = internal.memoryStore
 
 // ---------------------------------------------------------------------------------------------
 // Constructors and combinators

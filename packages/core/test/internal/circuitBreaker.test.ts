@@ -273,3 +273,100 @@ describe("circuit breaker core: open durations", () => {
     expect(core.openTable([], 30_000)(3)).toBe(30_000)
   })
 })
+
+describe("breaker core: a store that hears of the fleet", () => {
+  const connected = (overrides: Partial<core.Settings> = {}, gate: (now: number) => number = () => 0) => {
+    const inner = makeWindow(overrides.policy ?? consecutive(5))
+    let control: core.BreakerControl | undefined
+    const decisions: Array<core.StoreDecision> = []
+    const store: core.EvidenceStore = {
+      record: (o, at) => inner.record(o, at),
+      evidence: (at) => inner.evidence(at),
+      clear: (at) => inner.clear(at),
+      decide: (d) => {
+        decisions.push(d)
+      },
+      connect: (c) => {
+        control = c
+      },
+      probeGate: (now) => gate(now)
+    }
+    const made = breaker(overrides, store)
+    if (control === undefined) throw new Error("not connected")
+    return { ...made, control, decisions }
+  }
+
+  it("connects once, with the policy and a pure trip check", () => {
+    const { control } = connected({ policy: countWindow(10, 4, 0.5) })
+    expect(control.name).toBe("db")
+    expect(control.trips({ calls: 3, failures: 3, slowCalls: 0, consecutiveFailures: 3 })).toBeUndefined()
+    expect(control.trips({ calls: 4, failures: 2, slowCalls: 0, consecutiveFailures: 0 })).toBe("failure-rate")
+    expect(control.trips({ calls: 4, failures: 1, slowCalls: 0, consecutiveFailures: 0 })).toBeUndefined()
+  })
+
+  it("opens on fleet evidence only when closed and in normal mode", () => {
+    const { b, control, transitions } = connected()
+    expect(control.openOnFleetEvidence(10)).toBe(true)
+    expect(b.stateAt(10)).toBe("open")
+    expect(transitions.at(-1)?.reason).toBe("fleet-evidence")
+    expect(control.openOnFleetEvidence(20)).toBe(false)
+    const other = connected()
+    other.b.forceOpen(0)
+    expect(other.control.openOnFleetEvidence(5)).toBe(false)
+  })
+
+  it("applies a remote opening with its time left and re-openings, then a remote close", () => {
+    const { b, control, transitions, decisions } = connected()
+    control.apply({ _tag: "Open", remainingMillis: 500, reopenings: 2 }, 100)
+    expect(b.snapshotAt(100)).toMatchObject({ state: "open", openUntilMillis: 600, reopenings: 2 })
+    expect(transitions.at(-1)).toMatchObject({ from: "closed", to: "open", reason: "fleet" })
+    expect(decisions.at(-1)?.transition.reason).toBe("fleet")
+    // a later opening only moves the end of the open period
+    control.apply({ _tag: "Open", remainingMillis: 1000, reopenings: 3 }, 200)
+    expect(b.snapshotAt(200)).toMatchObject({ state: "open", openUntilMillis: 1200, reopenings: 3 })
+    expect(transitions).toHaveLength(1)
+    control.apply({ _tag: "Closed" }, 300)
+    expect(b.stateAt(300)).toBe("closed")
+    expect(transitions.at(-1)).toMatchObject({ from: "open", to: "closed", reason: "fleet" })
+    // closing a closed breaker is no transition
+    control.apply({ _tag: "Closed" }, 400)
+    expect(transitions).toHaveLength(2)
+  })
+
+  it("applies a remote forced open, and a remote close ends it; a local manual mode wins over a remote opening", () => {
+    const { b, control } = connected()
+    control.apply({ _tag: "ForcedOpen" }, 0)
+    expect(b.stateAt(0)).toBe("forced-open")
+    control.apply({ _tag: "Open", remainingMillis: 100, reopenings: 0 }, 1)
+    expect(b.stateAt(1)).toBe("forced-open")
+    control.apply({ _tag: "Closed" }, 2)
+    expect(b.stateAt(2)).toBe("closed")
+    b.disable(3)
+    control.apply({ _tag: "Open", remainingMillis: 100, reopenings: 0 }, 4)
+    control.apply({ _tag: "Closed" }, 5)
+    expect(b.stateAt(5)).toBe("disabled")
+  })
+
+  it("asks the probe gate before each half-open probe, never while closed", () => {
+    let gateCalls = 0
+    let holder = false
+    const { b } = connected({ openDurationFor: () => 100 }, () => {
+      gateCalls++
+      return holder ? 0 : 250
+    })
+    run(b, 3, success, 0)
+    expect(gateCalls).toBe(0)
+    run(b, 5, failed, 0)
+    expect(b.stateAt(0)).toBe("open")
+    const refused = b.admit(100)
+    expect(refused).toMatchObject({ _tag: "Rejected", reason: "half-open", retryAfterMillis: 250 })
+    expect(b.snapshotAt(100).probesInFlight).toBe(0)
+    holder = true
+    const probe = ticket(b.admit(101))
+    expect(probe.probe).toBe(true)
+    expect(gateCalls).toBe(2)
+    // every slot taken: refused without asking the gate
+    expect(b.admit(102)).toMatchObject({ _tag: "Rejected", reason: "half-open", retryAfterMillis: 0 })
+    expect(gateCalls).toBe(2)
+  })
+})

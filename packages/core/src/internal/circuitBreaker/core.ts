@@ -29,6 +29,8 @@ export type TransitionReason =
   | "success-threshold"
   | "manual"
   | "reset"
+  | "fleet-evidence"
+  | "fleet"
 
 /** One state change. */
 export interface Transition {
@@ -89,6 +91,32 @@ export interface StoreDecision {
   readonly reopenings: number
 }
 
+/**
+ * A decision taken elsewhere (another process of a fleet) that a store applies to this breaker:
+ * open for `remainingMillis` more with `reopenings` re-openings behind it, forced open, or closed.
+ */
+export type FleetDecision =
+  | { readonly _tag: "Open"; readonly remainingMillis: number; readonly reopenings: number }
+  | { readonly _tag: "ForcedOpen" }
+  | { readonly _tag: "Closed" }
+
+/**
+ * What a store may do with the breaker it serves, handed to `EvidenceStore.connect` once, when the
+ * breaker is made. Every method is synchronous; a store calls them from its background work.
+ */
+export interface BreakerControl {
+  readonly name: string
+  readonly policy: Policy
+  /** The reason the breaker's policy opens on `evidence` (pooled evidence, say), or `undefined`. */
+  readonly trips: (evidence: Evidence) => TransitionReason | undefined
+  /** Opens a closed breaker (normal mode) on the fleet's evidence (reason `fleet-evidence`); whether it opened. */
+  readonly openOnFleetEvidence: (nowMillis: number) => boolean
+  /** Applies a decision taken elsewhere (reason `fleet`); the store hears it back through `decide`. */
+  readonly apply: (decision: FleetDecision, nowMillis: number) => void
+  /** The state at `nowMillis` (moves open -> half-open when due). */
+  readonly stateAt: (nowMillis: number) => BreakerState
+}
+
 /** Where one breaker's evidence lives (synchronous: `record` runs on every call). Methods: call them on the store. */
 export interface EvidenceStore {
   /** Folds an outcome at `atMillis` into the window; returns the evidence now. */
@@ -99,6 +127,26 @@ export interface EvidenceStore {
   clear(atMillis: number): void
   /** Told of every transition. */
   decide(decision: StoreDecision): void
+  /** Optional: called once, when the breaker is made, with what the store may do to it. */
+  connect?(control: BreakerControl): void
+  /**
+   * Optional: asked before a half-open probe is admitted (never on the closed path). `0` lets the
+   * probe go; a positive number refuses it, to ask again after that many milliseconds (another
+   * process of the fleet holds the probe).
+   */
+  probeGate?(nowMillis: number): number
+}
+
+/** The reason `policy` opens on `evidence`, or `undefined` when it stays closed. */
+export const tripReason = (policy: Policy, evidence: Evidence): TransitionReason | undefined => {
+  if (policy._tag === "ConsecutiveFailures") {
+    return evidence.consecutiveFailures >= policy.threshold ? "consecutive-failures" : undefined
+  }
+  const calls = evidence.calls
+  if (calls === 0 || calls < policy.minimumCalls) return undefined
+  if (evidence.failures / calls >= policy.failureRateThreshold) return "failure-rate"
+  if (evidence.slowCalls / calls >= policy.slowCallRateThreshold) return "slow-call-rate"
+  return undefined
 }
 
 /** Why a call was refused: the breaker's state. */
@@ -174,6 +222,15 @@ export class Breaker {
     this.lastTransitionAt = nowMillis
     this.closedTicket = this.closedTicketFor(0)
     this.metricsTicket = this.metricsTicketFor(0)
+    const policy = settings.policy
+    store.connect?.({
+      name: settings.name,
+      policy,
+      trips: (evidence) => tripReason(policy, evidence),
+      openOnFleetEvidence: (now) => this.openOnFleetEvidence(now),
+      apply: (decision, now) => this.apply(decision, now),
+      stateAt: (now) => this.stateAt(now)
+    })
   }
 
   // --- admission ---------------------------------------------------------------------------
@@ -189,6 +246,8 @@ export class Breaker {
         this.halfOpen(nowMillis)
       }
       if (this.probesInFlight < this.settings.maxProbes) {
+        const wait = this.store.probeGate?.(nowMillis) ?? 0
+        if (wait > 0) return { _tag: "Rejected", reason: "half-open", retryAfterMillis: wait }
         this.probesInFlight++
         return this.probeTicketFor(this.epoch)
       }
@@ -270,15 +329,8 @@ export class Breaker {
   }
 
   private evaluate(evidence: Evidence, now: number): void {
-    const policy = this.settings.policy
-    if (policy._tag === "ConsecutiveFailures") {
-      if (evidence.consecutiveFailures >= policy.threshold) this.open(now, "consecutive-failures")
-      return
-    }
-    const calls = evidence.calls
-    if (calls === 0 || calls < policy.minimumCalls) return
-    if (evidence.failures / calls >= policy.failureRateThreshold) this.open(now, "failure-rate")
-    else if (evidence.slowCalls / calls >= policy.slowCallRateThreshold) this.open(now, "slow-call-rate")
+    const reason = tripReason(this.settings.policy, evidence)
+    if (reason !== undefined) this.open(now, reason)
   }
 
   // --- transitions -------------------------------------------------------------------------
@@ -335,12 +387,12 @@ export class Breaker {
 
   // --- manual control ----------------------------------------------------------------------
 
-  private setMode(mode: Mode, now: number): void {
+  private setMode(mode: Mode, now: number, reason: TransitionReason = "manual"): void {
     this.refresh(now)
     const from = this.reported()
     this.mode = mode
     if (mode === "metrics-only") this.store.clear(now)
-    if (from !== this.reported()) this.transition(from, now, "manual")
+    if (from !== this.reported()) this.transition(from, now, reason)
     else this.bump()
   }
 
@@ -367,6 +419,49 @@ export class Breaker {
   /** Closed, normal, fresh counts, no backoff: as new. */
   reset(now: number): void {
     this.closeManually(now, "reset")
+  }
+
+  // --- the fleet ----------------------------------------------------------------------------
+
+  /** Opens a closed breaker in normal mode on evidence pooled elsewhere (reason `fleet-evidence`). */
+  openOnFleetEvidence(now: number): boolean {
+    if (this.mode !== "normal" || this.state !== "closed") return false
+    this.open(now, "fleet-evidence")
+    return true
+  }
+
+  /**
+   * Applies a decision taken elsewhere (reason `fleet`). An opening applies in normal mode (a
+   * local manual mode wins) and takes the remote end of the open period and its re-openings; a
+   * forced open applies unless already forced open; a close applies in normal or forced-open mode.
+   */
+  apply(decision: FleetDecision, now: number): void {
+    this.refresh(now)
+    switch (decision._tag) {
+      case "Open": {
+        if (this.mode !== "normal") return
+        const until = now + Math.max(0, decision.remainingMillis)
+        this.reopenings = decision.reopenings
+        if (this.state === "open") {
+          this.openUntil = until
+          return
+        }
+        const from = this.reported()
+        this.state = "open"
+        this.openUntil = until
+        this.probeSuccesses = 0
+        this.transition(from, now, "fleet")
+        return
+      }
+      case "ForcedOpen":
+        if (this.mode !== "forced-open") this.setMode("forced-open", now, "fleet")
+        return
+      case "Closed":
+        if (this.mode === "forced-open" || (this.mode === "normal" && this.state !== "closed")) {
+          this.closeManually(now, "fleet")
+        }
+        return
+    }
   }
 
   private closeManually(now: number, reason: TransitionReason): void {
