@@ -106,6 +106,15 @@ export const rejection = async (promise: Promise<unknown> | (() => Promise<unkno
   }
 }
 
+/**
+ * Marks a promise that is awaited later as handled now, so that a rejection arriving while the
+ * case awaits something else is not reported as unhandled; awaiting it still rejects.
+ */
+export const later = <A>(promise: Promise<A>): Promise<A> => {
+  promise.catch(() => {})
+  return promise
+}
+
 /** What a synchronous function throws (fails when it returns). */
 export const thrown = (f: () => unknown): unknown => {
   try {

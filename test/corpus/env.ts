@@ -304,7 +304,7 @@ const waitForPort = async (port: number, timeoutMs: number): Promise<void> => {
   }
 }
 
-const startRedis = async (port: number, dir: string, extra: ReadonlyArray<string>): Promise<ChildProcess> => {
+const startRedis = async (port: number, workDir: string, extra: ReadonlyArray<string>): Promise<ChildProcess> => {
   const child = spawn(
     "redis-server",
     [
@@ -318,9 +318,12 @@ const startRedis = async (port: number, dir: string, extra: ReadonlyArray<string
       "no",
       "--enable-debug-command",
       "local",
+      "--dir",
+      workDir,
       ...extra
     ],
-    { stdio: "ignore" }
+    // A replica writes the RDB it receives into its dir: the run's temp dir, removed at teardown.
+    { stdio: "ignore", cwd: workDir }
   )
   const failed = new Promise<never>((_, reject) =>
     child.once("error", (e) => reject(new Error(`redis-server could not start (is it installed?): ${e.message}`)))

@@ -1,7 +1,7 @@
 /** Failures of pg and pg-pool (`pg.Pool` is pg-pool) against the local PostgreSQL. */
 import * as net from "node:net"
 import pg from "pg"
-import { type Case, L, rejection } from "../case.js"
+import { type Case, L, later, rejection } from "../case.js"
 import type { Env } from "../env.js"
 import { markers } from "../env.js"
 
@@ -89,7 +89,7 @@ const terminated = (env: Env, during: "query" | "idle") =>
     try {
       const pid = (await victim.query("SELECT pg_backend_pid() AS pid")).rows[0].pid
       if (during === "query") {
-        const running = victim.query("SELECT pg_sleep(5)")
+        const running = later(victim.query("SELECT pg_sleep(5)"))
         await new Promise((r) => setTimeout(r, 50))
         await admin.query("SELECT pg_terminate_backend($1)", [pid])
         return await running
@@ -261,7 +261,7 @@ export const pgCases: ReadonlyArray<Case> = [
         const admin = await connected(env)
         try {
           const pid = (await victim.query("SELECT pg_backend_pid() AS pid")).rows[0].pid
-          const running = victim.query("SELECT pg_sleep(5)")
+          const running = later(victim.query("SELECT pg_sleep(5)"))
           await new Promise((r) => setTimeout(r, 50))
           await admin.query("SELECT pg_cancel_backend($1)", [pid])
           return await running
@@ -379,7 +379,7 @@ export const pgCases: ReadonlyArray<Case> = [
         client.on("error", () => {})
         try {
           await client.connect()
-          const running = client.query("SELECT pg_sleep(5)")
+          const running = later(client.query("SELECT pg_sleep(5)"))
           await new Promise((r) => setTimeout(r, 30))
           for (const s of sockets) s.destroy()
           return await running

@@ -1,6 +1,6 @@
 /** Failures of ioredis against the run's own redis-server (and its replica). */
 import { Redis, type RedisOptions } from "ioredis"
-import { type Case, L, rejection } from "../case.js"
+import { type Case, L, later, rejection } from "../case.js"
 import type { Env } from "../env.js"
 import { markers } from "../env.js"
 
@@ -57,7 +57,7 @@ export const redisCases: ReadonlyArray<Case> = [
         const admin = await connect(env.redisPort)
         try {
           const id = await victim.client("ID")
-          const blocked = victim.blpop(key("blocked"), 5)
+          const blocked = later(victim.blpop(key("blocked"), 5))
           await new Promise((r) => setTimeout(r, 30))
           await admin.client("KILL", "ID", String(id))
           return await blocked
@@ -225,10 +225,12 @@ export const redisCases: ReadonlyArray<Case> = [
         const other = await connect(env.redisPort)
         try {
           await other.config("SET", "busy-reply-threshold", "20")
-          const script = runner.eval(
-            "local t = redis.call('TIME') local s = tonumber(t[1]) * 1000000 + tonumber(t[2]) " +
-              "repeat local n = redis.call('TIME') until tonumber(n[1]) * 1000000 + tonumber(n[2]) - s > 300000 return 1",
-            0
+          const script = later(
+            runner.eval(
+              "local t = redis.call('TIME') local s = tonumber(t[1]) * 1000000 + tonumber(t[2]) " +
+                "repeat local n = redis.call('TIME') until tonumber(n[1]) * 1000000 + tonumber(n[2]) - s > 300000 return 1",
+              0
+            )
           )
           await new Promise((r) => setTimeout(r, 80))
           try {
