@@ -6,14 +6,12 @@
  * down; the limit stays within [`minLimit`, `maxLimit`].
  *
  * Gradient2 (Netflix concurrency-limits' `Gradient2Limit`) is the other algorithm: it keeps a
- * long-term exponential average of the round-trip time and, on each sample (growing only while at
- * least half the limit is in use), moves the limit towards `limit * gradient` with
- * `gradient = clamp(rttTolerance * longRtt / rtt, 0.5, 1)`, smoothed by `smoothing`, adding
- * `queueSize` only while the gradient is 1. Latency growth thus shrinks the limit before anything
- * fails. As in Netflix's PR 134 (not in their release), a drop counts as the strongest slow-down
- * (gradient 0.5), so that timeouts and overload refusals always lower the limit, and no queue is
- * added under a gradient below 1, so that modest overload cannot hold the limit up. Vegas is not
- * implemented.
+ * long-term exponential average of the round-trip time and, on each sample while at least half the
+ * limit is in use, moves the limit towards `limit * gradient + queueSize` with
+ * `gradient = clamp(rttTolerance * longRtt / rtt, 0.5, 1)`, smoothed by `smoothing`. Latency growth
+ * thus shrinks the limit before anything fails. Unlike Netflix's, a drop counts as the strongest
+ * slow-down (gradient 0.5), so that timeouts and overload refusals always lower the limit. Vegas is
+ * not implemented.
  *
  * A limit is a {@link Strategy.Strategy} (component `"adaptive-concurrency"`). A call over the
  * limit is rejected at once (no queue) with `BulkheadRejected` reason `"adaptive-limit"`. A failure

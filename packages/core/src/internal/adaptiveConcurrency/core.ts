@@ -54,11 +54,8 @@ export const aimd = (
 
 /**
  * Netflix concurrency-limits' Gradient2: compares the latest round-trip time with a long-term
- * exponential average and moves the (real-valued) limit towards `limit * gradient`, smoothed, plus
- * `queueSize` only while the gradient is 1 (no queueing seen). A drop is taken as the strongest
- * slow-down the algorithm allows (gradient 0.5). Both follow Netflix's PR 134: with `queueSize`
- * added at every sample, a steady gradient `g < 1` holds the limit at `queueSize / (1 - g)` (80 at
- * g = 0.95) instead of shrinking it, so under modest overload the limit climbs instead of backing off.
+ * exponential average and moves the (real-valued) limit towards `limit * gradient + queueSize`,
+ * smoothed. A drop is taken as the strongest slow-down the algorithm allows (gradient 0.5).
  *
  * @internal
  */
@@ -85,12 +82,10 @@ export class Gradient2 {
         : this.longRtt * (1 - this.factor) + shortRtt * this.factor
     // after a long overload, pull the long average down faster than the smoothing would
     if (this.longRtt / shortRtt > 2) this.longRtt *= 0.95
-    const gradient = dropped ? 0.5 : Math.max(0.5, Math.min(1, (options.rttTolerance * this.longRtt) / shortRtt))
     // an application that does not use its limit gives no evidence to grow it
-    if (gradient === 1 && inflight < this.estimated / 2) return this.estimated
-    // room for a queue only while nothing queues: a queue term under a gradient below 1 makes
-    // `queueSize / (1 - gradient)` a floor the limit climbs to however slow the dependency gets
-    const target = this.estimated * gradient + (gradient === 1 ? options.queueSize : 0)
+    if (!dropped && inflight < this.estimated / 2) return this.estimated
+    const gradient = dropped ? 0.5 : Math.max(0.5, Math.min(1, (options.rttTolerance * this.longRtt) / shortRtt))
+    const target = this.estimated * gradient + options.queueSize
     const next = this.estimated * (1 - options.smoothing) + target * options.smoothing
     this.estimated = Math.max(options.minLimit, Math.min(options.maxLimit, next))
     return this.estimated
