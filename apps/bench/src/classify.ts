@@ -1,12 +1,18 @@
 /**
- * `pnpm bench classify [--runs N] [--iterations N] [--out FILE]`: nanoseconds per call of the
+ * `pnpm bench classify [--runs N] [--iterations N] [--out FILE]`: first the accuracy of the default
+ * Classifier on the live corpus of real failures (test/corpus: every case provoked against servers
+ * started on 127.0.0.1), per source library, on raw values and on `Failures.fromUnknown(raw)`:
+ * category, retryable, countsForBreaker and all three; then the nanoseconds per classification of
+ * the corpus' raw failures and tagged failures, and per `Failures.fromUnknown` (the cost of building
+ * a tagged failure at the boundary, goal < 1 us). Then nanoseconds per call of the
  * default Classifier (with one user exhaustive mapping installed, as an application would have it)
  * on already-tagged failures and on raw unknowns, against a same-process baseline that reads `_tag`
  * and switches to a constant. Each case is the median of `runs` timed loops of `iterations` calls
- * after a warm-up. Writes `apps/bench/results/classify.json` (`[{ case, nsPerOp }]`) and prints a
- * table. The target: an already-tagged failure costs at most 200 ns.
+ * after a warm-up. Writes `apps/bench/results/classify.json` (`{ corpus: { accuracy, cost }, perCase:
+ * [{ case, nsPerOp }] }`) and prints the tables. The target: an already-tagged failure costs at most 200 ns.
  */
 import { Classification, Classifier, Errors, Failures } from "@effect-resilience/core"
+import * as corpus from "@effect-resilience/test/corpus"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import { mkdirSync, writeFileSync } from "node:fs"
@@ -126,11 +132,77 @@ const timeLoop = (
   return ((used.user + used.system) * 1000) / iterations
 }
 
+const FROM_UNKNOWN_TARGET_NS = 1000
+
+/** CPU nanoseconds per call of `f` over every value of `values`, `rounds` times through the list. */
+const timeOver = <A>(f: (u: unknown) => A, values: ReadonlyArray<unknown>, calls: number, sink: { value: number }) => {
+  const rounds = Math.max(1, Math.floor(calls / values.length))
+  let acc = 0
+  const start = process.cpuUsage()
+  for (let r = 0; r < rounds; r++) {
+    for (const v of values) acc += f(v) === undefined ? 0 : 1
+  }
+  const used = process.cpuUsage(start)
+  sink.value += acc
+  return ((used.user + used.system) * 1000) / (rounds * values.length)
+}
+
+/** Accuracy on the live corpus, and the cost of classifying and tagging its failures. */
+const runCorpus = async (options: { readonly runs: number; readonly iterations: number }, sink: { value: number }) => {
+  const env = await corpus.start()
+  let provoked: ReadonlyArray<corpus.Provoked>
+  try {
+    provoked = await corpus.provokeAll(env)
+  } finally {
+    await env.close()
+  }
+  const classifier = Effect.runSync(Classifier.make())
+  const scored = corpus.score(provoked, classifier.classify)
+  const accuracy = corpus.rows(scored)
+  process.stdout.write(
+    `Accuracy of the default Classifier on the live corpus (${provoked.length} real failures):\n\n` +
+      `${corpus.table(accuracy)}\n\nwrong answers:\n${corpus.misses(scored).join("\n") || "(none)"}\n\n`
+  )
+  const raws = provoked.filter((p) => p.broken === undefined).map((p) => p.raw)
+  const tagged = raws.map((u) => Failures.fromUnknown(u))
+  const timed: ReadonlyArray<{
+    readonly case: string
+    readonly fn: (u: unknown) => unknown
+    readonly values: ReadonlyArray<unknown>
+    readonly runs: Array<number>
+  }> = [
+    { case: "corpus: classify raw failure", fn: classifier.classify, values: raws, runs: [] },
+    { case: "corpus: classify tagged failure", fn: classifier.classify, values: tagged, runs: [] },
+    { case: "corpus: Failures.fromUnknown(raw)", fn: Failures.fromUnknown, values: raws, runs: [] }
+  ]
+  const calls = Math.max(raws.length, Math.floor(options.iterations / 4))
+  for (const t of timed) timeOver(t.fn, t.values, calls, sink)
+  for (let round = 0; round < options.runs; round++) {
+    for (const t of timed) t.runs.push(timeOver(t.fn, t.values, calls, sink))
+  }
+  const cost = timed.map((t) => ({ case: t.case, nsPerOp: Number(median(t.runs).toFixed(1)) }))
+  const lines = [
+    `| case (mean over the corpus' ${raws.length} failures) | ns/op (median of ${options.runs}) | target |`,
+    "|---|---:|---|"
+  ]
+  for (const c of cost) {
+    const target = c.case.includes("fromUnknown")
+      ? c.nsPerOp < FROM_UNKNOWN_TARGET_NS
+        ? `< ${FROM_UNKNOWN_TARGET_NS} ns: ok`
+        : `>= ${FROM_UNKNOWN_TARGET_NS} ns: FAIL`
+      : ""
+    lines.push(`| ${c.case} | ${c.nsPerOp.toFixed(1)} | ${target} |`)
+  }
+  process.stdout.write(`${lines.join("\n")}\n\n`)
+  return { accuracy, cost }
+}
+
 export const run = async (args: ReadonlyArray<string>): Promise<void> => {
   const options = parseArgs(args)
+  const sink = { value: 0 }
+  const fromCorpus = await runCorpus(options, sink)
   const classifier = Effect.runSync(Classifier.make({ mappings: [mapping] }))
   const classify = classifier.classify
-  const sink = { value: 0 }
 
   const measured: Array<{ readonly name: string; readonly tagged: boolean | undefined; readonly runs: number[] }> = [
     { name: "baseline: read _tag + switch", tagged: undefined, runs: [] },
@@ -173,6 +245,6 @@ export const run = async (args: ReadonlyArray<string>): Promise<void> => {
       `on Node ${process.version}, ${options.iterations} calls x ${options.runs} runs (sink ${sink.value > 0 ? "ok" : "0"})\n`
   )
   mkdirSync(dirname(options.out), { recursive: true })
-  writeFileSync(options.out, `${JSON.stringify(rows, null, 2)}\n`)
+  writeFileSync(options.out, `${JSON.stringify({ corpus: fromCorpus, perCase: rows }, null, 2)}\n`)
   process.stdout.write(`wrote ${options.out}\n`)
 }
