@@ -2,7 +2,9 @@
  * The demo's ingest: a generated data set sent to the misbehaving upstream through the resilient
  * HttpClient, run by the batch runner on SQLite stores in the data folder (checkpoint and
  * idempotency in `batch.db`, dead letters in `dlq.db`), with a progress line, a report, tracing and
- * a Prometheus endpoint.
+ * a Prometheus endpoint. The upstream is a child process with its own SQLite file
+ * (`upstream-<batch-id>.db`), or one already running (`upstreamUrl`); the report's lost and
+ * duplicate counts are computed against what it durably accepted.
  */
 import { mkdirSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
@@ -29,7 +31,8 @@ import * as Stream from "effect/Stream"
 import * as Dataset from "./Dataset.js"
 import * as Progress from "./Progress.js"
 import * as Report from "./Report.js"
-import * as Upstream from "./Upstream.js"
+import type * as Upstream from "./Upstream.js"
+import * as UpstreamProcess from "./UpstreamProcess.js"
 
 export interface IngestOptions {
   readonly records: number
@@ -53,7 +56,39 @@ export interface IngestOptions {
   readonly reportJson: string | undefined
   readonly progress: Progress.Mode
   readonly traceSummary: boolean
+  /** An upstream already running (the crash test's); by default the ingest starts its own. */
+  readonly upstreamUrl?: string | undefined
 }
+
+/** The files of a batch in the data folder. */
+export const files = (dataDir: string, batchId: string) => ({
+  batch: join(dataDir, "batch.db"),
+  dlq: join(dataDir, "dlq.db"),
+  upstream: join(dataDir, `upstream-${batchId.replace(/[^A-Za-z0-9._-]/g, "_")}.db`)
+})
+
+const firstLine = (text: string): string => text.split("\n")[0] ?? ""
+
+/**
+ * One line for a failure of a store, naming its file: what a user reads when a disk fills, a file
+ * is locked by another process or is not a database.
+ */
+export const describeStoreError = (file: string, error: unknown): string => {
+  const message =
+    typeof error === "object" && error !== null && "message" in error && typeof error.message === "string"
+      ? error.message
+      : String(error)
+  const cause =
+    typeof error === "object" && error !== null && "cause" in error && error.cause instanceof Error
+      ? error.cause.message
+      : undefined
+  const detail = cause === undefined || message.includes(cause) ? message : `${message.replace(/\.$/, "")}: ${cause}`
+  return firstLine(`${file}: ${detail}`)
+}
+
+/** The error of a batch store, as one line naming the file it concerns. */
+const batchStoreError = (paths: ReturnType<typeof files>) => (error: Batch.BatchError) =>
+  new Error(describeStoreError(error._tag === "DeadLetterStoreError" ? paths.dlq : paths.batch, error))
 
 /** The client policy of the demo (per upstream host). */
 export const policyOf = (options: IngestOptions): ResilientHttpClient.Options => ({
@@ -92,13 +127,16 @@ export const policyOf = (options: IngestOptions): ResilientHttpClient.Options =>
     : {})
 })
 
-const stores = (dataDir: string) => {
-  const batchDb = SqliteClient.layer({ filename: join(dataDir, "batch.db") })
+const stores = (paths: ReturnType<typeof files>) => {
+  const batchDb = SqliteClient.layer({ filename: paths.batch })
   return Layer.mergeAll(
-    SqlCheckpoint.layerStore.pipe(Layer.provide(batchDb)),
-    SqlIdempotency.layerStore.pipe(Layer.provide(batchDb)),
+    Layer.merge(SqlCheckpoint.layerStore, SqlIdempotency.layerStore).pipe(
+      Layer.provide(batchDb),
+      Layer.mapError((e) => new Error(describeStoreError(paths.batch, e)))
+    ),
     DeadLetterQueue.layer().pipe(
-      Layer.provide(SqlDeadLetterQueue.layerStoreConfig({ dialect: "sqlite", filename: join(dataDir, "dlq.db") }))
+      Layer.provide(SqlDeadLetterQueue.layerStoreConfig({ dialect: "sqlite", filename: paths.dlq })),
+      Layer.mapError((e) => new Error(describeStoreError(paths.dlq, e)))
     )
   )
 }
@@ -118,18 +156,26 @@ const program = (options: IngestOptions) =>
       seed: options.seed,
       malformedRate: options.malformedRate
     })
-    const upstream = yield* Upstream.start({
-      seed: options.seed,
-      mix: options.mix,
-      slow: options.slow,
-      outageAfter: Duration.greaterThan(options.outage, Duration.zero)
-        ? Math.max(1, Math.floor(options.records * options.outageAt))
-        : undefined,
-      outage: options.outage,
-      healthy: false,
-      stateFile: join(options.dataDir, `upstream-${options.batchId.replace(/[^A-Za-z0-9._-]/g, "_")}.json`)
-    })
-    yield* log(`upstream (misbehaving on purpose) at ${upstream.url}`)
+    const paths = files(options.dataDir, options.batchId)
+    const upstream =
+      options.upstreamUrl !== undefined
+        ? UpstreamProcess.connect(options.upstreamUrl)
+        : yield* UpstreamProcess.spawn({
+            db: paths.upstream,
+            seed: options.seed,
+            mix: options.mix,
+            slowMillis: Duration.toMillis(options.slow),
+            outageAfter: Duration.greaterThan(options.outage, Duration.zero)
+              ? Math.max(1, Math.floor(options.records * options.outageAt))
+              : undefined,
+            outageMillis: Duration.toMillis(options.outage),
+            healthy: false
+          })
+    yield* log(
+      upstream.pid === undefined
+        ? `upstream at ${upstream.url}`
+        : `upstream (misbehaving on purpose) at ${upstream.url}, pid ${upstream.pid}, accepted records in ${paths.upstream}`
+    )
     yield* log(
       Option.match(telemetry.metricsUrl, {
         onNone: () => "metrics: not served",
@@ -221,6 +267,7 @@ const program = (options: IngestOptions) =>
     })
 
     const result = yield* handle.result.pipe(
+      Effect.mapError(batchStoreError(paths)),
       Effect.onInterrupt(() =>
         Effect.zipRight(
           renderer.stop,
@@ -256,16 +303,21 @@ const program = (options: IngestOptions) =>
       { concurrency: options.concurrency }
     )
     const readBack = Report.readBack(found.filter(Boolean).length, yield* Ref.get(hedges), readLatencies)
+    // what the upstream durably accepted (its SQLite file, every run of this batch) is the truth
+    // the report is checked against
+    const { requestsByKey, ...stats } = yield* upstream.stats
+    const ledger = yield* upstream.ledger
     const report = Report.make({
       readBack,
       batchId: options.batchId,
       records,
       result,
       idempotencyKey: (r) => Batch.idempotencyKey(options.batchId, r.id),
-      requestsByKey: upstream.requestsByKey(),
+      requestsByKey: new Map(Object.entries(requestsByKey)),
       latencyByKey,
-      acceptedIds: upstream.acceptedIds(),
-      upstream: upstream.stats(),
+      acceptedIds: new Set(ledger.entries.map((e) => e.id)),
+      duplicates: ledger.duplicates,
+      upstream: stats,
       retries: yield* Ref.get(retries),
       breakerTransitions: yield* Ref.get(transitions),
       elapsedMs
@@ -305,7 +357,9 @@ export const run = (options: IngestOptions) =>
       Layer.merge(Classifier.layer)
     )
     return program(options).pipe(
-      Effect.provide(Layer.mergeAll(resilience, stores(options.dataDir), FetchHttpClient.layer)),
+      Effect.provide(
+        Layer.mergeAll(resilience, stores(files(options.dataDir, options.batchId)), FetchHttpClient.layer)
+      ),
       Effect.provide(telemetry)
     )
   })

@@ -1,6 +1,7 @@
 /**
  * The demo's end-of-run report: what happened to every record, checked against what the upstream
- * saw (a record is lost when it neither reached the upstream nor the dead letter queue).
+ * durably accepted in every run of the batch (a record is lost when it neither reached the upstream
+ * nor the dead letter queue; a duplicate is a record the upstream accepted twice).
  */
 import type * as Batch from "@effect-resilience/durable/Batch"
 import type { Category } from "@effect-resilience/core/Classification"
@@ -33,7 +34,7 @@ export interface Report {
   readonly latencyMs: { readonly p50: number; readonly p90: number; readonly p99: number; readonly max: number }
   readonly elapsedMs: number
   readonly throughputPerSecond: number
-  readonly upstream: UpstreamStats
+  readonly upstream: Omit<UpstreamStats, "requestsByKey">
   /** Deliveries read back by GET after the ingest (hedged with `--hedging`). */
   readonly readBack: ReadBack
 }
@@ -69,8 +70,11 @@ export interface ReportInput {
   readonly idempotencyKey: (record: DataRecord) => string
   readonly requestsByKey: ReadonlyMap<string, number>
   readonly latencyByKey: ReadonlyMap<string, number>
+  /** The record ids the upstream durably accepted (every run of the batch). */
   readonly acceptedIds: ReadonlySet<string>
-  readonly upstream: UpstreamStats
+  /** Records the upstream accepted more than once, from its durable state. */
+  readonly duplicates: number
+  readonly upstream: Omit<UpstreamStats, "requestsByKey">
   readonly retries: number
   readonly breakerTransitions: ReadonlyArray<string>
   readonly elapsedMs: number
@@ -165,7 +169,7 @@ export const make = (input: ReportInput): Report => {
     deadLettered: { total: deadLettered, byCategory },
     skipped,
     lost,
-    duplicates: input.upstream.duplicates,
+    duplicates: input.duplicates,
     replayedByUpstream: input.upstream.replayed,
     attemptsPerRecord: {
       mean: attempts.length === 0 ? 0 : Math.round((attempts.reduce((a, b) => a + b, 0) / attempts.length) * 100) / 100,

@@ -4,9 +4,12 @@
  *
  * Like a real idempotent API, it stores the answer of every accepted key and returns it again when
  * the key comes back (header `idempotent-replayed: true`), so a retry of a delivery whose answer was
- * lost is not a second delivery. It counts what a client cannot see: a delivery is counted when a
- * record is accepted, and a duplicate is a record (by its id) accepted a second time, under another
- * key.
+ * lost is not a second delivery. Its state is durable: every acceptance is committed to its own
+ * SQLite file (`db`) before the answer is sent, so a kill of the demo (or of the upstream) loses
+ * nothing the upstream accepted, and a restarted upstream on the same file still dedupes by key.
+ * It counts what a client cannot see: a delivery is counted when a record is accepted, and a
+ * duplicate is a record (by its id) accepted a second time, under another key. `GET /ledger` lists
+ * every accepted record (from the file), `GET /stats` the counters of this process.
  *
  * Faults, drawn from a seeded PRNG per request:
  * - `5xx`: 502 or 503;
@@ -22,8 +25,8 @@
  * `healthy: true` turns every fault off and accepts malformed records too: the healed upstream
  * that `pnpm cli dlq replay --target` resolves dead letters against.
  */
-import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs"
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http"
+import Database from "better-sqlite3"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
@@ -49,8 +52,8 @@ export interface UpstreamOptions {
   /** How long the outage lasts once `outageAfter` records were accepted. */
   readonly outage: Duration.DurationInput
   readonly healthy: boolean
-  /** Keep accepted deliveries in this JSON file across runs (a resumed batch sees its earlier deliveries). */
-  readonly stateFile?: string | undefined
+  /** The SQLite file of accepted records (created when missing; `:memory:` keeps nothing). */
+  readonly db: string
 }
 
 export interface UpstreamStats {
@@ -62,49 +65,72 @@ export interface UpstreamStats {
   /** GET /records/<key> requests, and those answered late on purpose. */
   readonly reads: { readonly total: number; readonly slow: number }
   readonly outageStartedAtMillis: number | undefined
+  /** Requests seen per idempotency key (this process). */
+  readonly requestsByKey: Readonly<Record<string, number>>
+}
+
+/** What the upstream durably accepted: one row per idempotency key, read from its SQLite file. */
+export interface Ledger {
+  readonly entries: ReadonlyArray<{ readonly key: string; readonly id: string }>
+  /** Records (by id) accepted under more than one key: a duplicate delivery. */
+  readonly duplicates: number
 }
 
 export interface Upstream {
   readonly url: string
   readonly port: number
   readonly stats: () => UpstreamStats
-  /** Record ids accepted so far (this run and, with a state file, earlier runs). */
-  readonly acceptedIds: () => ReadonlySet<string>
-  /** Requests seen per idempotency key (this run). */
-  readonly requestsByKey: () => ReadonlyMap<string, number>
+  readonly ledger: () => Ledger
 }
 
-interface Stored {
+export interface Stored {
   readonly id: string
   readonly receipt: string
 }
 
-const readState = (file: string | undefined): Map<string, Stored> => {
-  const map = new Map<string, Stored>()
-  if (file === undefined || !existsSync(file)) return map
-  const parsed: unknown = JSON.parse(readFileSync(file, "utf8"))
-  if (typeof parsed === "object" && parsed !== null) {
-    for (const [key, value] of Object.entries(parsed)) {
-      if (
-        typeof value === "object" &&
-        value !== null &&
-        "id" in value &&
-        typeof value.id === "string" &&
-        "receipt" in value &&
-        typeof value.receipt === "string"
-      ) {
-        map.set(key, { id: value.id, receipt: value.receipt })
-      }
-    }
-  }
-  return map
+/**
+ * The upstream's durable state: accepted records by idempotency key in a SQLite file (WAL,
+ * `synchronous = FULL`: a commit is on disk when `accept` returns).
+ */
+export interface LedgerFile {
+  readonly find: (key: string) => Stored | undefined
+  /** Commits the record under its key; `duplicate` when its id was already accepted under another key. */
+  readonly accept: (key: string, id: string) => { readonly stored: Stored; readonly duplicate: boolean }
+  readonly ledger: () => Ledger
+  readonly count: () => number
+  readonly close: () => void
 }
 
-const writeState = (file: string | undefined, byKey: ReadonlyMap<string, Stored>): void => {
-  if (file === undefined) return
-  const tmp = `${file}.tmp`
-  writeFileSync(tmp, JSON.stringify(Object.fromEntries(byKey)))
-  renameSync(tmp, file)
+export const openLedger = (file: string): LedgerFile => {
+  const db = new Database(file)
+  db.pragma("busy_timeout = 5000")
+  db.pragma("journal_mode = WAL")
+  db.pragma("synchronous = FULL")
+  db.exec(
+    "CREATE TABLE IF NOT EXISTS accepted (seq INTEGER PRIMARY KEY AUTOINCREMENT, key TEXT NOT NULL UNIQUE, id TEXT NOT NULL, receipt TEXT NOT NULL)"
+  )
+  const find = db.prepare<[string], Stored>("SELECT id, receipt FROM accepted WHERE key = ?")
+  const countId = db.prepare<[string], { readonly n: number }>("SELECT count(*) AS n FROM accepted WHERE id = ?")
+  const insert = db.prepare<[string, string, string]>("INSERT INTO accepted (key, id, receipt) VALUES (?, ?, ?)")
+  const all = db.prepare<[], { readonly key: string; readonly id: string }>("SELECT key, id FROM accepted ORDER BY seq")
+  const duplicates = db.prepare<[], { readonly n: number }>("SELECT count(*) - count(DISTINCT id) AS n FROM accepted")
+  const maxSeq = db.prepare<[], { readonly n: number | null }>("SELECT max(seq) AS n FROM accepted")
+  const count = db.prepare<[], { readonly n: number }>("SELECT count(*) AS n FROM accepted")
+  return {
+    find: (key) => find.get(key),
+    accept: (key, id) =>
+      db
+        .transaction(() => {
+          const duplicate = (countId.get(id)?.n ?? 0) > 0
+          const stored: Stored = { id, receipt: `rcpt-${(maxSeq.get()?.n ?? 0) + 1}` }
+          insert.run(key, id, stored.receipt)
+          return { stored, duplicate }
+        })
+        .immediate(),
+    ledger: () => ({ entries: all.all(), duplicates: duplicates.get()?.n ?? 0 }),
+    count: () => count.get()?.n ?? 0,
+    close: () => db.close()
+  }
 }
 
 const pickFault = (random: Prng, weights: Readonly<Record<FaultKind, number>>): FaultKind => {
@@ -141,17 +167,21 @@ const validate = (body: unknown): { readonly status: 400 | 422; readonly error: 
 const idOf = (body: unknown): string | undefined =>
   typeof body === "object" && body !== null && "id" in body && typeof body.id === "string" ? body.id : undefined
 
-/** Starts the upstream for the lifetime of the Scope (its state file is written when it stops). */
-export const start = (options: UpstreamOptions): Effect.Effect<Upstream, never, Scope.Scope> =>
+/** Starts the upstream for the lifetime of the Scope (its SQLite file is closed when it stops). */
+export const start = (options: UpstreamOptions): Effect.Effect<Upstream, Error, Scope.Scope> =>
   Effect.acquireRelease(
-    Effect.async<{ readonly upstream: Upstream; readonly stop: () => Promise<void> }>((resume) => {
+    Effect.async<{ readonly upstream: Upstream; readonly stop: () => Promise<void> }, Error>((resume) => {
+      let ledger: LedgerFile
+      try {
+        ledger = openLedger(options.db)
+      } catch (e) {
+        resume(Effect.fail(new Error(`upstream state ${options.db}: ${e instanceof Error ? e.message : String(e)}`)))
+        return
+      }
       const random = prng(options.seed)
       const slowMillis = Duration.toMillis(options.slow)
       const outageMillis = Duration.toMillis(options.outage)
-      const byKey = readState(options.stateFile)
-      const accepted = new Map<string, number>()
-      for (const stored of byKey.values()) accepted.set(stored.id, (accepted.get(stored.id) ?? 0) + 1)
-      const requestsByKey = new Map<string, number>()
+      const requestsByKey: Record<string, number> = {}
       const faults = { "5xx": 0, "429": 0, slow: 0, reset: 0, outage: 0, "400": 0, "422": 0 }
       let requests = 0
       const reads = { total: 0, slow: 0 }
@@ -159,14 +189,11 @@ export const start = (options: UpstreamOptions): Effect.Effect<Upstream, never, 
       let duplicates = 0
       let replayed = 0
       let outageStart: number | undefined
-      let receipts = byKey.size
 
+      /** Committed to the file before the caller answers. */
       const accept = (key: string, id: string): Stored => {
-        const stored: Stored = { id, receipt: `rcpt-${++receipts}` }
-        byKey.set(key, stored)
-        const n = (accepted.get(id) ?? 0) + 1
-        accepted.set(id, n)
-        if (n > 1) duplicates++
+        const { duplicate, stored } = ledger.accept(key, id)
+        if (duplicate) duplicates++
         acceptedNow++
         if (options.outageAfter !== undefined && outageStart === undefined && acceptedNow >= options.outageAfter) {
           outageStart = Date.now()
@@ -175,10 +202,22 @@ export const start = (options: UpstreamOptions): Effect.Effect<Upstream, never, 
       }
 
       const handle = (req: IncomingMessage, res: ServerResponse, raw: string): void => {
+        if (req.method === "GET" && req.url === "/stats") {
+          send(res, 200, stats())
+          return
+        }
+        if (req.method === "GET" && req.url === "/count") {
+          send(res, 200, { accepted: ledger.count() })
+          return
+        }
+        if (req.method === "GET" && req.url === "/ledger") {
+          send(res, 200, ledger.ledger())
+          return
+        }
         requests++
         if (req.method === "GET" && req.url?.startsWith("/records/") === true) {
           // read back a delivery by its idempotency key; some answers come late (hedging shows here)
-          const stored = byKey.get(decodeURIComponent(req.url.slice("/records/".length)))
+          const stored = ledger.find(decodeURIComponent(req.url.slice("/records/".length)))
           const answer = () =>
             stored === undefined ? send(res, 404, { error: "unknown key" }) : send(res, 200, stored)
           if (!options.healthy && random() < options.mix.transientRate / 2) {
@@ -191,7 +230,7 @@ export const start = (options: UpstreamOptions): Effect.Effect<Upstream, never, 
           return
         }
         if (req.method !== "POST" || req.url !== "/records") {
-          send(res, 404, { error: "POST /records, GET /records/<idempotency key>" })
+          send(res, 404, { error: "POST /records, GET /records/<idempotency key>, GET /stats, GET /ledger" })
           return
         }
         const key = req.headers["idempotency-key"]
@@ -199,7 +238,7 @@ export const start = (options: UpstreamOptions): Effect.Effect<Upstream, never, 
           send(res, 400, { error: "Idempotency-Key header required" })
           return
         }
-        requestsByKey.set(key, (requestsByKey.get(key) ?? 0) + 1)
+        requestsByKey[key] = (requestsByKey[key] ?? 0) + 1
         if (!options.healthy) {
           const now = Date.now()
           if (outageStart !== undefined && now - outageStart < outageMillis) {
@@ -238,7 +277,7 @@ export const start = (options: UpstreamOptions): Effect.Effect<Upstream, never, 
               body = undefined
             }
             const checked = validate(body)
-            const stored = "id" in checked ? (byKey.get(key) ?? accept(key, checked.id)) : undefined
+            const stored = "id" in checked ? (ledger.find(key) ?? accept(key, checked.id)) : undefined
             setTimeout(() => {
               if (stored === undefined) send(res, 503, { error: "try again" })
               else send(res, 201, stored)
@@ -246,7 +285,7 @@ export const start = (options: UpstreamOptions): Effect.Effect<Upstream, never, 
             return
           }
         }
-        const existing = byKey.get(key)
+        const existing = ledger.find(key)
         if (existing !== undefined) {
           replayed++
           send(res, 200, existing, { "idempotent-replayed": "true" })
@@ -269,39 +308,49 @@ export const start = (options: UpstreamOptions): Effect.Effect<Upstream, never, 
         send(res, 201, accept(key, checked.id))
       }
 
+      const stats = (): UpstreamStats => ({
+        requests,
+        accepted: acceptedNow,
+        duplicates,
+        replayed,
+        faults: { ...faults },
+        reads: { ...reads },
+        outageStartedAtMillis: outageStart,
+        requestsByKey
+      })
+
       const server = createServer((req, res) => {
         const chunks: Array<Buffer> = []
         req.on("data", (chunk: Buffer) => chunks.push(chunk))
-        req.on("end", () => handle(req, res, Buffer.concat(chunks).toString("utf8")))
+        req.on("end", () => {
+          try {
+            handle(req, res, Buffer.concat(chunks).toString("utf8"))
+          } catch (e) {
+            // the state could not be committed (disk full, file locked): no acceptance without it
+            send(res, 503, { error: `upstream state: ${e instanceof Error ? e.message : String(e)}` })
+          }
+        })
         req.on("error", () => undefined)
       })
       server.keepAliveTimeout = 30_000
+      server.on("error", (e) => {
+        ledger.close()
+        resume(Effect.fail(e))
+      })
       const host = options.host ?? "127.0.0.1"
       server.listen(options.port ?? 0, host, () => {
         const address = server.address()
         const port = typeof address === "object" && address !== null ? address.port : 0
         resume(
           Effect.succeed({
-            upstream: {
-              url: `http://${host}:${port}`,
-              port,
-              stats: () => ({
-                requests,
-                accepted: acceptedNow,
-                duplicates,
-                replayed,
-                faults: { ...faults },
-                reads: { ...reads },
-                outageStartedAtMillis: outageStart
-              }),
-              acceptedIds: () => new Set(accepted.keys()),
-              requestsByKey: () => requestsByKey
-            },
+            upstream: { url: `http://${host}:${port}`, port, stats, ledger: ledger.ledger },
             stop: () =>
               new Promise<void>((done) => {
-                writeState(options.stateFile, byKey)
                 server.closeAllConnections()
-                server.close(() => done())
+                server.close(() => {
+                  ledger.close()
+                  done()
+                })
               })
           })
         )

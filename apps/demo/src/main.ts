@@ -5,12 +5,15 @@
  *   pnpm demo --records 20000 --seed 7 --transient-rate 0.4 --mix 5xx=1,429=1,slow=1,reset=1
  *   pnpm demo --batch-id demo-42-1 ...         resume a batch (same id, same records and seed)
  *   pnpm demo --report-json report.json        also write the report as JSON
+ *   pnpm demo --crash-test 5                   SIGKILL the ingest 5 times, resume, check against the upstream
  *   pnpm demo upstream --healthy --port 8080   only the upstream (healed: for `pnpm cli dlq replay`)
  *
- * Ctrl-C / SIGTERM interrupt the run cleanly (stores closed, upstream state saved); run again with
- * the printed --batch-id to resume from the checkpoint. `--help` lists every flag.
+ * The upstream runs as a child process with its own SQLite file; Ctrl-C / SIGTERM interrupt the
+ * run cleanly, `kill -9` too abruptly: either way, run again with the printed --batch-id to resume
+ * from the checkpoint. `--help` lists every flag.
  */
-import { resolve } from "node:path"
+import { mkdirSync } from "node:fs"
+import { dirname, join, resolve } from "node:path"
 import { parseArgs } from "node:util"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as Cause from "effect/Cause"
@@ -19,8 +22,10 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
+import * as CrashTest from "./CrashTest.js"
 import * as Ingest from "./Ingest.js"
 import * as Upstream from "./Upstream.js"
+import * as UpstreamProcess from "./UpstreamProcess.js"
 
 const help = `pnpm demo [upstream] [flags]
 
@@ -44,10 +49,15 @@ ingest (default):
   --report-json FILE      also write the report as JSON
   --progress MODE         auto | tty | lines | off (default auto)
   --no-trace-summary      do not print the trace summary
+  --crash-test N          kill the ingest with SIGKILL at N seeded points, resume each time, then
+                          check every record against the upstream (delivered once or dead-lettered)
+  --upstream-url URL      use an upstream already running instead of starting one
 
 upstream:
   --port N                port on 127.0.0.1 (default 8080)
+  --db FILE               its SQLite file of accepted records (default <data-dir>/upstream.db)
   --healthy               no faults, accept malformed records (the healed upstream for DLQ replay)
+  --outage-after N        a full outage of --outage-ms once N records were accepted (default 0: none)
   --seed, --transient-rate, --mix, --slow-ms as above
 `
 
@@ -72,6 +82,9 @@ const Flags = Schema.Struct({
   "read-back": Int(0),
   "metrics-port": Int(0),
   port: Int(0),
+  "outage-after": Int(0),
+  "crash-test": Int(0),
+  "parent-pid": Int(0),
   progress: Schema.Literal("auto", "tty", "lines", "off"),
   mix: Schema.String.pipe(
     Schema.pattern(/^(5xx|429|slow|reset)=\d+(\.\d+)?(,(5xx|429|slow|reset)=\d+(\.\d+)?)*$/, {
@@ -94,6 +107,9 @@ const defaults = {
   "read-back": "500",
   "metrics-port": "0",
   port: "8080",
+  "outage-after": "0",
+  "crash-test": "0",
+  "parent-pid": "0",
   progress: "auto",
   mix: "5xx=5,429=2,slow=1,reset=2"
 }
@@ -125,7 +141,12 @@ const stringOptions = [
   "metrics-port",
   "report-json",
   "progress",
-  "port"
+  "port",
+  "db",
+  "outage-after",
+  "crash-test",
+  "parent-pid",
+  "upstream-url"
 ] as const
 
 // `pnpm demo` runs in apps/demo: resolve paths from where the command was typed.
@@ -167,29 +188,41 @@ const main = Effect.gen(function* () {
   const mix: Upstream.FaultMix = { transientRate: flags["transient-rate"], weights: parseMix(flags.mix) }
   const command = parsed.positionals[0] ?? "ingest"
 
+  const dataDir = resolve(base, text("data-dir") ?? "data")
   if (command === "upstream") {
     const healthy = values.healthy === true
+    const db = resolve(base, text("db") ?? join(dataDir, "upstream.db"))
+    mkdirSync(dirname(db), { recursive: true })
     const upstream = yield* Upstream.start({
       port: flags.port,
       seed: flags.seed,
       mix,
       slow: Duration.millis(flags["slow-ms"]),
-      outageAfter: undefined,
-      outage: Duration.zero,
-      healthy
+      outageAfter: flags["outage-after"] > 0 ? flags["outage-after"] : undefined,
+      outage: Duration.millis(flags["outage-ms"]),
+      healthy,
+      db
     })
-    process.stderr.write(
-      `upstream ${healthy ? "(healthy: no faults, accepts every record)" : "(misbehaving)"} at ${upstream.url}/records; Ctrl-C stops it\n`
-    )
+    const parent = flags["parent-pid"]
+    if (parent > 0) {
+      // started by the demo: say where we listen, and die with the demo however it dies
+      UpstreamProcess.watchParent(parent, () => process.exit(0))
+      process.stdout.write(UpstreamProcess.readyLine(upstream.url))
+    } else {
+      process.stderr.write(
+        `upstream ${healthy ? "(healthy: no faults, accepts every record)" : "(misbehaving)"} at ${upstream.url}/records, accepted records in ${db}; Ctrl-C stops it\n`
+      )
+    }
     return yield* Effect.never
   }
   if (command !== "ingest") return yield* Effect.fail(`unknown command "${command}" (try --help)`)
 
-  yield* Ingest.run({
+  const batchId = text("batch-id") ?? `demo-${flags.seed}-${Date.now()}`
+  const ingest: Ingest.IngestOptions = {
     records: flags.records,
     seed: flags.seed,
-    batchId: text("batch-id") ?? `demo-${flags.seed}-${Date.now()}`,
-    dataDir: resolve(base, text("data-dir") ?? "data"),
+    batchId,
+    dataDir,
     concurrency: flags.concurrency,
     mix,
     malformedRate: flags["malformed-rate"],
@@ -203,8 +236,28 @@ const main = Effect.gen(function* () {
     metricsPort: flags["metrics-port"],
     reportJson: resolvePath(text("report-json")),
     progress: flags.progress,
-    traceSummary: values["no-trace-summary"] !== true
-  })
+    traceSummary: values["no-trace-summary"] !== true,
+    upstreamUrl: text("upstream-url")
+  }
+  if (flags["crash-test"] > 0) {
+    // each run gets the user's flags, with the batch id and data folder made explicit
+    const args = process.argv.slice(2).filter((a) => a !== "--")
+    const ingestArgs: Array<string> = []
+    for (let i = 0; i < args.length; i++) {
+      const arg = args[i] ?? ""
+      const name = arg.startsWith("--") ? arg.slice(2).split("=")[0] : undefined
+      if (name === "crash-test" || name === "report-json" || name === "batch-id" || name === "data-dir") {
+        if (!arg.includes("=")) i++
+        continue
+      }
+      ingestArgs.push(arg)
+    }
+    ingestArgs.push("--batch-id", batchId, "--data-dir", dataDir)
+    mkdirSync(dataDir, { recursive: true })
+    yield* CrashTest.run({ kills: flags["crash-test"], ingest, ingestArgs })
+    return
+  }
+  yield* Ingest.run(ingest)
 }).pipe(Effect.scoped)
 
 function resolvePath(path: string | undefined): string | undefined {

@@ -14,7 +14,7 @@ const at = (i: number): Dataset.Record => {
 }
 const [a, b, c, d, e, f] = [at(0), at(1), at(2), at(3), at(4), at(5)]
 
-const upstream: UpstreamStats = {
+const upstream: Omit<UpstreamStats, "requestsByKey"> = {
   requests: 0,
   accepted: 0,
   duplicates: 0,
@@ -94,6 +94,7 @@ describe("Report", () => {
         [key(c), 5]
       ]),
       acceptedIds: new Set([a.id, b.id]),
+      duplicates: 2,
       upstream: { ...upstream, duplicates: 2 },
       retries: 11,
       breakerTransitions: ["1.0s closed->open"],
@@ -130,6 +131,7 @@ describe("Report", () => {
       requestsByKey: new Map(),
       latencyByKey: new Map(),
       acceptedIds: new Set(records.slice(1).map((r) => r.id)),
+      duplicates: 0,
       upstream,
       retries: 0,
       breakerTransitions: [],
