@@ -3,10 +3,16 @@
  * and none of them inspects raw errors itself, so swapping the Classifier Layer changes the
  * behaviour of the whole pipeline.
  *
- * {@link layer} is the default: it knows HTTP statuses and Retry-After, Node system error codes,
- * fetch/undici errors, gRPC statuses (and `grpc-retry-pushback-ms`), PostgreSQL SQLSTATEs, Redis error
- * replies, aborts and timeouts (see `Failures`) and the runtime's own errors (see `Errors`), whether
- * they arrive as tagged failures or as raw values. {@link layerWith} puts user {@link Rule}s and
+ * {@link layer} is the default: it knows HTTP statuses and Retry-After (`retry-after`, and
+ * `retry-after-ms` / `x-ms-retry-after-ms` in milliseconds), Node system error codes, fetch/undici
+ * errors (undici 7's `ResponseError` by its status), gRPC statuses (and `grpc-retry-pushback-ms`),
+ * PostgreSQL SQLSTATEs and pg's code-less connection errors, Redis error replies and ioredis'
+ * connection errors, better-sqlite3's SQLite codes, aborts and timeouts (an `AbortError` caused by
+ * `AbortSignal.timeout` is a timeout), malformed JSON, programming defects (not retried, not
+ * counted by a breaker) (see `Failures`) and the runtime's own errors (see `Errors`), whether they
+ * arrive as tagged failures or as raw values, also wrapped in `cause` chains, `AggregateError`s,
+ * Effect's `UnknownException` or `@effect/platform` / `@effect/sql` errors. The labelling table and
+ * the live corpus that measures it are in `docs/classification.md`. {@link layerWith} puts user {@link Rule}s and
  * exhaustive tag mappings ({@link exhaustive}) in front of it.
  *
  * @since 0.1.0

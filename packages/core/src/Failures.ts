@@ -7,18 +7,37 @@
  * Adapters turn raw values into them at the boundary: {@link fromUnknown} recognises a Node `Error`
  * with `code: "ECONNRESET"`, a DOMException-like `AbortError` / `TimeoutError`, an undici error with
  * `code: "UND_ERR_..."` or a `TypeError: fetch failed` with a `cause`, a pg error with a SQLSTATE
- * `code`, an ioredis `ReplyError` (`READONLY ...`), a gRPC `{ code, details }` and an HTTP
- * response-like `{ status, headers }`.
+ * `code` (and pg's code-less connection errors), an ioredis `ReplyError` (`READONLY ...`) or one of
+ * ioredis' own connection errors, a better-sqlite3 `SqliteError`, a gRPC `{ code, details }`, an
+ * HTTP response-like `{ status, headers }` (undici 7's `ResponseError` too), a programming defect
+ * (`TypeError`, `ERR_INVALID_ARG_TYPE`, ...), looking through `cause` chains, `AggregateError`s and
+ * the wrappers of Effect and `@effect/platform` / `@effect/sql`.
  *
- * Their messages are fit for a user: they never carry a host, a credential, a payload or a stack
- * trace. That is why the adapters keep codes only, never the raw message of the error they read.
+ * Their messages are fit for a user: they never carry a host, a port, a path, a credential, a
+ * payload, query text or a stack trace. That is why the adapters keep codes, statuses, SQLSTATEs
+ * and constraint / table names only, never the raw message of the error they read (nor a
+ * syscall's arguments: `spawn /path/to/script` is kept as `spawn`).
+ *
+ * Building one at the boundary skips Schema validation (the adapter has checked every field, and
+ * it costs microseconds); decoding one (a stored dead letter) validates as usual.
  *
  * @since 0.1.0
  */
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import { headerEntries, recognise as recogniseRaw, type Visitor } from "./internal/classifier/recognise.js"
-import { grpcName, grpcText, httpText, nodeText, pgText, redisText, undiciText } from "./internal/classifier/tables.js"
+import {
+  decodeText,
+  grpcName,
+  grpcText,
+  httpText,
+  nodeText,
+  pgSuffix,
+  pgText,
+  redisText,
+  sqliteText,
+  undiciText
+} from "./internal/classifier/tables.js"
 
 /**
  * A failed HTTP response. `headers` (lower-case names) hold what classification needs, such as
@@ -94,7 +113,9 @@ export class FetchError extends Schema.TaggedError<FetchError>()("FetchError", {
 
 /**
  * A gRPC status (`code` 0..16). `retryPushbackMillis` is the server's `grpc-retry-pushback-ms`
- * metadata when it sent one. The status `details` are not kept: they are server text.
+ * metadata when it sent one. The status `details` are not kept: they are server text; `reason`
+ * keeps what they said when it changes the meaning (`message-too-large`: grpc-js' own
+ * RESOURCE_EXHAUSTED for a message over the channel's limit, which no retry fixes).
  *
  * @example
  * ```ts
@@ -109,7 +130,8 @@ export class FetchError extends Schema.TaggedError<FetchError>()("FetchError", {
  */
 export class GrpcError extends Schema.TaggedError<GrpcError>()("GrpcError", {
   code: Schema.Int,
-  retryPushbackMillis: Schema.optional(Schema.NonNegative)
+  retryPushbackMillis: Schema.optional(Schema.NonNegative),
+  reason: Schema.optional(Schema.Literal("message-too-large"))
 }) {
   override get message(): string {
     return `${grpcText(this.code)} (gRPC ${grpcName(this.code)})`
@@ -122,7 +144,10 @@ export class GrpcError extends Schema.TaggedError<GrpcError>()("GrpcError", {
 
 /**
  * A PostgreSQL error: its 5-character SQLSTATE `code` and, where the server named them, the
- * constraint and table. The detail text is not kept: it quotes row values.
+ * constraint and table. The detail text is not kept: it quotes row values. pg's own errors that
+ * carry no SQLSTATE have a code of ours: `CONNECTION_TERMINATED` ("Connection terminated
+ * unexpectedly"), `CONNECT_TIMEOUT` ("timeout expired"), `QUERY_READ_TIMEOUT`, `POOL_TIMEOUT`
+ * (pg-pool's "timeout exceeded when trying to connect"), ...
  *
  * @example
  * ```ts
@@ -141,14 +166,15 @@ export class PgError extends Schema.TaggedError<PgError>()("PgError", {
   table: Schema.optional(Schema.String)
 }) {
   override get message(): string {
-    return `${pgText(this.code)} (SQLSTATE ${this.code})`
+    return `${pgText(this.code)} ${pgSuffix(this.code)}`
   }
 }
 
 /**
  * A Redis error reply, by its prefix: `READONLY`, `LOADING`, `BUSY`, `OOM`, `NOAUTH`, `MOVED`, `ASK`,
  * `CLUSTERDOWN`, `TRYAGAIN`, `WRONGTYPE`, `ERR`, ... The rest of the reply is not kept (a `MOVED`
- * reply names a host).
+ * reply names a host). ioredis' own errors have a code of ours: `CONNECTION_CLOSED` ("Connection
+ * is closed."), `COMMAND_TIMEOUT`, `OFFLINE` (the offline queue is disabled), `MAXRETRIES`, ...
  *
  * @example
  * ```ts
@@ -165,6 +191,82 @@ export class RedisError extends Schema.TaggedError<RedisError>()("RedisError", {
 }) {
   override get message(): string {
     return `${redisText(this.code)} (${this.code})`
+  }
+}
+
+/**
+ * A SQLite error from better-sqlite3, by its extended result code (`SQLITE_BUSY`,
+ * `SQLITE_CONSTRAINT_UNIQUE`, `SQLITE_CANTOPEN`, ...). For `SQLITE_ERROR`, `reason` says what its
+ * message said: `syntax` (the statement does not parse) or `schema` (no such table or column, or
+ * one that already exists). The message itself is not kept: it quotes SQL and values.
+ *
+ * @example
+ * ```ts
+ * import { Failures } from "@effect-resilience/core"
+ *
+ * const e = new Failures.SqliteError({ code: "SQLITE_BUSY" })
+ * // e.message === "Database is busy (SQLITE_BUSY)"
+ * ```
+ *
+ * @since 0.2.0
+ * @category errors
+ */
+export class SqliteError extends Schema.TaggedError<SqliteError>()("SqliteError", {
+  code: Schema.String,
+  reason: Schema.optional(Schema.Literal("syntax", "schema"))
+}) {
+  override get message(): string {
+    const suffix = this.reason === undefined ? `(${this.code})` : `(${this.code}, ${this.reason})`
+    return `${sqliteText(this.code, this.reason)} ${suffix}`
+  }
+}
+
+/**
+ * A programming defect met at the boundary: a `TypeError` (`x is not a function`), a
+ * `ReferenceError`, a `RangeError`, a `SyntaxError` in code, or a Node error whose `code` says the
+ * call was wrong (`ERR_INVALID_ARG_TYPE`, `ERR_INVALID_URL`, ...). Retrying fails the same way and
+ * the dependency is not at fault. Only the class name and the code are kept.
+ *
+ * @example
+ * ```ts
+ * import { Failures } from "@effect-resilience/core"
+ *
+ * const e = Failures.fromUnknown(new TypeError("client.query is not a function"))
+ * // e._tag === "Defect", e.errorName === "TypeError"
+ * ```
+ *
+ * @since 0.2.0
+ * @category errors
+ */
+export class Defect extends Schema.TaggedError<Defect>()("Defect", {
+  errorName: Schema.String,
+  code: Schema.optional(Schema.String)
+}) {
+  override get message(): string {
+    return `Programming error (${this.code ?? this.errorName})`
+  }
+}
+
+/**
+ * Data that does not decode: `JSON.parse` (or `response.json()`) of an HTML page, of an empty or a
+ * truncated body. The data itself is not kept.
+ *
+ * @example
+ * ```ts
+ * import { Failures } from "@effect-resilience/core"
+ *
+ * const e = Failures.fromUnknown(new SyntaxError("Unexpected end of JSON input"))
+ * // e._tag === "DecodeError", e.format === "json"
+ * ```
+ *
+ * @since 0.2.0
+ * @category errors
+ */
+export class DecodeError extends Schema.TaggedError<DecodeError>()("DecodeError", {
+  format: Schema.Literal("json")
+}) {
+  override get message(): string {
+    return decodeText(this.format)
   }
 }
 
@@ -188,7 +290,8 @@ export class AbortError extends Schema.TaggedError<AbortError>()("AbortError", {
 }
 
 /**
- * The operation timed out (a DOMException `TimeoutError`, as `AbortSignal.timeout` raises).
+ * The operation timed out (a DOMException `TimeoutError`, as `AbortSignal.timeout` raises, or an
+ * `AbortError` whose `cause` is one).
  *
  * @example
  * ```ts
@@ -213,8 +316,11 @@ export class TimeoutError extends Schema.TaggedError<TimeoutError>()("TimeoutErr
  * ```ts
  * import { Failures } from "@effect-resilience/core"
  *
- * const e = Failures.fromUnknown(new RangeError("secret payload"))
- * // e._tag === "UnknownFailure", e.errorName === "RangeError", e.message carries no payload
+ * class GatewayError extends Error {
+ *   override name = "GatewayError"
+ * }
+ * const e = Failures.fromUnknown(new GatewayError("secret payload"))
+ * // e._tag === "UnknownFailure", e.errorName === "GatewayError", e.message carries no payload
  * ```
  *
  * @since 0.1.0
@@ -251,6 +357,9 @@ export type KnownFailure =
   | GrpcError
   | PgError
   | RedisError
+  | SqliteError
+  | DecodeError
+  | Defect
   | AbortError
   | TimeoutError
 
@@ -291,6 +400,9 @@ export const Failure = Schema.Union(
   GrpcError,
   PgError,
   RedisError,
+  SqliteError,
+  DecodeError,
+  Defect,
   AbortError,
   TimeoutError,
   UnknownFailure
@@ -310,7 +422,17 @@ export const Failure = Schema.Union(
  * @since 0.1.0
  * @category utils
  */
-export const isFailure: (u: unknown) => u is Failure = Schema.is(Failure)
+export const isFailure = (u: unknown): u is Failure =>
+  typeof u === "object" &&
+  u !== null &&
+  "_tag" in u &&
+  typeof u._tag === "string" &&
+  failureTags.has(u._tag) &&
+  isFailureSchema(u)
+
+// The tag first: a raw error (no `_tag`) is told apart without running the union's schema.
+const failureTags: ReadonlySet<string> = new Set(Failure.members.map((member) => member._tag))
+const isFailureSchema = Schema.is(Failure)
 
 /**
  * Response headers kept by {@link fromHttpResponse}: what classification and operators need, no
@@ -329,6 +451,8 @@ export const isFailure: (u: unknown) => u is Failure = Schema.is(Failure)
  */
 export const keptHeaders: ReadonlyArray<string> = [
   "retry-after",
+  "retry-after-ms",
+  "x-ms-retry-after-ms",
   "content-type",
   "date",
   "x-request-id",
@@ -367,37 +491,58 @@ const safeHeaders = (headers: unknown): Record<string, string> | undefined => {
  * @category constructors
  */
 export const fromHttpResponse = (response: { readonly status: number; readonly headers?: unknown }): HttpError => {
+  const status = Math.trunc(response.status)
   const headers = safeHeaders(response.headers)
-  return headers === undefined
-    ? new HttpError({ status: Math.trunc(response.status) })
-    : new HttpError({ status: Math.trunc(response.status), headers })
+  // The fields are checked here (a whole status, string headers): validation is skipped unless
+  // the status is not a number at all, which the schema then rejects as before.
+  const valid = Number.isInteger(status)
+  return headers === undefined ? new HttpError({ status }, valid) : new HttpError({ status, headers }, valid)
 }
 
-const optionalString = (source: object, key: string): string | undefined => {
-  const value: unknown = Reflect.get(source, key)
-  return typeof value === "string" ? value : undefined
+/** A SQL identifier (a constraint or table name), or undefined: never free text. */
+const identifier = (source: object, key: string): string | undefined => {
+  const value: unknown = key in source ? Reflect.get(source, key) : undefined
+  return typeof value === "string" && value.length <= 128 && /^[\p{L}_][\p{L}\p{N}_$.-]*$/u.test(value)
+    ? value
+    : undefined
 }
 
+/** A code-like name (`TypeError`, `ERR_INVALID_ARG_TYPE`), or undefined. */
+const safeName = (value: unknown): string | undefined =>
+  typeof value === "string" && value.length <= 64 && /^[A-Za-z_$][\w$.]*$/.test(value) ? value : undefined
+
+const pgFailure = (code: string, source: object): PgError => {
+  const constraint = identifier(source, "constraint")
+  const table = identifier(source, "table")
+  if (constraint === undefined && table === undefined) return new PgError({ code }, true)
+  if (table === undefined) return new PgError({ code, constraint }, true)
+  return constraint === undefined ? new PgError({ code, table }, true) : new PgError({ code, constraint, table }, true)
+}
+
+// Every field below comes from a check of the recogniser (a code it matched, an integer status, a
+// syscall reduced to its name), so the constructors skip validation (`true`).
 const toFailure: Visitor<KnownFailure> = {
   http: (status, headers) => fromHttpResponse({ status, headers }),
-  node: (code, syscall) => (syscall === undefined ? new NetworkError({ code }) : new NetworkError({ code, syscall })),
-  undici: (code) => new FetchError({ code }),
-  grpc: (code, pushbackMillis) =>
-    pushbackMillis === undefined
-      ? new GrpcError({ code })
-      : new GrpcError({ code, retryPushbackMillis: pushbackMillis }),
-  pg: (code, source) => {
-    const constraint = optionalString(source, "constraint")
-    const table = optionalString(source, "table")
-    return new PgError({
-      code,
-      ...(constraint === undefined ? {} : { constraint }),
-      ...(table === undefined ? {} : { table })
-    })
+  node: (code, syscall) =>
+    syscall === undefined ? new NetworkError({ code }, true) : new NetworkError({ code, syscall }, true),
+  undici: (code) => new FetchError({ code }, true),
+  grpc: (code, pushbackMillis, reason) => {
+    if (reason !== undefined) return new GrpcError({ code, reason }, true)
+    return pushbackMillis === undefined
+      ? new GrpcError({ code }, true)
+      : new GrpcError({ code, retryPushbackMillis: pushbackMillis }, true)
   },
-  redis: (code) => new RedisError({ code }),
-  abort: () => new AbortError(),
-  timeout: () => new TimeoutError()
+  pg: pgFailure,
+  redis: (code) => new RedisError({ code }, true),
+  sqlite: (code, reason) =>
+    reason === undefined ? new SqliteError({ code }, true) : new SqliteError({ code, reason }, true),
+  abort: () => new AbortError({}, true),
+  timeout: () => new TimeoutError({}, true),
+  decode: (format) => new DecodeError({ format }, true),
+  defect: (name, code) => {
+    const errorName = safeName(name) ?? "Error"
+    return code === undefined ? new Defect({ errorName }, true) : new Defect({ errorName, code }, true)
+  }
 }
 
 /**
@@ -417,7 +562,31 @@ const toFailure: Visitor<KnownFailure> = {
  */
 export const recognise = (u: unknown): Option.Option<KnownFailure> => {
   if (isFailure(u)) return u._tag === "UnknownFailure" ? Option.none() : Option.some(u)
-  return Option.fromNullable(recogniseRaw(u, toFailure))
+  return Option.fromNullable(withoutStack(u, recogniseKnown))
+}
+
+const recogniseKnown = (u: unknown): KnownFailure | undefined => recogniseRaw(u, toFailure)
+
+/**
+ * Runs `make` with stack traces off. A failure built at the boundary carries no stack trace: it
+ * would only show this adapter's frames (the raw error's own stack is not kept either), and
+ * capturing one costs more than everything else the adapter does.
+ */
+const withoutStack = <A>(u: unknown, make: (u: unknown) => A): A => {
+  const limit = Error.stackTraceLimit
+  Error.stackTraceLimit = 0
+  try {
+    return make(u)
+  } finally {
+    Error.stackTraceLimit = limit
+  }
+}
+
+const toKnownOrUnknown = (u: unknown): Failure => {
+  const known = recogniseRaw(u, toFailure)
+  if (known !== undefined) return known
+  const errorName = typeof u === "object" && u !== null && "name" in u ? safeName(u.name) : undefined
+  return errorName === undefined ? new UnknownFailure({}, true) : new UnknownFailure({ errorName }, true)
 }
 
 /**
@@ -439,12 +608,7 @@ export const recognise = (u: unknown): Option.Option<KnownFailure> => {
  * @category constructors
  */
 export const fromUnknown = (u: unknown): Failure => {
-  if (isFailure(u)) return u
-  const known = recogniseRaw(u, toFailure)
-  if (known !== undefined) return known
-  const errorName =
-    typeof u === "object" && u !== null && "name" in u && typeof u.name === "string" ? u.name : undefined
-  return errorName === undefined ? new UnknownFailure() : new UnknownFailure({ errorName })
+  return isFailure(u) ? u : withoutStack(u, toKnownOrUnknown)
 }
 
 const byTag =

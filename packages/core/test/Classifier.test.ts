@@ -70,10 +70,19 @@ const table: ReadonlyArray<Row> = [
   ["ECONNREFUSED", new Failures.NetworkError({ code: "ECONNREFUSED" }), transient("network", "node.ECONNREFUSED")],
   ["ETIMEDOUT", new Failures.NetworkError({ code: "ETIMEDOUT" }), transient("timeout", "node.ETIMEDOUT")],
   ["EPIPE", new Failures.NetworkError({ code: "EPIPE" }), transient("network", "node.EPIPE")],
-  ["ENOTFOUND", new Failures.NetworkError({ code: "ENOTFOUND" }), transient("network", "node.ENOTFOUND")],
   ["EAI_AGAIN", new Failures.NetworkError({ code: "EAI_AGAIN" }), transient("network", "node.EAI_AGAIN")],
   ["gRPC UNAVAILABLE", new Failures.GrpcError({ code: 14 }), transient("unavailable", "grpc.UNAVAILABLE")],
   ["gRPC DEADLINE_EXCEEDED", new Failures.GrpcError({ code: 4 }), transient("timeout", "grpc.DEADLINE_EXCEEDED")],
+  [
+    "gRPC INTERNAL (retried, as the worker seed says)",
+    new Failures.GrpcError({ code: 13 }),
+    transient("server", "grpc.INTERNAL")
+  ],
+  [
+    "gRPC UNKNOWN (retried, as the worker seed says)",
+    new Failures.GrpcError({ code: 2 }),
+    transient("server", "grpc.UNKNOWN")
+  ],
   ["HTTP 500", new Failures.HttpError({ status: 500 }), transient("server", "http.500")],
   ["HTTP 408", new Failures.HttpError({ status: 408 }), transient("timeout", "http.408")],
   ["pg class 08", new Failures.PgError({ code: "08006" }), transient("network", "pg.08006")],
@@ -133,13 +142,13 @@ const table: ReadonlyArray<Row> = [
   ["gRPC NOT_FOUND", new Failures.GrpcError({ code: 5 }), final("client", "grpc.NOT_FOUND")],
   ["gRPC UNIMPLEMENTED", new Failures.GrpcError({ code: 12 }), final("configuration", "grpc.UNIMPLEMENTED")],
   [
-    "gRPC INTERNAL",
-    new Failures.GrpcError({ code: 13 }),
-    { ...final("server", "grpc.INTERNAL"), countsForBreaker: true }
+    "ENOTFOUND (NXDOMAIN: a wrong host name)",
+    new Failures.NetworkError({ code: "ENOTFOUND" }),
+    final("configuration", "node.ENOTFOUND")
   ],
   ["pg class 23", new Failures.PgError({ code: "23505" }), final("data-integrity", "pg.23505")],
   ["pg 23503", new Failures.PgError({ code: "23503" }), final("data-integrity", "pg.23503")],
-  ["pg 42601 syntax", new Failures.PgError({ code: "42601" }), final("configuration", "pg.42601")],
+  ["pg 42601 syntax", new Failures.PgError({ code: "42601" }), final("client", "pg.42601")],
   ["pg 42P01 undefined table", new Failures.PgError({ code: "42P01" }), final("configuration", "pg.42P01")],
   ["pg 42501 privilege", new Failures.PgError({ code: "42501" }), final("authorization", "pg.42501")],
   ["pg 28P01 password", new Failures.PgError({ code: "28P01" }), final("authentication", "pg.28P01")],

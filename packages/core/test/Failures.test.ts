@@ -215,9 +215,12 @@ describe("Failures adapters on library-shaped errors", () => {
   })
 
   it("anything else is an UnknownFailure with the error's name only; failures pass through", () => {
-    const failure = Failures.fromUnknown(new RangeError("card 4111-1111 rejected"))
+    class GatewayError extends Error {
+      override name = "GatewayError"
+    }
+    const failure = Failures.fromUnknown(new GatewayError("card 4111-1111 rejected"))
     expect(failure).toBeInstanceOf(Failures.UnknownFailure)
-    expect(failure).toMatchObject({ errorName: "RangeError" })
+    expect(failure).toMatchObject({ errorName: "GatewayError" })
     expect(failure.message).not.toContain("4111")
     expect(Failures.fromUnknown("boom")).toEqual(new Failures.UnknownFailure())
     const known = new Failures.NetworkError({ code: "EPIPE" })

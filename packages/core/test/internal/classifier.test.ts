@@ -18,11 +18,15 @@ const describeVisitor: Visitor<string> = {
   http: (status) => `http ${status}`,
   node: (code, syscall) => `node ${code}${syscall === undefined ? "" : ` ${syscall}`}`,
   undici: (code) => `undici ${code}`,
-  grpc: (code, pushback) => `grpc ${code}${pushback === undefined ? "" : ` ${pushback}`}`,
+  grpc: (code, pushback, reason) =>
+    `grpc ${code}${pushback === undefined ? "" : ` ${pushback}`}${reason === undefined ? "" : ` ${reason}`}`,
   pg: (code) => `pg ${code}`,
   redis: (code) => `redis ${code}`,
+  sqlite: (code, reason) => `sqlite ${code}${reason === undefined ? "" : ` ${reason}`}`,
   abort: () => "abort",
-  timeout: () => "timeout"
+  timeout: () => "timeout",
+  decode: (format) => `decode ${format}`,
+  defect: (name, code) => `defect ${name}${code === undefined ? "" : ` ${code}`}`
 }
 
 describe("categories", () => {

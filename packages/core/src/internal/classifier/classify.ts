@@ -13,7 +13,7 @@ import * as Schema from "effect/Schema"
 import * as Classification from "../../Classification.js"
 import { RetriesExhausted } from "../../Errors.js"
 import type { Rule, RuleContext } from "../../Rule.js"
-import { headerValue, recognise, retryAfterMillis, type Visitor } from "./recognise.js"
+import { headerValue, parseMillis, recognise, retryAfterMillis, type Visitor } from "./recognise.js"
 import * as T from "./tables.js"
 
 type Classify = (failure: unknown) => Classification.Classification
@@ -89,20 +89,26 @@ const isClassification = Schema.is(Classification.Classification)
 export const makeDefault = (now: () => number): Default => {
   const http = (status: number, headers: unknown): Classification.Classification => {
     const base = T.http(status)
-    if (headers === undefined) return base
+    if (headers === undefined || headers === null) return base
+    // Milliseconds first (Azure's and OpenAI's `retry-after-ms`, `x-ms-retry-after-ms`): more precise.
+    const millis = parseMillis(headerValue(headers, "retry-after-ms") ?? headerValue(headers, "x-ms-retry-after-ms"))
+    if (millis !== undefined && millis > 0) return withDelay(base, millis)
     const value = headerValue(headers, "retry-after")
     return value === undefined ? base : withDelay(base, retryAfterMillis(value, now))
   }
 
   const visitor: Visitor<Classification.Classification> = {
     http,
-    node: (code) => T.node(code),
+    node: (code, syscall) => T.node(code, syscall),
     undici: (code) => T.undici(code),
-    grpc: (code, pushbackMillis) => withDelay(T.grpc(code), pushbackMillis),
+    grpc: (code, pushbackMillis, reason) => withDelay(T.grpcWith(code, reason), pushbackMillis),
     pg: (code) => T.pg(code),
     redis: (code) => T.redis(code),
+    sqlite: (code, reason) => T.sqlite(code, reason),
     abort: () => T.abort,
-    timeout: () => T.timeout
+    timeout: () => T.timeout,
+    decode: (format) => T.decode(format),
+    defect: (name, code) => T.defect(name, code)
   }
 
   const raw = (u: object): Classification.Classification => recognise(u, visitor) ?? T.unknown
@@ -120,21 +126,42 @@ export const makeDefault = (now: () => number): Default => {
       (u) =>
         "status" in u && typeof u.status === "number" ? http(u.status, "headers" in u ? u.headers : undefined) : raw(u)
     ],
-    ["NetworkError", byCode(T.node)],
+    [
+      "NetworkError",
+      (u) => {
+        const code = codeField(u)
+        if (code === undefined) return raw(u)
+        return T.node(code, "syscall" in u && typeof u.syscall === "string" ? u.syscall : undefined)
+      }
+    ],
     ["FetchError", byCode(T.undici)],
     ["PgError", byCode(T.pg)],
     ["RedisError", byCode(T.redis)],
     [
+      "SqliteError",
+      (u) => {
+        const code = codeField(u)
+        if (code === undefined) return raw(u)
+        const reason = "reason" in u ? u.reason : undefined
+        return T.sqlite(code, reason === "syntax" || reason === "schema" ? reason : undefined)
+      }
+    ],
+    [
+      "Defect",
+      (u) => T.defect("errorName" in u && typeof u.errorName === "string" ? u.errorName : "Error", codeField(u))
+    ],
+    [
       "GrpcError",
       (u) => {
         if (!("code" in u) || typeof u.code !== "number") return raw(u)
-        const base = T.grpc(u.code)
+        const base = T.grpcWith(u.code, "reason" in u && u.reason === "message-too-large" ? u.reason : undefined)
         return "retryPushbackMillis" in u && typeof u.retryPushbackMillis === "number"
           ? withDelay(base, u.retryPushbackMillis)
           : base
       }
     ],
     ["AbortError", () => T.abort],
+    ["DecodeError", () => T.decodeJson],
     ["TimeoutError", () => T.timeout],
     ["UnknownFailure", () => T.unknown],
     // The runtime's own failures.

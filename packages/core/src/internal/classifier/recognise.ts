@@ -1,23 +1,45 @@
 /**
  * Structural recognition of raw failures (Node system errors, DOMException-like aborts, undici and
- * fetch errors, pg errors, ioredis / node-redis replies, gRPC service errors, HTTP responses). One
- * walk feeds two visitors: the default classifier (which builds no failure object) and
- * `Failures.fromUnknown` (which builds the tagged failure).
+ * fetch errors, pg errors, ioredis / node-redis replies, SQLite errors from better-sqlite3, gRPC
+ * service errors, HTTP responses, programming defects). One walk feeds two visitors: the default
+ * classifier (which builds no failure object) and `Failures.fromUnknown` (which builds the tagged
+ * failure).
+ *
+ * Order: structure first (`code`, `status`), then the class name, then the exact message of the
+ * few libraries that say what a failure is only there (pg, ioredis), then the `cause` chain and an
+ * `AggregateError`'s `errors`; a programming defect last, so that a wrapper's cause wins over it.
  *
  * @internal
  */
-import { isKnownNodeCode, isPgSqlState } from "./tables.js"
+import {
+  type DecodeFormat,
+  type GrpcReason,
+  isDefectCode,
+  isDefectName,
+  isJsonSyntaxError,
+  isKnownNodeCode,
+  isPgSqlState,
+  pgMessageCode,
+  redisMessageCode,
+  type SqliteReason,
+  sqliteMessageCode
+} from "./tables.js"
 
 /** What a recogniser calls for each kind of failure it finds. */
 export interface Visitor<R> {
   readonly http: (status: number, headers: unknown) => R
   readonly node: (code: string, syscall: string | undefined) => R
   readonly undici: (code: string) => R
-  readonly grpc: (code: number, pushbackMillis: number | undefined) => R
+  readonly grpc: (code: number, pushbackMillis: number | undefined, reason: GrpcReason | undefined) => R
   readonly pg: (code: string, source: object) => R
   readonly redis: (code: string) => R
+  readonly sqlite: (code: string, reason: SqliteReason | undefined) => R
   readonly abort: () => R
   readonly timeout: () => R
+  /** Data that does not decode (`JSON.parse`'s SyntaxError). */
+  readonly decode: (format: DecodeFormat) => R
+  /** A programming defect: `name` is the error's class name, `code` a Node `ERR_*` code if any. */
+  readonly defect: (name: string, code: string | undefined) => R
 }
 
 const MAX_DEPTH = 4
@@ -95,7 +117,7 @@ export const headerEntries = (headers: unknown): ReadonlyArray<readonly [string,
 }
 
 /** A non-negative whole number of milliseconds, or undefined. */
-const parseMillis = (value: string | undefined): number | undefined => {
+export const parseMillis = (value: string | undefined): number | undefined => {
   if (value === undefined || !/^\s*\d+\s*$/.test(value)) return undefined
   return Number(value)
 }
@@ -113,6 +135,12 @@ const pushbackOf = (u: object): number | undefined => {
   return parseMillis(firstString(Reflect.get(metadata, "grpc-retry-pushback-ms")))
 }
 
+/** grpc-js' own RESOURCE_EXHAUSTED for a message over the channel's limit. */
+const MESSAGE_TOO_LARGE = /^(?:Received|Sent) message larger than max \(\d+ vs\.? \d+\)$/
+
+const grpcReason = (details: string | undefined): GrpcReason | undefined =>
+  details !== undefined && MESSAGE_TOO_LARGE.test(details) ? "message-too-large" : undefined
+
 const REDIS_NAMES = new Set(["ReplyError", "ErrorReply", "RedisError"])
 
 const redisPrefix = (message: string): string | undefined => {
@@ -127,35 +155,99 @@ const constructorName = (u: object): string | undefined => {
   return typeof ctor === "function" ? ctor.name : undefined
 }
 
+/** A Node-style syscall without its arguments: `spawn /path/to/x` is `spawn`. */
+export const safeSyscall = (syscall: string | undefined): string | undefined => {
+  if (syscall === undefined) return undefined
+  const space = syscall.indexOf(" ")
+  const word = space === -1 ? syscall : syscall.slice(0, space)
+  return /^[A-Za-z_][A-Za-z0-9_]{0,31}$/.test(word) ? word : undefined
+}
+
+/** Whether a `cause` chain (bounded) holds a `TimeoutError`: `AbortSignal.timeout` aborted it. */
+const causedByTimeout = (u: object): boolean => {
+  let current: unknown = "cause" in u ? u.cause : undefined
+  for (let depth = 0; depth < MAX_DEPTH && isObject(current); depth++) {
+    if ("name" in current && current.name === "TimeoutError") return true
+    current = "cause" in current ? current.cause : undefined
+  }
+  return false
+}
+
+/** Whether a class named `RedisError` is among `u`'s ancestors (the `redis-errors` package's). */
+const isRedisErrorsClass = (u: object): boolean => {
+  let proto: unknown = Object.getPrototypeOf(u)
+  for (let depth = 0; depth < 4 && isObject(proto); depth++) {
+    if (Object.hasOwn(proto, "constructor") && constructorName(proto) === "RedisError") return true
+    proto = Object.getPrototypeOf(proto)
+  }
+  return false
+}
+
+const abortOrTimeout = <R>(u: object, visitor: Visitor<R>): R =>
+  causedByTimeout(u) ? visitor.timeout() : visitor.abort()
+
+const SQLITE_SCHEMA =
+  /^(?:no such (?:table|column|function|index|view|trigger|collation sequence|module|savepoint)\b|(?:table|index|view|trigger) \S+ already exists$|table \S+ has no column named )/
+const SQLITE_SYNTAX = /^(?:near ".*": syntax error$|incomplete input$|unrecognized token: )/
+
+/** What an `SQLITE_ERROR` says in its message (the only place SQLite says it). */
+const sqliteReason = (code: string, message: string | undefined): SqliteReason | undefined => {
+  if (code !== "SQLITE_ERROR" || message === undefined) return undefined
+  if (SQLITE_SCHEMA.test(message)) return "schema"
+  if (SQLITE_SYNTAX.test(message)) return "syntax"
+  return undefined
+}
+
+const recogniseCode = <R>(u: object, code: string, name: string | undefined, visitor: Visitor<R>): R | undefined => {
+  if (code.startsWith("UND_ERR")) {
+    // undici 7's ResponseError / RequestRetryError carry the response's status and headers: the
+    // status says more than the code.
+    const status = statusOf(u)
+    return status === undefined ? visitor.undici(code) : visitor.http(status, headersOf(u))
+  }
+  if (code === "ABORT_ERR") return abortOrTimeout(u, visitor)
+  if (code.startsWith("SQLITE_")) return visitor.sqlite(code, sqliteReason(code, stringField(u, "message")))
+  if (isPgSqlState(code)) return visitor.pg(code, u)
+  if (isKnownNodeCode(code) || (/^E[A-Z0-9_]+$/.test(code) && ("syscall" in u || "errno" in u))) {
+    return visitor.node(code, safeSyscall(stringField(u, "syscall")))
+  }
+  if (isDefectCode(code)) return visitor.defect(name ?? "Error", code)
+  return undefined
+}
+
 /**
  * Walks a raw failure and calls the visitor for what it recognises; undefined when nothing is.
  */
 export const recognise = <R>(u: unknown, visitor: Visitor<R>, depth = 0): R | undefined => {
   if (!isObject(u)) return undefined
   const name = "name" in u && typeof u.name === "string" ? u.name : undefined
-  if (name === "AbortError") return visitor.abort()
-  if (name === "TimeoutError") return visitor.timeout()
-
-  // `code` first: most raw errors carry one, and none of these kinds has an HTTP status (undici's
-  // status-code error and HTTP clients' errors such as axios' fall through to the status below).
   const code: unknown = "code" in u ? u.code : undefined
+  if (name === "TimeoutError" || name === "TimeoutException") return visitor.timeout()
+  if (name === "AbortError" && typeof code !== "string") {
+    // `redis-errors`' AbortError (ioredis: a command lost with its connection) is no caller's abort.
+    if (code === undefined && isRedisErrorsClass(u)) {
+      const fromMessage = redisMessageCode(stringField(u, "message"))
+      if (fromMessage !== undefined) return visitor.redis(fromMessage)
+    }
+    return abortOrTimeout(u, visitor)
+  }
+
   if (typeof code === "number") {
     if (Number.isInteger(code) && code >= 0 && code <= 16 && ("details" in u || "metadata" in u)) {
-      return visitor.grpc(code, pushbackOf(u))
+      return visitor.grpc(code, pushbackOf(u), code === 8 ? grpcReason(stringField(u, "details")) : undefined)
     }
   } else if (typeof code === "string") {
-    if (code.startsWith("UND_ERR_")) {
-      if (code !== "UND_ERR_RESPONSE_STATUS_CODE") return visitor.undici(code)
-    } else if (code === "ABORT_ERR") return visitor.abort()
-    else if (isPgSqlState(code)) return visitor.pg(code, u)
-    else if (isKnownNodeCode(code) || (/^E[A-Z0-9_]+$/.test(code) && ("syscall" in u || "errno" in u))) {
-      return visitor.node(code, stringField(u, "syscall"))
-    }
+    const byCode = recogniseCode(u, code, name, visitor)
+    if (byCode !== undefined) return byCode
   }
 
   const status = statusOf(u)
-  if (status !== undefined) return visitor.http(status, headersOf(u))
-  if (code === "UND_ERR_RESPONSE_STATUS_CODE") return visitor.undici(code)
+  if (status !== undefined) {
+    // @effect/platform's ResponseError: only a `StatusCode` reason is about the status.
+    if (!("reason" in u) || u.reason === "StatusCode" || typeof u.reason !== "string") {
+      return visitor.http(status, headersOf(u))
+    }
+  }
 
   if (name === "MaxRetriesPerRequestError") return visitor.redis("MAXRETRIES")
   if (name === "ClusterAllFailedError") return visitor.redis("CLUSTERDOWN")
@@ -164,15 +256,50 @@ export const recognise = <R>(u: unknown, visitor: Visitor<R>, depth = 0): R | un
     (name !== undefined && REDIS_NAMES.has(name)) ||
     (name === "Error" && REDIS_NAMES.has(constructorName(u) ?? ""))
   ) {
-    const prefix = redisPrefix(stringField(u, "message") ?? "")
+    const message = stringField(u, "message") ?? ""
+    const prefix = redisPrefix(message)
     if (prefix !== undefined) return visitor.redis(prefix)
+    const fromMessage = redisMessageCode(message)
+    if (fromMessage !== undefined) return visitor.redis(fromMessage)
+  }
+  if (name === "Error" && code === undefined) {
+    // pg and ioredis say what these are in their (fixed) message only.
+    const message = stringField(u, "message")
+    const pg = pgMessageCode(message)
+    if (pg !== undefined) return visitor.pg(pg, u)
+    const redis = redisMessageCode(message)
+    if (redis !== undefined) return visitor.redis(redis)
   }
 
-  if (depth < MAX_DEPTH && "cause" in u && u.cause !== u) {
-    const fromCause = recognise(u.cause, visitor, depth + 1)
-    if (fromCause !== undefined) return fromCause
+  // child_process.execFile / exec killed the child because its `timeout` passed (a maxBuffer
+  // overflow has its own code, an abort is an AbortError).
+  if (code === null && "killed" in u && u.killed === true && "signal" in u && typeof u.signal === "string") {
+    return visitor.timeout()
+  }
+
+  if (depth < MAX_DEPTH) {
+    if ("cause" in u && u.cause !== u) {
+      const fromCause = recognise(u.cause, visitor, depth + 1)
+      if (fromCause !== undefined) return fromCause
+    }
+    if ("errors" in u && Array.isArray(u.errors)) {
+      for (const inner of u.errors) {
+        if (inner === u) continue
+        const fromInner = recognise(inner, visitor, depth + 1)
+        if (fromInner !== undefined) return fromInner
+      }
+    }
   }
   if (name === "TypeError" && stringField(u, "message") === "fetch failed") return visitor.undici("FETCH_FAILED")
+  if (name !== undefined) {
+    const message = stringField(u, "message")
+    if (isJsonSyntaxError(name, message)) return visitor.decode("json")
+    if (name === "TypeError") {
+      const sqlite = sqliteMessageCode(message)
+      if (sqlite !== undefined) return visitor.sqlite(sqlite, undefined)
+    }
+    if (isDefectName(name)) return visitor.defect(name, undefined)
+  }
   return undefined
 }
 

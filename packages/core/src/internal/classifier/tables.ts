@@ -1,6 +1,7 @@
 /**
  * The classification tables: constant verdicts for the failures met in the wild (HTTP statuses,
- * Node system codes, undici codes, gRPC statuses, PostgreSQL SQLSTATEs, Redis error prefixes, the
+ * Node system codes, undici codes, gRPC statuses, PostgreSQL SQLSTATEs and pg's code-less errors,
+ * Redis error prefixes and ioredis' code-less errors, SQLite result codes, programming defects, the
  * runtime's own failures), computed once when the module loads so that classifying a tagged
  * failure is a look-up and no allocation. Plain TypeScript: imports nothing from `effect`.
  *
@@ -11,6 +12,10 @@ import { type Category, type Overrides, unknown as unknownVerdict, type Verdict,
 /** One entry of a table: category, a user-safe text, optional overrides. */
 type Spec = readonly [category: Category, text: string, overrides?: Overrides]
 
+/** A table's own entry (never one of `Object.prototype`'s: codes come from the wild). */
+const own = (table: { readonly [key: string]: Spec }, key: string): Spec | undefined =>
+  Object.hasOwn(table, key) ? table[key] : undefined
+
 const build = (category: Category, code: string, message: string, overrides: Overrides | undefined): Verdict =>
   verdict(category, code, message, overrides)
 
@@ -18,6 +23,8 @@ const NOT_RETRYABLE: Overrides = { retryable: false }
 const NOT_COUNTED: Overrides = { countsForBreaker: false }
 const LOCAL_RESOURCE: Overrides = { countsForBreaker: false }
 const LOCAL_RESOURCE_FINAL: Overrides = { countsForBreaker: false, retryable: false }
+/** The caller's own mistake (a programming defect): never retried, never the dependency's fault. */
+const NOT_COUNTED_FINAL: Overrides = { retryable: false, countsForBreaker: false }
 
 // ---------------------------------------------------------------------------------------------
 // HTTP
@@ -106,7 +113,8 @@ const nodeSpecs: { readonly [code: string]: Spec } = {
   ETIMEDOUT: ["timeout", "Connection timed out"],
   ESOCKETTIMEDOUT: ["timeout", "Socket timed out"],
   EPIPE: ["network", "Broken pipe"],
-  ENOTFOUND: ["network", "Host name not found"],
+  // NXDOMAIN: the name does not exist (a wrong host name); EAI_AGAIN is the transient failure.
+  ENOTFOUND: ["configuration", "Host name not found"],
   EAI_AGAIN: ["network", "Temporary name resolution failure"],
   EAI_FAIL: ["network", "Name resolution failed"],
   EHOSTUNREACH: ["network", "Host unreachable"],
@@ -127,25 +135,81 @@ const nodeSpecs: { readonly [code: string]: Spec } = {
   EACCES: ["authorization", "Permission denied"],
   EPERM: ["authorization", "Operation not permitted"],
   ENOENT: ["configuration", "No such file or directory"],
+  ENOTDIR: ["configuration", "Not a directory"],
+  EISDIR: ["configuration", "Is a directory"],
+  EEXIST: ["data-integrity", "File already exists"],
+  ENOTEMPTY: ["data-integrity", "Directory not empty"],
+  EROFS: ["configuration", "Read-only file system"],
+  EBADF: ["unknown", "Bad file descriptor", LOCAL_RESOURCE_FINAL],
+  ELOOP: ["configuration", "Too many symbolic links"],
+  ENAMETOOLONG: ["validation", "File name too long"],
+  EXDEV: ["configuration", "Cross-device link"],
+  ENOTSUP: ["configuration", "Operation not supported"],
+  EINVAL: ["unknown", "Invalid argument", LOCAL_RESOURCE_FINAL],
+  ESRCH: ["system", "No such process", NOT_COUNTED],
+  ECHILD: ["system", "No child process", NOT_COUNTED],
+  // dns.Resolver (c-ares) codes
+  ENODATA: ["configuration", "No DNS records of the requested type", NOT_COUNTED],
+  ESERVFAIL: ["network", "DNS server failure"],
+  EREFUSED: ["network", "DNS query refused"],
+  ETIMEOUT: ["timeout", "DNS query timed out"],
+  EBADNAME: ["validation", "Invalid host name"],
+  ENONAME: ["configuration", "Host name not found"],
+  EFORMERR: ["network", "DNS query malformed", NOT_RETRYABLE],
+  EAI_NONAME: ["configuration", "Host name not found"],
+  EAI_NODATA: ["network", "No address for host name"],
+  ERR_SOCKET_CLOSED: ["network", "Socket closed"],
+  ERR_SOCKET_CLOSED_BEFORE_CONNECTION: ["network", "Socket closed before the connection was established"],
+  ERR_STREAM_DESTROYED: ["network", "Stream destroyed"],
+  ERR_HTTP2_SESSION_ERROR: ["network", "HTTP/2 session error"],
+  ERR_HTTP2_GOAWAY_SESSION: ["network", "HTTP/2 session closed by the peer"],
+  ERR_HTTP2_STREAM_CANCEL: ["network", "HTTP/2 stream cancelled"],
+  ERR_BUFFER_TOO_LARGE: ["validation", "Decompressed data too large"],
+  ERR_CHILD_PROCESS_STDIO_MAXBUFFER: ["resource", "Child process output too large", LOCAL_RESOURCE_FINAL],
+  ERR_TLS_HANDSHAKE_TIMEOUT: ["timeout", "TLS handshake timed out"],
+  ERR_TLS_CERT_ALTNAME_INVALID: ["configuration", "TLS certificate does not match the host name"],
   ERR_SOCKET_CONNECTION_TIMEOUT: ["timeout", "Socket connection timed out"],
   ERR_STREAM_PREMATURE_CLOSE: ["network", "Stream closed prematurely"],
   ERR_HTTP2_STREAM_ERROR: ["network", "HTTP/2 stream error"],
-  ERR_TLS_CERT_ALTNAME_INVALID: ["configuration", "TLS certificate does not match the host name"],
   CERT_HAS_EXPIRED: ["configuration", "TLS certificate has expired"],
+  CERT_NOT_YET_VALID: ["configuration", "TLS certificate is not yet valid"],
+  CERT_UNTRUSTED: ["configuration", "TLS certificate not trusted"],
   DEPTH_ZERO_SELF_SIGNED_CERT: ["configuration", "Self-signed TLS certificate"],
   SELF_SIGNED_CERT_IN_CHAIN: ["configuration", "Self-signed TLS certificate in chain"],
   UNABLE_TO_VERIFY_LEAF_SIGNATURE: ["configuration", "TLS certificate could not be verified"],
   UNABLE_TO_GET_ISSUER_CERT_LOCALLY: ["configuration", "TLS certificate issuer unknown"]
 }
 
+/**
+ * Families of codes known by their prefix: OpenSSL's (`ERR_SSL_WRONG_VERSION_NUMBER`: the peer does
+ * not speak TLS, or not this version), Node's TLS checks, llhttp's parse errors (`HPE_*`: the peer
+ * sent something that is not HTTP) and zlib's (`Z_DATA_ERROR`: the data is not what it claims).
+ */
+const nodeFamilies: ReadonlyArray<readonly [prefix: string, spec: Spec]> = [
+  ["ERR_SSL_", ["configuration", "TLS handshake failed"]],
+  ["ERR_TLS_", ["configuration", "TLS error"]],
+  ["ERR_OSSL_", ["configuration", "TLS / crypto error"]],
+  ["HPE_", ["network", "Invalid HTTP response", NOT_RETRYABLE]],
+  ["Z_", ["validation", "Invalid compressed data"]],
+  // brotli's decoder errors (`ERR__ERROR_FORMAT_PADDING_1`, ...)
+  ["ERR__ERROR_", ["validation", "Invalid compressed data"]]
+]
+
+const nodeSpec = (code: string): Spec | undefined => {
+  const spec = own(nodeSpecs, code)
+  if (spec !== undefined) return spec
+  for (const [prefix, familySpec] of nodeFamilies) if (code.startsWith(prefix)) return familySpec
+  return undefined
+}
+
 /** Whether `code` is a Node error code the default classifier knows. */
-export const isKnownNodeCode = (code: string): boolean => Object.hasOwn(nodeSpecs, code)
+export const isKnownNodeCode = (code: string): boolean => nodeSpec(code) !== undefined
 
 /** The user-safe text of a Node error code. */
-export const nodeText = (code: string): string => nodeSpecs[code]?.[1] ?? "System error"
+export const nodeText = (code: string): string => nodeSpec(code)?.[1] ?? "System error"
 
 const makeNode = (code: string): Verdict => {
-  const spec = nodeSpecs[code]
+  const spec = nodeSpec(code)
   return spec === undefined
     ? build("system", `node.${code}`, `System error (${code})`, undefined)
     : build(spec[0], `node.${code}`, `${spec[1]} (${code})`, spec[2])
@@ -153,8 +217,19 @@ const makeNode = (code: string): Verdict => {
 
 const nodeTable: ReadonlyMap<string, Verdict> = new Map(Object.keys(nodeSpecs).map((code) => [code, makeNode(code)]))
 
-/** The classification of a Node error code. */
-export const node = (code: string): Verdict => nodeTable.get(code) ?? makeNode(code)
+/** An address this host does not have, given to `listen` / `bind`: a wrong configuration (on `connect` it is the local ports running out). */
+const addressNotAvailableToListen = build(
+  "configuration",
+  "node.EADDRNOTAVAIL",
+  "Address not available on this host (EADDRNOTAVAIL)",
+  undefined
+)
+
+/** The classification of a Node error code (and, for the few codes whose meaning depends on it, its syscall). */
+export const node = (code: string, syscall?: string): Verdict => {
+  if (code === "EADDRNOTAVAIL" && (syscall === "listen" || syscall === "bind")) return addressNotAvailableToListen
+  return nodeTable.get(code) ?? makeNode(code)
+}
 
 // ---------------------------------------------------------------------------------------------
 // fetch / undici
@@ -165,9 +240,15 @@ const undiciSpecs: { readonly [code: string]: Spec } = {
   UND_ERR_HEADERS_TIMEOUT: ["timeout", "Timed out waiting for response headers"],
   UND_ERR_BODY_TIMEOUT: ["timeout", "Timed out reading the response body"],
   UND_ERR_SOCKET: ["network", "Socket error"],
-  UND_ERR_CLOSED: ["network", "HTTP client closed"],
-  UND_ERR_DESTROYED: ["network", "HTTP client destroyed"],
-  UND_ERR_ABORTED: ["client", "Request aborted"],
+  // A request on a client the caller closed or destroyed: the caller's own mistake.
+  UND_ERR_CLOSED: ["unknown", "HTTP client closed", NOT_COUNTED_FINAL],
+  UND_ERR_DESTROYED: ["unknown", "HTTP client destroyed", NOT_COUNTED_FINAL],
+  UND_ERR_ABORTED: ["client", "Request aborted", NOT_COUNTED],
+  UND_ERR_ABORT: ["client", "Request aborted", NOT_COUNTED],
+  UND_ERR_INFO: ["network", "Unexpected informational response", NOT_RETRYABLE],
+  UND_ERR_RESPONSE: ["server", "Unexpected response"],
+  UND_ERR_PRX_TLS: ["configuration", "TLS to the proxy failed"],
+  UND_ERR_MAX_ORIGINS_REACHED: ["resource", "Too many origins", LOCAL_RESOURCE_FINAL],
   UND_ERR_HEADERS_OVERFLOW: ["server", "Response headers too large", NOT_RETRYABLE],
   UND_ERR_RES_CONTENT_LENGTH_MISMATCH: ["network", "Response length mismatch"],
   UND_ERR_REQ_CONTENT_LENGTH_MISMATCH: ["client", "Request length mismatch"],
@@ -181,10 +262,10 @@ const undiciSpecs: { readonly [code: string]: Spec } = {
 }
 
 /** The user-safe text of an undici code. */
-export const undiciText = (code: string): string => undiciSpecs[code]?.[1] ?? "HTTP client error"
+export const undiciText = (code: string): string => own(undiciSpecs, code)?.[1] ?? "HTTP client error"
 
 const makeUndici = (code: string): Verdict => {
-  const spec = undiciSpecs[code]
+  const spec = own(undiciSpecs, code)
   return spec === undefined
     ? build("unknown", `undici.${code}`, `HTTP client error (${code})`, NOT_RETRYABLE)
     : build(spec[0], `undici.${code}`, `${spec[1]} (${code})`, spec[2])
@@ -225,7 +306,8 @@ export const grpcNames: ReadonlyArray<string> = [
 const grpcSpecs: ReadonlyArray<Spec> = [
   ["unknown", "OK status reported as a failure", NOT_RETRYABLE],
   ["client", "Cancelled", { retryable: false, countsForBreaker: false }],
-  ["server", "Unknown error", NOT_RETRYABLE],
+  // UNKNOWN and INTERNAL are retried, as the worker seed's gRPC policy lists them.
+  ["server", "Unknown error"],
   ["validation", "Invalid argument"],
   ["timeout", "Deadline exceeded"],
   ["client", "Not found"],
@@ -236,7 +318,7 @@ const grpcSpecs: ReadonlyArray<Spec> = [
   ["concurrency", "Aborted"],
   ["validation", "Out of range"],
   ["configuration", "Unimplemented"],
-  ["server", "Internal error", NOT_RETRYABLE],
+  ["server", "Internal error"],
   ["unavailable", "Unavailable"],
   ["data-integrity", "Data loss", { severity: "critical", countsForBreaker: true }],
   ["authentication", "Unauthenticated"]
@@ -260,6 +342,25 @@ const grpcTable: ReadonlyArray<Verdict> = grpcSpecs.map((_, code) => makeGrpc(co
 
 /** The classification of a gRPC status code. */
 export const grpc = (code: number): Verdict => grpcTable[code] ?? makeGrpc(code)
+
+/** What a gRPC status's `details` may say that changes its meaning. */
+export type GrpcReason = "message-too-large"
+
+/**
+ * RESOURCE_EXHAUSTED raised by grpc-js itself because a message is over the channel's
+ * `max(Receive|Send)MessageLength`: the call will fail the same way again, and the server is not
+ * overloaded.
+ */
+export const grpcMessageTooLarge: Verdict = build(
+  "client",
+  "grpc.RESOURCE_EXHAUSTED.message-too-large",
+  "Message larger than the configured maximum (gRPC RESOURCE_EXHAUSTED)",
+  undefined
+)
+
+/** The classification of a gRPC status code with what its details said. */
+export const grpcWith = (code: number, reason: GrpcReason | undefined): Verdict =>
+  reason === "message-too-large" && code === 8 ? grpcMessageTooLarge : grpc(code)
 
 // ---------------------------------------------------------------------------------------------
 // PostgreSQL SQLSTATE
@@ -309,6 +410,8 @@ const pgClassSpecs: { readonly [sqlClass: string]: Spec } = {
 }
 
 const pgCodeSpecs: { readonly [sqlstate: string]: Spec } = {
+  // pg reports more bind values than the statement has parameters as a protocol violation.
+  "08P01": ["client", "Protocol violation"],
   "22001": ["validation", "String data right truncation"],
   "22003": ["validation", "Numeric value out of range"],
   "22012": ["validation", "Division by zero"],
@@ -328,7 +431,10 @@ const pgCodeSpecs: { readonly [sqlstate: string]: Spec } = {
   "40003": ["unknown", "Statement completion unknown", NOT_RETRYABLE],
   "40P01": ["concurrency", "Deadlock detected"],
   "42501": ["authorization", "Insufficient privilege"],
-  "42601": ["configuration", "Syntax error"],
+  // A statement that does not parse is the code's mistake; a missing table or column is the
+  // database's configuration (a migration not run).
+  "42601": ["client", "Syntax error"],
+  "42P02": ["client", "Undefined parameter"],
   "42703": ["configuration", "Undefined column"],
   "42883": ["configuration", "Undefined function"],
   "42P01": ["configuration", "Undefined table"],
@@ -350,7 +456,48 @@ const pgCodeSpecs: { readonly [sqlstate: string]: Spec } = {
   XX002: ["data-integrity", "Index corrupted", { severity: "critical", countsForBreaker: true }]
 }
 
-const pgSpec = (sqlstate: string): Spec | undefined => pgCodeSpecs[sqlstate] ?? pgClassSpecs[sqlstate.slice(0, 2)]
+/**
+ * pg's and pg-pool's own failures, which carry no SQLSTATE: their fixed message names them. The
+ * codes are ours (no SQLSTATE has an underscore).
+ */
+const pgClientSpecs: { readonly [code: string]: Spec } = {
+  CONNECTION_TERMINATED: ["network", "Connection terminated unexpectedly"],
+  CONNECTION_ERROR: ["network", "Connection lost; the client is not queryable"],
+  CONNECT_TIMEOUT: ["timeout", "Connection timed out"],
+  QUERY_READ_TIMEOUT: ["timeout", "Query read timeout"],
+  POOL_TIMEOUT: ["timeout", "Timed out waiting for a pooled connection"],
+  CONNECTION_ENDED: ["client", "Connection ended by the client"],
+  CLIENT_CLOSED: ["unknown", "Client closed; not queryable", NOT_COUNTED_FINAL],
+  POOL_ENDED: ["client", "Pool ended"],
+  CLIENT_REUSED: ["unknown", "Client already connected", NOT_COUNTED_FINAL],
+  SSL_NOT_SUPPORTED: ["configuration", "The server does not support SSL"],
+  SSL_FAILED: ["configuration", "SSL connection failed"]
+}
+
+const pgMessages: ReadonlyMap<string, string> = new Map([
+  ["Connection terminated unexpectedly", "CONNECTION_TERMINATED"],
+  ["Client has encountered a connection error and is not queryable", "CONNECTION_ERROR"],
+  ["timeout expired", "CONNECT_TIMEOUT"],
+  ["Connection terminated due to connection timeout", "CONNECT_TIMEOUT"],
+  ["Query read timeout", "QUERY_READ_TIMEOUT"],
+  ["timeout exceeded when trying to connect", "POOL_TIMEOUT"],
+  ["Connection terminated", "CONNECTION_ENDED"],
+  ["Client was closed and is not queryable", "CLIENT_CLOSED"],
+  ["Cannot use a pool after calling end on the pool", "POOL_ENDED"],
+  ["Client has already been connected. You cannot reuse a client.", "CLIENT_REUSED"],
+  ["The server does not support SSL connections", "SSL_NOT_SUPPORTED"],
+  ["There was an error establishing an SSL connection", "SSL_FAILED"]
+])
+
+/** The code of one of pg's code-less errors, by its exact message. */
+export const pgMessageCode = (message: string | undefined): string | undefined =>
+  message === undefined ? undefined : pgMessages.get(message)
+
+const pgSpec = (code: string): Spec | undefined =>
+  own(pgCodeSpecs, code) ?? own(pgClientSpecs, code) ?? own(pgClassSpecs, code.slice(0, 2))
+
+/** Whether a pg code is a SQLSTATE (and not one of pg's own code-less errors). */
+export const isSqlState = (code: string): boolean => !Object.hasOwn(pgClientSpecs, code)
 
 /** Whether a 5-character code is a SQLSTATE of a class PostgreSQL uses. */
 export const isPgSqlState = (code: string): boolean =>
@@ -359,17 +506,22 @@ export const isPgSqlState = (code: string): boolean =>
 /** The user-safe text of a SQLSTATE. */
 export const pgText = (sqlstate: string): string => pgSpec(sqlstate)?.[1] ?? "Database error"
 
-const makePg = (sqlstate: string): Verdict => {
-  const spec = pgSpec(sqlstate)
+/** `(SQLSTATE 23505)`, or `(pg CONNECTION_TERMINATED)` for pg's own errors. */
+export const pgSuffix = (code: string): string => (isSqlState(code) ? `(SQLSTATE ${code})` : `(pg ${code})`)
+
+const makePg = (code: string): Verdict => {
+  const spec = pgSpec(code)
   return spec === undefined
-    ? build("unknown", `pg.${sqlstate}`, `Database error (SQLSTATE ${sqlstate})`, undefined)
-    : build(spec[0], `pg.${sqlstate}`, `${spec[1]} (SQLSTATE ${sqlstate})`, spec[2])
+    ? build("unknown", `pg.${code}`, `Database error ${pgSuffix(code)}`, undefined)
+    : build(spec[0], `pg.${code}`, `${spec[1]} ${pgSuffix(code)}`, spec[2])
 }
 
-const pgTable: ReadonlyMap<string, Verdict> = new Map(Object.keys(pgCodeSpecs).map((code) => [code, makePg(code)]))
+const pgTable: ReadonlyMap<string, Verdict> = new Map(
+  [...Object.keys(pgCodeSpecs), ...Object.keys(pgClientSpecs)].map((code) => [code, makePg(code)])
+)
 
-/** The classification of a SQLSTATE. */
-export const pg = (sqlstate: string): Verdict => pgTable.get(sqlstate) ?? makePg(sqlstate)
+/** The classification of a SQLSTATE, or of one of pg's code-less errors. */
+export const pg = (code: string): Verdict => pgTable.get(code) ?? makePg(code)
 
 // ---------------------------------------------------------------------------------------------
 // Redis
@@ -393,6 +545,17 @@ const redisSpecs: { readonly [prefix: string]: Spec } = {
   WRONGPASS: ["authentication", "Redis credentials rejected"],
   NOPERM: ["authorization", "Redis permission denied"],
   BUSYKEY: ["data-integrity", "Redis target key already exists"],
+  BUSYGROUP: ["data-integrity", "Redis consumer group already exists"],
+  NOGROUP: ["client", "No such Redis consumer group"],
+  NOPROTO: ["configuration", "Redis protocol version not supported"],
+  // ioredis' own failures, which carry no prefix: their fixed message names them.
+  CONNECTION_CLOSED: ["network", "Redis connection closed"],
+  COMMAND_TIMEOUT: ["timeout", "Redis command timed out"],
+  SOCKET_TIMEOUT: ["timeout", "Redis socket timed out"],
+  OFFLINE: ["unavailable", "Redis connection not ready (offline queue disabled)"],
+  NO_NODES: ["unavailable", "No Redis cluster node available"],
+  CONNECTION_ENDED: ["client", "Redis connection ended by the client"],
+  CLIENT_MISUSE: ["unknown", "Redis client misused", NOT_COUNTED_FINAL],
   CROSSSLOT: ["configuration", "Redis keys hash to different slots"],
   WRONGTYPE: ["client", "Wrong Redis value type"],
   NOSCRIPT: ["client", "Redis script not loaded"],
@@ -402,11 +565,35 @@ const redisSpecs: { readonly [prefix: string]: Spec } = {
   ERR: ["client", "Redis command error"]
 }
 
+const redisMessages: ReadonlyMap<string, string> = new Map([
+  ["Connection is closed.", "CONNECTION_CLOSED"],
+  ["Command aborted due to connection close", "CONNECTION_CLOSED"],
+  ["Connection is aborted", "CONNECTION_CLOSED"],
+  ["Connection is discarded because a new connection is made", "CONNECTION_CLOSED"],
+  ["Command timed out", "COMMAND_TIMEOUT"],
+  ["Stream isn't writeable and enableOfflineQueue options is false", "OFFLINE"],
+  ["Cluster isn't ready and enableOfflineQueue options is false", "OFFLINE"],
+  ["None of startup nodes is available", "NO_NODES"],
+  ["Cluster is disconnected.", "NO_NODES"],
+  ["Cluster is ended.", "CONNECTION_ENDED"],
+  ["Connection in subscriber mode, only subscriber commands may be used", "CLIENT_MISUSE"],
+  ["Connection is in monitoring mode, can't process commands.", "CLIENT_MISUSE"],
+  ["Redis is already connecting/connected", "CLIENT_MISUSE"]
+])
+
+/** The code of one of ioredis' code-less errors, by its message (exact, or one anchored prefix). */
+export const redisMessageCode = (message: string | undefined): string | undefined => {
+  if (message === undefined) return undefined
+  const exact = redisMessages.get(message)
+  if (exact !== undefined) return exact
+  return message.startsWith("Socket timeout. Expecting data, but didn't receive any in ") ? "SOCKET_TIMEOUT" : undefined
+}
+
 /** The user-safe text of a Redis error prefix. */
-export const redisText = (prefix: string): string => redisSpecs[prefix]?.[1] ?? "Redis error"
+export const redisText = (prefix: string): string => own(redisSpecs, prefix)?.[1] ?? "Redis error"
 
 const makeRedis = (prefix: string): Verdict => {
-  const spec = redisSpecs[prefix]
+  const spec = own(redisSpecs, prefix)
   return spec === undefined
     ? build("unknown", `redis.${prefix}`, `Redis error (${prefix})`, undefined)
     : build(spec[0], `redis.${prefix}`, `${spec[1]} (${prefix})`, spec[2])
@@ -416,6 +603,142 @@ const redisTable: ReadonlyMap<string, Verdict> = new Map(Object.keys(redisSpecs)
 
 /** The classification of a Redis error prefix. */
 export const redis = (prefix: string): Verdict => redisTable.get(prefix) ?? makeRedis(prefix)
+
+// ---------------------------------------------------------------------------------------------
+// SQLite (better-sqlite3's SqliteError: `code` is the extended result code's name)
+// ---------------------------------------------------------------------------------------------
+
+/** What an `SQLITE_ERROR`'s message says: a statement that does not parse, or a missing / clashing schema object. */
+export type SqliteReason = "syntax" | "schema"
+
+/** By primary result code (`SQLITE_CONSTRAINT_UNIQUE` is looked up as `CONSTRAINT`). */
+const sqliteSpecs: { readonly [primary: string]: Spec } = {
+  BUSY: ["concurrency", "Database is busy"],
+  LOCKED: ["concurrency", "Database table is locked"],
+  CONSTRAINT: ["data-integrity", "Constraint violation"],
+  CANTOPEN: ["configuration", "Unable to open the database file"],
+  READONLY: ["configuration", "Database is read-only"],
+  FULL: ["resource", "Database or disk is full", LOCAL_RESOURCE_FINAL],
+  IOERR: ["system", "Disk I/O error"],
+  // A corrupt database is the dependency's fault (counted); a file that is no database is a wrong path.
+  CORRUPT: ["data-integrity", "Database disk image is malformed", { severity: "critical", countsForBreaker: true }],
+  NOTADB: ["data-integrity", "File is not a database", { severity: "critical" }],
+  NOMEM: ["resource", "Out of memory", LOCAL_RESOURCE_FINAL],
+  PERM: ["authorization", "Access permission denied"],
+  AUTH: ["authorization", "Authorization denied"],
+  INTERRUPT: ["client", "Operation interrupted"],
+  ABORT: ["client", "Operation aborted"],
+  SCHEMA: ["concurrency", "Database schema changed"],
+  TOOBIG: ["validation", "String or blob too big"],
+  MISMATCH: ["validation", "Data type mismatch"],
+  RANGE: ["validation", "Parameter index out of range"],
+  MISUSE: ["unknown", "Library used incorrectly", NOT_COUNTED_FINAL],
+  PROTOCOL: ["concurrency", "Locking protocol error"],
+  NOLFS: ["configuration", "Large files not supported"],
+  FORMAT: ["data-integrity", "Database format error"],
+  NOTFOUND: ["client", "Not found"],
+  EMPTY: ["client", "Database is empty"],
+  INTERNAL: ["server", "Internal SQLite error", NOT_RETRYABLE],
+  ERROR: ["client", "SQL error"]
+}
+
+const sqliteReasonSpecs: { readonly [R in SqliteReason]: Spec } = {
+  syntax: ["client", "SQL syntax error"],
+  schema: ["configuration", "Missing or conflicting schema object"]
+}
+
+const sqlitePrimary = (code: string): string => {
+  const rest = code.slice("SQLITE_".length)
+  const underscore = rest.indexOf("_")
+  return underscore === -1 ? rest : rest.slice(0, underscore)
+}
+
+const sqliteSpec = (code: string, reason: SqliteReason | undefined): Spec | undefined =>
+  reason === undefined ? own(sqliteSpecs, sqlitePrimary(code)) : sqliteReasonSpecs[reason]
+
+/** The user-safe text of a SQLite result code. */
+export const sqliteText = (code: string, reason?: SqliteReason): string =>
+  sqliteSpec(code, reason)?.[1] ?? "SQLite error"
+
+const makeSqlite = (code: string, reason: SqliteReason | undefined): Verdict => {
+  const spec = sqliteSpec(code, reason)
+  const suffix = reason === undefined ? `(${code})` : `(${code}, ${reason})`
+  return spec === undefined
+    ? build("unknown", `sqlite.${code}`, `SQLite error ${suffix}`, undefined)
+    : build(
+        spec[0],
+        reason === undefined ? `sqlite.${code}` : `sqlite.${code}.${reason}`,
+        `${spec[1]} ${suffix}`,
+        spec[2]
+      )
+}
+
+/** The primary codes and the extended codes met most, built once. */
+const sqliteTable: ReadonlyMap<string, Verdict> = new Map(
+  [
+    ...Object.keys(sqliteSpecs).map((primary) => `SQLITE_${primary}`),
+    "SQLITE_CONSTRAINT_UNIQUE",
+    "SQLITE_CONSTRAINT_PRIMARYKEY",
+    "SQLITE_CONSTRAINT_NOTNULL",
+    "SQLITE_CONSTRAINT_CHECK",
+    "SQLITE_CONSTRAINT_FOREIGNKEY",
+    "SQLITE_BUSY_SNAPSHOT",
+    "SQLITE_BUSY_TIMEOUT",
+    "SQLITE_BUSY_RECOVERY",
+    "SQLITE_READONLY_DBMOVED"
+  ].map((code) => [code, makeSqlite(code, undefined)])
+)
+const sqliteSyntax = makeSqlite("SQLITE_ERROR", "syntax")
+const sqliteSchema = makeSqlite("SQLITE_ERROR", "schema")
+
+/** The classification of a SQLite result code (and, for `SQLITE_ERROR`, what its message said). */
+export const sqlite = (code: string, reason: SqliteReason | undefined): Verdict => {
+  if (reason !== undefined && code === "SQLITE_ERROR") return reason === "syntax" ? sqliteSyntax : sqliteSchema
+  return sqliteTable.get(code) ?? makeSqlite(code, reason)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Programming defects
+// ---------------------------------------------------------------------------------------------
+
+const DEFECT_NAMES: ReadonlySet<string> = new Set([
+  "TypeError",
+  "ReferenceError",
+  "RangeError",
+  "SyntaxError",
+  "EvalError",
+  "URIError",
+  "AssertionError"
+])
+
+/** Node's codes for a call made wrongly: an argument of the wrong type or value, a missing one, ... */
+const DEFECT_CODE =
+  /^ERR_(?:INVALID_|MISSING_|OUT_OF_RANGE$|UNKNOWN_ENCODING$|UNKNOWN_SIGNAL$|METHOD_NOT_IMPLEMENTED$|HTTP_HEADERS_SENT$|STREAM_WRITE_AFTER_END$|STREAM_PUSH_AFTER_EOF$|STREAM_ALREADY_FINISHED$|ILLEGAL_CONSTRUCTOR$|BUFFER_OUT_OF_BOUNDS$|UNHANDLED_ERROR$|INCOMPATIBLE_OPTION_PAIR$|ASSERTION$|SOCKET_BAD_PORT$)/
+
+/** Whether a Node `ERR_*` code says the call itself was wrong. */
+export const isDefectCode = (code: string): boolean => DEFECT_CODE.test(code)
+
+/** JSON.parse's SyntaxError is about the data, not the code: its message names JSON. */
+const JSON_MESSAGE = /\bJSON\b/
+
+/** Whether a `SyntaxError` comes from `JSON.parse` (bad data, not a defect). */
+export const isJsonSyntaxError = (name: string, message: string | undefined): boolean =>
+  name === "SyntaxError" && message !== undefined && JSON_MESSAGE.test(message)
+
+/** Whether an error's class says the code is wrong (`TypeError: x is not a function`, ...). */
+export const isDefectName = (name: string): boolean => DEFECT_NAMES.has(name)
+
+const makeDefect = (key: string): Verdict =>
+  build("unknown", `defect.${key}`, `Programming error (${key})`, NOT_COUNTED_FINAL)
+
+const defectTable: ReadonlyMap<string, Verdict> = new Map([...DEFECT_NAMES].map((name) => [name, makeDefect(name)]))
+
+/**
+ * A programming defect: `unknown`, not retryable (it fails the same way again), not counted by a
+ * breaker (the dependency is not at fault). Keyed by the Node code when there is one.
+ */
+export const defect = (name: string, code: string | undefined): Verdict =>
+  code === undefined ? (defectTable.get(name) ?? makeDefect(name)) : makeDefect(code)
 
 // ---------------------------------------------------------------------------------------------
 // Aborts, timeouts, the runtime's own errors
@@ -466,3 +789,28 @@ export const retriesExhausted: Verdict = build(
   "Every attempt failed",
   NOT_RETRYABLE
 )
+
+// ---------------------------------------------------------------------------------------------
+// Data that does not decode
+// ---------------------------------------------------------------------------------------------
+
+/** The formats whose decoding failures are recognised. */
+export type DecodeFormat = "json"
+
+/** Data that does not decode (`JSON.parse` of HTML, an empty body): not retried, not counted. */
+export const decodeJson: Verdict = build("validation", "decode.json", "Malformed JSON", undefined)
+
+/** The classification of a decoding failure. */
+export const decode = (_format: DecodeFormat): Verdict => decodeJson
+
+/** The user-safe text of a decoding failure. */
+export const decodeText = (_format: DecodeFormat): string => "Malformed JSON"
+
+/** better-sqlite3's own errors that carry no code: their fixed message names them. */
+const sqliteMessages: ReadonlyMap<string, string> = new Map([
+  ["Cannot open database because the directory does not exist", "SQLITE_CANTOPEN"]
+])
+
+/** The SQLite code of one of better-sqlite3's code-less errors, by its exact message. */
+export const sqliteMessageCode = (message: string | undefined): string | undefined =>
+  message === undefined ? undefined : sqliteMessages.get(message)
