@@ -17,7 +17,7 @@ const benches: Record<
   },
   overhead: {
     describe:
-      "success-path cost of the pipeline vs tryPromise, naive Effect, cockatiel, opossum, p-retry (--runs N --only a,b)",
+      "cost of the pipeline on the built dist vs bare Effect loops, opossum, cockatiel, p-retry (--quick --rounds N --only a,b)",
     run: async (args) => (await import("./overhead.js")).run(args)
   },
   dlq: {

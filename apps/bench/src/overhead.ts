@@ -1,345 +1,242 @@
 /**
- * `pnpm bench overhead`: what protection costs on the success path, against a baseline run in the
- * same process, and against peers (cockatiel, opossum, p-retry).
+ * `pnpm bench overhead [--quick] [--rounds N] [--only a,b] [--out-dir DIR]`: what protection costs,
+ * measured on the built `dist/` of `@effect-resilience/core`, against bare Effect loops and the
+ * peers (opossum, cockatiel, p-retry), all in the same run.
  *
- * Each case runs in a fresh child process (`--child CASE`), several times; the parent reports the
- * median ns/op of the runs and the ratio to `tryPromise-loop`, and writes
- * `apps/bench/results/overhead.json` (`[{ case, nsPerOp, ratio }]`) plus the heap per call with
- * 10,000 calls in flight and the failure path (fail twice, then succeed, zero delay).
+ * Method (docs/overhead.md says why):
+ * - `packages/core` is built (`tsc -b`), and `overhead-child.ts` is bundled with esbuild without
+ *   `keepNames` and with every package external, so the children import core's `dist/` through
+ *   its `exports` (the `@effect-resilience/source` condition is removed from their `NODE_OPTIONS`).
+ * - Every case runs in a process of its own (so that one case's JIT state cannot slow or speed
+ *   another, the baseline included), with a time-based warm-up until steady state and several
+ *   samples; wall and CPU time per call are both recorded.
+ * - Rounds interleave the cases (the order rotates each round), so a change of load hits every
+ *   case alike; the table gives the median over the rounds' processes and the spread.
+ * - The machine's load average is printed before and after. Results go to a dated file
+ *   `apps/bench/results/overhead-<date>.json`, which git ignores: a result is a record of one run,
+ *   never the current truth.
  */
 import { execFileSync } from "node:child_process"
-import { mkdirSync, writeFileSync } from "node:fs"
+import { existsSync, mkdirSync, writeFileSync } from "node:fs"
+import { cpus, loadavg } from "node:os"
 import { dirname, join } from "node:path"
-import { fileURLToPath, pathToFileURL } from "node:url"
-import { NodeSdk } from "@effect/opentelemetry"
+import { fileURLToPath } from "node:url"
 import * as esbuild from "esbuild"
-import {
-  AggregationTemporality,
-  InMemoryMetricExporter,
-  PeriodicExportingMetricReader
-} from "@opentelemetry/sdk-metrics"
-import { BatchSpanProcessor, InMemorySpanExporter } from "@opentelemetry/sdk-trace-base"
-import * as Classification from "@effect-resilience/core/Classification"
-import * as Classifier from "@effect-resilience/core/Classifier"
-import * as CircuitBreaker from "@effect-resilience/core/CircuitBreaker"
-import * as Resilience from "@effect-resilience/core/Resilience"
-import type * as Strategy from "@effect-resilience/core/Strategy"
-import {
-  ConsecutiveBreaker,
-  circuitBreaker,
-  ExponentialBackoff,
-  handleAll,
-  retry,
-  TimeoutStrategy,
-  timeout,
-  wrap
-} from "cockatiel"
-import { Effect, Layer, ManagedRuntime, Schedule } from "effect"
-import Opossum from "opossum"
-import pRetry from "p-retry"
 import { median } from "./support.js"
 
 const here = dirname(fileURLToPath(import.meta.url))
-const resultsDir = join(here, "..", "results")
+const benchDir = join(here, "..")
+const root = join(benchDir, "..", "..")
+const childBundle = join(benchDir, "build", "overhead-child.mjs")
 
-const op = async () => 42
-
-/** Everything is transient for the failure-path cases (the op throws plain Errors). */
-const retryEverything = Classifier.layerFrom(() =>
-  Classification.make({ category: "unavailable", code: "bench.transient", message: "transient" })
-)
-
-const pipelinePolicy: Resilience.PolicyInput = {
-  operation: "bench",
-  attemptTimeout: "1 second",
-  retry: { maxAttempts: 4 },
-  bulkhead: { maxConcurrent: 10_000, maxQueue: 0 }
+/** What each case is compared with (the goals of docs/overhead.md). */
+const reference: Record<string, string> = {
+  "bare-succeed": "bare-tryPromise",
+  "pipeline-tryPromise": "bare-tryPromise",
+  "protect-timeout": "bare-tryPromise",
+  "protect-no-timeout": "bare-tryPromise",
+  "pipeline-runPromise": "opossum-fire",
+  "pipeline-runPromise-1000": "opossum-fire-1000",
+  cockatiel: "opossum-fire",
+  "p-retry": "opossum-fire",
+  "failure-effect-retry": "failure-p-retry",
+  "failure-pipeline-tryPromise": "failure-p-retry",
+  "failure-pipeline-runPromise": "failure-p-retry",
+  "failure-cockatiel": "failure-p-retry"
 }
 
-const otelLayer = NodeSdk.layer(() => ({
-  resource: { serviceName: "bench" },
-  spanProcessor: new BatchSpanProcessor(new InMemorySpanExporter()),
-  metricReader: new PeriodicExportingMetricReader({
-    exporter: new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE),
-    exportIntervalMillis: 60_000
-  })
-}))
-
-const loop = (n: number, body: () => Effect.Effect<unknown, unknown>) =>
-  Effect.gen(function* () {
-    for (let i = 0; i < n; i++) yield* body()
-  })
-
-/**
- * CPU time of this process (user + system) in nanoseconds. The machines here are shared and
- * noisy: wall time counts the time the process waited for a core, CPU time does not, and every
- * case is CPU-bound (the operations resolve at once).
- */
-const cpuNanos = () => {
-  const u = process.cpuUsage()
-  return (u.user + u.system) * 1000
+/** The goals of issue 10: at most this ratio to the reference. */
+const goals: Record<string, number> = {
+  "pipeline-tryPromise": 2,
+  "protect-timeout": 3,
+  "protect-no-timeout": 1.5,
+  "pipeline-runPromise": 1.5,
+  "pipeline-runPromise-1000": 2,
+  "failure-pipeline-runPromise": 1
 }
 
-const timeLoop = (n: number, body: () => Effect.Effect<unknown, unknown>) =>
-  Effect.gen(function* () {
-    yield* loop(Math.min(n, 5_000), body) // warm-up
-    const t0 = cpuNanos()
-    yield* loop(n, body)
-    return (cpuNanos() - t0) / n
-  })
-
-const timeAsync = async (n: number, body: () => Promise<unknown>) => {
-  for (let i = 0; i < Math.min(n, 5_000); i++) await body()
-  const t0 = cpuNanos()
-  for (let i = 0; i < n; i++) await body()
-  return (cpuNanos() - t0) / n
+interface Options {
+  readonly quick: boolean
+  readonly rounds: number
+  readonly heapRounds: number
+  readonly only: ReadonlyArray<string> | undefined
+  readonly outDir: string
+  readonly child: ReadonlyArray<string>
 }
 
-/** Fails twice, then succeeds: a new one per call. */
-const flaky = () => {
-  let calls = 0
-  return async () => {
-    calls += 1
-    if (calls <= 2) throw new Error("transient")
-    return 42
+const parse = (args: ReadonlyArray<string>): Options => {
+  const quick = args.includes("--quick")
+  let rounds = quick ? 1 : 5
+  let only: ReadonlyArray<string> | undefined
+  let outDir = join(benchDir, "results")
+  for (let i = 0; i < args.length; i++) {
+    const flag = args[i]
+    const value = args[i + 1]
+    if (flag === "--quick") continue
+    if (flag === "--rounds" && Number.isInteger(Number(value)) && Number(value) > 0) rounds = Number(value)
+    else if (flag === "--only" && value !== undefined) only = value.split(",")
+    else if (flag === "--out-dir" && value !== undefined) outDir = value
+    else throw new Error(`unknown or bad flag: ${flag} ${value ?? ""}`)
+    i++
   }
+  const child = quick
+    ? ["--warmup-ms", "100", "--sample-ms", "20", "--samples", "3"]
+    : ["--warmup-ms", "1000", "--sample-ms", "100", "--samples", "8"]
+  return { quick, rounds, heapRounds: quick ? 1 : 3, only, outDir, child }
 }
 
-const N = 20_000
-
-const cases: Record<string, () => Promise<number>> = {
-  "tryPromise-loop": () => Effect.runPromise(timeLoop(N, () => Effect.tryPromise(op))),
-  "naive-effect-loop": () => {
-    const schedule = Schedule.exponential("100 millis").pipe(Schedule.jittered, Schedule.intersect(Schedule.recurs(3)))
-    return Effect.runPromise(
-      timeLoop(N, () => Effect.tryPromise(op).pipe(Effect.retry(schedule), Effect.timeout("1 second")))
-    )
-  },
-  "pipeline-loop": () =>
-    Effect.runPromise(
-      Effect.gen(function* () {
-        const pipeline = yield* Resilience.make(pipelinePolicy)
-        return yield* timeLoop(N, () => pipeline.tryPromise(op))
-      }).pipe(Effect.scoped, Effect.provide(Classifier.layer))
-    ),
-  "pipeline-loop-effect": () =>
-    Effect.runPromise(
-      Effect.gen(function* () {
-        const pipeline = yield* Resilience.make(pipelinePolicy)
-        return yield* timeLoop(N, () => pipeline.protect(Effect.tryPromise(op)))
-      }).pipe(Effect.scoped, Effect.provide(Classifier.layer))
-    ),
-  "pipeline-loop-otel": () =>
-    Effect.runPromise(
-      Effect.gen(function* () {
-        const pipeline = yield* Resilience.make(pipelinePolicy)
-        return yield* timeLoop(N, () => pipeline.tryPromise(op))
-      }).pipe(Effect.scoped, Effect.provide(Layer.merge(Classifier.layer, otelLayer)))
-    ),
-  "withSpan-loop-otel": () =>
-    Effect.runPromise(
-      timeLoop(N, () => Effect.withSpan(Effect.tryPromise(op), "span")).pipe(Effect.provide(otelLayer))
-    ),
-  "pipeline-promise": async () => {
-    const runtime = ManagedRuntime.make(Classifier.layer)
-    const pipeline = await runtime.runPromise(Resilience.make(pipelinePolicy).pipe(Effect.scoped))
-    const ns = await timeAsync(N, () => pipeline.runPromise(op))
-    await runtime.dispose()
-    return ns
-  },
-  cockatiel: () => {
-    const policy = wrap(
-      retry(handleAll, { maxAttempts: 3, backoff: new ExponentialBackoff() }),
-      circuitBreaker(handleAll, { halfOpenAfter: 10_000, breaker: new ConsecutiveBreaker(5) }),
-      timeout(1000, TimeoutStrategy.Aggressive)
-    )
-    return timeAsync(N, () => policy.execute(op))
-  },
-  opossum: () => {
-    const breaker = new Opossum(op, { timeout: 1000 })
-    return timeAsync(N, () => breaker.fire())
-  },
-  "p-retry": () => timeAsync(N, () => pRetry(op, { retries: 3 })),
-  "succeed-loop": () => {
-    const succeed = Effect.succeed(42)
-    return Effect.runPromise(timeLoop(N * 5, () => succeed))
-  },
-  // the breaker's decision as the pipeline makes it: ask, then record the success
-  "breaker-loop": () =>
-    Effect.runPromise(
-      Effect.gen(function* () {
-        const breaker = yield* CircuitBreaker.make({ name: "bench" })
-        const succeed = Effect.succeed(42)
-        // the pipeline reads the clock for its latency metric anyway; the breaker adds no read of its own
-        const now = Date.now()
-        const success: Strategy.Outcome = { _tag: "Success" }
-        return yield* timeLoop(N * 5, () => {
-          const ticket = breaker.admit(now, Math.random)
-          if (ticket._tag === "Admitted") ticket.settle(success, 0, now)
-          return succeed
-        })
-      }).pipe(Effect.scoped)
-    ),
-  "failure-tryPromise-naive": () => {
-    const schedule = Schedule.intersect(Schedule.forever, Schedule.recurs(3))
-    return Effect.runPromise(
-      timeLoop(N / 4, () => {
-        const f = flaky()
-        return Effect.tryPromise(f).pipe(Effect.retry(schedule), Effect.timeout("1 second"))
-      })
-    )
-  },
-  "failure-pipeline-loop": () =>
-    Effect.runPromise(
-      Effect.gen(function* () {
-        const pipeline = yield* Resilience.make({
-          ...pipelinePolicy,
-          retry: { maxAttempts: 4, initialDelay: 0, throttledInitialDelay: 0, jitter: "none" },
-          breaker: { policy: { _tag: "ConsecutiveFailures", threshold: 1_000_000 } }
-        })
-        return yield* timeLoop(N / 4, () => pipeline.tryPromise(flaky()))
-      }).pipe(Effect.scoped, Effect.provide(retryEverything))
-    ),
-  "failure-cockatiel": () => {
-    const policy = wrap(
-      retry(handleAll, { maxAttempts: 3, backoff: new ExponentialBackoff({ initialDelay: 0, maxDelay: 0 }) }),
-      circuitBreaker(handleAll, { halfOpenAfter: 10_000, breaker: new ConsecutiveBreaker(1_000_000) }),
-      timeout(1000, TimeoutStrategy.Aggressive)
-    )
-    return timeAsync(N / 4, () => policy.execute(flaky()))
+/** Builds core's dist (incrementally; from scratch when it is missing) and bundles the child. */
+const build = async () => {
+  const tsc = join(root, "node_modules", ".bin", "tsc")
+  const project = join(root, "packages", "core", "tsconfig.build.json")
+  if (!existsSync(join(root, "packages", "core", "dist", "index.js"))) {
+    // tsc -b trusts its build info: without dist it must not think it is up to date
+    execFileSync("rm", ["-f", join(root, "packages", "core", "build", "tsbuildinfo.build")])
   }
-}
-
-/** Bytes of heap per call with 10,000 calls in flight (needs --expose-gc). */
-const heapCases: Record<string, () => Promise<number>> = {
-  "heap-tryPromise": () => heapInFlight((gate) => Effect.runFork(Effect.tryPromise(() => gate))),
-  "heap-pipeline": async () => {
-    const runtime = ManagedRuntime.make(Classifier.layer)
-    const pipeline = await runtime.runPromise(Resilience.make(pipelinePolicy).pipe(Effect.scoped))
-    const bytes = await heapInFlight((gate) => runtime.runFork(pipeline.tryPromise(() => gate)))
-    await runtime.dispose()
-    return bytes
-  }
-}
-
-const heapInFlight = async (start: (gate: Promise<number>) => unknown): Promise<number> => {
-  const gc = globalThis.gc
-  if (gc === undefined) throw new Error("run with --expose-gc")
-  const inFlight = 10_000
-  let open: (n: number) => void = () => {}
-  const gate = new Promise<number>((resolve) => {
-    open = resolve
-  })
-  gc()
-  const before = process.memoryUsage().heapUsed
-  const handles: Array<unknown> = []
-  for (let i = 0; i < inFlight; i++) handles.push(start(gate))
-  await new Promise((r) => setTimeout(r, 10))
-  gc()
-  const after = process.memoryUsage().heapUsed
-  open(42)
-  await new Promise((r) => setTimeout(r, 50))
-  return (after - before) / inFlight
-}
-
-/**
- * The children run a bundle made by esbuild, as a service would ship: `tsx` compiles with
- * `keepNames`, which wraps every closure made per call in a `__name` call and so taxes this
- * project's TypeScript (but not Effect's compiled JavaScript) on every call.
- */
-const bundle = join(here, "..", "build", "bench.mjs")
-
-const build = () =>
-  esbuild.build({
-    entryPoints: [join(here, "overhead.ts")],
+  execFileSync(tsc, ["-b", project], { stdio: "inherit" })
+  await esbuild.build({
+    entryPoints: [join(here, "overhead-child.ts")],
     bundle: true,
+    packages: "external",
     platform: "node",
     format: "esm",
     target: "node20",
-    outfile: bundle,
-    logLevel: "warning",
-    // the workspace's packages resolve to their sources (see the exports of packages/*/package.json)
-    conditions: ["@effect-resilience/source"],
-    // npm packages load from node_modules; only the workspace's TypeScript is bundled
-    plugins: [
-      {
-        name: "external-npm",
-        setup(b) {
-          b.onResolve({ filter: /^[^./]/ }, (args) =>
-            args.path.startsWith("@effect-resilience/") ? undefined : { path: args.path, external: true }
-          )
-        }
-      }
-    ]
+    outfile: childBundle,
+    logLevel: "warning"
   })
+}
 
-const runChild = (name: string): number => {
-  const out = execFileSync(process.execPath, ["--expose-gc", bundle, "--child", name], {
+/** The children's environment: without the condition that resolves our packages to sources. */
+const childEnv = (): NodeJS.ProcessEnv => {
+  const nodeOptions = (process.env.NODE_OPTIONS ?? "")
+    .split(/\s+/)
+    .filter((o) => o !== "" && !o.includes("@effect-resilience/source"))
+    .join(" ")
+  return { ...process.env, NODE_OPTIONS: nodeOptions }
+}
+
+const runChild = (args: ReadonlyArray<string>): Record<string, unknown> => {
+  const out = execFileSync(process.execPath, ["--expose-gc", childBundle, ...args], {
     encoding: "utf8",
-    cwd: join(here, ".."),
+    cwd: benchDir,
+    env: childEnv(),
     stdio: ["ignore", "pipe", "inherit"]
   })
-  const last = out.trim().split("\n").pop() ?? ""
-  return Number(JSON.parse(last).value)
+  return JSON.parse(out.trim().split("\n").pop() ?? "{}")
 }
+
+interface SpeedSample {
+  readonly wallNs: number
+  readonly cpuNs: number
+  readonly steady: boolean
+}
+
+const load = () =>
+  loadavg()
+    .map((l) => l.toFixed(2))
+    .join(" ")
+
+const fmt = (n: number) => Math.round(n).toLocaleString("en")
+const ratio = (a: number, b: number | undefined) => (b === undefined || b === 0 ? "" : (a / b).toFixed(2))
 
 export const run = async (args: ReadonlyArray<string>): Promise<void> => {
-  if (args[0] === "--child") {
-    const name = args[1] ?? ""
-    const f = cases[name] ?? heapCases[name]
-    if (f === undefined) throw new Error(`unknown case ${name}`)
-    const value = await f()
-    process.stdout.write(`${JSON.stringify({ case: name, value })}\n`)
-    process.exit(0)
-  }
-  const runsArg = args.indexOf("--runs")
-  const runs = runsArg >= 0 ? Number(args[runsArg + 1]) : 5
-  const only = args.indexOf("--only") >= 0 ? (args[args.indexOf("--only") + 1] ?? "").split(",") : undefined
-  const names = Object.keys(cases).filter((n) => only === undefined || only.includes(n))
+  const options = parse(args)
+  const started = new Date()
+  const loadBefore = load()
   await build()
-  const samples = new Map<string, Array<number>>()
-  for (let r = 0; r < runs; r++) {
-    for (const name of names) {
-      const v = runChild(name)
-      samples.set(name, [...(samples.get(name) ?? []), v])
-      process.stderr.write(`run ${r + 1}/${runs} ${name}: ${v.toFixed(0)} ns/op\n`)
-    }
-  }
-  const medians = new Map(Array.from(samples, ([k, v]) => [k, median(v)] as const))
-  const base = medians.get("tryPromise-loop")
-  const rows: Array<{ case: string; nsPerOp: number; ratio?: number; runs: number }> = []
-  for (const [name, ns] of medians) {
-    rows.push({
-      case: name,
-      nsPerOp: Math.round(ns),
-      ...(base === undefined ? {} : { ratio: Number((ns / base).toFixed(2)) }),
-      runs
-    })
-  }
-  const succeed = medians.get("succeed-loop")
-  const breaker = medians.get("breaker-loop")
-  if (succeed !== undefined && breaker !== undefined) {
-    rows.push({ case: "breaker-decision", nsPerOp: Math.round(breaker - succeed), runs })
-  }
-  const heap: Array<{ case: string; bytesPerCall: number }> = []
-  if (only === undefined || only.includes("heap")) {
-    for (const name of Object.keys(heapCases)) {
-      const values = Array.from({ length: 3 }, () => runChild(name))
-      heap.push({ case: name, bytesPerCall: Math.round(median(values)) })
-    }
-  }
-  mkdirSync(resultsDir, { recursive: true })
-  writeFileSync(join(resultsDir, "overhead.json"), `${JSON.stringify([...rows, ...heap], null, 2)}\n`)
-  const lines = [
-    "| case | ns/op (median) | x tryPromise-loop |",
-    "|---|---:|---:|",
-    ...rows.map((r) => `| ${r.case} | ${r.nsPerOp.toLocaleString("en")} | ${r.ratio ?? ""} |`),
-    ...heap.map((h) => `| ${h.case} (bytes per call, 10,000 in flight) | ${h.bytesPerCall.toLocaleString("en")} | |`)
-  ]
-  process.stdout.write(`${lines.join("\n")}\n\nwrote ${join(resultsDir, "overhead.json")}\n`)
-}
+  const list = runChild(["--list"]) as { speed: Array<string>; heap: Array<string> }
+  const selected = (names: ReadonlyArray<string>) =>
+    names.filter((n) => options.only === undefined || options.only.includes(n))
+  const speedNames = selected(list.speed)
+  const heapNames = selected(list.heap)
+  const cpu = cpus()
+  process.stderr.write(
+    `node ${process.version}, ${cpu.length} x ${cpu[0]?.model ?? "?"}; load average (1, 5, 15 min) before: ${loadBefore}\n`
+  )
 
-// The bundled children start here (`node build/bench.mjs --child CASE`).
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  await run(process.argv.slice(2))
+  const samples = new Map<string, Array<SpeedSample>>(speedNames.map((n) => [n, []]))
+  for (let r = 0; r < options.rounds; r++) {
+    const order = speedNames.map((_, i) => speedNames[(i + r) % speedNames.length] as string)
+    for (const name of order) {
+      const s = runChild(["--case", name, ...options.child]) as unknown as SpeedSample
+      samples.get(name)?.push(s)
+      process.stderr.write(
+        `round ${r + 1}/${options.rounds} ${name}: wall ${fmt(s.wallNs)} ns, cpu ${fmt(s.cpuNs)} ns${s.steady ? "" : " (not steady)"} [load ${load()}]\n`
+      )
+    }
+  }
+  const heapSamples = new Map<string, Array<number>>(heapNames.map((n) => [n, []]))
+  for (let r = 0; r < options.heapRounds; r++) {
+    for (const name of heapNames) {
+      const { bytesPerCall } = runChild(["--case", name]) as { bytesPerCall: number }
+      heapSamples.get(name)?.push(bytesPerCall)
+    }
+  }
+  const loadAfter = load()
+
+  const rows = speedNames.map((name) => {
+    const xs = samples.get(name) ?? []
+    const walls = xs.map((s) => s.wallNs)
+    return {
+      case: name,
+      wallNs: median(walls),
+      cpuNs: median(xs.map((s) => s.cpuNs)),
+      wallMin: Math.min(...walls),
+      wallMax: Math.max(...walls),
+      unsteady: xs.filter((s) => !s.steady).length,
+      processes: xs.length
+    }
+  })
+  const byName = new Map(rows.map((r) => [r.case, r]))
+  const heap = heapNames.map((name) => ({ case: name, bytesPerCall: median(heapSamples.get(name) ?? []) }))
+
+  const table = [
+    "| case | wall ns/call | cpu ns/call | vs | x (wall) | x (cpu) | goal | wall spread | processes |",
+    "|---|---:|---:|---|---:|---:|---:|---:|---:|",
+    ...rows.map((r) => {
+      const ref = reference[r.case]
+      const base = ref === undefined ? undefined : byName.get(ref)
+      const goal = goals[r.case]
+      return `| ${r.case} | ${fmt(r.wallNs)} | ${fmt(r.cpuNs)} | ${ref ?? ""} | ${ratio(r.wallNs, base?.wallNs)} | ${ratio(
+        r.cpuNs,
+        base?.cpuNs
+      )} | ${goal === undefined ? "" : `<= ${goal}`} | ${fmt(r.wallMin)}-${fmt(r.wallMax)} | ${r.processes}${
+        r.unsteady > 0 ? ` (${r.unsteady} not steady)` : ""
+      } |`
+    })
+  ]
+  const bareHeap = heap.find((h) => h.case === "heap-bare-tryPromise")?.bytesPerCall
+  const heapTable = [
+    "| heap, 10,000 calls in flight | bytes/call | over bare tryPromise |",
+    "|---|---:|---:|",
+    ...heap.map(
+      (h) => `| ${h.case} | ${fmt(h.bytesPerCall)} | ${bareHeap === undefined ? "" : fmt(h.bytesPerCall - bareHeap)} |`
+    )
+  ]
+  const meta = {
+    date: started.toISOString(),
+    node: process.version,
+    cpus: `${cpu.length} x ${cpu[0]?.model ?? "?"}`,
+    loadBefore,
+    loadAfter,
+    quick: options.quick,
+    rounds: options.rounds,
+    childSettings: options.child.join(" ")
+  }
+  mkdirSync(options.outDir, { recursive: true })
+  const file = join(options.outDir, `overhead-${started.toISOString().replace(/[:.]/g, "-")}.json`)
+  writeFileSync(file, `${JSON.stringify({ meta, rows, heap }, null, 2)}\n`)
+  process.stdout.write(
+    [
+      `${meta.date}, node ${meta.node}, ${meta.cpus}; load average before ${loadBefore}, after ${loadAfter}`,
+      `${options.rounds} process(es) per case${options.quick ? " (--quick: a smoke run, not a measurement)" : ""}; medians over processes`,
+      "",
+      ...table,
+      "",
+      ...heapTable,
+      "",
+      `wrote ${file}`,
+      ""
+    ].join("\n")
+  )
 }
