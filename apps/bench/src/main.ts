@@ -32,6 +32,11 @@ const benches: Record<
   breaker: {
     describe: "ns/op the circuit breaker adds (sync core and protect) to Effect.succeed in a loop (--runs N)",
     run: async (args) => (await import("./breaker.js")).run(args)
+  },
+  overload: {
+    describe:
+      "retry storms and recovery: a seeded simulation of Bronson's scenario, then real processes (--seed N --no-real)",
+    run: async (args) => (await import("./overload/main.js")).run(args)
   }
 }
 
