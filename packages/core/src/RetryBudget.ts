@@ -11,13 +11,14 @@
  * @since 0.1.0
  */
 import * as Context from "effect/Context"
-import type * as Effect from "effect/Effect"
+import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as ParseResult from "effect/ParseResult"
 import type * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import type { Classification } from "./Classification.js"
 import type { RetryBudgetExhausted } from "./Errors.js"
+import type * as core from "./internal/retryBudget/core.js"
 import * as schema from "./internal/retryBudget/schema.js"
 import * as internal from "./internal/retryBudget/service.js"
 
@@ -173,7 +174,8 @@ export const RetryBudget: Context.Tag<RetryBudget, RetryBudget> = Context.Generi
 )
 
 /**
- * Creates a budget, on the Clock in context. A config that does not decode fails with the
+ * Creates a budget, on the Clock in context, its state in the {@link RetryBudgetStore} in context
+ * (memory by default). A config that does not decode fails with the
  * `ParseError` (which names the field and the reason).
  *
  * @example
@@ -195,7 +197,7 @@ export const RetryBudget: Context.Tag<RetryBudget, RetryBudget> = Context.Generi
  * @category constructors
  */
 export const make = (config: ConfigInput = {}): Effect.Effect<RetryBudget, ParseResult.ParseError, Scope.Scope> =>
-  internal.make(config)
+  Effect.flatMap(RetryBudgetStore, (store) => internal.make(config, store))
 
 /**
  * Provides one budget, shared by everything under the Layer.
@@ -212,6 +214,110 @@ export const make = (config: ConfigInput = {}): Effect.Effect<RetryBudget, Parse
  */
 export const layer = (config: ConfigInput = {}): Layer.Layer<RetryBudget, ParseResult.ParseError> =>
   Layer.scoped(RetryBudget, make(config))
+
+// ---------------------------------------------------------------------------------------------
+// Store
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * One budget's state in a store: the synchronous decisions of a budget (`tryWithdraw` runs before
+ * every retry, `onSuccess` after every success; classifications are seen as plain data). A store
+ * backed by a remote service answers from a local allowance and settles with the remote side in
+ * the background.
+ *
+ * @example
+ * ```ts
+ * import type { RetryBudget } from "@effect-resilience/core"
+ *
+ * // a handle that never pays (to switch retries off)
+ * const closed: RetryBudget.StoreHandle = {
+ *   onRequest: () => {},
+ *   costOf: () => 1,
+ *   tryWithdraw: () => false,
+ *   onSuccess: () => {},
+ *   available: () => 0,
+ *   reset: () => {}
+ * }
+ * ```
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface StoreHandle extends core.BudgetCore {}
+
+/**
+ * The service of {@link RetryBudgetStore}: the state of the budget a decoded config describes, for
+ * the lifetime of the scope.
+ *
+ * @example
+ * ```ts
+ * import { RetryBudget } from "@effect-resilience/core"
+ * import { Effect, Schema } from "effect"
+ *
+ * const handle = Effect.flatMap(RetryBudget.RetryBudgetStore, (store) =>
+ *   store.attach(Schema.decodeUnknownSync(RetryBudget.Config)({ name: "s3" }))
+ * )
+ * ```
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface RetryBudgetStoreService {
+  readonly attach: (config: Config) => Effect.Effect<StoreHandle, never, Scope.Scope>
+}
+
+/**
+ * Where budgets keep their state. A `Context.Reference`: without a store in context, each budget
+ * keeps its own in memory.
+ *
+ * @example
+ * ```ts
+ * import { RetryBudget } from "@effect-resilience/core"
+ * import { Effect } from "effect"
+ *
+ * const inMemory = Effect.map(RetryBudget.RetryBudgetStore, (store) => store === RetryBudget.storeMemory)
+ * ```
+ *
+ * @since 0.2.0
+ * @category services
+ */
+export class RetryBudgetStore extends Context.Reference<RetryBudgetStore>()(
+  "@effect-resilience/core/RetryBudgetStore",
+  { defaultValue: (): RetryBudgetStoreService => internal.memoryStore }
+) {}
+
+/**
+ * The in-memory store as a value (also the default): every budget gets its own state. A store
+ * shared by a fleet keeps its fallback in it.
+ *
+ * @example
+ * ```ts
+ * import { RetryBudget } from "@effect-resilience/core"
+ * import { Effect, Schema } from "effect"
+ *
+ * const local = Effect.scoped(RetryBudget.storeMemory.attach(Schema.decodeUnknownSync(RetryBudget.Config)({})))
+ * ```
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const storeMemory: RetryBudgetStoreService = internal.memoryStore
+
+/**
+ * The in-memory store as a Layer.
+ *
+ * @example
+ * ```ts
+ * import { RetryBudget } from "@effect-resilience/core"
+ * import { Layer } from "effect"
+ *
+ * const Budget = RetryBudget.layer({ name: "s3" }).pipe(Layer.provide(RetryBudget.layerStoreMemory))
+ * ```
+ *
+ * @since 0.2.0
+ * @category layers
+ */
+export const layerStoreMemory: Layer.Layer<RetryBudgetStore> = Layer.succeed(RetryBudgetStore, internal.memoryStore)
 
 /**
  * The registry's service: the budget named `name`, built from `config` (whose own `name`, if any,
@@ -236,6 +342,8 @@ export interface RegistryService {
   ) => Effect.Effect<RetryBudget, ParseResult.ParseError, Scope.Scope>
 }
 
+const unshared: RegistryService = internal.unshared((config) => make(config))
+
 /**
  * Where pipelines get their retry budget by name. A `Context.Reference`: without
  * {@link layerRegistry}, nothing is shared and nothing is held (each `get` makes a new budget);
@@ -258,11 +366,12 @@ export interface RegistryService {
  * @category services
  */
 export class Registry extends Context.Reference<Registry>()("@effect-resilience/core/RetryBudget/Registry", {
-  defaultValue: (): RegistryService => internal.unshared
+  defaultValue: (): RegistryService => unshared
 }) {}
 
 /**
- * A {@link Registry} that shares one budget per name for as long as the Layer lives.
+ * A {@link Registry} that shares one budget per name for as long as the Layer lives, their state in
+ * the {@link RetryBudgetStore} in context when the Layer is built.
  *
  * @example
  * ```ts
@@ -275,7 +384,10 @@ export class Registry extends Context.Reference<Registry>()("@effect-resilience/
  * @since 0.2.0
  * @category layers
  */
-export const layerRegistry: Layer.Layer<Registry> = Layer.effect(Registry, internal.makeShared)
+export const layerRegistry: Layer.Layer<Registry> = Layer.scoped(
+  Registry,
+  Effect.flatMap(RetryBudgetStore, internal.makeShared)
+)
 
 /**
  * A budget that always pays: for policies that opt out of budgeting.

@@ -8,10 +8,10 @@ import type * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import type * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
-import type * as Scope from "effect/Scope"
+import * as Scope from "effect/Scope"
 import { RetryBudgetExhausted } from "../../Errors.js"
 import * as Events from "../../Events.js"
-import type { Config, ConfigInput, RegistryService, RetryBudget } from "../../RetryBudget.js"
+import type { Config, ConfigInput, RegistryService, RetryBudget, RetryBudgetStoreService } from "../../RetryBudget.js"
 import * as core from "./core.js"
 import * as RetryBudgetSchema from "./schema.js"
 
@@ -39,49 +39,72 @@ export const bind = (name: string, budget: core.BudgetCore, clock: Clock.Clock |
   }
 }
 
-/** A budget from a decoded config; the ratio budget reads `clock`. */
-export const fromConfig = (config: Config, clock: Clock.Clock): RetryBudget =>
+/** A fresh in-memory decision core for a decoded config. */
+export const coreOf = (config: Config): core.BudgetCore =>
   config.mode === "ratio"
-    ? bind(
-        config.name,
-        new core.RatioBudget({
-          ratio: config.ratio,
-          windowMillis: RetryBudgetSchema.millis(config.window),
-          buckets: config.buckets,
-          minRetriesPerSecond: config.minRetriesPerSecond
-        }),
-        clock
-      )
-    : bind(config.name, new core.TokenBucket(config), undefined)
+    ? new core.RatioBudget({
+        ratio: config.ratio,
+        windowMillis: RetryBudgetSchema.millis(config.window),
+        buckets: config.buckets,
+        minRetriesPerSecond: config.minRetriesPerSecond
+      })
+    : new core.TokenBucket(config)
 
-/** Decodes a config (the ParseError names the path) and builds the budget on the Clock in context. */
-export const make = (input: ConfigInput): Effect.Effect<RetryBudget, ParseResult.ParseError, Scope.Scope> =>
-  Effect.flatMap(Schema.decodeUnknown(RetryBudgetSchema.Config)(input), (config) =>
-    Effect.clockWith((clock) => Effect.succeed(fromConfig(config, clock)))
-  )
-
-/** The default registry: shares nothing, holds nothing; every `get` makes a new budget. */
-export const unshared: RegistryService = {
-  get: (name, config) => make({ ...config, name })
+/** The in-memory store: every budget gets its own core. Holds nothing itself. */
+export const memoryStore: RetryBudgetStoreService = {
+  attach: (config) => Effect.sync(() => coreOf(config))
 }
 
-/** A registry that shares one budget per name; the first config given for a name wins. */
-export const makeShared: Effect.Effect<RegistryService> = Effect.sync(() => {
-  const budgets = new Map<string, RetryBudget>()
-  return {
-    get: (name, config) =>
-      Effect.flatMap(Schema.decodeUnknown(RetryBudgetSchema.Config)({ ...config, name }), (decoded) =>
-        Effect.clockWith((clock) =>
-          Effect.sync(() => {
+/** A budget for a decoded config, its state in `store`; the ratio budget (and a remote store) read the clock. */
+export const makeWith = (
+  config: Config,
+  store: RetryBudgetStoreService
+): Effect.Effect<RetryBudget, never, Scope.Scope> =>
+  Effect.flatMap(store.attach(config), (handle) =>
+    Effect.clockWith((clock) =>
+      Effect.succeed(bind(config.name, handle, store === memoryStore && config.mode !== "ratio" ? undefined : clock))
+    )
+  )
+
+/** Decodes a config (the ParseError names the path) and builds the budget in `store`, on the Clock in context. */
+export const make = (
+  input: ConfigInput,
+  store: RetryBudgetStoreService
+): Effect.Effect<RetryBudget, ParseResult.ParseError, Scope.Scope> =>
+  Effect.flatMap(Schema.decodeUnknown(RetryBudgetSchema.Config)(input), (config) => makeWith(config, store))
+
+/** The default registry: shares nothing, holds nothing; every `get` makes a new budget. */
+export const unshared = (
+  makeBudget: (input: ConfigInput) => Effect.Effect<RetryBudget, ParseResult.ParseError, Scope.Scope>
+): RegistryService => ({
+  get: (name, config) => makeBudget({ ...config, name })
+})
+
+/** A registry that shares one budget per name, held in the current scope; the first config given for a name wins. */
+export const makeShared = (store: RetryBudgetStoreService): Effect.Effect<RegistryService, never, Scope.Scope> =>
+  Effect.gen(function* () {
+    const scope = yield* Effect.scope
+    const lock = yield* Effect.makeSemaphore(1)
+    const budgets = new Map<string, RetryBudget>()
+    return {
+      get: (name, config) =>
+        Effect.flatMap(Schema.decodeUnknown(RetryBudgetSchema.Config)({ ...config, name }), (decoded) =>
+          Effect.suspend(() => {
             const existing = budgets.get(name)
-            if (existing !== undefined) return existing
-            const budget = fromConfig(decoded, clock)
-            budgets.set(name, budget)
-            return budget
+            if (existing !== undefined) return Effect.succeed(existing)
+            return lock.withPermits(1)(
+              Effect.suspend(() => {
+                const again = budgets.get(name)
+                if (again !== undefined) return Effect.succeed(again)
+                return makeWith(decoded, store).pipe(
+                  Scope.extend(scope),
+                  Effect.tap((budget) => Effect.sync(() => budgets.set(name, budget)))
+                )
+              })
+            )
           })
         )
-      )
-  }
-})
+    }
+  })
 
 export const unlimited: RetryBudget = bind("unlimited", core.unlimited, undefined)
