@@ -441,7 +441,10 @@ export type Handler<E, R> = (entry: Entry) => Effect.Effect<unknown, E, R>
 
 /**
  * Options of a replay: `operator` is recorded in the notes; `limit` caps the entries handled;
- * `chunk` is how many entries one claim takes (default 16).
+ * `chunk` is how many entries one claim takes (default 64). The outcomes of a claim are written
+ * together once its entries were handled: a replay whose process dies part-way leaves that claim's
+ * entries `replaying` until the lease returns them to pending, and the next replay handles them
+ * again (handlers must be idempotent, as for any delivery that may repeat).
  *
  * @example
  * ```ts
@@ -509,6 +512,13 @@ export class DeadLetterQueueStore extends Context.Tag("@effect-resilience/durabl
     ) => Effect.Effect<ReadonlyArray<Entry>, DeadLetterStoreError>
     /** Replaces the entry when its stored version is `expectedVersion`; false when it is not. */
     readonly update: (entry: Entry, expectedVersion: number) => Effect.Effect<boolean, DeadLetterStoreError>
+    /**
+     * `update` of each entry, in one write (one transaction); the result says, for each in order,
+     * whether it was replaced. An empty list does nothing.
+     */
+    readonly updateAll: (
+      updates: ReadonlyArray<{ readonly entry: Entry; readonly expectedVersion: number }>
+    ) => Effect.Effect<ReadonlyArray<boolean>, DeadLetterStoreError>
     /** Deletes entries with one of `statuses` last updated before `beforeMillis`; returns how many. */
     readonly purge: (
       beforeMillis: number,

@@ -1,7 +1,9 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
 import * as Ref from "effect/Ref"
+import * as TestClock from "effect/TestClock"
 import * as Classification from "@effect-resilience/core/Classification"
 import * as Classifier from "@effect-resilience/core/Classifier"
 import * as DeadLetterQueue from "../src/DeadLetterQueue.js"
@@ -37,6 +39,82 @@ describe("DeadLetterQueue (memory)", () => {
       expect(ra.resolved.length + rb.resolved.length).toBe(50)
       expect(ra.resolved.length).toBeGreaterThan(0)
       expect(rb.resolved.length).toBeGreaterThan(0)
+    }).pipe(Effect.provide(Classifier.layer))
+  )
+})
+
+describe("DeadLetterQueue group commit", () => {
+  it.effect("adds arriving while a write is under way share the next write; each returns once durable", () =>
+    Effect.gen(function* () {
+      const store = yield* DeadLetterQueue.makeStoreMemory
+      const writes = yield* Ref.make<ReadonlyArray<number>>([])
+      const slow: DeadLetterQueue.DeadLetterQueueStore["Type"] = {
+        ...store,
+        insertAll: (entries) =>
+          Effect.zipRight(
+            Effect.zipRight(
+              Ref.update(writes, (w) => [...w, entries.length]),
+              Effect.sleep(Duration.millis(10))
+            ),
+            store.insertAll(entries)
+          )
+      }
+      const dlq = yield* DeadLetterQueue.make().pipe(Effect.provideService(DeadLetterQueue.DeadLetterQueueStore, slow))
+      const failure = DeadLetterQueue.failureOf(
+        new Error("x"),
+        Classification.make({ category: "network", code: "t", message: "t" }),
+        []
+      )
+      const fiber = yield* Effect.fork(
+        Effect.forEach(
+          Array.from({ length: 30 }, (_, i) => i),
+          (i) =>
+            Effect.flatMap(dlq.add({ queue: "q", payload: { i }, failure }), (entry) =>
+              // returned only once stored
+              Effect.map(store.get(entry.id), (read) => read._tag === "Some")
+            ),
+          { concurrency: "unbounded" }
+        )
+      )
+      yield* TestClock.adjust(Duration.millis(10))
+      yield* TestClock.adjust(Duration.millis(10))
+      const stored = yield* Fiber.join(fiber)
+      expect(stored.every((s) => s)).toBe(true)
+      // the first add writes alone; the 29 that queued behind it share one write
+      expect(yield* Ref.get(writes)).toEqual([1, 29])
+    }).pipe(Effect.provide(Classifier.layer))
+  )
+
+  it.effect("one caller's failing entries do not fail the others sharing its write", () =>
+    Effect.gen(function* () {
+      const store = yield* DeadLetterQueue.makeStoreMemory
+      const picky: DeadLetterQueue.DeadLetterQueueStore["Type"] = {
+        ...store,
+        insertAll: (entries) =>
+          Effect.zipRight(
+            Effect.sleep(Duration.millis(10)),
+            entries.some((e) => e.queue === "bad")
+              ? Effect.fail(new DeadLetterQueue.DeadLetterStoreError({ reason: "failed", message: "refused" }))
+              : store.insertAll(entries)
+          )
+      }
+      const dlq = yield* DeadLetterQueue.make().pipe(Effect.provideService(DeadLetterQueue.DeadLetterQueueStore, picky))
+      const failure = DeadLetterQueue.failureOf(
+        new Error("x"),
+        Classification.make({ category: "network", code: "t", message: "t" }),
+        []
+      )
+      const fiber = yield* Effect.fork(
+        Effect.forEach(
+          ["first", "good", "bad", "good"],
+          (queue) => Effect.either(dlq.add({ queue, payload: {}, failure })),
+          { concurrency: "unbounded" }
+        )
+      )
+      for (let i = 0; i < 5; i++) yield* TestClock.adjust(Duration.millis(10))
+      const results = yield* Fiber.join(fiber)
+      expect(results.map((r) => r._tag)).toEqual(["Right", "Right", "Left", "Right"])
+      expect((yield* store.counts).reduce((n, row) => n + row.count, 0)).toBe(3)
     }).pipe(Effect.provide(Classifier.layer))
   )
 })

@@ -106,6 +106,13 @@ export const migrations: Record<string, Effect.Effect<void, unknown, SqlClient.S
     yield* sql.unsafe(`CREATE INDEX ${table}_queue_status ON ${table} (queue, status, created_at)`)
     yield* sql.unsafe(`CREATE INDEX ${table}_category_status ON ${table} (category, status)`)
     yield* sql.unsafe(`CREATE INDEX ${table}_idempotency_key ON ${table} (idempotency_key)`)
+  }),
+  // A claim of one queue reads its pending entries in order from this index, instead of walking
+  // every pending entry of every queue in creation order.
+  "0002_queue_claim_order": Effect.gen(function* () {
+    const sql = yield* SqlClient.SqlClient
+    yield* sql.unsafe(`CREATE INDEX ${table}_queue_status_created_id ON ${table} (queue, status, created_at, id)`)
+    yield* sql.unsafe(`DROP INDEX ${table}_queue_status`)
   })
 }
 
@@ -399,7 +406,8 @@ export const makeStore: Effect.Effect<DLQ.DeadLetterQueueStore["Type"], DLQ.Dead
       // and take more rows than asked); SKIP LOCKED lets concurrent replays take different rows.
       const statement = isPg
         ? sql`WITH claimed AS (${candidates} FOR UPDATE SKIP LOCKED) UPDATE ${t} SET status = 'replaying', replay_run = ${run}, claimed_at = ${now}, updated_at = ${now}, version = ${t}.version + 1 FROM claimed WHERE ${t}.id = claimed.id AND ${t}.status = 'pending' RETURNING ${t}.*`
-        : sql`UPDATE ${t} SET status = 'replaying', replay_run = ${run}, claimed_at = ${now}, updated_at = ${now}, version = version + 1 WHERE id IN (${candidates}) AND status = 'pending' RETURNING *`
+        : // `+status`: the rows are found by id; an index on status would walk every pending entry
+          sql`UPDATE ${t} SET status = 'replaying', replay_run = ${run}, claimed_at = ${now}, updated_at = ${now}, version = version + 1 WHERE id IN (${candidates}) AND +status = 'pending' RETURNING *`
       return sql.withTransaction(statement).pipe(
         Effect.mapError(statementFailed("claim dead letters for replay")),
         Effect.flatMap(toEntries),
@@ -428,6 +436,43 @@ export const makeStore: Effect.Effect<DLQ.DeadLetterQueueStore["Type"], DLQ.Dead
         return rows.length > 0
       })
 
+    // One prepared UPDATE, run for each entry inside one transaction.
+    const mark = (n: number) => (isPg ? `$${n}` : "?")
+    const updateText = `UPDATE ${table} SET status = ${mark(1)}, category = ${mark(2)}, failure = ${mark(3)}, notes = ${mark(
+      4
+    )}, updated_at = ${mark(5)}, claimed_at = ${mark(6)}, replay_run = ${mark(7)}, replays = ${mark(8)}, version = ${mark(
+      9
+    )} WHERE id = ${mark(10)} AND version = ${mark(11)} RETURNING id`
+
+    const updateAll: DLQ.DeadLetterQueueStore["Type"]["updateAll"] = (updates) =>
+      Effect.suspend(() => {
+        if (updates.length === 0) return Effect.succeed([])
+        const params: Array<ReadonlyArray<string | number | null>> = []
+        for (const { entry, expectedVersion } of updates) {
+          const failure = encodeFailureEither(entry.failure)
+          if (Either.isLeft(failure)) return Effect.fail(notEncodable(entry, failure.left))
+          const notes = encodeNotesEither(entry.notes)
+          if (Either.isLeft(notes)) return Effect.fail(notEncodable(entry, notes.left))
+          params.push([
+            entry.status,
+            entry.failure.classification.category,
+            failure.right,
+            notes.right,
+            entry.updatedAtMillis,
+            entry.claimedAtMillis ?? null,
+            entry.replayRun ?? null,
+            entry.replays,
+            entry.version,
+            entry.id,
+            expectedVersion
+          ])
+        }
+        const run = Effect.forEach(params, (p) => Effect.map(sql.unsafe(updateText, p), (rows) => rows.length > 0))
+        return (params.length === 1 ? run : sql.withTransaction(run)).pipe(
+          Effect.mapError(statementFailed("update dead letters"))
+        )
+      })
+
     const purge: DLQ.DeadLetterQueueStore["Type"]["purge"] = (before, statuses) =>
       statuses.length === 0
         ? Effect.succeed(0)
@@ -449,7 +494,7 @@ export const makeStore: Effect.Effect<DLQ.DeadLetterQueueStore["Type"], DLQ.Dead
         )
       )
 
-    return { insert, insertAll, get, list, claim, update, purge, counts }
+    return { insert, insertAll, get, list, claim, update, updateAll, purge, counts }
   })
 
 /**

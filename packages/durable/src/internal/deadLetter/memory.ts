@@ -62,6 +62,15 @@ export const make: Effect.Effect<DeadLetterQueueStore["Type"]> = Effect.sync(():
         entries.set(entry.id, entry)
         return true
       }),
+    updateAll: (updates) =>
+      Effect.sync(() =>
+        updates.map(({ entry, expectedVersion }) => {
+          const current = entries.get(entry.id)
+          if (current === undefined || current.version !== expectedVersion) return false
+          entries.set(entry.id, entry)
+          return true
+        })
+      ),
     purge: (beforeMillis, statuses) =>
       Effect.sync(() => {
         let removed = 0

@@ -30,7 +30,7 @@ import { normalizePage } from "./filter.js"
 
 type Store = DeadLetterQueueStore["Type"]
 
-const defaultChunk = 16
+const defaultChunk = 64
 const casAttempts = 8
 
 const idRandomRange = 36 ** 4
@@ -126,6 +126,16 @@ const released = (entry: Entry, nowMillis: number): Entry => {
 }
 
 const emptyByStatus = (): Record<Status, number> => ({ pending: 0, replaying: 0, resolved: 0, discarded: 0 })
+
+/** An entry a replay handled: what it becomes and what to report. */
+interface Handled {
+  readonly entry: Entry
+  readonly next: Entry
+  readonly outcome:
+    | { readonly _tag: "resolved" }
+    | { readonly _tag: "invalid"; readonly issues: ReadonlyArray<Issue> }
+    | { readonly _tag: "failed"; readonly classification: Classification.Classification }
+}
 
 /** One caller's entries waiting for a write, and the outcome of that write once it is done. */
 interface Pending {
@@ -298,8 +308,7 @@ export const make = (store: Store, config: Config): Effect.Effect<DeadLetterQueu
             version: entry.version + 1,
             notes: withNote(entry, note(now, "replayed", "Replay succeeded", operator))
           }
-          const ok = yield* store.update(next, entry.version)
-          return ok ? ({ _tag: "resolved" } as const) : ({ _tag: "lost" } as const)
+          return { next, outcome: { _tag: "resolved" } } as const
         }
         if (Cause.isInterruptedOnly(exit.cause)) return yield* Effect.interrupt
         const error = Cause.squash(exit.cause)
@@ -312,8 +321,7 @@ export const make = (store: Store, config: Config): Effect.Effect<DeadLetterQueu
               note(now, "replay-rejected", `The payload no longer decodes:\n${error.message}`, operator)
             )
           }
-          yield* store.update(next, entry.version)
-          return { _tag: "invalid", issues: error.issues } as const
+          return { next, outcome: { _tag: "invalid", issues: error.issues } } as const
         }
         const classifier = yield* Classifier
         const classification = classifier.classify(error)
@@ -335,8 +343,7 @@ export const make = (store: Store, config: Config): Effect.Effect<DeadLetterQueu
           },
           notes: withNote(entry, note(now, "replay-failed", summary.message, operator))
         }
-        yield* store.update(next, entry.version)
-        return { _tag: "failed", classification } as const
+        return { next, outcome: { _tag: "failed", classification } } as const
       })
 
     const replay: DeadLetterQueue["replay"] = (selector, run, replayOptions) =>
@@ -356,14 +363,30 @@ export const make = (store: Store, config: Config): Effect.Effect<DeadLetterQueu
           const claimed = yield* store.claim(filter, runId, Math.min(chunk, remaining), now)
           if (claimed.length === 0) break
           remaining -= claimed.length
-          for (const entry of claimed) {
-            const outcome = yield* replayOne(entry, run, replayOptions?.operator)
+          // The outcomes of a claim are written together, in one `updateAll`, when its last entry
+          // was handled, or when the replay is interrupted part-way (so that what was handled is
+          // not handled again after the lease).
+          const done: Array<Handled> = []
+          const write = Effect.suspend(() => {
+            const batch = done.splice(0)
+            return Effect.map(
+              store.updateAll(batch.map((h) => ({ entry: h.next, expectedVersion: h.entry.version }))),
+              (written) => batch.map((h, k) => ({ ...h, written: written[k] === true }))
+            )
+          })
+          yield* Effect.forEach(
+            claimed,
+            (entry) =>
+              Effect.map(replayOne(entry, run, replayOptions?.operator), (handled) => {
+                done.push({ entry, ...handled })
+              }),
+            { discard: true }
+          ).pipe(Effect.onInterrupt(() => Effect.ignore(write)))
+          for (const { entry, outcome, written } of yield* write) {
             switch (outcome._tag) {
               case "resolved":
-                resolved.push(entry.id)
-                break
-              case "lost":
-                skipped.push({ id: entry.id, status: "replaying" })
+                if (written) resolved.push(entry.id)
+                else skipped.push({ id: entry.id, status: "replaying" })
                 break
               case "invalid":
                 invalid.push({ id: entry.id, issues: outcome.issues })

@@ -447,6 +447,30 @@ export const suite = (name: string, store: Layer.Layer<DeadLetterQueue.DeadLette
       )
     )
 
+    it.effect("updateAll replaces each entry whose version matches, and only those", () =>
+      run(
+        Effect.gen(function* () {
+          const store = yield* DeadLetterQueue.DeadLetterQueueStore
+          const service = yield* dlq
+          expect(yield* store.updateAll([])).toEqual([])
+          const [a, b, c] = yield* Effect.forEach(["a", "b", "c"], (id) => add("orders", "network", id))
+          const written = yield* store.updateAll([
+            { entry: { ...a!, status: "discarded", version: 1 }, expectedVersion: 0 },
+            { entry: { ...b!, status: "discarded", version: 1 }, expectedVersion: 5 },
+            { entry: { ...c!, status: "resolved", version: 1 }, expectedVersion: 0 },
+            { entry: { ...c!, id: "dl_missing", version: 1 }, expectedVersion: 0 }
+          ])
+          expect(written).toEqual([true, false, true, false])
+          const statuses = (yield* service.list()).entries.map((e) => [e.id, e.status, e.version])
+          expect(statuses).toEqual([
+            [a!.id, "discarded", 1],
+            [b!.id, "pending", 0],
+            [c!.id, "resolved", 1]
+          ])
+        })
+      )
+    )
+
     it.effect("concurrent adds share writes and each returns its own stored entry", () =>
       run(
         Effect.gen(function* () {
