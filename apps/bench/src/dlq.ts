@@ -1,20 +1,26 @@
 /**
- * `pnpm bench dlq [--items N] [--runs N] [--pg-url URL] [--out FILE]`: dead letter throughput and
- * checkpoint overhead.
+ * `pnpm bench dlq [--items N] [--samples N] [--warmup-ms N] [--only a,b] [--stores a,b] [--pg-url URL]`:
+ * what the durable stores sustain, in items per second, on memory, a SQLite file and PostgreSQL.
  *
- * - insert: `DeadLetterQueue.add` of N entries one after the other (items per second);
- * - replay: one bulk `replay` of those N pending entries through a no-op handler (claims of 16,
- *   each entry resolved with its own compare-and-set update; items per second);
- * each on the in-memory store (the same-process baseline), a SQLite file (WAL, temp dir) and
- * PostgreSQL (a fresh database on 127.0.0.1:5432, dropped afterwards).
- * - checkpoint: the checkpoint store's cost per batch item: `record` of N outcomes in chunks of
- *   256 (Batch's default `checkpointBatchSize`) and one at a time, in microseconds per item; and,
- *   for context, `Batch.run` of N no-op items with each checkpoint store (idempotency and dead
- *   letters in memory), whose difference to memory is within the noise of Batch's own cost.
+ * Cases (each on every store, N items per sample unless said):
+ * - `dlq.addAll`: dead letters added in calls of 1,000 (what Batch's dead letter writer does);
+ * - `dlq.add x64`: single adds, 64 at once (group commit);
+ * - `dlq.add x1`: single adds one after the other (N/10 items);
+ * - `dlq.replay`: one replay of the N pending entries of a queue through a no-op handler;
+ * - `checkpoint.record`: outcomes recorded in chunks of 256 (Batch's default);
+ * - `idempotency.once`: `Idempotency.once` of a no-op, one key after the other (N/10 keys);
+ * - `batch.failing`: `Batch.run` of N items that all fail validation, with the three stores on the
+ *   store under test (each item: lease, release, dead letter, checkpoint).
  *
- * Every figure is the median of `runs` runs after one warm-up round; the runs of the stores are
- * interleaved so that load changes on the machine hit them alike. Writes
- * `apps/bench/results/dlq.json` and prints a table.
+ * Method: every case is first run repeatedly for `--warmup-ms` (default 1,000) of wall time, so the
+ * JIT, the driver's statement cache and the database's pages are warm; then `--samples` (default 5)
+ * samples are taken, interleaved (sample 1 of every case and store, then sample 2, ...) so that a
+ * change in the machine's load hits every case alike. Each figure is the median of the samples,
+ * with their range and the process CPU time per item. The load average is printed before and
+ * after. Every sample runs on the same store, in a queue or batch of its own.
+ *
+ * Results are printed and written to `apps/bench/results/dlq-<date>.json`, a dated record of one
+ * run on one machine: never read one as the current state of the code.
  */
 import * as Classification from "@effect-resilience/core/Classification"
 import * as Classifier from "@effect-resilience/core/Classifier"
@@ -25,108 +31,184 @@ import * as Idempotency from "@effect-resilience/durable/Idempotency"
 import * as SqlCheckpoint from "@effect-resilience/sql/SqlCheckpoint"
 import * as SqlConnection from "@effect-resilience/sql/SqlConnection"
 import * as SqlDeadLetterQueue from "@effect-resilience/sql/SqlDeadLetterQueue"
+import * as SqlIdempotency from "@effect-resilience/sql/SqlIdempotency"
 import * as SqlClient from "@effect/sql/SqlClient"
+import type * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
+import * as Scope from "effect/Scope"
+import * as Exit from "effect/Exit"
 import { randomBytes } from "node:crypto"
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { cpus, loadavg, tmpdir } from "node:os"
 import { dirname, join } from "node:path"
-import { fileURLToPath } from "node:url"
-import { median } from "./support.js"
+import { median, resultsFile } from "./support.js"
 
 const arg = (args: ReadonlyArray<string>, name: string): string | undefined => {
   const i = args.indexOf(`--${name}`)
   return i >= 0 ? args[i + 1] : undefined
 }
 
-const round = (x: number, digits = 1) => Math.round(x * 10 ** digits) / 10 ** digits
+const round = (x: number, digits = 0) => Math.round(x * 10 ** digits) / 10 ** digits
 
-const failure = DLQ.failureOf(
-  new Error("upstream failed"),
-  Classification.make({ category: "unavailable", code: "http.503", message: "Service unavailable" }),
-  [
-    {
-      attempt: 1,
-      failure: { tag: "HttpError", message: "Service unavailable" },
-      classification: Classification.make({
-        category: "unavailable",
-        code: "http.503",
-        message: "Service unavailable"
-      }),
-      atMillis: 0
-    }
-  ]
-)
+const classification = Classification.make({ category: "validation", code: "http.422", message: "Rejected" })
+const failure = DLQ.failureOf(new Error("upstream said 422"), classification, [
+  { attempt: 1, failure: { tag: "HttpError", message: "Rejected" }, classification, atMillis: 0 }
+])
 
-const timed = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
-  Effect.gen(function* () {
-    const start = performance.now()
-    yield* effect
-    return performance.now() - start
-  })
+type Services = DLQ.DeadLetterQueue | Checkpoint.CheckpointStore | Idempotency.IdempotencyStore | Classifier.Classifier
 
-/** One run on a fresh store: insert N, then replay them all. Milliseconds of each phase. */
-const dlqRun = (items: number) =>
-  Effect.gen(function* () {
-    const dlq = yield* DLQ.DeadLetterQueue
-    const insertMs = yield* timed(
+/** One case: runs `items` items of work on the services of one store; resolves when done. */
+interface Case {
+  readonly name: string
+  /** Items per sample, as a share of `--items`. */
+  readonly share: number
+  readonly run: (items: number, tag: string) => Effect.Effect<void, unknown, Services>
+}
+
+const inputs = (items: number, queue: string) =>
+  Array.from(
+    { length: items },
+    (_, i): DLQ.EntryInput => ({
+      queue,
+      payload: { id: `item-${i}`, amount: i, note: "x".repeat(64) },
+      failure,
+      idempotencyKey: `${queue}/${i}`
+    })
+  )
+
+const Item = Schema.Struct({ id: Schema.String, amount: Schema.Number })
+class Rejected extends Schema.TaggedError<Rejected>()("Rejected", { status: Schema.Number }) {}
+
+const cases: ReadonlyArray<Case> = [
+  {
+    name: "dlq.addAll",
+    share: 1,
+    run: (items, tag) =>
+      Effect.flatMap(DLQ.DeadLetterQueue, (dlq) => {
+        const all = inputs(items, tag)
+        const calls = Array.from({ length: Math.ceil(items / 1000) }, (_, i) => all.slice(i * 1000, (i + 1) * 1000))
+        return Effect.forEach(calls, (call) => dlq.addAll(call), { discard: true })
+      })
+  },
+  {
+    name: "dlq.add x64",
+    share: 1,
+    run: (items, tag) =>
+      Effect.flatMap(DLQ.DeadLetterQueue, (dlq) =>
+        Effect.forEach(inputs(items, tag), (input) => dlq.add(input), { concurrency: 64, discard: true })
+      )
+  },
+  {
+    name: "dlq.add x1",
+    share: 0.1,
+    run: (items, tag) =>
+      Effect.flatMap(DLQ.DeadLetterQueue, (dlq) =>
+        Effect.forEach(inputs(items, tag), (input) => dlq.add(input), { discard: true })
+      )
+  },
+  {
+    name: "dlq.replay",
+    share: 1,
+    // the entries are added first, outside the timed part (see `prepare`)
+    run: (items, tag) =>
+      Effect.flatMap(DLQ.DeadLetterQueue, (dlq) =>
+        Effect.flatMap(
+          dlq.replay({ queue: tag }, () => Effect.void),
+          (report) =>
+            report.resolved.length === items
+              ? Effect.void
+              : Effect.dieMessage(`replay resolved ${report.resolved.length} of ${items}`)
+        )
+      )
+  },
+  {
+    name: "checkpoint.record",
+    share: 1,
+    run: (items, tag) =>
+      Effect.flatMap(Checkpoint.CheckpointStore, (store) => {
+        const entries = Array.from(
+          { length: items },
+          (_, n): Checkpoint.Entry => ({ key: `item-${n}`, outcome: "succeeded" })
+        )
+        const chunks = Array.from({ length: Math.ceil(items / 256) }, (_, i) => entries.slice(i * 256, (i + 1) * 256))
+        return Effect.forEach(chunks, (chunk) => store.record(tag, chunk), { discard: true })
+      })
+  },
+  {
+    name: "idempotency.once",
+    share: 0.1,
+    run: (items, tag) =>
       Effect.forEach(
-        Array.from({ length: items }, (_, i) => i),
-        (i) =>
-          dlq.add({
-            queue: "bench",
-            payload: { id: `item-${i}`, amount: i, note: "x".repeat(64) },
-            failure,
-            idempotencyKey: `k-${i}`
-          }),
+        Array.from({ length: items }, (_, i) => `${tag}/${i}`),
+        (key) => Idempotency.once(key, Effect.succeed(1), { schema: Schema.Number }),
         { discard: true }
       )
-    )
-    let handled = 0
-    const replayMs = yield* timed(
-      dlq.replay({ queue: "bench" }, () =>
-        Effect.sync(() => {
-          handled++
-        })
+  },
+  {
+    name: "batch.failing",
+    share: 1,
+    run: (items, tag) =>
+      Effect.flatMap(
+        Batch.run({
+          batchId: tag,
+          items: Array.from({ length: items }, (_, n) => ({ id: `item-${n}`, amount: n })),
+          key: (item) => item.id,
+          process: () => Effect.fail(new Rejected({ status: 422 })),
+          itemSchema: Item,
+          resultSchema: Schema.Number
+        }),
+        (result) =>
+          result.deadLettered.length === items
+            ? Effect.void
+            : Effect.dieMessage(`dead-lettered ${result.deadLettered.length} of ${items}`)
       )
-    )
-    if (handled !== items) return yield* Effect.dieMessage(`replay handled ${handled} of ${items}`)
-    return { insertMs, replayMs }
-  })
+  }
+]
+
+/** Work done before a sample and not timed: the pending entries a replay sample replays. */
+const prepare = (name: string, items: number, tag: string): Effect.Effect<void, unknown, Services> =>
+  name === "dlq.replay"
+    ? Effect.flatMap(DLQ.DeadLetterQueue, (dlq) => Effect.asVoid(dlq.addAll(inputs(items, tag))))
+    : Effect.void
 
 interface Store {
   readonly name: string
-  /** A fresh, empty dead letter queue for one run. */
-  readonly dlq: Layer.Layer<DLQ.DeadLetterQueueStore, unknown>
-  /** A fresh, empty checkpoint store for one run. */
-  readonly checkpoint: Layer.Layer<Checkpoint.CheckpointStore, unknown>
+  /** The three stores on one database (one SQLite file, one PostgreSQL database). */
+  readonly layer: Layer.Layer<Services, unknown>
 }
+
+const services = (client: Layer.Layer<SqlClient.SqlClient, unknown>): Layer.Layer<Services, unknown> =>
+  Layer.mergeAll(
+    DLQ.layer().pipe(Layer.provide(SqlDeadLetterQueue.layerStore)),
+    SqlCheckpoint.layerStore,
+    SqlIdempotency.layerStore,
+    Classifier.layer
+  ).pipe(Layer.provide(client))
 
 const tempDir = Effect.acquireRelease(
   Effect.sync(() => mkdtempSync(join(tmpdir(), "bench-dlq-"))),
   (dir) => Effect.sync(() => rmSync(dir, { recursive: true, force: true }))
 )
 
-const sqliteStore: Store = {
-  name: "sqlite",
-  dlq: Layer.unwrapScoped(
-    Effect.map(tempDir, (dir) =>
-      SqlDeadLetterQueue.layerStoreConfig({ dialect: "sqlite", filename: join(dir, "dlq.db") })
+const sqliteStore = (synchronous: SqlConnection.Synchronous): Store => ({
+  name: synchronous === "normal" ? "sqlite" : "sqlite-full",
+  layer: services(
+    Layer.unwrapScoped(
+      Effect.map(tempDir, (dir) =>
+        SqlConnection.layerClient({ dialect: "sqlite", filename: join(dir, "stores.db"), synchronous })
+      )
     )
-  ),
-  checkpoint: Layer.unwrapScoped(
-    Effect.map(tempDir, (dir) => SqlCheckpoint.layerStoreConfig({ dialect: "sqlite", filename: join(dir, "cp.db") }))
   )
-}
+})
 
 const admin = <A, E>(adminUrl: string, f: (sql: SqlClient.SqlClient) => Effect.Effect<A, E>) =>
   Effect.flatMap(SqlClient.SqlClient, f).pipe(
     Effect.provide(SqlConnection.layerClient({ dialect: "pg", url: adminUrl, maxConnections: 1 }))
   )
 
-/** A fresh PostgreSQL database for one run, dropped afterwards. */
+/** A fresh PostgreSQL database for the run, dropped afterwards. */
 const pgDatabase = (adminUrl: string) =>
   Effect.acquireRelease(
     Effect.gen(function* () {
@@ -142,186 +224,142 @@ const pgDatabase = (adminUrl: string) =>
 
 const pgStore = (adminUrl: string): Store => ({
   name: "postgres",
-  dlq: Layer.unwrapScoped(
-    Effect.map(pgDatabase(adminUrl), (db) => SqlDeadLetterQueue.layerStoreConfig({ dialect: "pg", url: db.url }))
-  ),
-  checkpoint: Layer.unwrapScoped(
-    Effect.map(pgDatabase(adminUrl), (db) => SqlCheckpoint.layerStoreConfig({ dialect: "pg", url: db.url }))
+  layer: services(
+    Layer.unwrapScoped(
+      Effect.map(pgDatabase(adminUrl), (db) => SqlConnection.layerClient({ dialect: "pg", url: db.url }))
+    )
   )
 })
 
 const memoryStore: Store = {
   name: "memory",
-  dlq: DLQ.layerStoreMemory,
-  checkpoint: Checkpoint.layerStoreMemory
+  layer: Layer.mergeAll(
+    DLQ.layer().pipe(Layer.provide(DLQ.layerStoreMemory)),
+    Checkpoint.layerStoreMemory,
+    Idempotency.layerStoreMemory,
+    Classifier.layer
+  )
 }
 
-const Item = Schema.Struct({ id: Schema.String, n: Schema.Number })
-
-/** Batch.run of N no-op items with the given checkpoint store; milliseconds. */
-const batchRun = (items: number, checkpoint: Store["checkpoint"]) =>
-  Effect.scoped(
-    Effect.gen(function* () {
-      const data = Array.from({ length: items }, (_, n) => ({ id: `item-${n}`, n }))
-      return yield* timed(
-        Batch.run({
-          batchId: `bench-${randomBytes(4).toString("hex")}`,
-          items: data,
-          key: (item) => item.id,
-          process: (item) => Effect.succeed(item.n),
-          itemSchema: Item,
-          resultSchema: Schema.Number
-        })
-      )
-    }).pipe(
-      Effect.provide(
-        Layer.mergeAll(
-          checkpoint,
-          Idempotency.layerStoreMemory,
-          DLQ.layer().pipe(Layer.provide(DLQ.layerStoreMemory)),
-          Classifier.layer
-        )
-      )
-    )
-  )
-
-/**
- * The checkpoint store's own cost per item: recording N item outcomes one at a time (what a batch
- * pays with `checkpointBatchSize: 1`) and in chunks of 256 (Batch's default). Microseconds per item.
- */
-const checkpointRecord = (items: number, checkpoint: Store["checkpoint"]) =>
-  Effect.scoped(
-    Effect.gen(function* () {
-      const store = yield* Checkpoint.CheckpointStore
-      const entries = Array.from(
-        { length: items },
-        (_, n): Checkpoint.Entry => ({ key: `item-${n}`, outcome: "succeeded" })
-      )
-      const eachMs = yield* timed(Effect.forEach(entries, (e) => store.record("each", [e]), { discard: true }))
-      const chunks = Array.from({ length: Math.ceil(items / 256) }, (_, i) => entries.slice(i * 256, (i + 1) * 256))
-      const chunkedMs = yield* timed(Effect.forEach(chunks, (c) => store.record("chunked", c), { discard: true }))
-      return { eachMicros: (eachMs * 1000) / items, chunkedMicros: (chunkedMs * 1000) / items }
-    }).pipe(Effect.provide(checkpoint))
-  )
+interface Sample {
+  readonly wallMs: number
+  readonly cpuMs: number
+}
 
 export const run = async (args: ReadonlyArray<string>): Promise<void> => {
-  const items = Number(arg(args, "items") ?? 2000)
-  const runs = Number(arg(args, "runs") ?? 5)
+  const items = Number(arg(args, "items") ?? 20_000)
+  const samples = Number(arg(args, "samples") ?? 5)
+  const warmupMs = Number(arg(args, "warmup-ms") ?? 1000)
+  const only = arg(args, "only")?.split(",")
+  const onlyStores = arg(args, "stores")?.split(",")
   const adminUrl = arg(args, "pg-url") ?? "postgres://postgres@127.0.0.1:5432/postgres"
-  const out = arg(args, "out") ?? join(dirname(fileURLToPath(import.meta.url)), "..", "results", "dlq.json")
+  const date = new Date().toISOString()
+  const out = arg(args, "out") ?? resultsFile(`dlq-${date.slice(0, 19).replace(/:/g, "-")}`)
 
-  const stores = [memoryStore, sqliteStore, pgStore(adminUrl)]
-  const throughput: Array<Record<string, unknown>> = []
-  const checkpoint: Array<Record<string, unknown>> = []
+  const selected = cases.filter((c) => only === undefined || only.includes(c.name))
+  const stores = [memoryStore, sqliteStore("normal"), sqliteStore("full"), pgStore(adminUrl)].filter(
+    (s) => onlyStores === undefined || onlyStores.includes(s.name)
+  )
+  const loadBefore = loadavg().map((x) => round(x, 2))
+  process.stderr.write(`load before: ${loadBefore.join(" ")} on ${cpus().length} cpus\n`)
 
-  // Runs are interleaved (one run of each store in turn) so that a change in the machine's load
-  // during the benchmark affects every store alike; one warm-up round is not counted.
-  const program = Effect.gen(function* () {
-    const dlqRuns = new Map<string, Array<{ insertMs: number; replayMs: number }>>()
-    const dlqErrors = new Map<string, string>()
-    const batchRuns = new Map<string, Array<number>>()
-    const batchErrors = new Map<string, string>()
-    const recordRuns = new Map<string, Array<{ eachMicros: number; chunkedMicros: number }>>()
-    for (let pass = 0; pass <= runs; pass++) {
-      process.stderr.write(`pass ${pass}/${runs}${pass === 0 ? " (warm-up)" : ""}\n`)
-      for (const store of stores) {
-        if (dlqErrors.has(store.name)) continue
-        const r = yield* Effect.either(
-          Effect.scoped(
-            Effect.provide(dlqRun(items), DLQ.layer().pipe(Layer.provide(store.dlq), Layer.merge(Classifier.layer)))
-          )
-        )
-        if (r._tag === "Left") dlqErrors.set(store.name, String(r.left))
-        else if (pass > 0) dlqRuns.set(store.name, [...(dlqRuns.get(store.name) ?? []), r.right])
-      }
-      for (const store of stores) {
-        if (batchErrors.has(store.name)) continue
-        const r = yield* Effect.either(batchRun(items, store.checkpoint))
-        if (r._tag === "Left") batchErrors.set(store.name, String(r.left))
-        else if (pass > 0) batchRuns.set(store.name, [...(batchRuns.get(store.name) ?? []), r.right])
-        const c = yield* Effect.either(checkpointRecord(items, store.checkpoint))
-        if (c._tag === "Left") batchErrors.set(store.name, String(c.left))
-        else if (pass > 0) recordRuns.set(store.name, [...(recordRuns.get(store.name) ?? []), c.right])
-      }
-    }
-    for (const store of stores) {
-      const batchError = batchErrors.get(store.name)
-      const bs = batchRuns.get(store.name) ?? []
-      checkpoint.push(
-        batchError !== undefined || bs.length === 0
-          ? { store: store.name, error: batchError ?? "no run" }
-          : {
-              store: store.name,
-              batchMsMedian: round(median(bs)),
-              recordOneAtATimeMicrosPerItem: round(
-                median((recordRuns.get(store.name) ?? []).map((r) => r.eachMicros)),
-                2
-              ),
-              recordChunksOf256MicrosPerItem: round(
-                median((recordRuns.get(store.name) ?? []).map((r) => r.chunkedMicros)),
-                2
-              )
-            }
-      )
-      const error = dlqErrors.get(store.name)
-      const rs = dlqRuns.get(store.name) ?? []
-      if (error !== undefined || rs.length === 0) {
-        throughput.push({ store: store.name, error: error ?? "no run" })
-        continue
-      }
-      const insertMs = median(rs.map((r) => r.insertMs))
-      const replayMs = median(rs.map((r) => r.replayMs))
-      throughput.push({
-        store: store.name,
-        insertPerSec: round((items / insertMs) * 1000, 0),
-        replayPerSec: round((items / replayMs) * 1000, 0),
-        insertMsMedian: round(insertMs),
-        replayMsMedian: round(replayMs)
-      })
-    }
-  })
-  await Effect.runPromise(program)
+  let counter = 0
+  const nextTag = (name: string) => `${name.replace(/\W/g, "_")}_${counter++}`
 
-  const base = throughput.find((t) => t.store === "memory")
-  const baseCp = checkpoint.find((c) => c.store === "memory")
-  for (const t of throughput) {
-    if (base && typeof base.insertPerSec === "number" && typeof t.insertPerSec === "number") {
-      t.insertVsMemory = round(t.insertPerSec / base.insertPerSec, 3)
-    }
-    if (base && typeof base.replayPerSec === "number" && typeof t.replayPerSec === "number") {
-      t.replayVsMemory = round(t.replayPerSec / base.replayPerSec, 3)
+  // One scope per store, its services built once and used by every case and sample.
+  const opened: Array<{ store: Store; context: Context.Context<Services> } | { store: Store; error: string }> = []
+  const scope = Effect.runSync(Scope.make())
+  for (const store of stores) {
+    const built = await Effect.runPromiseExit(Layer.buildWithScope(store.layer, scope))
+    opened.push(Exit.isSuccess(built) ? { store, context: built.value } : { store, error: String(built.cause) })
+  }
+
+  const sample = async (c: Case, context: Context.Context<Services>, size: number): Promise<Sample> => {
+    const tag = nextTag(c.name)
+    await Effect.runPromise(Effect.provide(prepare(c.name, size, tag), context))
+    const cpu = process.cpuUsage()
+    const start = performance.now()
+    await Effect.runPromise(Effect.provide(c.run(size, tag), context))
+    const wallMs = performance.now() - start
+    const used = process.cpuUsage(cpu)
+    return { wallMs, cpuMs: (used.user + used.system) / 1000 }
+  }
+
+  const results = new Map<string, Array<Sample>>()
+  const errors = new Map<string, string>()
+  const id = (c: Case, store: Store) => `${c.name} ${store.name}`
+  const sizeOf = (c: Case) => Math.max(1, Math.round(items * c.share))
+
+  // Warm-up: each case on each store, repeated (at a tenth of its size) until `warmupMs` passed.
+  for (const c of selected) {
+    for (const o of opened) {
+      if ("error" in o) continue
+      const until = performance.now() + warmupMs
+      try {
+        do await sample(c, o.context, Math.max(1, Math.round(sizeOf(c) / 10)))
+        while (performance.now() < until)
+      } catch (error) {
+        errors.set(id(c, o.store), String(error))
+      }
     }
   }
-  for (const c of checkpoint) {
-    if (baseCp && typeof baseCp.batchMsMedian === "number" && typeof c.batchMsMedian === "number") {
-      c.batchOverheadVsMemoryMicrosPerItem = round(((c.batchMsMedian - baseCp.batchMsMedian) * 1000) / items, 2)
-      c.batchItemsPerSec = round((items / c.batchMsMedian) * 1000, 0)
+  for (let s = 1; s <= samples; s++) {
+    process.stderr.write(`sample ${s}/${samples}\n`)
+    for (const c of selected) {
+      for (const o of opened) {
+        if ("error" in o || errors.has(id(c, o.store))) continue
+        try {
+          const r = await sample(c, o.context, sizeOf(c))
+          results.set(id(c, o.store), [...(results.get(id(c, o.store)) ?? []), r])
+        } catch (error) {
+          errors.set(id(c, o.store), String(error))
+        }
+      }
+    }
+  }
+  await Effect.runPromise(Scope.close(scope, Exit.void))
+  const loadAfter = loadavg().map((x) => round(x, 2))
+
+  const rows: Array<Record<string, unknown>> = []
+  for (const c of selected) {
+    for (const o of opened) {
+      const key = id(c, o.store)
+      const error = "error" in o ? o.error : errors.get(key)
+      const rs = results.get(key) ?? []
+      if (error !== undefined || rs.length === 0) {
+        rows.push({ case: c.name, store: o.store.name, error: error ?? "no sample" })
+        continue
+      }
+      const size = sizeOf(c)
+      const perSec = rs.map((r) => (size / r.wallMs) * 1000)
+      rows.push({
+        case: c.name,
+        store: o.store.name,
+        items: size,
+        perSecMedian: round(median(perSec)),
+        perSecMin: round(Math.min(...perSec)),
+        perSecMax: round(Math.max(...perSec)),
+        cpuMicrosPerItem: round((median(rs.map((r) => r.cpuMs)) * 1000) / size, 2)
+      })
     }
   }
 
   const result = {
     bench: "dlq",
-    date: new Date().toISOString(),
-    machine: { node: process.version, cpus: cpus().length, loadavg1m: round(loadavg()[0] ?? 0, 2) },
-    items,
-    runs,
-    throughput,
-    checkpoint
+    date,
+    machine: { node: process.version, cpus: cpus().length, loadBefore, loadAfter },
+    method: { items, samples, warmupMs, statistic: "median of samples, interleaved" },
+    rows
   }
   mkdirSync(dirname(out), { recursive: true })
   writeFileSync(out, `${JSON.stringify(result, null, 2)}\n`)
 
-  const rows = throughput.map((t) =>
-    "error" in t
-      ? `${String(t.store).padEnd(10)} error: ${t.error}`
-      : `${String(t.store).padEnd(10)} insert ${String(t.insertPerSec).padStart(8)}/s (x${t.insertVsMemory} of memory)   replay ${String(t.replayPerSec).padStart(8)}/s (x${t.replayVsMemory} of memory)`
-  )
-  const cpRows = checkpoint.map((c) =>
-    "error" in c
-      ? `${String(c.store).padEnd(10)} error: ${c.error}`
-      : `${String(c.store).padEnd(10)} record: ${c.recordChunksOf256MicrosPerItem} us/item in chunks of 256 (Batch default), ${c.recordOneAtATimeMicrosPerItem} us/item one at a time; Batch.run of ${items} no-op items ${c.batchMsMedian} ms (${c.batchOverheadVsMemoryMicrosPerItem} us/item vs memory)`
+  const table = rows.map((r) =>
+    "error" in r
+      ? `${String(r.case).padEnd(18)} ${String(r.store).padEnd(12)} error: ${String(r.error).split("\n")[0]}`
+      : `${String(r.case).padEnd(18)} ${String(r.store).padEnd(12)} ${String(r.perSecMedian).padStart(9)}/s  (${r.perSecMin}-${r.perSecMax}, ${String(r.items).padStart(6)} items)  ${r.cpuMicrosPerItem} us CPU/item`
   )
   process.stdout.write(
-    `dead letters: ${items} items, median of ${runs} runs (load ${result.machine.loadavg1m} on ${result.machine.cpus} cpus)\n${rows.join("\n")}\n\ncheckpoints (Batch.run, no-op items):\n${cpRows.join("\n")}\n\nwrote ${out}\n`
+    `${date}, node ${process.version}, ${cpus().length} cpus, load ${loadBefore.join(" ")} before, ${loadAfter.join(" ")} after\nmedian of ${samples} interleaved samples after ${warmupMs} ms of warm-up per case\n\n${table.join("\n")}\n\nwrote ${out} (a dated record of this run, not the current state)\n`
   )
 }
