@@ -84,7 +84,7 @@ const flood = (pipeline: Resilience.Pipeline, started: number) =>
 
 describe("10,000 calls interrupted at once", () => {
   it.scoped("closed breaker: bulkhead slots, queue places and attempt timers all released", () =>
-    withCountingClock((pendingTimers, adjust) =>
+    withCountingClock((pendingTimers) =>
       Effect.gen(function* () {
         const pipeline = yield* Resilience.make(policy(1))
         const bulkhead = pipeline.bulkhead
