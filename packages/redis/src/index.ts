@@ -6,3 +6,8 @@
  * @since 0.2.0
  */
 export * as RedisCircuitBreakerStore from "./RedisCircuitBreakerStore.js"
+
+/**
+ * @since 0.2.0
+ */
+export * as RedisRetryBudgetStore from "./RedisRetryBudgetStore.js"

@@ -183,6 +183,23 @@ describe("RedisCircuitBreakerStore: a fleet of three processes", () => {
     }
   })
 
+  it("a shared retry budget of N retries is never exceeded by three processes hammering it", async () => {
+    // 50 tokens at 5 a retry, no refunds, no refill: 10 retries for the fleet
+    const budget = { name: "shared", capacity: 50, retryCost: 5, successRefund: 0, refundRetryCostOnSuccess: false }
+    const config = { url: redis.url, keyPrefix: store().keyPrefix, flushInterval: FLUSH, allowance: 10 }
+    upstream.mode = "ok"
+    const before = upstream.requests.length
+    const paid = await Promise.all(
+      processes.map((p) =>
+        p.send<number>({ op: "retries", key: "budget", budget, store: config, n: 80, gapMs: 5, url: upstream.url })
+      )
+    )
+    expect(upstream.requests.length - before).toBe(paid.reduce((a, b) => a + b, 0))
+    expect(upstream.requests.length - before).toBeLessThanOrEqual(10)
+    // every process waited long enough for the fleet to spend it all
+    expect(upstream.requests.length - before).toBe(10)
+  })
+
   it("keeps deciding locally while Redis is killed or slow, leaks no error, counts the fallbacks and re-syncs", async () => {
     const workers = await fleet(2, { name: "outage", policy: { _tag: "ConsecutiveFailures", threshold: 3 } }, store())
     const [a, b] = workers as [Worker, Worker]

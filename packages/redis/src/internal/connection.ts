@@ -96,15 +96,20 @@ export const make = (options: Options): Effect.Effect<Connection, never, Scope.S
     }).pipe(
       Effect.timeoutTo({ duration: Duration.millis(timeout), onTimeout: () => undefined, onSuccess: () => undefined })
     )
-    const subscriber = yield* Effect.acquireRelease(
-      Effect.sync(() => quiet(new Redis(options.url, { ...common, enableOfflineQueue: true, autoResubscribe: true }))),
-      (redis) => Effect.sync(() => redis.disconnect())
-    )
+    // the pub/sub connection is opened by the first subscription (a retry budget needs none)
     const handlers = new Map<string, Set<(message: string) => void>>()
-    subscriber.on("message", (channel: string, message: string) => {
-      const set = handlers.get(channel)
-      if (set !== undefined) for (const handler of set) handler(message)
-    })
+    let subscriber: Redis | undefined
+    yield* Effect.addFinalizer(() => Effect.sync(() => subscriber?.disconnect()))
+    const subscriberConnection = (): Redis => {
+      if (subscriber !== undefined) return subscriber
+      const redis = quiet(new Redis(options.url, { ...common, enableOfflineQueue: true, autoResubscribe: true }))
+      redis.on("message", (channel: string, message: string) => {
+        const set = handlers.get(channel)
+        if (set !== undefined) for (const handler of set) handler(message)
+      })
+      subscriber = redis
+      return redis
+    }
 
     let degraded = false
     const failed = (store: string, operation: string, cause: unknown) =>
@@ -159,7 +164,9 @@ export const make = (options: Options): Effect.Effect<Connection, never, Scope.S
             set = new Set()
             handlers.set(channel, set)
             // queued until connected, and subscribed again after every reconnect
-            subscriber.subscribe(channel).catch(() => {})
+            subscriberConnection()
+              .subscribe(channel)
+              .catch(() => {})
           }
           set.add(onMessage)
         }),
@@ -169,7 +176,7 @@ export const make = (options: Options): Effect.Effect<Connection, never, Scope.S
             set?.delete(onMessage)
             if (set !== undefined && set.size === 0) {
               handlers.delete(channel)
-              subscriber.unsubscribe(channel).catch(() => {})
+              subscriber?.unsubscribe(channel).catch(() => {})
             }
           })
       )

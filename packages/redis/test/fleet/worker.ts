@@ -5,14 +5,14 @@
  * process takes seconds to start); `dispose` ends it. WORKER in the environment names the process
  * (sent to the upstream as `x-worker`).
  */
-import { CircuitBreaker, Classification, Classifier } from "@effect-resilience/core"
+import { CircuitBreaker, Classification, Classifier, RetryBudget } from "@effect-resilience/core"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as ManagedRuntime from "effect/ManagedRuntime"
 import * as Metric from "effect/Metric"
 import { createInterface } from "node:readline"
-import { RedisCircuitBreakerStore } from "../../src/index.js"
+import { RedisCircuitBreakerStore, RedisRetryBudgetStore } from "../../src/index.js"
 
 const worker = process.env.WORKER ?? "w"
 const serverError = Classification.make({ category: "server", code: "http.503", message: "Service unavailable" })
@@ -71,7 +71,37 @@ const calls = (n: number, gapMs: number, effect: Effect.Effect<unknown, "boom">)
 // background loops of successful calls, for the Redis-down test
 const loops = new Map<string, { running: boolean; counts: Counts }>()
 
+/** Tries `n` retries on a budget of the Redis store, one every `gapMs`; each paid retry is a request to `url`. */
+const retries = (command: {
+  readonly budget: RetryBudget.ConfigInput
+  readonly store: RedisRetryBudgetStore.ConfigInput
+  readonly n: number
+  readonly gapMs: number
+  readonly url: string
+}) =>
+  Effect.gen(function* () {
+    const budget = yield* RetryBudget.make(command.budget)
+    let paid = 0
+    for (let i = 0; i < command.n; i++) {
+      if (budget.tryWithdraw(serverError)) {
+        paid++
+        yield* Effect.ignore(upstream(command.url))
+      }
+      yield* Effect.sleep(command.gapMs)
+    }
+    return paid
+  }).pipe(Effect.scoped, Effect.provide(RedisRetryBudgetStore.layer(command.store)))
+
 type Command = { readonly key: string } & (
+  | {
+      readonly id: number
+      readonly op: "retries"
+      readonly budget: RetryBudget.ConfigInput
+      readonly store: RedisRetryBudgetStore.ConfigInput
+      readonly n: number
+      readonly gapMs: number
+      readonly url: string
+    }
   | {
       readonly id: number
       readonly op: "make"
@@ -96,6 +126,7 @@ const handle = (command: Command): Effect.Effect<unknown, unknown, Live> => {
   switch (command.op) {
     case "make":
     case "dispose":
+    case "retries":
       return Effect.void
     case "calls":
       return calls(
@@ -144,6 +175,7 @@ const handle = (command: Command): Effect.Effect<unknown, unknown, Live> => {
 const send = (line: unknown) => process.stdout.write(`${JSON.stringify(line)}\n`)
 
 const run = async (command: Command): Promise<unknown> => {
+  if (command.op === "retries") return Effect.runPromise(retries(command))
   if (command.op === "make") {
     const runtime = makeInstance(command.breaker, command.store)
     instances.set(command.key, runtime)
