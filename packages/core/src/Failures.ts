@@ -25,7 +25,7 @@
  */
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
-import { headerEntries, recognise as recogniseRaw, type Visitor } from "./internal/classifier/recognise.js"
+import { headerEntries, recognise as recogniseRaw, safeSyscall, type Visitor } from "./internal/classifier/recognise.js"
 import {
   decodeText,
   grpcName,
@@ -494,9 +494,32 @@ export const fromHttpResponse = (response: { readonly status: number; readonly h
   const status = Math.trunc(response.status)
   const headers = safeHeaders(response.headers)
   // The fields are checked here (a whole status, string headers): validation is skipped unless
-  // the status is not a number at all, which the schema then rejects as before.
+  // the status is not a whole number, which the schema then rejects as before.
   const valid = Number.isInteger(status)
-  return headers === undefined ? new HttpError({ status }, valid) : new HttpError({ status, headers }, valid)
+  if (!valid) return new HttpError({ status })
+  return headers === undefined ? make(HttpError, { status }) : make(HttpError, { status, headers })
+}
+
+/**
+ * A failure of class `Class` with fields the adapter has checked: what `new Class(props, true)`
+ * builds (a real `Error` with the class's prototype, `_tag` and the fields as own properties), at
+ * a fifth of its cost. `new Class(props, true)` still copies the props, merges defaults and defines
+ * the props a second time; and neither captures a stack trace here, which would only show this
+ * adapter's frames (the raw error's own stack is not kept either) and cost more than the rest.
+ * Decoding a stored failure goes through the schema and validates as usual.
+ */
+const make = <P extends object, A extends object>(
+  Class: { readonly _tag: string; new (props: P, options?: boolean): A },
+  props: P
+): A => {
+  const limit = Error.stackTraceLimit
+  Error.stackTraceLimit = 0
+  try {
+    const self: unknown = Reflect.construct(Error, [], Class)
+    return self instanceof Class ? Object.assign(self, props, { _tag: Class._tag }) : new Class(props, true)
+  } finally {
+    Error.stackTraceLimit = limit
+  }
 }
 
 /** A SQL identifier (a constraint or table name), or undefined: never free text. */
@@ -514,34 +537,35 @@ const safeName = (value: unknown): string | undefined =>
 const pgFailure = (code: string, source: object): PgError => {
   const constraint = identifier(source, "constraint")
   const table = identifier(source, "table")
-  if (constraint === undefined && table === undefined) return new PgError({ code }, true)
-  if (table === undefined) return new PgError({ code, constraint }, true)
-  return constraint === undefined ? new PgError({ code, table }, true) : new PgError({ code, constraint, table }, true)
+  if (constraint === undefined && table === undefined) return make(PgError, { code })
+  if (table === undefined) return make(PgError, { code, constraint })
+  return constraint === undefined ? make(PgError, { code, table }) : make(PgError, { code, constraint, table })
 }
 
 // Every field below comes from a check of the recogniser (a code it matched, an integer status, a
 // syscall reduced to its name), so the constructors skip validation (`true`).
 const toFailure: Visitor<KnownFailure> = {
   http: (status, headers) => fromHttpResponse({ status, headers }),
-  node: (code, syscall) =>
-    syscall === undefined ? new NetworkError({ code }, true) : new NetworkError({ code, syscall }, true),
-  undici: (code) => new FetchError({ code }, true),
+  node: (code, raw) => {
+    const syscall = safeSyscall(raw)
+    return syscall === undefined ? make(NetworkError, { code }) : make(NetworkError, { code, syscall })
+  },
+  undici: (code) => make(FetchError, { code }),
   grpc: (code, pushbackMillis, reason) => {
-    if (reason !== undefined) return new GrpcError({ code, reason }, true)
+    if (reason !== undefined) return make(GrpcError, { code, reason })
     return pushbackMillis === undefined
-      ? new GrpcError({ code }, true)
-      : new GrpcError({ code, retryPushbackMillis: pushbackMillis }, true)
+      ? make(GrpcError, { code })
+      : make(GrpcError, { code, retryPushbackMillis: pushbackMillis })
   },
   pg: pgFailure,
-  redis: (code) => new RedisError({ code }, true),
-  sqlite: (code, reason) =>
-    reason === undefined ? new SqliteError({ code }, true) : new SqliteError({ code, reason }, true),
-  abort: () => new AbortError({}, true),
-  timeout: () => new TimeoutError({}, true),
-  decode: (format) => new DecodeError({ format }, true),
+  redis: (code) => make(RedisError, { code }),
+  sqlite: (code, reason) => (reason === undefined ? make(SqliteError, { code }) : make(SqliteError, { code, reason })),
+  abort: () => make(AbortError, {}),
+  timeout: () => make(TimeoutError, {}),
+  decode: (format) => make(DecodeError, { format }),
   defect: (name, code) => {
     const errorName = safeName(name) ?? "Error"
-    return code === undefined ? new Defect({ errorName }, true) : new Defect({ errorName, code }, true)
+    return code === undefined ? make(Defect, { errorName }) : make(Defect, { errorName, code })
   }
 }
 
@@ -562,31 +586,7 @@ const toFailure: Visitor<KnownFailure> = {
  */
 export const recognise = (u: unknown): Option.Option<KnownFailure> => {
   if (isFailure(u)) return u._tag === "UnknownFailure" ? Option.none() : Option.some(u)
-  return Option.fromNullable(withoutStack(u, recogniseKnown))
-}
-
-const recogniseKnown = (u: unknown): KnownFailure | undefined => recogniseRaw(u, toFailure)
-
-/**
- * Runs `make` with stack traces off. A failure built at the boundary carries no stack trace: it
- * would only show this adapter's frames (the raw error's own stack is not kept either), and
- * capturing one costs more than everything else the adapter does.
- */
-const withoutStack = <A>(u: unknown, make: (u: unknown) => A): A => {
-  const limit = Error.stackTraceLimit
-  Error.stackTraceLimit = 0
-  try {
-    return make(u)
-  } finally {
-    Error.stackTraceLimit = limit
-  }
-}
-
-const toKnownOrUnknown = (u: unknown): Failure => {
-  const known = recogniseRaw(u, toFailure)
-  if (known !== undefined) return known
-  const errorName = typeof u === "object" && u !== null && "name" in u ? safeName(u.name) : undefined
-  return errorName === undefined ? new UnknownFailure({}, true) : new UnknownFailure({ errorName }, true)
+  return Option.fromNullable(recogniseRaw(u, toFailure))
 }
 
 /**
@@ -608,7 +608,11 @@ const toKnownOrUnknown = (u: unknown): Failure => {
  * @category constructors
  */
 export const fromUnknown = (u: unknown): Failure => {
-  return isFailure(u) ? u : withoutStack(u, toKnownOrUnknown)
+  if (isFailure(u)) return u
+  const known = recogniseRaw(u, toFailure)
+  if (known !== undefined) return known
+  const errorName = typeof u === "object" && u !== null && "name" in u ? safeName(u.name) : undefined
+  return errorName === undefined ? make(UnknownFailure, {}) : make(UnknownFailure, { errorName })
 }
 
 const byTag =

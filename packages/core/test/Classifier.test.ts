@@ -623,3 +623,384 @@ describe("swapping the Classifier Layer", () => {
     })
   )
 })
+
+/**
+ * Failures of the real libraries, in the shapes those libraries build them (class names, `code`,
+ * fixed messages, wrappers), copied from their sources; the live corpus (test/corpus) provokes the
+ * same failures for real. Each is classified raw and after `Failures.fromUnknown`, with the same
+ * answer.
+ */
+describe("real libraries' failures, raw and tagged", () => {
+  /** better-sqlite3's SqliteError: `code` is the extended result code's name. */
+  class SqliteError extends Error {
+    override name = "SqliteError"
+    constructor(
+      message: string,
+      readonly code: string
+    ) {
+      super(message)
+    }
+  }
+  /** redis-errors: the class name is the error's name. */
+  class RedisErrorsBase extends Error {
+    override get name() {
+      return this.constructor.name
+    }
+  }
+  class RedisError extends RedisErrorsBase {}
+  class AbortError extends RedisError {}
+  class MaxRetriesPerRequestError extends AbortError {}
+  /** undici 7's ResponseError / RequestRetryError. */
+  class UndiciStatusError extends Error {
+    constructor(
+      override readonly name: string,
+      readonly code: string,
+      readonly statusCode: number,
+      readonly headers: Record<string, string>
+    ) {
+      super("Request failed")
+    }
+  }
+  const sys = (code: string, syscall: string, extra: object = {}) =>
+    Object.assign(new Error(`${syscall} ${code}`), { code, syscall, errno: -1, ...extra })
+  const grpcError = (code: number, details: string) =>
+    Object.assign(new Error(`${code} X: ${details}`), { code, details, metadata: { get: () => [] } })
+  const nodeAbort = (cause: unknown) =>
+    Object.assign(new Error("The operation was aborted", { cause }), { name: "AbortError", code: "ABORT_ERR" })
+  const defect = (code: string) => ({ category: "unknown" as const, retryable: false, countsForBreaker: false, code })
+  const counted = (category: Classification.Category, code: string) => ({
+    category,
+    retryable: false,
+    countsForBreaker: true,
+    code
+  })
+  const notCounted = (category: Classification.Category, code: string) => ({
+    category,
+    retryable: true,
+    countsForBreaker: false,
+    code
+  })
+
+  const rows: ReadonlyArray<Row> = [
+    // better-sqlite3
+    [
+      "SQLITE_BUSY",
+      new SqliteError("database is locked", "SQLITE_BUSY"),
+      notCounted("concurrency", "sqlite.SQLITE_BUSY")
+    ],
+    [
+      "SQLITE_LOCKED",
+      new SqliteError("database table is locked", "SQLITE_LOCKED"),
+      notCounted("concurrency", "sqlite.SQLITE_LOCKED")
+    ],
+    [
+      "SQLITE_CONSTRAINT_UNIQUE",
+      new SqliteError("UNIQUE constraint failed: users.email", "SQLITE_CONSTRAINT_UNIQUE"),
+      final("data-integrity", "sqlite.SQLITE_CONSTRAINT_UNIQUE")
+    ],
+    [
+      "SQLITE_CONSTRAINT_TRIGGER",
+      new SqliteError("no", "SQLITE_CONSTRAINT_TRIGGER"),
+      final("data-integrity", "sqlite.SQLITE_CONSTRAINT_TRIGGER")
+    ],
+    [
+      "SQLITE_ERROR syntax",
+      new SqliteError('near "SELEC": syntax error', "SQLITE_ERROR"),
+      final("client", "sqlite.SQLITE_ERROR.syntax")
+    ],
+    [
+      "SQLITE_ERROR no such table",
+      new SqliteError("no such table: missing", "SQLITE_ERROR"),
+      final("configuration", "sqlite.SQLITE_ERROR.schema")
+    ],
+    [
+      "SQLITE_CANTOPEN",
+      new SqliteError("unable to open database file", "SQLITE_CANTOPEN"),
+      final("configuration", "sqlite.SQLITE_CANTOPEN")
+    ],
+    [
+      "SQLITE_READONLY",
+      new SqliteError("attempt to write a readonly database", "SQLITE_READONLY"),
+      final("configuration", "sqlite.SQLITE_READONLY")
+    ],
+    [
+      "SQLITE_FULL",
+      new SqliteError("database or disk is full", "SQLITE_FULL"),
+      final("resource", "sqlite.SQLITE_FULL")
+    ],
+    [
+      "SQLITE_CORRUPT (the dependency's fault: counted)",
+      new SqliteError("database disk image is malformed", "SQLITE_CORRUPT"),
+      counted("data-integrity", "sqlite.SQLITE_CORRUPT")
+    ],
+    [
+      "SQLITE_NOTADB",
+      new SqliteError("file is not a database", "SQLITE_NOTADB"),
+      final("data-integrity", "sqlite.SQLITE_NOTADB")
+    ],
+    [
+      "better-sqlite3's missing directory (a TypeError by its exact message)",
+      new TypeError("Cannot open database because the directory does not exist"),
+      final("configuration", "sqlite.SQLITE_CANTOPEN")
+    ],
+    // pg and pg-pool: code-less, by their fixed messages
+    [
+      "pg: Connection terminated unexpectedly",
+      new Error("Connection terminated unexpectedly"),
+      transient("network", "pg.CONNECTION_TERMINATED")
+    ],
+    ["pg: timeout expired", new Error("timeout expired"), transient("timeout", "pg.CONNECT_TIMEOUT")],
+    ["pg: Query read timeout", new Error("Query read timeout"), transient("timeout", "pg.QUERY_READ_TIMEOUT")],
+    [
+      "pg-pool: timeout exceeded when trying to connect",
+      new Error("timeout exceeded when trying to connect"),
+      transient("timeout", "pg.POOL_TIMEOUT")
+    ],
+    [
+      "pg-pool: connection timeout, with pg's error as cause",
+      new Error("Connection terminated due to connection timeout", {
+        cause: new Error("Connection terminated unexpectedly")
+      }),
+      transient("timeout", "pg.CONNECT_TIMEOUT")
+    ],
+    [
+      "pg: a query on a client the caller ended (a defect)",
+      new Error("Client was closed and is not queryable"),
+      defect("pg.CLIENT_CLOSED")
+    ],
+    ["a message pattern is anchored", new Error("Connection terminated unexpectedly!"), counted("unknown", "unknown")],
+    // ioredis
+    [
+      "ioredis: Connection is closed.",
+      new Error("Connection is closed."),
+      transient("network", "redis.CONNECTION_CLOSED")
+    ],
+    ["ioredis: Command timed out", new Error("Command timed out"), transient("timeout", "redis.COMMAND_TIMEOUT")],
+    [
+      "ioredis: offline queue disabled",
+      new Error("Stream isn't writeable and enableOfflineQueue options is false"),
+      transient("unavailable", "redis.OFFLINE")
+    ],
+    [
+      "ioredis: MaxRetriesPerRequestError",
+      new MaxRetriesPerRequestError("Reached the max retries per request limit (which is 0)."),
+      transient("unavailable", "redis.MAXRETRIES")
+    ],
+    [
+      "redis-errors' AbortError is a lost connection, not a caller's abort",
+      new AbortError("Command aborted due to connection close"),
+      transient("network", "redis.CONNECTION_CLOSED")
+    ],
+    [
+      "ReplyError WRONGTYPE",
+      new ReplyError("WRONGTYPE Operation against a key holding the wrong kind of value"),
+      final("client", "redis.WRONGTYPE")
+    ],
+    ["ReplyError NOSCRIPT", new ReplyError("NOSCRIPT No matching script."), final("client", "redis.NOSCRIPT")],
+    [
+      "ReplyError OOM",
+      new ReplyError("OOM command not allowed when used memory > 'maxmemory'."),
+      transient("resource", "redis.OOM")
+    ],
+    ["ReplyError LOADING", new ReplyError("LOADING Redis is loading"), transient("unavailable", "redis.LOADING")],
+    ["ReplyError BUSY", new ReplyError("BUSY Redis is busy running a script."), transient("unavailable", "redis.BUSY")],
+    ["ReplyError MOVED", new ReplyError("MOVED 3999 127.0.0.1:6381"), notCounted("unavailable", "redis.MOVED")],
+    ["ReplyError ASK", new ReplyError("ASK 3999 127.0.0.1:6381"), notCounted("unavailable", "redis.ASK")],
+    [
+      "ReplyError TRYAGAIN",
+      new ReplyError("TRYAGAIN Multiple keys request"),
+      notCounted("concurrency", "redis.TRYAGAIN")
+    ],
+    [
+      "ReplyError CLUSTERDOWN",
+      new ReplyError("CLUSTERDOWN The cluster is down"),
+      transient("unavailable", "redis.CLUSTERDOWN")
+    ],
+    // undici 7: the status before the code
+    [
+      "undici ResponseError 503",
+      new UndiciStatusError("ResponseError", "UND_ERR_RESPONSE", 503, { "retry-after": "4" }),
+      transient("unavailable", "http.503")
+    ],
+    [
+      "undici RequestRetryError 429",
+      new UndiciStatusError("RequestRetryError", "UND_ERR_REQ_RETRY", 429, { "retry-after-ms": "250" }),
+      notCounted("throttled", "http.429")
+    ],
+    [
+      "undici: a request on a closed client (a defect)",
+      Object.assign(new Error("The client is closed"), { name: "ClientClosedError", code: "UND_ERR_CLOSED" }),
+      defect("undici.UND_ERR_CLOSED")
+    ],
+    // aborts
+    [
+      "AbortError caused by AbortSignal.timeout is a timeout",
+      nodeAbort(new DOMException("The operation was aborted due to timeout", "TimeoutError")),
+      transient("timeout", "timeout")
+    ],
+    [
+      "AbortError caused by the caller's abort",
+      nodeAbort(new DOMException("This operation was aborted", "AbortError")),
+      { category: "client", retryable: false, countsForBreaker: false, code: "abort" }
+    ],
+    [
+      "execFile killed by its timeout",
+      Object.assign(new Error("Command failed: sleep 5"), {
+        killed: true,
+        code: null,
+        signal: "SIGTERM",
+        cmd: "sleep 5"
+      }),
+      transient("timeout", "timeout")
+    ],
+    // programming defects: not retried, not counted
+    ["TypeError", new TypeError("client.query is not a function"), defect("defect.TypeError")],
+    ["ReferenceError", new ReferenceError("x is not defined"), defect("defect.ReferenceError")],
+    ["RangeError", new RangeError("Invalid array length"), defect("defect.RangeError")],
+    ["SyntaxError in code", new SyntaxError("Unexpected token ')'"), defect("defect.SyntaxError")],
+    [
+      "ERR_INVALID_ARG_TYPE",
+      Object.assign(new TypeError('The "path" argument must be of type string'), { code: "ERR_INVALID_ARG_TYPE" }),
+      defect("defect.ERR_INVALID_ARG_TYPE")
+    ],
+    [
+      "ERR_ASSERTION",
+      Object.assign(new Error("false == true"), { name: "AssertionError", code: "ERR_ASSERTION" }),
+      defect("defect.ERR_ASSERTION")
+    ],
+    [
+      "JSON.parse's SyntaxError is bad data, not a defect",
+      new SyntaxError("Unexpected end of JSON input"),
+      final("validation", "decode.json")
+    ],
+    // gRPC: the worker seed's retryable set
+    ["gRPC INTERNAL", grpcError(13, "boom"), transient("server", "grpc.INTERNAL")],
+    ["gRPC UNKNOWN", grpcError(2, "handler threw"), transient("server", "grpc.UNKNOWN")],
+    ["gRPC ABORTED", grpcError(10, "aborted"), notCounted("concurrency", "grpc.ABORTED")],
+    [
+      "gRPC RESOURCE_EXHAUSTED raised locally for a message over the limit",
+      grpcError(8, "Received message larger than max (2048 vs 1024)"),
+      final("client", "grpc.RESOURCE_EXHAUSTED.message-too-large")
+    ],
+    // Node: meaning by syscall; paths never kept
+    [
+      "EADDRNOTAVAIL on listen: a wrong address",
+      sys("EADDRNOTAVAIL", "listen"),
+      final("configuration", "node.EADDRNOTAVAIL")
+    ],
+    [
+      "EADDRNOTAVAIL on connect: local ports",
+      sys("EADDRNOTAVAIL", "connect"),
+      notCounted("resource", "node.EADDRNOTAVAIL")
+    ],
+    ["EAI_AGAIN", sys("EAI_AGAIN", "getaddrinfo"), transient("network", "node.EAI_AGAIN")],
+    [
+      "spawn ENOENT (the syscall holds the path)",
+      sys("ENOENT", "spawn /tmp/secret-dir/script.sh", { path: "/tmp/secret-dir/script.sh" }),
+      final("configuration", "node.ENOENT")
+    ],
+    [
+      "brotli's decoder error",
+      sys("ERR__ERROR_FORMAT_PADDING_1", "zlib"),
+      final("validation", "node.ERR__ERROR_FORMAT_PADDING_1")
+    ],
+    // wrappers
+    [
+      "AggregateError of two refused connections (Happy Eyeballs), without a code of its own",
+      new AggregateError([sys("ECONNREFUSED", "connect"), sys("ECONNREFUSED", "connect")]),
+      transient("network", "node.ECONNREFUSED")
+    ],
+    [
+      "Effect's UnknownException",
+      new Cause.UnknownException(sys("ECONNRESET", "read")),
+      transient("network", "node.ECONNRESET")
+    ],
+    [
+      "@effect/platform RequestError (Transport) around fetch's TypeError",
+      {
+        _tag: "RequestError",
+        reason: "Transport",
+        cause: new TypeError("fetch failed", { cause: sys("ECONNREFUSED", "connect") })
+      },
+      transient("network", "node.ECONNREFUSED")
+    ],
+    [
+      "@effect/platform ResponseError (Decode) of a 200: the body, not the status",
+      {
+        _tag: "ResponseError",
+        reason: "Decode",
+        response: { status: 200 },
+        cause: new SyntaxError("Unexpected token '<', \"<html>\" is not valid JSON")
+      },
+      final("validation", "decode.json")
+    ],
+    [
+      "@effect/platform ResponseError (StatusCode)",
+      { _tag: "ResponseError", reason: "StatusCode", response: { status: 502, headers: {} } },
+      transient("unavailable", "http.502")
+    ],
+    [
+      "@effect/sql SqlError around SQLITE_BUSY",
+      {
+        _tag: "SqlError",
+        message: "Failed to execute statement",
+        cause: new SqliteError("database is locked", "SQLITE_BUSY")
+      },
+      notCounted("concurrency", "sqlite.SQLITE_BUSY")
+    ]
+  ]
+
+  const view = (c: Classification.Classification) => ({
+    category: c.category,
+    retryable: c.retryable,
+    countsForBreaker: c.countsForBreaker,
+    code: c.code
+  })
+
+  it.each(rows)("%s", (_, failure, expected) => {
+    const raw = service.classify(failure)
+    expect(view(raw)).toEqual(expected)
+    const tagged = service.classify(Failures.fromUnknown(failure))
+    expect(view(tagged)).toEqual(expected)
+    expect(tagged.retryAfter).toEqual(raw.retryAfter)
+  })
+
+  it("keeps Retry-After from undici's headers, in seconds or milliseconds", () => {
+    const after = (u: unknown) => service.classify(u).retryAfter
+    expect(after(new UndiciStatusError("ResponseError", "UND_ERR_RESPONSE", 503, { "retry-after": "4" }))).toEqual(
+      Duration.seconds(4)
+    )
+    expect(
+      after(new UndiciStatusError("RequestRetryError", "UND_ERR_REQ_RETRY", 429, { "retry-after-ms": "250" }))
+    ).toEqual(Duration.millis(250))
+    expect(after(new Failures.HttpError({ status: 429, headers: { "x-ms-retry-after-ms": "750" } }))).toEqual(
+      Duration.millis(750)
+    )
+    expect(
+      after(
+        Failures.fromHttpResponse({
+          status: 429,
+          headers: new Headers({ "Retry-After-Ms": "1500", "Retry-After": "9" })
+        })
+      )
+    ).toEqual(Duration.millis(1500))
+  })
+
+  it("a tagged failure keeps no path, host or query text", () => {
+    const spawn = Failures.fromUnknown(sys("ENOENT", "spawn /tmp/secret-dir/script.sh", { path: "/tmp/secret-dir/x" }))
+    expect(spawn).toMatchObject({ _tag: "NetworkError", code: "ENOENT", syscall: "spawn" })
+    const json = JSON.stringify(Schema.encodeSync(Failures.Failure)(spawn))
+    expect(json).not.toContain("secret-dir")
+    const sqlite = Failures.fromUnknown(
+      new SqliteError("UNIQUE constraint failed: users.email", "SQLITE_CONSTRAINT_UNIQUE")
+    )
+    expect(JSON.stringify(Schema.encodeSync(Failures.Failure)(sqlite))).toBe(
+      '{"code":"SQLITE_CONSTRAINT_UNIQUE","_tag":"SqliteError"}'
+    )
+    const pg = Failures.fromUnknown(
+      Object.assign(new Error("duplicate"), { code: "23505", constraint: "users_email_key", table: "users; DROP" })
+    )
+    expect(pg).toMatchObject({ _tag: "PgError", code: "23505", constraint: "users_email_key" })
+    expect(pg).not.toHaveProperty("table")
+  })
+})

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
+import * as Equal from "effect/Equal"
 import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
@@ -237,6 +238,36 @@ describe("Failures adapters on library-shaped errors", () => {
       expect(exit).toEqual(Exit.fail(new Failures.NetworkError({ code: "EAI_AGAIN", syscall: "getaddrinfo" })))
     })
   )
+})
+
+describe("Failures built at the boundary", () => {
+  it("are what the constructor builds: equal, encoded alike, real Errors with the class's prototype", () => {
+    const raw = Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:1"), {
+      code: "ECONNREFUSED",
+      syscall: "connect"
+    })
+    const built = Failures.fromUnknown(raw)
+    const constructed = new Failures.NetworkError({ code: "ECONNREFUSED", syscall: "connect" })
+    expect(built).toBeInstanceOf(Failures.NetworkError)
+    expect(built).toBeInstanceOf(Error)
+    expect(Equal.equals(built, constructed)).toBe(true)
+    expect(Schema.encodeSync(Failures.Failure)(built)).toEqual(Schema.encodeSync(Failures.Failure)(constructed))
+    expect(JSON.parse(JSON.stringify(built))).toEqual(JSON.parse(JSON.stringify(constructed)))
+    expect(built.message).toBe(constructed.message)
+    expect(Failures.isFailure(built)).toBe(true)
+    expect(String(built)).toBe("NetworkError: Connection refused (ECONNREFUSED)")
+  })
+
+  it("leave stack traces on for everything else", () => {
+    const limit = Error.stackTraceLimit
+    Failures.fromUnknown(new Error("x"))
+    Failures.fromUnknown({ status: 503 })
+    expect(Error.stackTraceLimit).toBe(limit)
+  })
+
+  it("an invalid status is still refused by the schema", () => {
+    expect(() => Failures.fromHttpResponse({ status: Number.NaN })).toThrow()
+  })
 })
 
 describe("Failures with Schema", () => {

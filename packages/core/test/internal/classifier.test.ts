@@ -8,6 +8,8 @@ import {
   headerValue,
   recognise,
   retryAfterMillis,
+  retryAfterOf,
+  safeSyscall,
   statusOf,
   type Visitor
 } from "../../src/internal/classifier/recognise.js"
@@ -179,5 +181,137 @@ describe("headers and Retry-After", () => {
     let calls = 0
     retryAfterMillis("5", () => ++calls)
     expect(calls).toBe(0)
+  })
+})
+
+describe("recognise: families named by structure, class name or fixed message", () => {
+  const r = (u: unknown) => recognise(u, describeVisitor)
+
+  it("SQLite codes, and SQLITE_ERROR's reason from its message", () => {
+    expect(r({ name: "SqliteError", code: "SQLITE_BUSY" })).toBe("sqlite SQLITE_BUSY")
+    expect(r({ code: "SQLITE_CONSTRAINT_UNIQUE" })).toBe("sqlite SQLITE_CONSTRAINT_UNIQUE")
+    expect(r({ code: "SQLITE_ERROR", message: 'near "SELEC": syntax error' })).toBe("sqlite SQLITE_ERROR syntax")
+    expect(r({ code: "SQLITE_ERROR", message: "incomplete input" })).toBe("sqlite SQLITE_ERROR syntax")
+    expect(r({ code: "SQLITE_ERROR", message: "no such table: t" })).toBe("sqlite SQLITE_ERROR schema")
+    expect(r({ code: "SQLITE_ERROR", message: "table t has no column named c" })).toBe("sqlite SQLITE_ERROR schema")
+    expect(r({ code: "SQLITE_ERROR", message: "table t already exists" })).toBe("sqlite SQLITE_ERROR schema")
+    expect(r({ code: "SQLITE_ERROR", message: "something else" })).toBe("sqlite SQLITE_ERROR")
+  })
+
+  it("pg's and ioredis' code-less errors by their exact message, only on a plain Error", () => {
+    const error = (message: string) => ({ name: "Error", message })
+    expect(r(error("Connection terminated unexpectedly"))).toBe("pg CONNECTION_TERMINATED")
+    expect(r(error("timeout expired"))).toBe("pg CONNECT_TIMEOUT")
+    expect(r(error("timeout exceeded when trying to connect"))).toBe("pg POOL_TIMEOUT")
+    expect(r(error("Connection is closed."))).toBe("redis CONNECTION_CLOSED")
+    expect(r(error("Socket timeout. Expecting data, but didn't receive any in 50ms."))).toBe("redis SOCKET_TIMEOUT")
+    expect(r(error("a timeout expired"))).toBeUndefined()
+    expect(r({ name: "GatewayError", message: "timeout expired" })).toBeUndefined()
+  })
+
+  it("undici errors with a status are classified by it", () => {
+    expect(r({ code: "UND_ERR_RESPONSE", statusCode: 503 })).toBe("http 503")
+    expect(r({ code: "UND_ERR_REQ_RETRY", statusCode: 429 })).toBe("http 429")
+    expect(r({ code: "UND_ERR_REQ_RETRY" })).toBe("undici UND_ERR_REQ_RETRY")
+  })
+
+  it("an abort caused by a TimeoutError is a timeout; a redis-errors AbortError is not a caller's abort", () => {
+    const timeout = { name: "TimeoutError" }
+    expect(r({ name: "AbortError", cause: timeout })).toBe("timeout")
+    expect(r({ code: "ABORT_ERR", cause: { cause: timeout } })).toBe("timeout")
+    expect(r({ name: "AbortError", cause: { name: "AbortError" } })).toBe("abort")
+    class RedisError extends Error {}
+    class AbortError extends RedisError {
+      override name = "AbortError"
+    }
+    expect(r(new AbortError("Command aborted due to connection close"))).toBe("redis CONNECTION_CLOSED")
+    expect(r(new AbortError("anything else"))).toBe("abort")
+  })
+
+  it("defects: by class name last (a wrapper's cause wins), by Node code; JSON's SyntaxError is data", () => {
+    expect(r(new TypeError("x is not a function"))).toBe("defect TypeError")
+    expect(r({ name: "TypeError", code: "ERR_INVALID_ARG_TYPE" })).toBe("defect TypeError ERR_INVALID_ARG_TYPE")
+    expect(r({ name: "Error", code: "ERR_INVALID_STATE" })).toBe("defect Error ERR_INVALID_STATE")
+    expect(r(new TypeError("wrapped", { cause: { code: "ECONNRESET" } }))).toBe("node ECONNRESET")
+    expect(r(new SyntaxError("Unexpected end of JSON input"))).toBe("decode json")
+    expect(r(new SyntaxError("Unexpected identifier"))).toBe("defect SyntaxError")
+    expect(r({ name: "Error", code: "ERR_SOMETHING_NEW" })).toBeUndefined()
+  })
+
+  it("gRPC: pushback, and grpc-js' local message-size limit", () => {
+    expect(r({ code: 8, details: "Received message larger than max (10 vs 5)" })).toBe("grpc 8 message-too-large")
+    expect(r({ code: 8, details: "Sent message larger than max (10 vs. 5)" })).toBe("grpc 8 message-too-large")
+    expect(r({ code: 8, details: "quota exceeded" })).toBe("grpc 8")
+  })
+
+  it("AggregateError members, and a child process killed by its timeout", () => {
+    expect(r(new AggregateError([{ message: "x" }, { code: "ECONNREFUSED", syscall: "connect" }]))).toBe(
+      "node ECONNREFUSED connect"
+    )
+    expect(r({ killed: true, code: null, signal: "SIGTERM", cmd: "x" })).toBe("timeout")
+    expect(r({ killed: false, code: 3, signal: null })).toBeUndefined()
+  })
+
+  it("the syscall is passed as the error has it; safeSyscall keeps its name only", () => {
+    expect(r({ code: "ENOENT", syscall: "spawn /tmp/x.sh" })).toBe("node ENOENT spawn /tmp/x.sh")
+    expect(safeSyscall("spawn /tmp/x.sh")).toBe("spawn")
+    expect(safeSyscall("connect")).toBe("connect")
+    expect(safeSyscall("/etc/passwd")).toBeUndefined()
+    expect(safeSyscall(undefined)).toBeUndefined()
+  })
+})
+
+describe("tables: the new families", () => {
+  it("SQLite by primary code, extended codes included", () => {
+    expect(T.sqlite("SQLITE_BUSY_SNAPSHOT", undefined)).toMatchObject({ category: "concurrency", retryable: true })
+    expect(T.sqlite("SQLITE_IOERR_WRITE", undefined)).toMatchObject({
+      category: "system",
+      code: "sqlite.SQLITE_IOERR_WRITE"
+    })
+    expect(T.sqlite("SQLITE_ERROR", "schema")).toBe(T.sqlite("SQLITE_ERROR", "schema"))
+    expect(T.sqlite("SQLITE_WHATEVER", undefined)).toMatchObject({ category: "unknown" })
+  })
+
+  it("codes from the wild never hit Object.prototype", () => {
+    for (const key of ["constructor", "toString", "hasOwnProperty", "__proto__"]) {
+      expect(T.redis(key).category).toBe("unknown")
+      expect(T.undici(key).category).toBe("unknown")
+      expect(T.node(key).category).toBe("system")
+      expect(T.pg(key).category).toBe("unknown")
+      expect(T.sqlite(`SQLITE_${key}`, undefined).category).toBe("unknown")
+      expect(T.isKnownNodeCode(key)).toBe(false)
+    }
+  })
+
+  it("defects are unknown, not retried, not counted", () => {
+    expect(T.defect("TypeError", undefined)).toMatchObject({
+      category: "unknown",
+      retryable: false,
+      countsForBreaker: false
+    })
+    expect(T.defect("TypeError", "ERR_INVALID_ARG_TYPE").code).toBe("defect.ERR_INVALID_ARG_TYPE")
+    expect(T.isDefectCode("ERR_INVALID_URL")).toBe(true)
+    expect(T.isDefectCode("ERR_STREAM_PREMATURE_CLOSE")).toBe(false)
+  })
+
+  it("pg's own codes say so in their message", () => {
+    expect(T.pg("CONNECTION_TERMINATED").message).toBe("Connection terminated unexpectedly (pg CONNECTION_TERMINATED)")
+    expect(T.pg("40001").message).toBe("Serialization failure (SQLSTATE 40001)")
+    expect(T.pgMessageCode("Query read timeout")).toBe("QUERY_READ_TIMEOUT")
+    expect(T.pgMessageCode("toString")).toBeUndefined()
+  })
+})
+
+describe("retryAfterOf", () => {
+  const now = () => 0
+  it("milliseconds headers first, then Retry-After, in one pass whatever the case", () => {
+    expect(retryAfterOf({ "Retry-After": "2" }, now)).toBe(2000)
+    expect(retryAfterOf({ "retry-after": "2", "Retry-After-Ms": "1500" }, now)).toBe(1500)
+    expect(retryAfterOf({ "x-ms-retry-after-ms": "750" }, now)).toBe(750)
+    expect(retryAfterOf(new Headers({ "x-ms-retry-after-ms": "5", "retry-after": "1" }), now)).toBe(5)
+    expect(retryAfterOf({ "retry-after-ms": "soon", "retry-after": "1" }, now)).toBe(1000)
+    expect(retryAfterOf({ "retry-after-ms": "0" }, now)).toBeUndefined()
+    expect(retryAfterOf({ "content-type": "x" }, now)).toBeUndefined()
+    expect(retryAfterOf(undefined, now)).toBeUndefined()
   })
 })

@@ -13,7 +13,7 @@ import * as Schema from "effect/Schema"
 import * as Classification from "../../Classification.js"
 import { RetriesExhausted } from "../../Errors.js"
 import type { Rule, RuleContext } from "../../Rule.js"
-import { headerValue, parseMillis, recognise, retryAfterMillis, type Visitor } from "./recognise.js"
+import { recognise, retryAfterOf, type Visitor } from "./recognise.js"
 import * as T from "./tables.js"
 
 type Classify = (failure: unknown) => Classification.Classification
@@ -89,12 +89,7 @@ const isClassification = Schema.is(Classification.Classification)
 export const makeDefault = (now: () => number): Default => {
   const http = (status: number, headers: unknown): Classification.Classification => {
     const base = T.http(status)
-    if (headers === undefined || headers === null) return base
-    // Milliseconds first (Azure's and OpenAI's `retry-after-ms`, `x-ms-retry-after-ms`): more precise.
-    const millis = parseMillis(headerValue(headers, "retry-after-ms") ?? headerValue(headers, "x-ms-retry-after-ms"))
-    if (millis !== undefined && millis > 0) return withDelay(base, millis)
-    const value = headerValue(headers, "retry-after")
-    return value === undefined ? base : withDelay(base, retryAfterMillis(value, now))
+    return headers === undefined ? base : withDelay(base, retryAfterOf(headers, now))
   }
 
   const visitor: Visitor<Classification.Classification> = {

@@ -28,6 +28,7 @@ import {
 /** What a recogniser calls for each kind of failure it finds. */
 export interface Visitor<R> {
   readonly http: (status: number, headers: unknown) => R
+  /** `syscall` as the error has it: it may hold arguments (`spawn /path/to/x`); see `safeSyscall`. */
   readonly node: (code: string, syscall: string | undefined) => R
   readonly undici: (code: string) => R
   readonly grpc: (code: number, pushbackMillis: number | undefined, reason: GrpcReason | undefined) => R
@@ -209,7 +210,7 @@ const recogniseCode = <R>(u: object, code: string, name: string | undefined, vis
   if (code.startsWith("SQLITE_")) return visitor.sqlite(code, sqliteReason(code, stringField(u, "message")))
   if (isPgSqlState(code)) return visitor.pg(code, u)
   if (isKnownNodeCode(code) || (/^E[A-Z0-9_]+$/.test(code) && ("syscall" in u || "errno" in u))) {
-    return visitor.node(code, safeSyscall(stringField(u, "syscall")))
+    return visitor.node(code, stringField(u, "syscall"))
   }
   if (isDefectCode(code)) return visitor.defect(name ?? "Error", code)
   return undefined
@@ -301,6 +302,37 @@ export const recognise = <R>(u: unknown, visitor: Visitor<R>, depth = 0): R | un
     if (isDefectName(name)) return visitor.defect(name, undefined)
   }
   return undefined
+}
+
+const RETRY_AFTER = "retry-after"
+const RETRY_AFTER_MS = "retry-after-ms"
+const X_MS_RETRY_AFTER_MS = "x-ms-retry-after-ms"
+
+/**
+ * The delay the Retry-After headers ask for, in milliseconds: `retry-after-ms` or
+ * `x-ms-retry-after-ms` (milliseconds, more precise) first, then `retry-after` (seconds or an HTTP
+ * date, against `now()`). One pass over a plain record's keys, whatever their case.
+ */
+export const retryAfterOf = (headers: unknown, now: () => number): number | undefined => {
+  if (!isObject(headers)) return undefined
+  let seconds: string | undefined
+  let millis: string | undefined
+  if ("get" in headers && typeof headers.get === "function") {
+    millis = firstString(headers.get(RETRY_AFTER_MS)) ?? firstString(headers.get(X_MS_RETRY_AFTER_MS))
+    if (millis === undefined) seconds = firstString(headers.get(RETRY_AFTER))
+  } else {
+    for (const key in headers) {
+      const length = key.length
+      if (length !== 11 && length !== 14 && length !== 19) continue
+      const name = key.toLowerCase()
+      if (name === RETRY_AFTER) seconds = firstString(Reflect.get(headers, key))
+      else if (name === RETRY_AFTER_MS || name === X_MS_RETRY_AFTER_MS)
+        millis ??= firstString(Reflect.get(headers, key))
+    }
+  }
+  const fromMillis = parseMillis(millis)
+  if (fromMillis !== undefined && fromMillis > 0) return fromMillis
+  return seconds === undefined ? undefined : retryAfterMillis(seconds, now)
 }
 
 /** delay-seconds: 1*DIGIT (at most 10 digits), parsed without a RegExp (this runs per failure). */
