@@ -6,15 +6,21 @@
  * hedge (another run of the same effect), and another after each further `delay`, up to
  * `maxHedges` extra attempts. The first *success* wins: every other attempt still running is
  * interrupted and awaited, so its finalizers (released connections, cancelled requests) have run
- * before `hedge` returns. A failed attempt does not end the race while another is still running;
- * when every attempt started has failed, the call fails with the failure of the **last** attempt
- * to end. An attempt that dies (a defect) counts as a failed attempt.
+ * before `hedge` returns.
  *
- * With `hedgeOnFailure: true` a failure is also a reason to hedge (as gRPC's non-fatal status
- * codes and Polly's hedging do): the failure is classified by the {@link Classifier} in context;
- * if it is retryable, the next hedge starts at once instead of waiting for the timer; if not, the
- * race ends with that failure (another attempt would fail the same way) and the others are
- * interrupted.
+ * A failure is a reason to hedge too, as in Polly and gRPC: by default, when an attempt fails with
+ * a retryable failure (as the default classifier says, see `Classifier.layer`), the next hedge
+ * starts at once instead of waiting for the timer; when it fails with a failure that is not
+ * retryable, the race ends with that failure (another attempt would fail the same way) and the
+ * others are interrupted. An attempt that dies (a defect) is classified like a failure. When no
+ * hedge is left, a failed attempt does not end the race while another is still running; when every
+ * attempt started has failed, the call fails with the failure of the **last** attempt to end.
+ *
+ * - `hedgeOnFailure: true` classifies with the {@link Classifier} in context instead of the
+ *   default one (the hedged effect then requires it).
+ * - `hedgeOnFailure: false` hedges on latency only: a failure starts nothing, the race goes on
+ *   while other attempts run. `Resilience` pipelines hedge this way, since their retry (with its
+ *   backoff and budget) is what answers a failure.
  *
  * Only hedge operations that are safe to run more than once (idempotent reads, writes with an
  * idempotency key).
@@ -37,13 +43,15 @@ import { Classifier } from "./Classifier.js"
 import * as internal from "./internal/hedging.js"
 
 /**
- * Options of {@link hedge} when only latency triggers a hedge.
+ * Options of {@link hedge} when the default classifier decides which failures start the next
+ * hedge at once (or, with `hedgeOnFailure: false`, when only latency does).
  *
  * - `delay`: how long an attempt may run before the next hedge starts (and between hedges).
  * - `maxHedges`: extra attempts at most, a whole number (0 turns hedging off; fractions are
  *   rounded down; negative, NaN and infinite values count as 0).
  * - `operation`: name used in events (default `"hedged"`).
  * - `onHedge`: run as each hedge starts, with its number (1 for the first extra attempt).
+ * - `hedgeOnFailure`: `false` for latency only (see the module documentation).
  *
  * @since 0.1.0
  * @category models
@@ -57,8 +65,8 @@ export interface Options {
 }
 
 /**
- * Options of {@link hedge} when a retryable failure also starts the next hedge at once. The
- * failure is classified by the `Classifier` in context, so the hedged effect requires it.
+ * Options of {@link hedge} when the `Classifier` in context decides which failures start the next
+ * hedge at once (retryable ones) and which end the race: the hedged effect requires it.
  *
  * @since 0.1.0
  * @category models
@@ -77,11 +85,15 @@ export interface OnFailureOptions extends Omit<Options, "hedgeOnFailure"> {
  *
  * declare const getUser: Effect.Effect<{ readonly name: string }, Error>
  *
- * // After 50 ms without an answer, ask again (twice at most); the first answer wins.
+ * // After 50 ms without an answer, ask again (twice at most); the first answer wins. An attempt
+ * // failing with a retryable failure starts the next hedge at once.
  * const fast = getUser.pipe(Hedging.hedge({ delay: "50 millis", maxHedges: 2, operation: "get-user" }))
  *
- * // Also hedge at once when an attempt fails with a retryable failure (requires a Classifier).
- * const eager = Hedging.hedge(getUser, { delay: "50 millis", maxHedges: 2, hedgeOnFailure: true })
+ * // The same, with the failures classified by the Classifier in context.
+ * const classified = Hedging.hedge(getUser, { delay: "50 millis", maxHedges: 2, hedgeOnFailure: true })
+ *
+ * // Latency only: a failure starts no hedge.
+ * const latencyOnly = Hedging.hedge(getUser, { delay: "50 millis", maxHedges: 2, hedgeOnFailure: false })
  * ```
  *
  * @since 0.1.0
@@ -99,7 +111,7 @@ export const hedge: {
     if (resolved.maxHedges === 0) return self
     return options.hedgeOnFailure === true
       ? Effect.flatMap(Classifier, (classifier) => internal.hedge(self, resolved, classifier.classify))
-      : internal.hedge(self, resolved, undefined)
+      : internal.hedge(self, resolved, options.hedgeOnFailure === false ? undefined : internal.defaultClassify())
   }
 )
 
@@ -137,5 +149,5 @@ export const hedgeWith: {
   const resolved = internal.resolve(options)
   return options.hedgeOnFailure === true
     ? Effect.flatMap(Classifier, (classifier) => internal.hedge(attempt, resolved, classifier.classify))
-    : internal.hedge(attempt, resolved, undefined)
+    : internal.hedge(attempt, resolved, options.hedgeOnFailure === false ? undefined : internal.defaultClassify())
 }

@@ -12,6 +12,7 @@ import * as TestClock from "effect/TestClock"
 import * as Classification from "../src/Classification.js"
 import * as Classifier from "../src/Classifier.js"
 import * as Events from "../src/Events.js"
+import * as Failures from "../src/Failures.js"
 import * as Hedging from "../src/Hedging.js"
 
 /**
@@ -122,17 +123,19 @@ describe("Hedging.hedge", () => {
     })
   )
 
-  it.effect("a failed attempt does not end the race while a hedge may still win", () =>
+  const latencyOnly = { hedgeOnFailure: false } as const
+
+  it.effect("latency only: a failed attempt does not end the race while a hedge may still win", () =>
     Effect.gen(function* () {
       // 0 fails at 150 ms; hedge 1 (started at 100 ms) succeeds at 300 ms.
       const s = yield* scripted([{ millis: 150, fail: "boom-0" }, { millis: 200 }])
-      const fiber = yield* Effect.fork(s.op.pipe(Hedging.hedge({ delay: "100 millis", maxHedges: 1 })))
+      const fiber = yield* Effect.fork(s.op.pipe(Hedging.hedge({ delay: "100 millis", maxHedges: 1, ...latencyOnly })))
       yield* TestClock.adjust("300 millis")
       expect(yield* Fiber.join(fiber)).toBe(1)
     })
   )
 
-  it.effect("when every attempt fails, fails with the failure of the last attempt to end", () =>
+  it.effect("latency only: when every attempt fails, fails with the failure of the last attempt to end", () =>
     Effect.gen(function* () {
       // 0 fails at 400 ms, 1 (from 100 ms) fails at 150 ms, 2 (from 200 ms) fails at 350 ms.
       const s = yield* scripted([
@@ -140,7 +143,7 @@ describe("Hedging.hedge", () => {
         { millis: 50, fail: "boom-1" },
         { millis: 150, fail: "boom-2" }
       ])
-      const fiber = yield* Effect.fork(s.op.pipe(Hedging.hedge({ delay: "100 millis", maxHedges: 2 })))
+      const fiber = yield* Effect.fork(s.op.pipe(Hedging.hedge({ delay: "100 millis", maxHedges: 2, ...latencyOnly })))
       yield* TestClock.adjust("1 second")
       const exit = yield* Fiber.await(fiber)
       expect(exit).toEqual(Exit.fail("boom-0"))
@@ -148,32 +151,97 @@ describe("Hedging.hedge", () => {
     })
   )
 
-  it.effect("an attempt that dies counts as a failed attempt", () =>
+  it.effect("latency only: an attempt that dies counts as a failed attempt", () =>
     Effect.gen(function* () {
       const runs = yield* Ref.make(0)
       const op = Effect.flatMap(
         Ref.getAndUpdate(runs, (n) => n + 1),
         (n) => (n === 0 ? Effect.zipRight(Effect.sleep(150), Effect.die("bug")) : Effect.as(Effect.sleep(100), "ok"))
       )
-      const fiber = yield* Effect.fork(op.pipe(Hedging.hedge({ delay: "100 millis", maxHedges: 1 })))
+      const fiber = yield* Effect.fork(op.pipe(Hedging.hedge({ delay: "100 millis", maxHedges: 1, ...latencyOnly })))
       yield* TestClock.adjust("200 millis")
       expect(yield* Fiber.join(fiber)).toBe("ok")
       const alone = yield* Effect.fork(
-        Effect.zipRight(Effect.sleep(10), Effect.die("bug")).pipe(Hedging.hedge({ delay: "100 millis", maxHedges: 1 }))
+        Effect.zipRight(Effect.sleep(10), Effect.die("bug")).pipe(
+          Hedging.hedge({ delay: "100 millis", maxHedges: 1, ...latencyOnly })
+        )
       )
       yield* TestClock.adjust("10 millis")
       expect(yield* Fiber.await(alone)).toEqual(Exit.die("bug"))
     })
   )
 
-  it.effect("without hedgeOnFailure, a failure with nothing else running ends the call", () =>
+  it.effect("latency only: a failure with nothing else running ends the call", () =>
     Effect.gen(function* () {
       const s = yield* scripted([{ millis: 10, fail: "boom" }, { millis: 10 }])
-      const fiber = yield* Effect.fork(s.op.pipe(Hedging.hedge({ delay: "100 millis", maxHedges: 2 })))
+      const fiber = yield* Effect.fork(s.op.pipe(Hedging.hedge({ delay: "100 millis", maxHedges: 2, ...latencyOnly })))
       yield* TestClock.adjust("10 millis")
       expect(yield* Fiber.await(fiber)).toEqual(Exit.fail("boom"))
       yield* TestClock.adjust("1 second")
       expect(yield* s.runs).toBe(1)
+    })
+  )
+
+  /** Runs n fails with `failures[n]` after `millis[n]`, or succeeds with n when it has no failure. */
+  const failing = (millis: ReadonlyArray<number>, failures: ReadonlyArray<Failures.Failure | undefined>) =>
+    Effect.gen(function* () {
+      const runs = yield* Ref.make(0)
+      const op = Effect.flatMap(
+        Ref.getAndUpdate(runs, (n) => n + 1),
+        (n) => {
+          const failure = failures[n]
+          return Effect.zipRight(
+            Effect.sleep(millis[n] ?? 0),
+            failure === undefined ? Effect.succeed(n) : Effect.fail(failure)
+          )
+        }
+      )
+      return { op, runs: Ref.get(runs) }
+    })
+  const unavailable = new Failures.HttpError({ status: 503 })
+  const invalid = new Failures.HttpError({ status: 400 })
+
+  it.effect("by default, a retryable failure before the delay starts the hedge then (as Polly and gRPC do)", () =>
+    Effect.gen(function* () {
+      const s = yield* failing([10, 20], [unavailable])
+      const fiber = yield* Effect.fork(s.op.pipe(Hedging.hedge({ delay: "100 millis", maxHedges: 1 })))
+      yield* TestClock.adjust("10 millis")
+      expect(yield* s.runs).toBe(2)
+      yield* TestClock.adjust("20 millis")
+      expect(yield* Fiber.join(fiber)).toBe(1)
+    })
+  )
+
+  it.effect("by default, a failure that is not retryable ends the call, and interrupts the others", () =>
+    Effect.gen(function* () {
+      const alone = yield* failing([10, 10], [invalid])
+      const first = yield* Effect.fork(alone.op.pipe(Hedging.hedge({ delay: "100 millis", maxHedges: 2 })))
+      yield* TestClock.adjust("10 millis")
+      expect(yield* Fiber.await(first)).toEqual(Exit.fail(invalid))
+      yield* TestClock.adjust("1 second")
+      expect(yield* alone.runs).toBe(1)
+      // Hedge 1 starts at 100 ms; attempt 0 fails with a 400 at 150 ms: hedge 1 is not awaited.
+      const raced = yield* failing([150, 1_000], [invalid])
+      const second = yield* Effect.fork(raced.op.pipe(Hedging.hedge({ delay: "100 millis", maxHedges: 2 })))
+      yield* TestClock.adjust("150 millis")
+      expect(yield* Fiber.await(second)).toEqual(Exit.fail(invalid))
+      expect(yield* raced.runs).toBe(2)
+    })
+  )
+
+  it.effect("by default, when no hedge is left a retryable failure waits for the others; a defect ends the call", () =>
+    Effect.gen(function* () {
+      const s = yield* failing([150, 100], [unavailable])
+      const fiber = yield* Effect.fork(s.op.pipe(Hedging.hedge({ delay: "100 millis", maxHedges: 1 })))
+      yield* TestClock.adjust("200 millis")
+      expect(yield* Fiber.join(fiber)).toBe(1)
+      const dies = yield* Effect.fork(
+        Effect.zipRight(Effect.sleep(10), Effect.die(new TypeError("x is not a function"))).pipe(
+          Hedging.hedge({ delay: "100 millis", maxHedges: 1 })
+        )
+      )
+      yield* TestClock.adjust("10 millis")
+      expect(Exit.isFailure(yield* Fiber.await(dies))).toBe(true)
     })
   )
 
@@ -272,9 +340,11 @@ describe("Hedging.hedge", () => {
 
   describe("agrees with a reference model on random plans", () => {
     type Outcome = "ok" | "retryable" | "fatal"
+    /** latency: `hedgeOnFailure: false`; context: `true`; default: the default classifier. */
+    type Mode = "latency" | "context" | "default"
     interface Plan {
       readonly maxHedges: number
-      readonly hedgeOnFailure: boolean
+      readonly mode: Mode
       readonly attempts: ReadonlyArray<{ readonly k: number; readonly outcome: Outcome }>
     }
     const D = 640
@@ -304,7 +374,7 @@ describe("Hedging.hedge", () => {
         ends.delete(first!)
         const outcome = plan.attempts[first!]!.outcome
         if (outcome === "ok") return { result: `ok ${first}`, started }
-        if (plan.hedgeOnFailure) {
+        if (plan.mode !== "latency") {
           if (outcome === "fatal") return { result: `fail ${first}`, started }
           if (started <= plan.maxHedges) {
             start(end)
@@ -317,7 +387,7 @@ describe("Hedging.hedge", () => {
 
     const plans = fc.record({
       maxHedges: fc.integer({ min: 0, max: 4 }),
-      hedgeOnFailure: fc.boolean(),
+      mode: fc.constantFrom<Mode>("latency", "context", "default"),
       attempts: fc.array(
         fc.record({
           k: fc.integer({ min: 0, max: 40 }),
@@ -338,22 +408,36 @@ describe("Hedging.hedge", () => {
             (i) =>
               Effect.sleep(duration(plan, i)).pipe(
                 Effect.zipRight(
-                  plan.attempts[i]!.outcome === "ok" ? Effect.succeed(`ok ${i}`) : Effect.fail(`fail ${i}`)
+                  plan.attempts[i]!.outcome === "ok"
+                    ? Effect.succeed(`ok ${i}`)
+                    : // The default classifier says 503 is retryable and 400 is not.
+                      Effect.fail(
+                        new Failures.HttpError({
+                          status: plan.attempts[i]!.outcome === "fatal" ? 400 : 503,
+                          headers: { "x-request-id": `fail ${i}` }
+                        })
+                      )
                 )
               )
           )
           const options = { delay: D, maxHedges: plan.maxHedges }
-          const hedged = plan.hedgeOnFailure
-            ? Hedging.hedge(op, { ...options, hedgeOnFailure: true })
-            : Hedging.hedge(op, options)
-          const fiber = yield* Effect.fork(Effect.merge(hedged))
+          const hedged =
+            plan.mode === "context"
+              ? Hedging.hedge(op, { ...options, hedgeOnFailure: true })
+              : plan.mode === "latency"
+                ? Hedging.hedge(op, { ...options, hedgeOnFailure: false })
+                : Hedging.hedge(op, options)
+          const fiber = yield* Effect.fork(
+            Effect.catchAll(hedged, (failure) => Effect.succeed(failure.headers?.["x-request-id"] ?? "?"))
+          )
           yield* TestClock.adjust("1 minute")
           const result = yield* Fiber.join(fiber)
           expect({ result, started: yield* Ref.get(runs) }).toEqual(model(plan))
         }).pipe(
           Effect.provide(
             Classifier.layerFrom((failure) => {
-              const i = Number(String(failure).slice(5))
+              const id = failure instanceof Failures.HttpError ? failure.headers?.["x-request-id"] : undefined
+              const i = Number(String(id).slice(5))
               return plan.attempts[i]?.outcome === "fatal"
                 ? Classification.make({ category: "validation", code: "test.fatal", message: "fatal" })
                 : Classification.make({ category: "unavailable", code: "test.retryable", message: "retryable" })

@@ -5,6 +5,22 @@ import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import type { Classification } from "../Classification.js"
 import * as Events from "../Events.js"
+import { makeDefault } from "./classifier/classify.js"
+
+/**
+ * The default classifier's classify, built on the first failure it is asked about (most hedged
+ * calls never fail) and kept by the hedged effect. Only `retryable` is read, which no clock
+ * decides: the clock it is given is never asked (it would only date a Retry-After).
+ *
+ * @internal
+ */
+export const defaultClassify = (): ((failure: unknown) => Classification) => {
+  let classify: ((failure: unknown) => Classification) | undefined
+  return (failure) => {
+    classify ??= makeDefault(() => 0).classify
+    return classify(failure)
+  }
+}
 
 /** What the coordinator hears: the hedge timer fired, or an attempt ended. */
 type Signal<A, E> =
@@ -72,7 +88,8 @@ export const resolve = (options: {
  * interruption), the timer and every attempt still running are interrupted and awaited, so their
  * finalizers have run before this returns.
  *
- * `classify` is given only in hedge-on-failure mode.
+ * `classify` decides what a failure does (the next hedge at once when retryable, the end of the
+ * race when not); without it, only latency starts hedges.
  *
  * @internal
  */
