@@ -9,8 +9,8 @@
  * - `dlq.replay`: one replay of the N pending entries of a queue through a no-op handler;
  * - `checkpoint.record`: outcomes recorded in chunks of 256 (Batch's default);
  * - `idempotency.once`: `Idempotency.once` of a no-op, one key after the other (N/10 keys);
- * - `batch.failing`: `Batch.run` of N items that all fail validation, with the three stores on the
- *   store under test (each item: lease, release, dead letter, checkpoint).
+ * - `batch.failing`: `Batch.run` of N/5 items that all fail validation, with the three stores on
+ *   the store under test (each item: lease, release, dead letter, checkpoint).
  *
  * Method: every case is first run repeatedly for `--warmup-ms` (default 1,000) of wall time, so the
  * JIT, the driver's statement cache and the database's pages are warm; then `--samples` (default 5)
@@ -148,7 +148,7 @@ const cases: ReadonlyArray<Case> = [
   },
   {
     name: "batch.failing",
-    share: 1,
+    share: 0.2,
     run: (items, tag) =>
       Effect.flatMap(
         Batch.run({
