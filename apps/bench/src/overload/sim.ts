@@ -416,6 +416,7 @@ export const summarize = (scenario: Scenario, bins: ReadonlyArray<Bin>, wastedSe
   const binSeconds = scenario.binMillis / 1000
   const w = Math.max(1, Math.round(windowSeconds / binSeconds))
   const from = Math.floor(scenario.triggerAtMillis / scenario.binMillis)
+  const judged = bins.length - Math.ceil(5000 / scenario.binMillis)
   const triggerEnd = (scenario.triggerAtMillis + scenario.triggerMillis) / scenario.binMillis
   const sum = (key: keyof Bin, a: number, b: number): number => {
     let s = 0
@@ -430,20 +431,21 @@ export const summarize = (scenario: Scenario, bins: ReadonlyArray<Bin>, wastedSe
   const requestsAfter = sum("requests", from, bins.length)
   const meanAmplification = requestsAfter === 0 ? 0 : sum("serverArrivals", from, bins.length) / requestsAfter
   // recovered from the first window after the trigger's end from which, in every window, at least
-  // 95 % of the calls made in it succeed
+  // 95 % of the calls made in it succeed. Calls made in the run's last 5 s may still be under way
+  // when it ends: they are not judged.
   let lastBelow = -1
-  for (let i = triggerEnd; i + w <= bins.length; i++) {
+  for (let i = triggerEnd; i + w <= judged; i++) {
     if (sum("succeeded", i, i + w) < 0.95 * sum("requests", i, i + w)) lastBelow = i
   }
   // a recovery must hold for the last 30 s of the run (a quarter of the time after the trigger, if shorter)
   const hold = Math.round(Math.min(30_000, scenario.afterMillis / 4) / scenario.binMillis)
   const recoveryBin = lastBelow + 1
   const recoverySeconds =
-    lastBelow < 0 ? 0 : recoveryBin > bins.length - w - hold ? null : (recoveryBin - triggerEnd) * binSeconds
+    lastBelow < 0 ? 0 : recoveryBin > judged - w - hold ? null : (recoveryBin - triggerEnd) * binSeconds
   const served = sum("served", from, bins.length)
   const wasted = sum("wasted", from, bins.length)
-  const calls = requestsAfter
-  const failedCalls = calls - sum("succeeded", from, bins.length)
+  const calls = sum("requests", from, judged)
+  const failedCalls = calls - sum("succeeded", from, judged)
   return {
     peakAmplification: peak,
     meanAmplification,
