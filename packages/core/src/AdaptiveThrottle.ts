@@ -13,7 +13,8 @@
  * A throttle is a {@link Strategy.Strategy} (component `"adaptive-throttle"`). A local rejection
  * fails with `BulkheadRejected` reason `"throttled"`. An admitted call is counted when it ends: a
  * failure whose `Classification` category is one of `rejectionCategories` (default `throttled`,
- * `unavailable`, `resource`) counts as refused by the backend, any other outcome as accepted; an
+ * `unavailable`, `resource`, `timeout`) counts as refused by the backend, any other outcome as
+ * accepted (a backend that queues instead of refusing shows its overload as timeouts); an
  * interrupted call is not counted. The draw uses the caller's `Random` (seed it in tests), and
  * only when the probability is above zero.
  *
@@ -38,7 +39,9 @@ import type * as Strategy from "./Strategy.js"
 
 /**
  * Defaults from the SRE book: `k` 2, `window` 2 minutes in `buckets` 120 (of 1 second each);
- * `rejectionCategories` `throttled`, `unavailable` and `resource`.
+ * `rejectionCategories` `throttled`, `unavailable`, `resource` and `timeout` (the overload
+ * simulation of docs/overload.md shows a throttle that ignores timeouts never engages against a
+ * server that queues).
  *
  * @example
  * ```ts
@@ -57,7 +60,7 @@ export const Config = Schema.Struct({
   window: Schema.optionalWith(FinitePositiveDuration, { default: () => Duration.minutes(2) }),
   buckets: Schema.optionalWith(Schema.Int.pipe(Schema.between(1, 10_000)), { default: () => 120 }),
   rejectionCategories: Schema.optionalWith(Schema.Array(Category), {
-    default: () => ["throttled", "unavailable", "resource"] as const
+    default: () => ["throttled", "unavailable", "resource", "timeout"] as const
   })
 })
 

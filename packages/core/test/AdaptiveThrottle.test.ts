@@ -77,6 +77,16 @@ describe("AdaptiveThrottle", () => {
     }).pipe(Effect.provide(classifier), Effect.withRandom(Random.make(1)))
   )
 
+  it.scoped("by default a timeout is the backend's refusal too (a server that queues shows overload as timeouts)", () =>
+    Effect.gen(function* () {
+      const throttle = yield* AdaptiveThrottle.make()
+      const timedOut = new Errors.AttemptTimeout({ operation: "search", attempt: 1, timeoutMillis: 1000 })
+      for (let i = 0; i < 10; i++) yield* Effect.either(AdaptiveThrottle.protect(Effect.fail(timedOut), throttle))
+      expect(throttle.requests()).toBe(10)
+      expect(throttle.accepts()).toBe(0)
+    }).pipe(Effect.provide(Classifier.layer), Effect.withRandom(Random.make(1)))
+  )
+
   it.scoped("counts only the window", () =>
     Effect.gen(function* () {
       const throttle = yield* AdaptiveThrottle.make({ window: "1 minute", buckets: 60 })
