@@ -29,6 +29,11 @@ const benches: Record<
     describe: "ns/op of the default Classifier on tagged failures and raw errors vs a baseline (--runs N)",
     run: async (args) => (await import("./classify.js")).run(args)
   },
+  redis: {
+    describe:
+      "breaker shared on Redis: decision cost vs memory, time for an opening to reach 3 processes, Redis commands/s per process (--runs N --seconds S --flush MS)",
+    run: async (args) => (await import("./redis.js")).run(args)
+  },
   breaker: {
     describe: "ns/op the circuit breaker adds (sync core and protect) to Effect.succeed in a loop (--runs N)",
     run: async (args) => (await import("./breaker.js")).run(args)

@@ -183,7 +183,12 @@ const attach = (
 
     /** Applies the fleet's state read from Redis (a sync, or a message), when newer than what this process knows. */
     const adopt = (state: fleet.State, remainingFrom: number) => {
-      if (control === undefined || state.atMillis <= lastAt) return
+      if (control === undefined) {
+        // heard before the breaker connected: applied when it does
+        if (early === undefined || state.atMillis > early.state.atMillis) early = { state, remainingFrom }
+        return
+      }
+      if (state.atMillis <= lastAt) return
       lastAt = state.atMillis
       const at = now()
       switch (state._tag) {
@@ -204,6 +209,7 @@ const attach = (
     }
 
     let initial: SyncResult | undefined
+    let early: { readonly state: fleet.State; readonly remainingFrom: number } | undefined
 
     const onSync = (result: SyncResult, startedAt: number) => {
       if (result.leaseLeftMillis > 0) {
@@ -286,7 +292,15 @@ const attach = (
         )
     })
 
-    // the state as this process joins (bounded by the command budget; without Redis, local)
+    // listen first, then read the state as this process joins (bounded by the command budget;
+    // without Redis, local): a decision published in between arrives as a message
+    yield* conn.subscribe(channel, (message) => {
+      const bar = message.indexOf("|")
+      if (bar < 0 || message.slice(0, bar) === pid) return
+      const state = fleet.decodeState(message.slice(bar + 1))
+      // an opening is timed from its publication: the message arrives within one round trip
+      if (state !== undefined) adopt(state, state.atMillis)
+    })
     const joined = yield* syncOnce
     if (Option.isSome(joined.result)) initial = joined.result.value
 
@@ -301,13 +315,6 @@ const attach = (
         })
       )
     )
-    yield* conn.subscribe(channel, (message) => {
-      const bar = message.indexOf("|")
-      if (bar < 0 || message.slice(0, bar) === pid) return
-      const state = fleet.decodeState(message.slice(bar + 1))
-      // an opening is timed from its publication: the message arrives within one round trip
-      if (state !== undefined) adopt(state, state.atMillis)
-    })
 
     const handle: CircuitBreaker.StoreHandle = {
       record: (outcome, atMillis) => local.record(outcome, atMillis),
@@ -369,6 +376,10 @@ const attach = (
         if (initial !== undefined) {
           onSync(initial, now())
           initial = undefined
+        }
+        if (early !== undefined) {
+          adopt(early.state, early.remainingFrom)
+          early = undefined
         }
       },
       probeGate: (nowMillis) => {

@@ -87,14 +87,24 @@ export const make = (options: Options): Effect.Effect<Connection, never, Scope.S
       ),
       (redis) => Effect.sync(() => redis.disconnect())
     )
-    // a store that starts reads the fleet's state first: give the connection the command budget to come up
+    // a store that starts reads the fleet's state first: give the connection up to a second (or the
+    // command budget, when longer) to come up; a refused connection, or no answer by then, and the
+    // store starts local
     yield* Effect.async<void>((resume) => {
       if (commands.status === "ready") return resume(Effect.void)
-      const ready = () => resume(Effect.void)
-      commands.once("ready", ready)
-      return Effect.sync(() => commands.off("ready", ready))
+      const done = () => resume(Effect.void)
+      commands.once("ready", done)
+      commands.once("error", done)
+      return Effect.sync(() => {
+        commands.off("ready", done)
+        commands.off("error", done)
+      })
     }).pipe(
-      Effect.timeoutTo({ duration: Duration.millis(timeout), onTimeout: () => undefined, onSuccess: () => undefined })
+      Effect.timeoutTo({
+        duration: Duration.millis(Math.max(timeout, 1000)),
+        onTimeout: () => undefined,
+        onSuccess: () => undefined
+      })
     )
     // the pub/sub connection is opened by the first subscription (a retry budget needs none)
     const handlers = new Map<string, Set<(message: string) => void>>()
@@ -158,17 +168,30 @@ export const make = (options: Options): Effect.Effect<Connection, never, Scope.S
 
     const subscribe: Connection["subscribe"] = (channel, onMessage) =>
       Effect.acquireRelease(
-        Effect.sync(() => {
+        Effect.suspend(() => {
           let set = handlers.get(channel)
+          const first = set === undefined
           if (set === undefined) {
             set = new Set()
             handlers.set(channel, set)
-            // queued until connected, and subscribed again after every reconnect
-            subscriberConnection()
-              .subscribe(channel)
-              .catch(() => {})
           }
           set.add(onMessage)
+          if (!first) return Effect.void
+          // queued until connected, and subscribed again after every reconnect; waited for (within
+          // the start-up budget) so that a store reads the state after it listens, and misses nothing
+          const connection = subscriberConnection()
+          return Effect.promise(() =>
+            connection.subscribe(channel).then(
+              () => undefined,
+              () => undefined
+            )
+          ).pipe(
+            Effect.timeoutTo({
+              duration: Duration.millis(Math.max(timeout, 1000)),
+              onTimeout: () => undefined,
+              onSuccess: () => undefined
+            })
+          )
         }),
         () =>
           Effect.sync(() => {
