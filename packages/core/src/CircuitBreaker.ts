@@ -33,7 +33,7 @@ import type { CircuitOpen } from "./Errors.js"
 import type * as Events from "./Events.js"
 import * as internal from "./internal/circuitBreaker/binding.js"
 import type * as core from "./internal/circuitBreaker/core.js"
-import { FinitePositiveDuration, PositiveDuration } from "./internal/schema.js"
+import { discriminated, FinitePositiveDuration, PositiveDuration } from "./internal/schema.js"
 import type * as Strategy from "./Strategy.js"
 
 // ---------------------------------------------------------------------------------------------
@@ -155,7 +155,7 @@ export const TimeWindow = Schema.TaggedStruct("TimeWindow", {
  * @since 0.1.0
  * @category schemas
  */
-export const TripPolicy = Schema.Union(ConsecutiveFailures, CountWindow, TimeWindow)
+export const TripPolicy = discriminated("_tag", Schema.Union(ConsecutiveFailures, CountWindow, TimeWindow))
 
 /**
  * A decoded tripping policy.

@@ -10,7 +10,7 @@ import type * as SqlClient from "@effect/sql/SqlClient"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import type * as ParseResult from "effect/ParseResult"
+import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import * as client from "./internal/client.js"
 import * as DurationInput from "@effect-resilience/core/DurationInput"
@@ -101,7 +101,27 @@ export const Pg = Schema.Struct({
  * @since 0.2.0
  * @category config
  */
-export const Config = Schema.Union(Sqlite, Pg)
+export const Config: Schema.Schema<typeof Sqlite.Type | typeof Pg.Type, typeof Sqlite.Encoded | typeof Pg.Encoded> =
+  Schema.declare([Schema.Union(Sqlite, Pg)], {
+    // Effect's union parser (3.22) makes a string of `dialect` to pick a member, which throws on
+    // a value no string can be made of (an object without a prototype): refuse it first, at its path
+    decode: (members) => (input, options) => {
+      const dialect: unknown = typeof input === "object" && input !== null ? Reflect.get(input, "dialect") : undefined
+      return typeof dialect === "object" && dialect !== null && !printable(dialect)
+        ? ParseResult.fail(new ParseResult.Pointer("dialect", input, new ParseResult.Type(members.ast, dialect)))
+        : ParseResult.decodeUnknown(members)(input, options)
+    },
+    encode: (members) => (input, options) => ParseResult.encodeUnknown(members)(input, options)
+  })
+
+const printable = (value: object): boolean => {
+  try {
+    String(value)
+    return true
+  } catch {
+    return false
+  }
+}
 
 /**
  * @since 0.2.0

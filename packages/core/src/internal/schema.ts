@@ -61,3 +61,34 @@ export const NonNegativeDuration = DurationInput.pipe(
 export const FinitePositiveDuration = PositiveDuration.pipe(
   Schema.filter((d) => Duration.isFinite(d) || "a finite duration")
 )
+
+/**
+ * A union of structs told apart by `key`. Effect's union parser (3.22) turns the input's `key`
+ * into a string to pick a member, and that throws on a value no string can be made of (an object
+ * without a prototype, as `querystring.parse` or `Object.create(null)` give): a defect where a
+ * ParseError belongs. Such a value is refused first, at its path; anything else goes to the union.
+ *
+ * @internal
+ */
+export const discriminated = <A, I>(key: string, union: Schema.Schema<A, I>): Schema.Schema<A, I> =>
+  Schema.declare([union], {
+    decode: (members) => (input, options) => {
+      if (typeof input === "object" && input !== null && Object.hasOwn(input, key)) {
+        const value: unknown = Reflect.get(input, key)
+        if (typeof value === "object" && value !== null && !printable(value)) {
+          return ParseResult.fail(new ParseResult.Pointer(key, input, new ParseResult.Type(members.ast, value)))
+        }
+      }
+      return ParseResult.decodeUnknown(members)(input, options)
+    },
+    encode: (members) => (input, options) => ParseResult.encodeUnknown(members)(input, options)
+  })
+
+const printable = (value: object): boolean => {
+  try {
+    String(value)
+    return true
+  } catch {
+    return false
+  }
+}

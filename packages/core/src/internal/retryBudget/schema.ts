@@ -6,7 +6,7 @@
  */
 import * as Duration from "effect/Duration"
 import * as Schema from "effect/Schema"
-import { FinitePositiveDuration } from "../schema.js"
+import { discriminated, FinitePositiveDuration } from "../schema.js"
 
 /** @internal */
 export const TokenBucketConfig = Schema.Struct({
@@ -30,7 +30,7 @@ export const RatioConfig = Schema.Struct({
 })
 
 /** @internal */
-export const Config = Schema.Union(TokenBucketConfig, RatioConfig)
+export const Config = discriminated("mode", Schema.Union(TokenBucketConfig, RatioConfig))
 
 /** @internal */
 export const millis = (duration: Duration.Duration): number => Duration.toMillis(duration)
