@@ -213,7 +213,8 @@ export const RateLimiter: Context.Tag<RateLimiter, RateLimiter> = Context.Generi
 )
 
 /**
- * Creates an in-memory keyed limiter, its state living as long as the scope. A bad config fails
+ * Creates a keyed limiter, its buckets in the {@link RateLimiterStore} in context (memory by
+ * default) and living as long as the scope. A bad config fails
  * with the `ParseError` naming the field.
  *
  * @example
@@ -232,23 +233,32 @@ export const RateLimiter: Context.Tag<RateLimiter, RateLimiter> = Context.Generi
  */
 export const make = (config: ConfigInput = {}): Effect.Effect<RateLimiter, ParseResult.ParseError, Scope.Scope> =>
   Effect.flatMap(Schema.decodeUnknown(Config)(config), (decoded) =>
-    Effect.flatMap(Effect.clock, (clock) =>
-      Effect.acquireRelease(
-        Effect.sync(() => fromConfig(decoded, () => clock.unsafeCurrentTimeMillis())),
-        (limiter) => Effect.sync(limiter.close)
+    Effect.flatMap(RateLimiterStore, (store) =>
+      Effect.flatMap(store.attach(decoded.name, storeOptions(decoded)), (state) =>
+        Effect.flatMap(Effect.clock, (clock) =>
+          Effect.acquireRelease(
+            Effect.sync(() => fromConfig(decoded, () => clock.unsafeCurrentTimeMillis(), state)),
+            (limiter) => Effect.sync(limiter.close)
+          )
+        )
       )
     )
   )
 
-const fromConfig = (config: Config, now: () => number): RateLimiter & { readonly close: () => void } => {
+const storeOptions = (config: Config): StoreOptions => ({
+  algorithm: config.algorithm,
+  limit: config.limit,
+  windowMillis: Duration.toMillis(config.window),
+  maxDelayMillis: config.onExceeded === "delay" ? Duration.toMillis(config.maxDelay) : 0,
+  maxKeys: config.maxKeys
+})
+
+const fromConfig = (
+  config: Config,
+  now: () => number,
+  state: StoreHandle
+): RateLimiter & { readonly close: () => void } => {
   const { name, limit } = config
-  const state = core.make({
-    algorithm: config.algorithm,
-    limit,
-    windowMillis: Duration.toMillis(config.window),
-    maxDelayMillis: config.onExceeded === "delay" ? Duration.toMillis(config.maxDelay) : 0,
-    maxKeys: config.maxKeys
-  })
   const reject = (rejected: Strategy.Rejected): RateLimited =>
     new RateLimited({ limiter: name, retryAfterMillis: rejected.retryAfterMillis })
   const forKey = (key: string, tokens = 1): Strategy.Strategy<RateLimited> => ({
@@ -280,6 +290,123 @@ const fromConfig = (config: Config, now: () => number): RateLimiter & { readonly
     close: state.clear
   }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Store
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * A limiter's settings as its store sees them, in numbers: the algorithm, `limit` tokens per
+ * `windowMillis`, the longest wait a call may reserve (`maxDelayMillis`, 0 under `"fail"`), and
+ * how many idle keys are kept (`maxKeys`).
+ *
+ * @example
+ * ```ts
+ * import type { RateLimiter } from "@effect-resilience/core"
+ *
+ * const perSecond = (o: RateLimiter.StoreOptions) => (o.limit * 1000) / o.windowMillis
+ * ```
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface StoreOptions extends core.Options {}
+
+/**
+ * One limiter's buckets in a store. `admit` decides a call synchronously: admitted, refused, or a
+ * `Wait` (for a token that comes later, or for a remote store's answer). `tryConsume`, `refund`
+ * and `last` serve `consume`; `keys` and `clear` the limiter's upkeep.
+ *
+ * @example
+ * ```ts
+ * import type { RateLimiter } from "@effect-resilience/core"
+ *
+ * const allowedNow = (handle: RateLimiter.StoreHandle, key: string, now: number) => handle.tryConsume(key, 1, now) === 0
+ * ```
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface StoreHandle extends core.Core {}
+
+/**
+ * The service of {@link RateLimiterStore}: the buckets of the limiter `name`, for the lifetime of
+ * the scope.
+ *
+ * @example
+ * ```ts
+ * import { RateLimiter } from "@effect-resilience/core"
+ * import { Effect } from "effect"
+ *
+ * const handle = Effect.flatMap(RateLimiter.RateLimiterStore, (store) =>
+ *   store.attach("api", { algorithm: "token-bucket", limit: 10, windowMillis: 1000, maxDelayMillis: 0, maxKeys: 100 })
+ * )
+ * ```
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface RateLimiterStoreService {
+  readonly attach: (name: string, options: StoreOptions) => Effect.Effect<StoreHandle, never, Scope.Scope>
+}
+
+const memoryStore: RateLimiterStoreService = { attach: (_name, options) => Effect.sync(() => core.make(options)) }
+
+/**
+ * Where limiters keep their buckets. A `Context.Reference`: without a store in context, each
+ * limiter keeps its own in memory.
+ *
+ * @example
+ * ```ts
+ * import { RateLimiter } from "@effect-resilience/core"
+ * import { Effect } from "effect"
+ *
+ * const inMemory = Effect.map(RateLimiter.RateLimiterStore, (store) => store === RateLimiter.storeMemory)
+ * ```
+ *
+ * @since 0.2.0
+ * @category services
+ */
+export class RateLimiterStore extends Context.Reference<RateLimiterStore>()(
+  "@effect-resilience/core/RateLimiterStore",
+  {
+    defaultValue: (): RateLimiterStoreService => memoryStore
+  }
+) {}
+
+/**
+ * The in-memory store as a value (also the default).
+ *
+ * @example
+ * ```ts
+ * import { RateLimiter } from "@effect-resilience/core"
+ * import { Effect } from "effect"
+ *
+ * const local = Effect.scoped(
+ *   RateLimiter.storeMemory.attach("api", { algorithm: "fixed-window", limit: 3, windowMillis: 1000, maxDelayMillis: 0, maxKeys: 100 })
+ * )
+ * ```
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const storeMemory: RateLimiterStoreService = memoryStore
+
+/**
+ * The in-memory store as a Layer.
+ *
+ * @example
+ * ```ts
+ * import { RateLimiter } from "@effect-resilience/core"
+ * import { Layer } from "effect"
+ *
+ * const Limits = RateLimiter.layer({ name: "api" }).pipe(Layer.provide(RateLimiter.layerStoreMemory))
+ * ```
+ *
+ * @since 0.2.0
+ * @category layers
+ */
+export const layerStoreMemory: Layer.Layer<RateLimiterStore> = Layer.succeed(RateLimiterStore, memoryStore)
 
 /**
  * Provides one in-memory limiter to everything under the Layer.
