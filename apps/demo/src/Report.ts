@@ -19,6 +19,12 @@ export interface Report {
   readonly recoveryRate: number
   readonly transientAffected: number
   readonly deadLettered: { readonly total: number; readonly byCategory: Readonly<Record<string, number>> }
+  /**
+   * Dead-lettered records the upstream had accepted all the same: its answer came after the last
+   * attempt's timeout (or the deadline). Not lost and not delivered twice: the upstream keeps the
+   * record under its idempotency key, so replaying the dead letter gets the stored answer back.
+   */
+  readonly deliveredAndDeadLettered: number
   readonly skipped: number
   readonly lost: number
   readonly duplicates: number
@@ -147,9 +153,11 @@ export const make = (input: ReportInput): Report => {
       histogram[String(n)] = (histogram[String(n)] ?? 0) + 1
     }
   }
+  let deliveredAndDeadLettered = 0
   if (result !== undefined) {
     for (const record of input.records) {
       const delivered = input.acceptedIds.has(record.id)
+      if (delivered && deadLetteredIds.has(record.id)) deliveredAndDeadLettered++
       // a success the upstream never saw, or a record with no outcome at all, is lost
       if (succeededIds.has(record.id) ? !delivered : !deadLetteredIds.has(record.id)) lost++
     }
@@ -167,6 +175,7 @@ export const make = (input: ReportInput): Report => {
     recoveryRate: transientAffected === 0 ? 1 : recovered / transientAffected,
     transientAffected,
     deadLettered: { total: deadLettered, byCategory },
+    deliveredAndDeadLettered,
     skipped,
     lost,
     duplicates: input.duplicates,
@@ -208,6 +217,10 @@ export const format = (r: Report): string => {
     .map(([c, n]) => `${c} ${n}`)
     .join(", ")
   row("dead-lettered", `${r.deadLettered.total}${categories === "" ? "" : ` (${categories})`}`)
+  row(
+    "  delivered and dead-lettered",
+    `${r.deliveredAndDeadLettered} (accepted upstream, answer too late; replay-safe)`
+  )
   row("lost", r.lost)
   row("duplicate deliveries (upstream)", r.duplicates)
   row("answers replayed by key (upstream)", r.replayedByUpstream)

@@ -65,7 +65,7 @@ describe("Report", () => {
       succeeded(a), // first try
       succeeded(b), // recovered after 3 attempts
       deadLettered(c, "validation"), // permanent: not a transient failure
-      deadLettered(d, "unavailable"), // transient, not recovered
+      deadLettered(d, "unavailable"), // transient, not recovered; accepted upstream after all (late answer)
       succeeded(e), // the batch says succeeded but the upstream never accepted it: lost
       {
         _tag: "Failed",
@@ -93,7 +93,7 @@ describe("Report", () => {
         [key(b), 30],
         [key(c), 5]
       ]),
-      acceptedIds: new Set([a.id, b.id]),
+      acceptedIds: new Set([a.id, b.id, d.id]),
       duplicates: 2,
       upstream: { ...upstream, duplicates: 2 },
       retries: 11,
@@ -108,6 +108,9 @@ describe("Report", () => {
     expect(report.recoveryRate).toBe(0.5)
     expect(report.deadLettered).toEqual({ total: 2, byCategory: { validation: 1, unavailable: 1 } })
     expect(report.lost).toBe(2)
+    // dead-lettered, and accepted by the upstream after its last attempt gave up: its own line
+    expect(report.deliveredAndDeadLettered).toBe(1)
+    expect(Report.format(report)).toMatch(/ {2}delivered and dead-lettered +1 \(accepted upstream/)
     expect(report.duplicates).toBe(2)
     expect(report.attemptsPerRecord.max).toBe(10)
     expect(report.latencyMs.p50).toBe(10)
@@ -141,6 +144,7 @@ describe("Report", () => {
     expect(report.succeeded).toBe(5)
     expect(report.deadLettered).toEqual({ total: 1, byCategory: { "earlier run": 1 } })
     expect(report.lost).toBe(0)
+    expect(report.deliveredAndDeadLettered).toBe(0)
     expect(report.recoveryRate).toBe(1)
   })
 })
