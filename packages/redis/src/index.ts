@@ -11,3 +11,8 @@ export * as RedisCircuitBreakerStore from "./RedisCircuitBreakerStore.js"
  * @since 0.2.0
  */
 export * as RedisRetryBudgetStore from "./RedisRetryBudgetStore.js"
+
+/**
+ * @since 0.2.0
+ */
+export * as RedisRateLimiterStore from "./RedisRateLimiterStore.js"
