@@ -314,8 +314,9 @@ export const run = async (args: ReadonlyArray<string>): Promise<void> => {
           (c) =>
             `${c.callsPerSecond} calls/s per process: ${c.commandsPerSecondPerProcess.toFixed(2)} Redis commands/s sent per process (${c.executedPerSecondPerProcess.toFixed(1)} run by Redis, script steps included; flush ${options.flush} ms)`
         ),
-        `written to ${out}`
-      ].join("\n") + "\n"
+        `written to ${out}`,
+        ""
+      ].join("\n")
     )
   } finally {
     redis.child.kill("SIGKILL")
