@@ -3,6 +3,7 @@ import { Classifier } from "@effect-resilience/core/Classifier"
 import type { AttemptRecord } from "@effect-resilience/core/Errors"
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
+import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -140,16 +141,18 @@ interface Handled {
 /** One caller's entries waiting for a write, and the outcome of that write once it is done. */
 interface Pending {
   readonly entries: ReadonlyArray<Entry>
-  exit: Exit.Exit<void, DeadLetterStoreError> | undefined
+  /** Completed with the outcome of the write that took the entries, or "lead": write them yourself. */
+  readonly done: Deferred.Deferred<Exit.Exit<void, DeadLetterStoreError> | "lead">
 }
 
 /** @internal */
 export const make = (store: Store, config: Config): Effect.Effect<DeadLetterQueue> =>
-  Effect.map(Effect.makeSemaphore(1), (writing) => {
+  Effect.sync(() => {
     // The sequence of this service's ids and the entries waiting to be written: both owned by the
     // service made here, changed only in synchronous steps.
     let sequence = 0
     const waiting: Array<Pending> = []
+    let writerActive = false
     const nextIds = (prefix: string, nowMillis: number, count: number) => {
       const first = sequence
       sequence = (sequence + count) % idRandomRange
@@ -159,57 +162,81 @@ export const make = (store: Store, config: Config): Effect.Effect<DeadLetterQueu
     const leaseMillis = Duration.toMillis(config.lease)
 
     /**
-     * Group commit: the caller queues its entries and waits for the writer's permit. Whoever holds
-     * it writes everything queued so far in one `insertAll`, its own entries included; a caller
-     * that gets the permit after its entries were written by someone else just returns their
-     * outcome. When a shared write fails, each caller's entries are written again on their own, so
-     * one caller's bad entry never fails another's.
+     * Group commit. A caller queues its entries; when no write is under way it becomes the writer,
+     * otherwise it waits. The writer yields once (so that callers ready to run, which a synchronous
+     * driver such as SQLite's gives no other chance, queue theirs too), writes everything queued in
+     * one `insertAll`, tells each caller its outcome, and hands the writer's role to the first
+     * caller still waiting, if any: no caller waits for more than the write under way and its own.
+     * When a shared write fails, each caller's entries are written again on their own, so one
+     * caller's bad entry never fails another's.
      */
+    const lead = (mine: Pending): Effect.Effect<void, DeadLetterStoreError> =>
+      Effect.uninterruptible(
+        Effect.zipRight(
+          Effect.yieldNow(),
+          Effect.suspend(() => {
+            const group = waiting.splice(0)
+            const all: Array<Entry> = []
+            for (const pending of group) for (const entry of pending.entries) all.push(entry)
+            // The writer's own outcome is kept here: its `done` may already hold "lead".
+            let own: Exit.Exit<void, DeadLetterStoreError> = Exit.void
+            const tell = (pending: Pending, exit: Exit.Exit<void, DeadLetterStoreError>) => {
+              if (pending === mine) own = exit
+              return Deferred.succeed(pending.done, exit)
+            }
+            return Effect.flatMap(Effect.exit(store.insertAll(all)), (exit) =>
+              Effect.flatMap(
+                Exit.isSuccess(exit) || group.length === 1
+                  ? Effect.forEach(group, (pending) => tell(pending, exit), { discard: true })
+                  : Effect.forEach(
+                      group,
+                      (pending) =>
+                        Effect.flatMap(Effect.exit(store.insertAll(pending.entries)), (alone) => tell(pending, alone)),
+                      { discard: true }
+                    ),
+                () => Effect.as(handOver, own)
+              )
+            )
+          })
+        )
+      ).pipe(Effect.flatten)
+
+    /** Passes the writer's role to the first waiting caller, or ends it when nobody waits. */
+    const handOver = Effect.suspend(() => {
+      const next = waiting[0]
+      if (next === undefined) {
+        writerActive = false
+        return Effect.void
+      }
+      return Deferred.succeed(next.done, "lead")
+    })
+
     const commit = (entries: ReadonlyArray<Entry>): Effect.Effect<void, DeadLetterStoreError> =>
-      Effect.suspend(() => {
-        const mine: Pending = { entries, exit: undefined }
-        waiting.push(mine)
-        const write = Effect.suspend((): Effect.Effect<void, DeadLetterStoreError> => {
-          if (mine.exit !== undefined) return mine.exit
-          const group = waiting.splice(0)
-          if (group.length === 1) {
-            return Effect.onExit(store.insertAll(entries), (exit) =>
-              Effect.sync(() => {
-                mine.exit = exit
-              })
-            )
+      Effect.flatMap(Deferred.make<Exit.Exit<void, DeadLetterStoreError> | "lead">(), (done) =>
+        Effect.suspend(() => {
+          const mine: Pending = { entries, done }
+          waiting.push(mine)
+          if (!writerActive) {
+            writerActive = true
+            return lead(mine)
           }
-          const all: Array<Entry> = []
-          for (const pending of group) for (const entry of pending.entries) all.push(entry)
-          return Effect.flatMap(Effect.exit(store.insertAll(all)), (exit) =>
-            Effect.flatMap(
-              Exit.isSuccess(exit)
-                ? Effect.sync(() => {
-                    for (const pending of group) pending.exit = exit
-                  })
-                : Effect.forEach(
-                    group,
-                    (pending) =>
-                      Effect.map(Effect.exit(store.insertAll(pending.entries)), (own) => {
-                        pending.exit = own
-                      }),
-                    { discard: true }
-                  ),
-              () => mine.exit ?? Effect.void
-            )
-          )
-        })
-        return writing
-          .withPermits(1)(Effect.uninterruptible(write))
-          .pipe(
+          return Deferred.await(done).pipe(
             Effect.onInterrupt(() =>
-              Effect.sync(() => {
+              Effect.suspend(() => {
                 const i = waiting.indexOf(mine)
                 if (i >= 0) waiting.splice(i, 1)
+                // told to lead just as it was interrupted: pass the role on
+                return Effect.flatMap(Deferred.poll(done), (polled) =>
+                  polled._tag === "Some"
+                    ? Effect.flatMap(polled.value, (o) => (o === "lead" ? handOver : Effect.void))
+                    : Effect.void
+                )
               })
-            )
+            ),
+            Effect.flatMap((outcome) => (outcome === "lead" ? lead(mine) : outcome))
           )
-      })
+        })
+      )
 
     /** Reads, changes and compare-and-sets an entry, retrying when another writer got there first. */
     const modify = <E>(
