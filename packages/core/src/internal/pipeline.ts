@@ -38,7 +38,7 @@ import * as RetryPolicy from "../RetryPolicy.js"
 import * as Admission from "./admission.js"
 import { effectWithTimer, type PromiseAttempt, promiseWithTimer, startPromise } from "./attempt.js"
 import * as Metrics from "./metrics.js"
-import { spanEvent } from "./retryPolicy/retry.js"
+import { retryAfter, spanEvent } from "./retryPolicy/retry.js"
 import * as binding from "./strategy/binding.js"
 import * as core from "./strategy/core.js"
 
@@ -146,6 +146,14 @@ export const make = <X>(
       }
     }
 
+    /** Settles a successful attempt (no Exit to allocate). */
+    const settleSuccess = (tickets: ReadonlyArray<core.Admitted>, start: number, callStart: number): void => {
+      const end = clock.unsafeCurrentTimeMillis()
+      if (tickets.length > 0) core.settleAll(tickets, core.success, end - start, end)
+      metrics.success()
+      metrics.latency((end - callStart) / 1000)
+    }
+
     /** A call refused before it ran: counted, published, and an event on the span when traced. */
     const refused = (refusal: binding.Refusal): Effect.Effect<never, Refusal> => {
       const strategy = strategies[refusal.index] as binding.Strategy<Refusal>
@@ -210,23 +218,31 @@ export const make = <X>(
       )
     }
 
+    /** An admitted attempt of an Effect operation: under its timer, or settled when it exits. */
+    const runEffectAttempt = <A, E, R>(
+      self: Effect.Effect<A, E, R>,
+      call: CallState,
+      attempt: number,
+      tickets: ReadonlyArray<core.Admitted>,
+      start: number,
+      restore: binding.Restore
+    ): Effect.Effect<A, E | Resilience.AttemptError, R> => {
+      const timer = timerFor(start, call.deadline, attempt)
+      if (timer.millis === undefined) {
+        return Effect.onExit(restore(self), (exit) => Effect.sync(() => settle(exit, tickets, start, call.start)))
+      }
+      return restore(
+        effectWithTimer(self, timers, timer.millis, timer.onTimeout, (exit) => settle(exit, tickets, start, call.start))
+      )
+    }
+
     /** One attempt of an Effect operation. Runs admission at once: call it when the attempt starts. */
     const attemptEffect = <A, E, R>(
       self: Effect.Effect<A, E, R>,
       call: CallState,
       attempt: number
     ): Effect.Effect<A, E | Resilience.AttemptError | X, R> =>
-      admitted(call, (tickets, start, restore) => {
-        const timer = timerFor(start, call.deadline, attempt)
-        if (timer.millis === undefined) {
-          return Effect.onExit(restore(self), (exit) => Effect.sync(() => settle(exit, tickets, start, call.start)))
-        }
-        return restore(
-          effectWithTimer(self, timers, timer.millis, timer.onTimeout, (exit) =>
-            settle(exit, tickets, start, call.start)
-          )
-        )
-      })
+      admitted(call, (tickets, start, restore) => runEffectAttempt(self, call, attempt, tickets, start, restore))
 
     const promiseAttemptOptions = <A, E>(
       evaluate: (signal: AbortSignal) => PromiseLike<A>,
@@ -291,6 +307,8 @@ export const make = <X>(
         : Hedging.hedge(self, {
             delay: policy.hedging.delay,
             maxHedges: policy.hedging.maxHedges,
+            // latency hedging only: a failed attempt is the retry policy's to answer
+            hedgeOnFailure: false,
             operation,
             ...(tracing
               ? {
@@ -329,6 +347,143 @@ export const make = <X>(
       })
     }
 
+    /**
+     * The fast path (no tracer, no hedging): the first attempt carries what follows it in its own
+     * continuation, so that a success passes through no retry frame and no extra Effect. What a
+     * failure of the first attempt leads to: the retry loop (as `RetryPolicy.retryWith` would go
+     * on after its first attempt), or, without retry, counting the call as failed.
+     */
+    const afterFirst =
+      <A, E, R>(state: CallState, attempt: (n: number) => Effect.Effect<A, E, R>) =>
+      (cause: Cause.Cause<E>): Effect.Effect<A, E | Resilience.RetryError, R> => {
+        if (retryPolicy === undefined) {
+          metrics.failure()
+          return Effect.failCause(cause)
+        }
+        let n = 1
+        const next = Effect.suspend(() => {
+          n += 1
+          return attempt(n)
+        })
+        const retryPolicyE: RetryPolicy.RetryPolicy<E, never> = retryPolicy
+        // catchAll's own reading of a cause: defects and interruptions are not retried
+        return Effect.catchAll(Effect.failCause(cause), (error) =>
+          retryAfter(error, next, retryPolicyE, memoClassifier, { onRetry: onRetry(state), onGiveUp: metrics.failure })
+        )
+      }
+
+    /** Before the first attempt: the budget counts the request (as `retryWith` does). */
+    const firstRequest = (): void => {
+      if (retryPolicy !== undefined) budget?.onRequest?.()
+    }
+
+    /** After a first attempt that succeeded: the budget records it (as `retryWith` does). */
+    const firstSuccess = (): void => {
+      if (retryPolicy !== undefined && budget !== undefined) budget.onSuccess(true)
+    }
+
+    const fast = !tracing && policy.hedging === undefined
+
+    /** Whether every ticket ignores a neutral settlement (then an interruption need not reach them). */
+    const holdNothing = (tickets: ReadonlyArray<core.Admitted>): boolean => {
+      for (let i = 0; i < tickets.length; i++) if ((tickets[i] as core.Admitted).holdsNothing !== true) return false
+      return true
+    }
+
+    /** The first attempt of a Promise operation on the fast path, with what follows a failure. */
+    const firstPromise = <A, E>(
+      evaluate: (signal: AbortSignal) => PromiseLike<A>,
+      onError: (error: unknown) => E,
+      state: CallState
+    ): Effect.Effect<A, E | Resilience.PipelineError | X> => {
+      firstRequest()
+      // made only when the first attempt fails
+      const onFailure = (cause: Cause.Cause<E | Resilience.AttemptError | X>) =>
+        afterFirst<A, E | Resilience.AttemptError | X, never>(state, (n) =>
+          attemptPromise(evaluate, onError, state, n)
+        )(cause)
+      metrics.attempt()
+      const walk = core.walk(strategies, 0, undefined, state.start, random)
+      if (!core.isAdmitted(walk)) {
+        return Effect.matchCauseEffect(
+          binding.continueWalk<A, E | Resilience.AttemptError | X, never>(
+            walk,
+            state.start,
+            strategies,
+            timers,
+            random,
+            state.deadline,
+            (tickets, start, restore) =>
+              restore(promiseWithTimer(promiseAttemptOptions(evaluate, onError, state, 1, tickets, start))),
+            refused
+          ),
+          {
+            onFailure,
+            onSuccess: (a) => {
+              firstSuccess()
+              return Effect.succeed(a)
+            }
+          }
+        )
+      }
+      // what the attempt needs is allocated when it starts, inside the callback: allocated
+      // earlier and held by the closure, it measurably slowed every call (V8 tends to tenure it)
+      return Effect.async<A, E | Resilience.PipelineError | X>((resume) => {
+        const cancel = startPromise(promiseAttemptOptions(evaluate, onError, state, 1, walk, state.start), (exit) => {
+          if (Exit.isSuccess(exit)) {
+            firstSuccess()
+            resume(exit)
+          } else resume(onFailure(exit.cause))
+        })
+        return cancel === undefined ? undefined : Effect.sync(cancel)
+      })
+    }
+
+    /** The first attempt of an Effect operation on the fast path, with what follows a failure. */
+    const firstEffect = <A, E, R>(
+      self: Effect.Effect<A, E, R>,
+      state: CallState
+    ): Effect.Effect<A, E | Resilience.PipelineError | X, R> => {
+      firstRequest()
+      const onFailure = (cause: Cause.Cause<E | Resilience.AttemptError | X>) =>
+        afterFirst<A, E | Resilience.AttemptError | X, R>(state, (n) => attemptEffect(self, state, n))(cause)
+      const onSuccess = (a: A) => {
+        firstSuccess()
+        return Effect.succeed(a)
+      }
+      metrics.attempt()
+      const walk = core.walk(strategies, 0, undefined, state.start, random)
+      if (core.isAdmitted(walk) && attemptTimeoutMillis === undefined && Option.isNone(state.deadline)) {
+        if (holdNothing(walk)) {
+          // no timer and nothing to give back on an interruption: no fiber, no uninterruptible region
+          return Effect.matchCauseEffect(self, {
+            onFailure: (cause) => {
+              settle(Exit.failCause(cause), walk, state.start, state.start)
+              return onFailure(cause)
+            },
+            onSuccess: (a) => {
+              settleSuccess(walk, state.start, state.start)
+              firstSuccess()
+              return Effect.succeed(a)
+            }
+          })
+        }
+      }
+      const attempt = core.isAdmitted(walk)
+        ? runEffectAttempt(self, state, 1, walk, state.start, identity)
+        : binding.continueWalk<A, E | Resilience.AttemptError | X, R>(
+            walk,
+            state.start,
+            strategies,
+            timers,
+            random,
+            state.deadline,
+            (tickets, start, restore) => runEffectAttempt(self, state, 1, tickets, start, restore),
+            refused
+          )
+      return Effect.matchCauseEffect(attempt, { onFailure, onSuccess })
+    }
+
     const spanAttributes: Record<string, unknown> = { "resilience.operation": operation }
     for (const s of strategies) spanAttributes[`resilience.${s.component}`] = s.name
 
@@ -353,13 +508,17 @@ export const make = <X>(
     }
 
     const protect = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E | Resilience.PipelineError | X, R> =>
-      call((state) => withRetry((n) => attemptEffect(self, state, n), state))
+      fast
+        ? call((state) => firstEffect(self, state))
+        : call((state) => withRetry((n) => attemptEffect(self, state, n), state))
 
     const promiseCall = <A, E>(
       evaluate: (signal: AbortSignal) => PromiseLike<A>,
       onError: (error: unknown) => E
     ): Effect.Effect<A, E | Resilience.PipelineError | X> =>
-      call((state) => withRetry((n) => attemptPromise(evaluate, onError, state, n), state))
+      fast
+        ? call((state) => firstPromise(evaluate, onError, state))
+        : call((state) => withRetry((n) => attemptPromise(evaluate, onError, state, n), state))
 
     const unknownException = (error: unknown) => new UnknownException(error)
 

@@ -268,6 +268,8 @@ export class Breaker {
     return {
       _tag: "Admitted",
       probe: false,
+      // a neutral outcome is no evidence: an interruption need not reach this ticket
+      holdsNothing: true,
       settle: (outcome, durationMillis, nowMillis) => {
         if (epoch !== this.epoch) return
         const recorded = this.recorded(outcome, durationMillis)
@@ -280,6 +282,8 @@ export class Breaker {
     return {
       _tag: "Admitted",
       probe: false,
+      // a neutral outcome is no evidence: an interruption need not reach this ticket
+      holdsNothing: true,
       settle: (outcome, durationMillis, nowMillis) => {
         if (epoch !== this.epoch) return
         const recorded = this.recorded(outcome, durationMillis)

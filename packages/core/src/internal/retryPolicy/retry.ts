@@ -78,6 +78,23 @@ export const retryWith = <A, E, R, R2>(
   return Effect.catchAll(first, (error) => afterFailure(hooks?.next ?? self, policy, classifier, error, hooks))
 }
 
+/**
+ * Retrying once a first attempt, run by the caller, failed with `error`: what {@link retryWith}
+ * does after its first attempt. The caller made the budget's request before that attempt and
+ * records its success (a pipeline folds the first attempt into its own continuation, so that
+ * the success path carries no retry frame).
+ *
+ * @internal
+ */
+export const retryAfter = <A, E, R, R2>(
+  error: E,
+  next: Effect.Effect<A, E, R>,
+  policy: RetryPolicy<E, R2>,
+  classifier: Context.Tag.Service<Classifier>,
+  hooks?: Omit<Hooks<A, E, R>, "next">
+): Effect.Effect<A, E | RetriesExhausted | RetryBudgetExhausted, R | R2> =>
+  afterFailure(next, policy, classifier, error, hooks)
+
 const afterFailure = <A, E, R, R2>(
   self: Effect.Effect<A, E, R>,
   policy: RetryPolicy<E, R2>,
