@@ -7,7 +7,10 @@
  * spends its allowance and then decides on a bucket of its own, as without Redis; no error
  * reaches a caller, and `resilience_store_fallback_total` counts the failed commands.
  *
- * The ratio mode is not shared yet: under this store a ratio budget is kept by each process.
+ * The ratio mode is shared too: requests and retries are counted in Redis in time buckets of the
+ * budget's window, and a process takes up to `retryAllowance` retries at a time while the fleet's
+ * retries stay below `ratio * requests + reserve`; a retry granted but not spent within one bucket
+ * is dropped.
  *
  * @since 0.2.0
  */
@@ -29,7 +32,7 @@ import * as connection from "./internal/connection.js"
  * `flushInterval` 1 second (how often the allowance is topped up and refunds are given back, and
  * at once when the allowance runs below half), `commandTimeout` 250 ms, `allowance` 25 tokens
  * held by each process (five retries at the AWS cost of 5), `refillPerSecond` 0 (the AWS bucket
- * is refilled by successes only).
+ * is refilled by successes only), `retryAllowance` 5 (the retries a process holds in ratio mode).
  *
  * @example
  * ```ts
@@ -50,7 +53,8 @@ export const Config = Schema.Struct({
   allowance: Schema.optionalWith(Schema.Number.pipe(Schema.positive(), Schema.finite()), { default: () => 25 }),
   refillPerSecond: Schema.optionalWith(Schema.Number.pipe(Schema.nonNegative(), Schema.finite()), {
     default: () => 0
-  })
+  }),
+  retryAllowance: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 5 })
 })
 
 /**
@@ -119,7 +123,8 @@ export const make = (
           keyPrefix: decoded.keyPrefix,
           flushMillis: Duration.toMillis(decoded.flushInterval),
           allowance: decoded.allowance,
-          refillPerSecond: decoded.refillPerSecond
+          refillPerSecond: decoded.refillPerSecond,
+          retryAllowance: decoded.retryAllowance
         })
     )
   )

@@ -45,6 +45,28 @@ describe("RedisRetryBudgetStore", () => {
     }).pipe(Effect.scoped)
   )
 
+  it.live("the ratio budget is shared: the fleet's retries stay within ratio * the fleet's requests", () =>
+    Effect.gen(function* () {
+      const config = { url: redis.url, keyPrefix: `rb-ratio-${process.pid}`, flushInterval: 50, retryAllowance: 3 }
+      const budget = { mode: "ratio", name: "ratio", ratio: 0.5, minRetriesPerSecond: 0, window: "10 seconds" } as const
+      const make = Effect.flatMap(RedisRetryBudgetStore.make(config), (store) =>
+        RetryBudget.make(budget).pipe(Effect.provideService(RetryBudget.RetryBudgetStore, store))
+      )
+      const [a, b] = yield* Effect.all([make, make])
+      // 20 requests in the fleet: 10 retries at a ratio of 0.5
+      for (let i = 0; i < 10; i++) {
+        a.onRequest()
+        b.onRequest()
+      }
+      let paid = 0
+      for (let round = 0; round < 30; round++) {
+        paid += withdrawAll(a, 2) + withdrawAll(b, 2)
+        yield* Effect.sleep(20)
+      }
+      expect(paid).toBe(10)
+    }).pipe(Effect.scoped)
+  )
+
   it.live("without Redis it decides on a bucket of its own and counts the fallback; no error", () =>
     Effect.gen(function* () {
       const before = yield* fallbacks

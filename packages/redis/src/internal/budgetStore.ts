@@ -1,7 +1,8 @@
 /**
  * The retry budget store shared by a fleet on Redis: the AWS token bucket as one atomic script
  * (refilled by time at `refillPerSecond`, refunds added, capped at the capacity), and a local
- * allowance in each process so that a retry never waits for Redis.
+ * allowance in each process so that a retry never waits for Redis; and the ratio budget as a
+ * window of time buckets (requests and retries) changed by another script.
  *
  * - `tryWithdraw` takes from the local allowance, synchronously. Below half of it, the background
  *   fiber tops it up from the shared bucket (one script call); the fleet as a whole never spends
@@ -14,6 +15,7 @@
  * @internal
  */
 import * as RetryBudget from "@effect-resilience/core/RetryBudget"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
@@ -28,6 +30,8 @@ export interface Settings {
   /** Tokens a process holds locally (a multiple of the retry cost, say). */
   readonly allowance: number
   readonly refillPerSecond: number
+  /** Retries a process holds locally in ratio mode. */
+  readonly retryAllowance: number
 }
 
 const STORE = "retry-budget"
@@ -60,16 +64,120 @@ const hasTag = (name: string): string => `{${name.replace(/[{}]/g, "_")}}`
 /** The store service on a connection. */
 export const make = (conn: Connection, settings: Settings): RetryBudget.RetryBudgetStoreService => ({
   attach: (config) =>
-    config.mode === "token-bucket"
-      ? attachBucket(conn, settings, config)
-      : Effect.zipRight(
-          Effect.logWarning(
-            `retry budget ${config.name}: the ratio mode is not shared on Redis yet; this process keeps its own`
-          ),
-          RetryBudget.storeMemory.attach(config)
-        )
+    config.mode === "token-bucket" ? attachBucket(conn, settings, config) : attachRatio(conn, settings, config)
 })
 
+/**
+ * KEYS: the window's base key. ARGV: bucket width (ms), buckets, ratio, reserve (retries per
+ * window), requests to add, retries wanted. Adds the requests to the current bucket, grants up to
+ * the retries wanted within `ratio * requests + reserve - retries` over the window, and counts
+ * them as retries at once. Returns [granted, allowance left] as strings.
+ */
+const ratio = script(
+  `local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local width = tonumber(ARGV[1])
+local buckets = tonumber(ARGV[2])
+local current = math.floor(now / width)
+local key = KEYS[1] .. ':' .. current
+local added = tonumber(ARGV[5])
+if added > 0 then
+  redis.call('HINCRBY', key, 'r', added)
+end
+local requests = 0
+local retries = 0
+for i = 0, buckets - 1 do
+  local values = redis.call('HMGET', KEYS[1] .. ':' .. (current - i), 'r', 't')
+  requests = requests + (tonumber(values[1]) or 0)
+  retries = retries + (tonumber(values[2]) or 0)
+end
+local allowance = tonumber(ARGV[3]) * requests + tonumber(ARGV[4]) - retries
+local granted = math.max(0, math.min(tonumber(ARGV[6]), math.floor(allowance)))
+if granted > 0 then
+  redis.call('HINCRBY', key, 't', granted)
+end
+redis.call('PEXPIRE', key, width * (buckets + 1))
+return {tostring(granted), tostring(allowance - granted)}`,
+  1
+)
+
+const attachRatio = (
+  conn: Connection,
+  settings: Settings,
+  config: RetryBudget.RatioConfig
+): Effect.Effect<RetryBudget.StoreHandle, never, Scope.Scope> =>
+  Effect.gen(function* () {
+    const fallback = yield* RetryBudget.storeMemory.attach(config)
+    const key = `${settings.keyPrefix}:rb:${hasTag(config.name)}:ratio`
+    const windowMillis = Duration.toMillis(config.window)
+    const width = Math.max(1, Math.ceil(windowMillis / config.buckets))
+    const reserve = (config.minRetriesPerSecond * windowMillis) / 1000
+    const target = Math.max(1, Math.floor(settings.retryAllowance))
+    const clock = yield* Effect.clock
+
+    let grants = 0
+    /** Local time of the last grant: a grant is spent within one bucket, or dropped (its retry left the window). */
+    let grantedAt = 0
+    let requests = 0
+    let fleetLeft = 0
+    const wake = yield* Queue.sliding<void>(1)
+
+    const exchange = Effect.suspend(() => {
+      const now = clock.unsafeCurrentTimeMillis()
+      if (grants > 0 && now - grantedAt >= width) grants = 0
+      const want = Math.max(0, target - grants)
+      const added = requests
+      requests = 0
+      return Effect.map(
+        conn.eval(STORE, "ratio", ratio, [key, width, config.buckets, config.ratio, reserve, added, want]),
+        (reply) => {
+          const parsed = Option.flatMap(reply, (r) =>
+            Array.isArray(r) && r.length === 2
+              ? Option.some({ granted: Number(r[0]), left: Number(r[1]) })
+              : Option.none()
+          )
+          if (Option.isNone(parsed)) {
+            requests += added
+            return
+          }
+          if (parsed.value.granted > 0) {
+            grants += parsed.value.granted
+            grantedAt = now
+          }
+          fleetLeft = Math.max(0, parsed.value.left)
+        }
+      )
+    })
+
+    yield* exchange
+    yield* Effect.forkScoped(
+      Effect.forever(Effect.zipRight(Effect.raceFirst(Queue.take(wake), Effect.sleep(settings.flushMillis)), exchange))
+    )
+
+    const handle: RetryBudget.StoreHandle = {
+      onRequest: (nowMillis) => {
+        requests++
+        fallback.onRequest(nowMillis)
+      },
+      costOf: fallback.costOf,
+      tryWithdraw: (classification, nowMillis) => {
+        if (grants > 0 && nowMillis - grantedAt < width) {
+          grants--
+          if (grants < target / 2) Queue.unsafeOffer(wake, undefined)
+          return true
+        }
+        Queue.unsafeOffer(wake, undefined)
+        return conn.degraded() ? fallback.tryWithdraw(classification, nowMillis) : false
+      },
+      onSuccess: fallback.onSuccess,
+      available: () => grants + Math.floor(fleetLeft),
+      reset: () => {
+        grants = 0
+        fallback.reset()
+      }
+    }
+    return handle
+  })
 const attachBucket = (
   conn: Connection,
   settings: Settings,
