@@ -48,6 +48,8 @@ export interface IngestOptions {
   /** How long the upstream's outage lasts (zero: none). */
   readonly outage: Duration.DurationInput
   readonly attemptTimeout: Duration.DurationInput
+  /** One budget of time per record, retries and waits included. */
+  readonly deadline: Duration.DurationInput
   readonly maxAttempts: number
   readonly hedging: boolean
   /** How many delivered records to read back by GET after the ingest (0: none). */
@@ -94,8 +96,8 @@ const batchStoreError = (paths: ReturnType<typeof files>) => (error: Batch.Batch
 export const policyOf = (options: IngestOptions): ResilientHttpClient.Options => ({
   policy: {
     attemptTimeout: options.attemptTimeout,
-    // one budget of time per record: long enough to wait out a short outage and the breaker
-    deadline: "30 seconds",
+    // one budget of time per record: long enough (30 s by default) to wait out a short outage and the breaker
+    deadline: options.deadline,
     retry: {
       // a CircuitOpen rejection counts as an attempt: while an outage keeps the breaker open, a
       // record waiting it out spends an attempt per open period and per probe it does not get, so
@@ -126,6 +128,10 @@ export const policyOf = (options: IngestOptions): ResilientHttpClient.Options =>
       }
     : {})
 })
+
+/** How long a record stays claimed by the run working on it: its deadline and 2 s for the stores. */
+export const leaseOf = (options: IngestOptions): Duration.Duration =>
+  Duration.sum(options.deadline, Duration.seconds(2))
 
 const stores = (paths: ReturnType<typeof files>) => {
   const batchDb = SqliteClient.layer({ filename: paths.batch })
@@ -252,7 +258,10 @@ const program = (options: IngestOptions) =>
       process: ingestOne,
       itemSchema: Dataset.Record,
       resultSchema: Dataset.Receipt,
-      concurrency: options.concurrency
+      concurrency: options.concurrency,
+      // a record's lease outlasts its deadline, so no run takes over a record another still works
+      // on; after a kill -9 the records that were in flight wait out their lease, then run again
+      lease: leaseOf(options)
     }).pipe(
       // @effect/sql makes a span per statement: three per record here, more than the calls themselves
       Effect.withTracerEnabled(false)

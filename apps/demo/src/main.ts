@@ -43,6 +43,8 @@ ingest (default):
   --outage-ms N           outage length, 0 for none (default 2000)
   --attempt-timeout-ms N  per attempt (default 1000)
   --max-attempts N        per record, CircuitOpen rejections included (default 20)
+  --deadline-ms N         per record, retries included (default 30000); a record in flight when
+                          a run was killed waits this long (and 2 s) before a rerun takes it over
   --read-back N           read N delivered records back by GET after the ingest (default 500)
   --hedging               hedge the GETs: a second request after half the attempt timeout
   --metrics-port N        Prometheus /metrics on 127.0.0.1 (default 0: any free port)
@@ -79,6 +81,7 @@ const Flags = Schema.Struct({
   "outage-ms": Int(0),
   "attempt-timeout-ms": Int(1),
   "max-attempts": Int(1),
+  "deadline-ms": Int(1),
   "read-back": Int(0),
   "metrics-port": Int(0),
   port: Int(0),
@@ -104,6 +107,7 @@ const defaults = {
   "outage-ms": "2000",
   "attempt-timeout-ms": "1000",
   "max-attempts": "20",
+  "deadline-ms": "30000",
   "read-back": "500",
   "metrics-port": "0",
   port: "8080",
@@ -137,6 +141,7 @@ const stringOptions = [
   "outage-ms",
   "attempt-timeout-ms",
   "max-attempts",
+  "deadline-ms",
   "read-back",
   "metrics-port",
   "report-json",
@@ -230,6 +235,7 @@ const main = Effect.gen(function* () {
     outageAt: flags["outage-at"],
     outage: Duration.millis(flags["outage-ms"]),
     attemptTimeout: Duration.millis(flags["attempt-timeout-ms"]),
+    deadline: Duration.millis(flags["deadline-ms"]),
     maxAttempts: flags["max-attempts"],
     hedging: values.hedging === true,
     readBack: flags["read-back"],
