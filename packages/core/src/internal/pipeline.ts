@@ -557,11 +557,11 @@ export const make = <X>(
         n += 1
         return attemptPromise(evaluate, identity, state, n)
       })
-      return RetryPolicy.retryWith<A, unknown, never, never>(exit, retryPolicy, memoClassifier, {
-        next,
-        onRetry: onRetry(state),
-        onGiveUp: metrics.failure
-      })
+      const policy: RetryPolicy.RetryPolicy = retryPolicy
+      // the budget saw the request when the first attempt started (firstRequest)
+      return Effect.catchAll(exit, (error) =>
+        retryAfter(error, next, policy, memoClassifier, { onRetry: onRetry(state), onGiveUp: metrics.failure })
+      )
     }
 
     /**
@@ -579,6 +579,7 @@ export const make = <X>(
         if (walk._tag === "Rejected") return toPromise(promiseCall(evaluate, identity))
         // a wait: go on from where the walk stopped, in the Effect runtime
         const state: CallState = { start, startNanos: 0n, deadline: Option.none() }
+        firstRequest()
         metrics.attempt()
         const first = binding.continueWalk<A, unknown, never>(
           walk,
@@ -592,14 +593,24 @@ export const make = <X>(
           refused
         )
         return toPromise(
-          Effect.catchAllCause(first, (cause) => retryAfterFirst(Exit.failCause(cause), evaluate, state))
+          Effect.matchCauseEffect(first, {
+            onFailure: (cause) => retryAfterFirst(Exit.failCause(cause), evaluate, state),
+            onSuccess: (a) => {
+              firstSuccess()
+              return Effect.succeed(a)
+            }
+          })
         )
       }
+      firstRequest()
       metrics.attempt()
       const state: CallState = { start, startNanos: 0n, deadline: Option.none() }
       return new Promise<A>((resolve, reject) => {
         startPromise(promiseAttemptOptions(evaluate, identity, state, 1, walk, start), (exit) => {
-          if (Exit.isSuccess(exit)) return resolve(exit.value)
+          if (Exit.isSuccess(exit)) {
+            firstSuccess()
+            return resolve(exit.value)
+          }
           if (retryPolicy === undefined) {
             metrics.failure()
             return reject(Cause.squash(exit.cause))

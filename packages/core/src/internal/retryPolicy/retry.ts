@@ -1,5 +1,5 @@
 import * as Clock from "effect/Clock"
-import type * as Context from "effect/Context"
+import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
@@ -40,10 +40,19 @@ export const tagOf = (error: unknown): string => {
  * @internal
  */
 export const spanEvent = (name: string, attributes: Record<string, unknown>): Effect.Effect<void> =>
+  spanEventWith(name, () => attributes)
+
+/**
+ * {@link spanEvent} with attributes made only when there is a span to add them to (a retry
+ * without a tracer builds none).
+ *
+ * @internal
+ */
+export const spanEventWith = (name: string, attributes: () => Record<string, unknown>): Effect.Effect<void> =>
   Effect.withFiberRuntime((fiber) => {
     const span = fiber.currentSpan
     return span !== undefined && span._tag === "Span"
-      ? Effect.map(Clock.currentTimeNanos, (now) => span.event(name, now, attributes))
+      ? Effect.map(Clock.currentTimeNanos, (now) => span.event(name, now, attributes()))
       : Effect.void
   })
 
@@ -127,13 +136,13 @@ const afterFailure = <A, E, R, R2>(
         })
       ).pipe(
         Effect.zipRight(
-          spanEvent("resilience.retry.stopped", {
+          spanEventWith("resilience.retry.stopped", () => ({
             "resilience.operation": policy.operation,
             "resilience.attempt": attempt,
             "resilience.reason": reason,
             "resilience.category": classification.category,
             "resilience.code": classification.code
-          })
+          }))
         )
       )
       const failure: E | RetriesExhausted | RetryBudgetExhausted =
@@ -155,7 +164,12 @@ const afterFailure = <A, E, R, R2>(
       attempt: number,
       made: number
     ): Effect.Effect<A, E | RetriesExhausted | RetryBudgetExhausted, R | R2> =>
-      Effect.flatMap(Clock.currentTimeMillis, (now) => {
+      // the clock and the deadline read once, from the fiber (what Clock.currentTimeMillis and
+      // Deadline.remaining read, without four Effects per failure)
+      Effect.withFiberRuntime((fiber) => {
+        const now = Context.get(fiber.currentDefaultServices, Clock.Clock).unsafeCurrentTimeMillis()
+        const deadline = fiber.getFiberRef(Deadline.currentDeadline)
+        const remaining = Option.isNone(deadline) ? undefined : Math.max(0, deadline.value - now)
         const classification = classifier.classify(error)
         const refused = classification.code === C.circuitOpenCode
         const reached = core.reachedAttempts(made, refused)
@@ -187,8 +201,8 @@ const afterFailure = <A, E, R, R2>(
               extraMillis,
               circuitOpen
             )
-            return Effect.flatMap(Deadline.remaining, (remaining) => {
-              const late = core.stopForTime(delay, Option.getOrUndefined(remaining), circuitOpen)
+            {
+              const late = core.stopForTime(delay, remaining, circuitOpen)
               if (late !== undefined) {
                 attempts.push(record)
                 return stop(late, attempt, classification, error)
@@ -207,13 +221,13 @@ const afterFailure = <A, E, R, R2>(
                 })
               ).pipe(
                 Effect.zipRight(
-                  spanEvent("resilience.retry", {
+                  spanEventWith("resilience.retry", () => ({
                     "resilience.operation": policy.operation,
                     "resilience.attempt": attempt,
                     "resilience.delay_ms": delay,
                     "resilience.category": classification.category,
                     "resilience.code": classification.code
-                  })
+                  }))
                 )
               )
               const next = Effect.matchEffect(self, {
@@ -223,13 +237,12 @@ const afterFailure = <A, E, R, R2>(
                   return Effect.succeed(a)
                 }
               })
-              return (
+              const announced =
                 onRetry === undefined ? announce : Effect.zipRight(announce, onRetry(attempt, classification))
-              ).pipe(
-                Effect.zipRight(delay > 0 ? Effect.sleep(Duration.millis(delay)) : Effect.void),
-                Effect.zipRight(next)
-              )
-            })
+              return delay > 0
+                ? Effect.zipRight(Effect.zipRight(announced, Effect.sleep(Duration.millis(delay))), next)
+                : Effect.zipRight(announced, next)
+            }
           }
         )
       })
