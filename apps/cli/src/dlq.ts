@@ -13,7 +13,9 @@ import type * as SqlConnection from "@effect-resilience/sql/SqlConnection"
 import * as SqlDeadLetterQueue from "@effect-resilience/sql/SqlDeadLetterQueue"
 import * as Args from "@effect/cli/Args"
 import * as Command from "@effect/cli/Command"
+import * as HelpDoc from "@effect/cli/HelpDoc"
 import * as Options from "@effect/cli/Options"
+import * as ValidationError from "@effect/cli/ValidationError"
 import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
@@ -28,6 +30,62 @@ import * as Format from "./format.js"
 
 /** A refusal or a bad option: printed as one line, exit code 1. */
 export class CliError extends Data.TaggedError("CliError")<{ readonly message: string }> {}
+
+// ---------------------------------------------------------------------------------------------------
+// flags whose bad values are refused naming the flag (@effect/cli's own messages, such as
+// "'soon' is not a date", do not say which flag)
+
+const refuse = (name: string, raw: string, expected: string) =>
+  Effect.fail(ValidationError.invalidValue(HelpDoc.p(`--${name}: ${JSON.stringify(raw)} is not ${expected}`)))
+
+const parsed = <A>(name: string, raw: string, parse: (raw: string) => Option.Option<A>, expected: string) =>
+  Option.match(parse(raw), { onNone: () => refuse(name, raw, expected), onSome: Effect.succeed })
+
+const wholeNumber =
+  (min: number) =>
+  (raw: string): Option.Option<number> => {
+    const n = /^\s*-?\d+\s*$/.test(raw) ? Number(raw) : Number.NaN
+    return Number.isSafeInteger(n) && n >= min ? Option.some(n) : Option.none()
+  }
+
+const integerFlag = (name: string, min: number) =>
+  Options.text(name).pipe(
+    Options.withPseudoName("integer"),
+    Options.mapEffect((raw) => parsed(name, raw, wholeNumber(min), `a whole number >= ${min}`))
+  )
+
+const dateFlag = (name: string) =>
+  Options.text(name).pipe(
+    Options.withPseudoName("date"),
+    Options.mapEffect((raw) =>
+      parsed(
+        name,
+        raw,
+        (text) => {
+          const date = new Date(text)
+          return text.trim() === "" || Number.isNaN(date.getTime()) ? Option.none() : Option.some(date)
+        },
+        "a date (ISO, e.g. 2024-05-01)"
+      )
+    )
+  )
+
+/** A choice flag given any number of times. */
+const choicesFlag = <A extends string>(name: string, choices: ReadonlyArray<A>) =>
+  Options.text(name).pipe(
+    Options.withPseudoName(choices.join(" | ")),
+    Options.repeated,
+    Options.mapEffect((raws) =>
+      Effect.forEach(raws, (raw) =>
+        parsed(
+          name,
+          raw,
+          (text) => Option.fromNullable(choices.find((c) => c === text)),
+          `one of ${choices.join(", ")}`
+        )
+      )
+    )
+  )
 
 // ---------------------------------------------------------------------------------------------------
 // common options
@@ -46,16 +104,10 @@ const operator = Options.text("operator").pipe(
   Options.optional
 )
 const queue = Options.text("queue").pipe(Options.withDescription("Only this queue"), Options.optional)
-const category = Options.choice("category", categories).pipe(
-  Options.withDescription("Only this failure category"),
-  Options.repeated
-)
-const status = Options.choice("status", DLQ.statuses).pipe(
-  Options.withDescription("Only this status"),
-  Options.repeated
-)
-const since = Options.date("since").pipe(Options.withDescription("Created at or after (ISO date)"), Options.optional)
-const until = Options.date("until").pipe(Options.withDescription("Created before (ISO date)"), Options.optional)
+const category = choicesFlag("category", categories).pipe(Options.withDescription("Only this failure category"))
+const status = choicesFlag("status", DLQ.statuses).pipe(Options.withDescription("Only this status"))
+const since = dateFlag("since").pipe(Options.withDescription("Created at or after (ISO date)"), Options.optional)
+const until = dateFlag("until").pipe(Options.withDescription("Created before (ISO date)"), Options.optional)
 
 const queueOn = (config: SqlConnection.ConfigInput) =>
   DLQ.layer().pipe(Layer.provide(SqlDeadLetterQueue.layerStoreConfig(config)))
@@ -128,8 +180,8 @@ const list = Command.make(
     review: Options.boolean("review").pipe(
       Options.withDescription("Only the manual review queue (pending validation, authentication, business)")
     ),
-    limit: Options.integer("limit").pipe(Options.withDefault(50)),
-    offset: Options.integer("offset").pipe(Options.withDefault(0))
+    limit: integerFlag("limit", 1).pipe(Options.withDefault(50)),
+    offset: integerFlag("offset", 0).pipe(Options.withDefault(0))
   },
   (opts) =>
     withStore(
@@ -193,8 +245,8 @@ const replay = Command.make(
       Options.withDescription("HTTP URL the payloads are POSTed to (JSON, Idempotency-Key header)"),
       Options.optional
     ),
-    limit: Options.integer("limit").pipe(Options.optional),
-    timeout: Options.integer("timeout-ms").pipe(Options.withDefault(10_000))
+    limit: integerFlag("limit", 1).pipe(Options.optional),
+    timeout: integerFlag("timeout-ms", 1).pipe(Options.withDefault(10_000))
   },
   (opts) =>
     Effect.gen(function* () {
@@ -246,9 +298,8 @@ const purge = Command.make(
       Options.withDescription('Age, e.g. "30 days", "12 hours"'),
       Options.withDefault("30 days")
     ),
-    status: Options.choice("status", DLQ.statuses).pipe(
-      Options.withDescription("Statuses to purge (default: resolved and discarded)"),
-      Options.repeated
+    status: choicesFlag("status", DLQ.statuses).pipe(
+      Options.withDescription("Statuses to purge (default: resolved and discarded)")
     )
   },
   (opts) =>
