@@ -5,14 +5,20 @@
  * throw or a defect: a config is either accepted (and then builds) or refused with a `ParseError`
  * whose message names the path of every problem.
  *
+ * Then the dead letter payload decoder, on a SQLite file (below).
+ *
  * The inputs are generated from each schema's encoded side (struct keys, union members, literals),
  * each value replaced now and then by junk or by an almost-right value ("-1 seconds", 0, NaN).
  */
+import { mkdtempSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import {
   AdaptiveConcurrency,
   AdaptiveThrottle,
   Bulkhead,
   CircuitBreaker,
+  Classification,
   Classifier,
   RateLimiter,
   Resilience,
@@ -23,12 +29,14 @@ import {
 import { DeadLetterQueue } from "@effect-resilience/durable"
 import { ResilientHttpClient } from "@effect-resilience/platform"
 import * as SqlConnection from "@effect-resilience/sql/SqlConnection"
+import * as SqlDeadLetterQueue from "@effect-resilience/sql/SqlDeadLetterQueue"
 import { describe, expect, it } from "@effect/vitest"
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as Layer from "effect/Layer"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import type * as AST from "effect/SchemaAST"
@@ -199,4 +207,113 @@ describe("random input to every config and policy decoder: accepted, or a ParseE
     expect(seen.refused).toBeGreaterThan(30)
     expect(seen.accepted + seen.refused).toBe(300)
   })
+})
+
+/**
+ * The dead letter payload decoder: stored payloads (random JSON, and records of an older shape)
+ * replayed through `DeadLetterQueue.handler` with the current schema, on a SQLite file. A payload
+ * that decodes is handled; one that does not is reported with the path of each problem and kept
+ * pending with a note saying so, never dropped and never a defect.
+ */
+describe("stored dead letters whose payload no longer decodes", () => {
+  /** The current shape; the stored letters were written when `currency` did not exist. */
+  const Order = Schema.Struct({
+    id: Schema.String,
+    amount: Schema.Number.pipe(Schema.nonNegative()),
+    currency: Schema.Literal("EUR", "USD")
+  })
+
+  const onSqlite = <A, E>(effect: Effect.Effect<A, E, DeadLetterQueue.DeadLetterQueue | Classifier.Classifier>) =>
+    Effect.acquireUseRelease(
+      Effect.sync(() => mkdtempSync(join(tmpdir(), "dlq-payload-"))),
+      (dir) =>
+        effect.pipe(
+          Effect.provide(
+            Layer.merge(
+              DeadLetterQueue.layer().pipe(
+                Layer.provide(SqlDeadLetterQueue.layerStoreConfig({ dialect: "sqlite", filename: join(dir, "dlq.db") }))
+              ),
+              Classifier.layer
+            )
+          )
+        ),
+      (dir) => Effect.sync(() => rmSync(dir, { recursive: true, force: true }))
+    )
+
+  const failure = DeadLetterQueue.failureOf(
+    new Error("upstream said 503"),
+    Classification.make({ category: "unavailable", code: "http.503", message: "Unavailable" }),
+    []
+  )
+  const handled: Array<string> = []
+  const resend = DeadLetterQueue.handler(Order, (order) => Effect.sync(() => handled.push(order.id)))
+
+  it.effect("an older payload is reported with its path and kept pending, with a note; the rest replay", () =>
+    onSqlite(
+      Effect.gen(function* () {
+        const dlq = yield* DeadLetterQueue.DeadLetterQueue
+        const old = yield* dlq.add({ queue: "orders", payload: { id: "o-1", amount: 5 }, failure })
+        const wrong = yield* dlq.add({ queue: "orders", payload: { id: "o-2", amount: -1, currency: "EUR" }, failure })
+        const fine = yield* dlq.add({ queue: "orders", payload: { id: "o-3", amount: 7, currency: "USD" }, failure })
+        const report = yield* dlq.replay({ queue: "orders" }, resend, { operator: "alice" })
+
+        expect(report.resolved).toEqual([fine.id])
+        expect(handled).toContain("o-3")
+        const invalid = new Map(report.invalid.map((i) => [i.id, i.issues]))
+        expect(invalid.get(old.id)).toEqual([{ path: ["currency"], message: "is missing" }])
+        expect(invalid.get(wrong.id)?.map((i) => i.path)).toEqual([["amount"]])
+        for (const id of [old.id, wrong.id]) {
+          const entry = yield* Effect.flatMap(
+            dlq.get(id),
+            Effect.orElseFail(() => new Error(`${id} was dropped`))
+          )
+          expect(entry.status).toBe("pending")
+          expect(entry.notes.at(-1)?.text).toContain("no longer decodes")
+          expect(entry.notes.at(-1)?.text).toContain(id === old.id ? '["currency"]' : '["amount"]')
+        }
+        expect((yield* dlq.stats).byStatus).toMatchObject({ pending: 2, resolved: 1 })
+      })
+    )
+  )
+
+  it.effect("random stored payloads: handled, or reported with every problem's path and kept; never a defect", () =>
+    onSqlite(
+      Effect.gen(function* () {
+        const dlq = yield* DeadLetterQueue.DeadLetterQueue
+        // what a store holds is JSON: the random values that have a JSON form, as read back
+        const payloads = fc
+          .sample(fc.oneof(shaped(Schema.encodedSchema(Order).ast), fc.jsonValue({ maxDepth: 2 })), {
+            numRuns: 200,
+            seed: 11
+          })
+          .flatMap((value) => {
+            try {
+              const text = JSON.stringify(value)
+              const parsed: unknown = typeof text === "string" ? JSON.parse(text) : undefined
+              return parsed === undefined ? [] : [parsed]
+            } catch {
+              return []
+            }
+          })
+        const entries = yield* dlq.addAll(payloads.map((payload) => ({ queue: "random", payload, failure })))
+        const exit = yield* Effect.exit(dlq.replay({ queue: "random" }, resend, { operator: "fuzz" }))
+        if (Exit.isFailure(exit)) return expect.unreachable(Cause.pretty(exit.cause))
+        const report = exit.value
+        expect(report.resolved.length + report.invalid.length).toBe(entries.length)
+        expect(report.failed).toEqual([])
+        expect(report.invalid.length).toBeGreaterThan(30)
+        for (const { id, issues } of report.invalid) {
+          expect(issues.length).toBeGreaterThan(0)
+          const entry = yield* Effect.flatMap(
+            dlq.get(id),
+            Effect.orElseFail(() => new Error(`${id} was dropped`))
+          )
+          expect(entry.status).toBe("pending")
+          const note = entry.notes.at(-1)?.text ?? ""
+          for (const issue of issues) for (const key of issue.path) expect(note).toContain(step(key))
+        }
+        expect((yield* dlq.stats).total).toBe(entries.length)
+      })
+    )
+  )
 })
