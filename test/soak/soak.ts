@@ -161,18 +161,22 @@ const program = Effect.gen(function* () {
       `fds ${samples[0]?.[2]} -> ${samples.at(-1)?.[2]}, slope ${(fdSlope * 60).toFixed(2)}/min\n`
   )
   if (lost > 0 || ledger.duplicates > 0) process.exitCode = 1
-  return { baselineFds: samples[0]?.[2] ?? 0, maxSockets }
+  return { baselineFds: samples[0]?.[2] ?? 0, baselineHeap: samples[0]?.[1] ?? 0, maxSockets }
 }).pipe(
   Effect.scoped,
   // the upstream has stopped and closed its connections, so the client's end of each closes too:
   // what is still open now, beyond the start's count, would be a leak
-  Effect.flatMap(({ baselineFds, maxSockets }) =>
+  Effect.flatMap(({ baselineFds, baselineHeap, maxSockets }) =>
     Effect.delay(
       Effect.sync(() => {
         const after = fds()
         const leaked = Math.max(0, after - baselineFds)
+        // the batch's result (an outcome per record) and the upstream (its counts per key) are gone
+        // now: what the heap kept of the run is what a leak would have kept
+        const heapAfter = heapMb()
         process.stdout.write(
-          `fds after the upstream closed its connections: ${after} (${formatKinds(fdKinds())}), ${leaked} more than at the start; ` +
+          `heap once the run's result and the upstream were released: ${heapAfter.toFixed(1)} MB (${baselineHeap.toFixed(1)} MB at the start)\n` +
+            `fds after the upstream closed its connections: ${after} (${formatKinds(fdKinds())}), ${leaked} more than at the start; ` +
             `sockets peaked at ${maxSockets}: both ends of every connection live in this process, at most ${concurrency} ` +
             "requests are in flight, and a connection reset or abandoned at an attempt timeout is replaced while the " +
             "idle ones wait out the server's keep-alive (30 s), so the count moves with the faults and is not a leak\n"
