@@ -42,6 +42,11 @@ const benches: Record<
     describe:
       "retry storms and recovery: a seeded simulation of Bronson's scenario, then real processes (--seed N --no-real)",
     run: async (args) => (await import("./overload/main.js")).run(args)
+  },
+  soak: {
+    describe:
+      "records through the batch runner against the demo's faulty upstream: heap slope, open descriptors, every record accounted for ([records] [transient-rate], default 100000 0.1)",
+    run: async (args) => (await import("./soak.js")).run(args)
   }
 }
 
