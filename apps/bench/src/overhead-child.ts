@@ -25,7 +25,8 @@ import {
   timeout,
   wrap
 } from "cockatiel"
-import { Effect, ManagedRuntime, Schedule } from "effect"
+import type { UnknownException } from "effect/Cause"
+import { Effect, Fiber, ManagedRuntime, Runtime, Schedule } from "effect"
 import Opossum from "opossum"
 import pRetry from "p-retry"
 
@@ -123,6 +124,34 @@ const speedCases: Record<string, SpeedCase> = {
       const succeed = Effect.succeed(42)
       return { batch: effectLoop(() => succeed) }
     }
+  },
+  // the primitives an Effect attempt with a timeout stands on (Effect 3): a fiber per attempt
+  "bare-fork": {
+    // what effectWithTimer needs at least: fork the attempt, await it, interrupt it if the caller is
+    setup: async () => ({
+      batch: effectLoop(() =>
+        Effect.flatMap(Effect.runtime<never>(), (runtime) =>
+          Effect.async<number, UnknownException>((resume) => {
+            const fiber = Runtime.runFork(runtime)(Effect.tryPromise(op))
+            fiber.addObserver(resume)
+            return Fiber.interrupt(fiber)
+          })
+        )
+      )
+    })
+  },
+  "bare-observed": {
+    // the least an Effect wrapper that sees each outcome costs: read the fiber, match the exit
+    setup: async () => ({
+      batch: effectLoop(() =>
+        Effect.withFiberRuntime(() =>
+          Effect.matchCauseEffect(Effect.tryPromise(op), { onFailure: Effect.failCause, onSuccess: Effect.succeed })
+        )
+      )
+    })
+  },
+  "bare-timeout": {
+    setup: async () => ({ batch: effectLoop(() => Effect.timeout(Effect.tryPromise(op), "10 seconds")) })
   },
   // ours, one call at a time in an Effect loop
   "pipeline-tryPromise": {

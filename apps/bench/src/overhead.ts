@@ -32,6 +32,9 @@ const childBundle = join(benchDir, "build", "overhead-child.mjs")
 /** What each case is compared with (the goals of docs/overhead.md). */
 const reference: Record<string, string> = {
   "bare-succeed": "bare-tryPromise",
+  "bare-fork": "bare-tryPromise",
+  "bare-observed": "bare-tryPromise",
+  "bare-timeout": "bare-tryPromise",
   "pipeline-tryPromise": "bare-tryPromise",
   "protect-timeout": "bare-tryPromise",
   "protect-no-timeout": "bare-tryPromise",

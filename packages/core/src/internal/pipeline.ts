@@ -125,10 +125,16 @@ export const make = <X>(
           onTimeout: () => new DeadlineExceeded({ operation, deadlineMillis: deadlineMillis ?? left })
         }
       }
+      if (attempt === 1) return firstAttemptTimer
       return {
         millis: attemptTimeoutMillis,
         onTimeout: () => new AttemptTimeout({ operation, attempt, timeoutMillis: attemptTimeoutMillis ?? 0 })
       }
+    }
+    /** The first attempt's timer without a deadline: the same for every call, made once. */
+    const firstAttemptTimer = {
+      millis: attemptTimeoutMillis,
+      onTimeout: () => new AttemptTimeout({ operation, attempt: 1, timeoutMillis: attemptTimeoutMillis ?? 0 })
     }
 
     /** Settles one attempt synchronously: every strategy's ticket, then the call's metrics. */
@@ -390,6 +396,17 @@ export const make = <X>(
       return true
     }
 
+    /** What follows a failed first attempt of a Promise operation (no closure made per call). */
+    const afterPromise = <A, E>(
+      evaluate: (signal: AbortSignal) => PromiseLike<A>,
+      onError: (error: unknown) => E,
+      state: CallState,
+      cause: Cause.Cause<E | Resilience.AttemptError | X>
+    ): Effect.Effect<A, E | Resilience.PipelineError | X> =>
+      afterFirst<A, E | Resilience.AttemptError | X, never>(state, (n) => attemptPromise(evaluate, onError, state, n))(
+        cause
+      )
+
     /** The first attempt of a Promise operation on the fast path, with what follows a failure. */
     const firstPromise = <A, E>(
       evaluate: (signal: AbortSignal) => PromiseLike<A>,
@@ -397,11 +414,6 @@ export const make = <X>(
       state: CallState
     ): Effect.Effect<A, E | Resilience.PipelineError | X> => {
       firstRequest()
-      // made only when the first attempt fails
-      const onFailure = (cause: Cause.Cause<E | Resilience.AttemptError | X>) =>
-        afterFirst<A, E | Resilience.AttemptError | X, never>(state, (n) =>
-          attemptPromise(evaluate, onError, state, n)
-        )(cause)
       metrics.attempt()
       const walk = core.walk(strategies, 0, undefined, state.start, random)
       if (!core.isAdmitted(walk)) {
@@ -418,7 +430,7 @@ export const make = <X>(
             refused
           ),
           {
-            onFailure,
+            onFailure: (cause) => afterPromise(evaluate, onError, state, cause),
             onSuccess: (a) => {
               firstSuccess()
               return Effect.succeed(a)
@@ -433,7 +445,7 @@ export const make = <X>(
           if (Exit.isSuccess(exit)) {
             firstSuccess()
             resume(exit)
-          } else resume(onFailure(exit.cause))
+          } else resume(afterPromise(evaluate, onError, state, exit.cause))
         })
         return cancel === undefined ? undefined : Effect.sync(cancel)
       })
@@ -507,9 +519,30 @@ export const make = <X>(
         : run
     }
 
+    /**
+     * {@link call} on the fast path (no span, so nothing wraps the call), without a closure of
+     * its own per call.
+     */
+    const fastCall = <A, E, R, P, Q>(
+      first: (p: P, q: Q, state: CallState) => Effect.Effect<A, E, R>,
+      p: P,
+      q: Q
+    ): Effect.Effect<A, E, R> =>
+      Effect.withFiberRuntime<A, E, R>((fiber) => {
+        const start = clock.unsafeCurrentTimeMillis()
+        const inherited = fiber.getFiberRef(Deadline.currentDeadline)
+        if (deadlineMillis === undefined) return first(p, q, { start, startNanos: 0n, deadline: inherited })
+        const own = start + deadlineMillis
+        const deadline = Option.some(Option.isSome(inherited) ? Math.min(inherited.value, own) : own)
+        return Effect.locally(first(p, q, { start, startNanos: 0n, deadline }), Deadline.currentDeadline, deadline)
+      })
+
+    const firstEffectOf = <A, E, R>(self: Effect.Effect<A, E, R>, _: undefined, state: CallState) =>
+      firstEffect(self, state)
+
     const protect = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E | Resilience.PipelineError | X, R> =>
       fast
-        ? call((state) => firstEffect(self, state))
+        ? fastCall(firstEffectOf<A, E, R>, self, undefined)
         : call((state) => withRetry((n) => attemptEffect(self, state, n), state))
 
     const promiseCall = <A, E>(
@@ -517,7 +550,7 @@ export const make = <X>(
       onError: (error: unknown) => E
     ): Effect.Effect<A, E | Resilience.PipelineError | X> =>
       fast
-        ? call((state) => firstPromise(evaluate, onError, state))
+        ? fastCall(firstPromise<A, E>, evaluate, onError)
         : call((state) => withRetry((n) => attemptPromise(evaluate, onError, state, n), state))
 
     const unknownException = (error: unknown) => new UnknownException(error)
