@@ -5,6 +5,7 @@
  * descriptors every 2 s, and prints their slopes; then checks every record against the upstream's
  * file and the dead letters: delivered once or dead-lettered, none lost.
  *
+ *   pnpm bench soak [records] [transient-rate]
  *   node --expose-gc --conditions=@effect-resilience/source --import tsx test/soak/soak.ts [records] [transient-rate]
  */
 import { mkdtempSync, readdirSync, readlinkSync, rmSync } from "node:fs"
@@ -164,31 +165,6 @@ const program = Effect.gen(function* () {
   return { baselineFds: samples[0]?.[2] ?? 0, baselineHeap: samples[0]?.[1] ?? 0, maxSockets }
 }).pipe(
   Effect.scoped,
-  // the upstream has stopped and closed its connections, so the client's end of each closes too:
-  // what is still open now, beyond the start's count, would be a leak
-  Effect.flatMap(({ baselineFds, baselineHeap, maxSockets }) =>
-    Effect.delay(
-      Effect.sync(() => {
-        const after = fds()
-        const leaked = Math.max(0, after - baselineFds)
-        // the batch's result (an outcome per record) and the upstream (its counts per key) are gone
-        // now: what the heap kept of the run is what a leak would have kept
-        const heapAfter = heapMb()
-        process.stdout.write(
-          `heap once the run's result and the upstream were released: ${heapAfter.toFixed(1)} MB (${baselineHeap.toFixed(1)} MB at the start)\n` +
-            `fds after the upstream closed its connections: ${after} (${formatKinds(fdKinds())}), ${leaked} more than at the start; ` +
-            `sockets peaked at ${maxSockets}: both ends of every connection live in this process, at most ${concurrency} ` +
-            "requests are in flight, and a connection reset or abandoned at an attempt timeout is replaced while the " +
-            "idle ones wait out the server's keep-alive (30 s), so the count moves with the faults and is not a leak\n"
-        )
-        if (leaked > 5) {
-          process.stdout.write(`LEAK: ${leaked} descriptors still open after every connection closed\n`)
-          process.exitCode = 1
-        }
-      }),
-      "1 second"
-    )
-  ),
   Effect.provide(
     Layer.mergeAll(
       SqlCheckpoint.layerStoreConfig({ dialect: "sqlite", filename: batchFile }),
@@ -204,7 +180,40 @@ const program = Effect.gen(function* () {
   Effect.ensuring(Effect.sync(() => rmSync(dir, { recursive: true, force: true })))
 )
 
-Effect.runPromise(program).catch((e: unknown) => {
-  process.stderr.write(`soak failed: ${String(e)}\n`)
-  process.exitCode = 1
-})
+/**
+ * Once the program has ended: the upstream has stopped and closed its connections, so the client's
+ * end of each has closed too, and the batch's result (an outcome per record, returned at the end),
+ * the upstream's counts per key and every fiber are gone. What is still open, or still on the heap,
+ * beyond the start's figures is what a leak would have kept.
+ */
+const afterTheRun = (run: {
+  readonly baselineFds: number
+  readonly baselineHeap: number
+  readonly maxSockets: number
+}) =>
+  new Promise<void>((done) =>
+    setTimeout(() => {
+      const after = fds()
+      const leaked = Math.max(0, after - run.baselineFds)
+      const heapAfter = heapMb()
+      process.stdout.write(
+        `heap after the run, its result and the upstream released: ${heapAfter.toFixed(1)} MB (${run.baselineHeap.toFixed(1)} MB at the start)\n` +
+          `fds after the upstream closed its connections: ${after} (${formatKinds(fdKinds())}), ${leaked} more than at the start; ` +
+          `sockets peaked at ${run.maxSockets}: both ends of every connection live in this process, at most ${concurrency} ` +
+          "requests are in flight, and a connection reset or abandoned at an attempt timeout is replaced while the " +
+          "idle ones wait out the server's keep-alive (30 s), so the count moves with the faults and is not a leak\n"
+      )
+      if (leaked > 5) {
+        process.stdout.write(`LEAK: ${leaked} descriptors still open after every connection closed\n`)
+        process.exitCode = 1
+      }
+      done()
+    }, 1_000)
+  )
+
+Effect.runPromise(program)
+  .then(afterTheRun)
+  .catch((e: unknown) => {
+    process.stderr.write(`soak failed: ${String(e)}\n`)
+    process.exitCode = 1
+  })
