@@ -1,0 +1,138 @@
+/**
+ * Resilience for Promise code: a policy (the same `Resilience.PolicyInput` the Effect pipeline
+ * takes, a `Presets` value included) drives a function's calls through the decision cores of
+ * `@effect-resilience/core` (breaker, bulkhead, attempt timeout, deadline, retry with backoff and
+ * Retry-After, retry budget, default classification). The policy is decoded once, when the
+ * function is made; a call runs no Effect runtime.
+ *
+ * @since 0.2.0
+ */
+import * as Cores from "@effect-resilience/core/Cores"
+import type * as Resilience from "@effect-resilience/core/Resilience"
+import { type Classify, Engine } from "./internal/engine.js"
+import { settingsOf } from "./internal/settings.js"
+
+/**
+ * What `make`, `resilient` and `resilientWithSignal` take besides the policy: a classification of
+ * failures (default: the default Classifier's recognisers and tables, `Cores.Classify`).
+ *
+ * @example
+ * ```ts
+ * import type { Resilient } from "@effect-resilience/promise"
+ * import * as Cores from "@effect-resilience/core/Cores"
+ *
+ * const base = Cores.Classify.makeClassify(Date.now)
+ * const options: Resilient.Options = {
+ *   classify: (failure) => (failure instanceof RangeError ? { ...base(failure), retryable: true } : base(failure))
+ * }
+ * ```
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface Options {
+  readonly classify?: Classify | undefined
+}
+
+/**
+ * An executor for one policy: `execute` runs an operation (given an `AbortSignal` per attempt);
+ * every call shares its breaker and bulkhead.
+ *
+ * @example
+ * ```ts
+ * import { Resilient } from "@effect-resilience/promise"
+ *
+ * const users: Resilient.Executor = Resilient.make({ operation: "get-user" })
+ * const state = users.breakerState() // "closed"
+ * ```
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface Executor {
+  readonly operation: string
+  /** Runs `evaluate` under the policy; its signal is aborted when the attempt times out. */
+  readonly execute: <A>(evaluate: (signal: AbortSignal) => PromiseLike<A>) => Promise<A>
+  /** The breaker's state now (`closed`, `open`, `half-open`, ...), undefined without a breaker. */
+  readonly breakerState: () => string | undefined
+}
+
+/**
+ * Builds an executor for a policy. Throws the `ParseError` of a bad policy (it names the path of
+ * the bad value), or a `TypeError` for a strategy the facade does not drive yet (rate limit,
+ * adaptive throttle or concurrency, hedging).
+ *
+ * @example
+ * ```ts
+ * import { Resilient } from "@effect-resilience/promise"
+ *
+ * const users = Resilient.make({ operation: "get-user", attemptTimeout: "2 seconds", retry: { maxAttempts: 3 } })
+ * const user = () => users.execute((signal) => fetch("http://127.0.0.1:8080/users/1", { signal }))
+ * ```
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const make = (policy: Resilience.PolicyInput, options?: Options): Executor => {
+  const engine = new Engine(settingsOf(policy, Date.now()), options?.classify ?? Cores.Classify.makeClassify(Date.now))
+  return {
+    operation: engine.settings.operation,
+    execute: (evaluate) => engine.execute(evaluate),
+    breakerState: () => engine.breakerState()
+  }
+}
+
+/**
+ * Wraps a Promise-returning function: the result has the same signature, and each call runs
+ * under the policy (retries, breaker, timeouts, ...). Rejects with the function's own error when
+ * it is not retryable, or with one of the errors of `Errors`.
+ *
+ * @example
+ * ```ts
+ * import { Presets } from "@effect-resilience/core"
+ * import { resilient } from "@effect-resilience/promise"
+ *
+ * const getUser = async (id: string) => ({ id })
+ * const safeGetUser = resilient(getUser, Presets.http("get-user", { attemptTimeout: "2 seconds" }))
+ * const user = safeGetUser("42") // Promise<{ id: string }>
+ * ```
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const resilient = <Args extends ReadonlyArray<unknown>, A>(
+  fn: (...args: Args) => PromiseLike<A>,
+  policy: Resilience.PolicyInput,
+  options?: Options
+): ((...args: Args) => Promise<A>) => {
+  const executor = make(policy, options)
+  return (...args) => executor.execute(() => fn(...args))
+}
+
+/**
+ * Like {@link resilient}, for a function that takes an `AbortSignal` first: each attempt gets its
+ * own signal, aborted (with `AttemptTimeoutError` or `DeadlineExceededError`) when it times out.
+ * The result takes the other arguments.
+ *
+ * @example
+ * ```ts
+ * import { resilientWithSignal } from "@effect-resilience/promise"
+ *
+ * const getUser = resilientWithSignal(
+ *   (signal: AbortSignal, id: string) => fetch(`http://127.0.0.1:8080/users/${id}`, { signal }),
+ *   { operation: "get-user", attemptTimeout: "2 seconds" }
+ * )
+ * const response = getUser("42")
+ * ```
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const resilientWithSignal = <Args extends ReadonlyArray<unknown>, A>(
+  fn: (signal: AbortSignal, ...args: Args) => PromiseLike<A>,
+  policy: Resilience.PolicyInput,
+  options?: Options
+): ((...args: Args) => Promise<A>) => {
+  const executor = make(policy, options)
+  return (...args) => executor.execute((signal) => fn(signal, ...args))
+}
