@@ -1,0 +1,18 @@
+/**
+ * @since 0.2.0
+ */
+
+/**
+ * @since 0.2.0
+ */
+export * as AuditLog from "./AuditLog.js"
+
+/**
+ * @since 0.2.0
+ */
+export * as OpsApi from "./OpsApi.js"
+
+/**
+ * @since 0.2.0
+ */
+export * as OpsServer from "./OpsServer.js"
