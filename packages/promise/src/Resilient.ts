@@ -9,7 +9,7 @@
  */
 import * as Cores from "@effect-resilience/core/Cores"
 import type * as Resilience from "@effect-resilience/core/Resilience"
-import { type Classify, Engine } from "./internal/engine.js"
+import { type Classify, Engine, type RetryScheduled } from "./internal/engine.js"
 import { settingsOf } from "./internal/settings.js"
 
 /**
@@ -32,6 +32,8 @@ import { settingsOf } from "./internal/settings.js"
  */
 export interface Options {
   readonly classify?: Classify | undefined
+  /** Told of each retry before it waits (for logs and metrics): the attempt that failed, the delay, the category. */
+  readonly onRetry?: ((retry: RetryScheduled) => void) | undefined
 }
 
 /**
@@ -74,7 +76,12 @@ export interface Executor {
  * @category constructors
  */
 export const make = (policy: Resilience.PolicyInput, options?: Options): Executor => {
-  const engine = new Engine(settingsOf(policy, Date.now()), options?.classify ?? Cores.Classify.makeClassify(Date.now))
+  const engine = new Engine(
+    settingsOf(policy, Date.now()),
+    options?.classify ?? Cores.Classify.makeClassify(Date.now),
+    Math.random,
+    options?.onRetry
+  )
   return {
     operation: engine.settings.operation,
     execute: (evaluate) => engine.execute(evaluate),

@@ -55,6 +55,14 @@ const backoffDelay = (r: RetrySettings, category: string, n: number, previous: n
 const jittered = (r: RetrySettings, millis: number, random: number): number =>
   Cores.Backoff.applyJitter(r.jitter, Cores.Backoff.capDelay(millis, r.maxDelayMillis), random)
 
+/** A retry about to wait `delayMillis` after attempt `attempt` failed with a failure of `category`. */
+export interface RetryScheduled {
+  readonly operation: string
+  readonly attempt: number
+  readonly delayMillis: number
+  readonly category: string
+}
+
 /** One executor per policy: its breaker and bulkhead are shared by every call it runs. */
 export class Engine {
   private readonly strategies: ReadonlyArray<Cores.Strategy.AdmissionStrategy>
@@ -62,7 +70,8 @@ export class Engine {
   constructor(
     readonly settings: Settings,
     private readonly classify: Classify,
-    private readonly random: () => number = Math.random
+    private readonly random: () => number = Math.random,
+    private readonly onRetry: ((retry: RetryScheduled) => void) | undefined = undefined
   ) {
     const strategies: Array<Cores.Strategy.AdmissionStrategy> = []
     const breaker = settings.breaker
@@ -223,6 +232,12 @@ export class Engine {
         throw new RetryBudgetExhaustedError(settings.operation, made, error)
       }
       lastRetry = classification
+      this.onRetry?.({
+        operation: settings.operation,
+        attempt: made,
+        delayMillis: delay,
+        category: classification.category
+      })
       await sleep(delay)
     }
   }
