@@ -413,3 +413,93 @@ describe("OpsServer", () => {
     })
   )
 })
+
+describe("OpsServer when something breaks", () => {
+  const storeDown = Layer.effect(
+    DeadLetterQueue.DeadLetterQueueStore,
+    Effect.map(DeadLetterQueue.makeStoreMemory, (store) => {
+      const down = new DeadLetterQueue.DeadLetterStoreError({
+        reason: "unavailable",
+        message: "connect ECONNREFUSED db.internal.example:5432 as admin:hunter2"
+      })
+      return { ...store, counts: Effect.fail(down), list: () => Effect.fail(down) }
+    })
+  )
+
+  const serverWith = (store: Layer.Layer<DeadLetterQueue.DeadLetterQueueStore>, replay: typeof Replay) =>
+    OpsServer.layer(config).pipe(
+      Layer.provideMerge(
+        Layer.mergeAll(
+          CircuitBreaker.layerRegistry(),
+          DeadLetterQueue.layer().pipe(Layer.provide(store)),
+          AuditLog.layer.pipe(Layer.provide(AuditLog.layerStoreMemory)),
+          replay,
+          Classifier.layer
+        )
+      )
+    )
+
+  const Broken = serverWith(storeDown, Replay)
+  const Dying = serverWith(
+    DeadLetterQueue.layerStoreMemory,
+    OpsServer.layerReplayHandler(() => Effect.die(new Error("boom at db.internal.example:5432 with hunter2")))
+  )
+
+  it.scopedLive("readiness says which store did not answer; a store failure is a 503 without its details", () =>
+    Effect.gen(function* () {
+      const ready = yield* call("GET", "/ready")
+      expect(ready.status).toBe(503)
+      expect(body(ErrorBody, ready).checks).toContainEqual({
+        kind: "store",
+        name: "dead-letters",
+        ok: false,
+        reason: "the dead letter store did not answer"
+      })
+      const list = yield* call("GET", "/api/dead-letters", { token: readOnlyToken })
+      expect(list.status).toBe(503)
+      expect(body(ErrorBody, list)).toEqual({ _tag: "Unavailable", message: "the dead letter store is unavailable" })
+      for (const reply of [ready, list]) {
+        clean(reply)
+        expect(reply.text).not.toMatch(/db\.internal|hunter2|ECONNREFUSED/)
+      }
+    }).pipe(Effect.provide(Broken))
+  )
+
+  it.scopedLive("a replay handler's defect is a failed replay whose body says nothing of it", () =>
+    Effect.gen(function* () {
+      const [entry] = yield* Effect.flatMap(DeadLetterQueue.DeadLetterQueue, (dlq) =>
+        dlq.addAll([{ queue: "orders", payload: { order: 1 }, failure: failure("order 1 failed") }])
+      )
+      const reply = yield* call("POST", `/api/dead-letters/${entry!.id}/replay`, { token: operatorToken })
+      expect(reply.status).toBe(200)
+      expect(body(OpsApi.ReplayReport, reply).failed).toHaveLength(1)
+      clean(reply)
+      expect(reply.text).not.toMatch(/boom|db\.internal|hunter2/)
+    }).pipe(Effect.provide(Dying))
+  )
+
+  it.scopedLive("a defect answers 500 with no stack trace, host or secret", () => {
+    const auditDies = Layer.succeed(AuditLog.AuditLogStore, {
+      append: () => Effect.die(new Error("boom at db.internal.example:5432 with hunter2")),
+      list: () => Effect.succeed({ entries: [], total: 0 })
+    })
+    const Live = OpsServer.layer(config).pipe(
+      Layer.provideMerge(
+        Layer.mergeAll(
+          CircuitBreaker.layerRegistry(),
+          DeadLetterQueue.layer().pipe(Layer.provide(DeadLetterQueue.layerStoreMemory)),
+          AuditLog.layer.pipe(Layer.provide(auditDies)),
+          Replay,
+          Classifier.layer
+        )
+      )
+    )
+    return Effect.gen(function* () {
+      yield* payments
+      const reply = yield* call("POST", "/api/breakers/payments/force-open", { token: operatorToken })
+      expect(reply.status).toBe(500)
+      clean(reply)
+      expect(reply.text).not.toMatch(/boom|db\.internal|hunter2|Error/)
+    }).pipe(Effect.provide(Live))
+  })
+})
