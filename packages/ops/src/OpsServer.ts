@@ -31,7 +31,9 @@ import * as DurationInput from "@effect-resilience/core/DurationInput"
 import * as DeadLetterQueue from "@effect-resilience/durable/DeadLetterQueue"
 import type * as HttpApi from "@effect/platform/HttpApi"
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
+import * as HttpApp from "@effect/platform/HttpApp"
 import * as HttpServer from "@effect/platform/HttpServer"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import type { ServeError } from "@effect/platform/HttpServerError"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import * as Context from "effect/Context"
@@ -515,6 +517,18 @@ export const layerApi = (
     )
   )
 
+/** Headers of every response: nothing cached, no type sniffing, and a 401 says which scheme. */
+const headers = (app: HttpApp.Default): HttpApp.Default =>
+  HttpApp.withPreResponseHandler(app, (_request, response) =>
+    Effect.succeed(
+      HttpServerResponse.setHeaders(response, {
+        "cache-control": "no-store",
+        "x-content-type-options": "nosniff",
+        ...(response.status === 401 ? { "www-authenticate": "Bearer" } : {})
+      })
+    )
+  )
+
 /**
  * The ops server: the API served by Node's HTTP server on `host:port`, for as long as the Layer
  * lives. Breakers come from the `CircuitBreaker.Registry` in context (its default shares nothing:
@@ -554,7 +568,7 @@ export const layer = (
           return { host, port, url: `http://${shown}:${port}/` }
         })
       )
-      return Layer.merge(HttpApiBuilder.serve(), address).pipe(
+      return Layer.merge(HttpApiBuilder.serve(headers), address).pipe(
         Layer.provide(layerApi(config)),
         Layer.provide(NodeHttpServer.layer(createServer, { host: decoded.host, port: decoded.port }))
       )

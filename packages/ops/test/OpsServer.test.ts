@@ -110,6 +110,7 @@ const clean = (reply: Reply) => {
   expect(reply.text).not.toContain(operatorToken)
   expect(reply.text).not.toContain(readOnlyToken)
   expect(reply.headers.get("set-cookie")).toBeNull()
+  expect(reply.headers.get("cache-control")).toBe("no-store")
 }
 
 describe("OpsServer", () => {
@@ -200,6 +201,10 @@ describe("OpsServer", () => {
           clean(reply)
         }
       }
+      // refused before its body is read: no token and a bad body is still a 401
+      const badBody = yield* call("POST", `/api/dead-letters/${entry!.id}/notes`, { body: { text: "" } })
+      expect(badBody.status).toBe(401)
+      expect(badBody.headers.get("www-authenticate")).toBe("Bearer")
       expect((yield* breaker.snapshot).state).toBe("closed")
       const after = yield* Effect.flatMap(DeadLetterQueue.DeadLetterQueue, (dlq) => dlq.get(entry!.id))
       expect(after._tag === "Some" && after.value).toEqual(entry)
