@@ -83,7 +83,8 @@ export const Token = Schema.Struct({
  * - `tokens`: who may read (`read-only` or `operator`) and who may change (`operator`).
  * - `readiness`: the breakers whose opening makes the process not ready, the largest pending dead
  *   letter backlog that is still ready (none by default), and how long a store may take to answer
- *   the readiness check (default 2 seconds).
+ *   the readiness check (default 2 seconds). A critical breaker that the registry has not made yet
+ *   counts as ready (its check says so).
  *
  * @example
  * ```ts
