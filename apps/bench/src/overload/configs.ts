@@ -1,80 +1,96 @@
 /**
  * The configurations the overload experiment compares, each built from the decision cores with our
- * modules' default settings unless the name says otherwise (the numbers are those of the `Config`
- * schemas of `RetryPolicy`, `RetryBudget`, `CircuitBreaker`, `AdaptiveThrottle`,
- * `AdaptiveConcurrency`). Every retrying configuration makes at most 3 attempts (the issue's naive
- * retries), except `pipeline-defaults`, which is what `Resilience.make` does when told nothing but
- * the attempt timeout: 5 attempts and the default breaker, no budget.
+ * modules' default settings unless the name says otherwise. The defaults are not restated here:
+ * each comes from decoding the module's public `Config` schema (`RetryPolicy`, `RetryBudget`,
+ * `CircuitBreaker`, `AdaptiveThrottle`, `AdaptiveConcurrency`) and is turned into the core's
+ * settings by core's own mapping, so a changed default changes the experiment. Every retrying
+ * configuration makes at most 3 attempts (the issue's naive retries), except `pipeline-defaults`,
+ * which is what `Resilience.make` does when told nothing but the attempt timeout: 5 attempts and
+ * the default breaker, no budget.
  */
-import { breaker, budget, concurrency, makeWindow, type strategy, throttle } from "./cores.js"
+import {
+  AdaptiveConcurrency,
+  AdaptiveThrottle,
+  CircuitBreaker,
+  RetryBudget,
+  RetryPolicy
+} from "@effect-resilience/core"
+import * as Duration from "effect/Duration"
+import * as Schema from "effect/Schema"
+import {
+  breaker,
+  breakerSettings,
+  type budget,
+  budgetCoreOf,
+  concurrency,
+  makeWindow,
+  type strategy,
+  throttle
+} from "./cores.js"
 import type { ClientSetup, Configuration } from "./sim.js"
 
+const millis = Duration.toMillis
+
 /** `RetryPolicy.Config` defaults, with `maxAttempts` set. */
-const retries = (maxAttempts: number) => ({
-  maxAttempts,
-  initialDelayMillis: 100,
-  factor: 2,
-  maxDelayMillis: 30_000,
-  jitter: "full" as const
-})
+const retries = (maxAttempts: number) => {
+  const c = Schema.decodeSync(RetryPolicy.Config)({ maxAttempts })
+  return {
+    maxAttempts,
+    initialDelayMillis: millis(c.initialDelay),
+    factor: c.factor,
+    maxDelayMillis: millis(c.maxDelay),
+    jitter: c.jitter
+  }
+}
 
 const noStrategies: ReadonlyArray<strategy.AdmissionStrategy> = []
 
-/** `RetryBudget.TokenBucketConfig` defaults (the AWS SDK v3 retry quota). */
-export const tokenBucket = (): budget.BudgetCore =>
-  new budget.TokenBucket({
-    capacity: 500,
-    retryCost: 5,
-    timeoutRetryCost: 10,
-    successRefund: 1,
-    refundRetryCostOnSuccess: true
-  })
+/** `RetryBudget` token bucket defaults (the AWS SDK v3 retry quota). */
+export const tokenBucket = (): budget.BudgetCore => budgetCoreOf(Schema.decodeSync(RetryBudget.Config)({}))
 
-/** `RetryBudget.RatioConfig` defaults (SRE ratio 0.1, Finagle's 10 s window and 10 retries/s). */
-export const ratioBudget = (minRetriesPerSecond = 10): budget.BudgetCore =>
-  new budget.RatioBudget({ ratio: 0.1, windowMillis: 10_000, buckets: 10, minRetriesPerSecond })
-
-/** `CircuitBreaker.Config` defaults: 5 consecutive failures, open 30 s, 1 probe, 3 successes to close. */
-const defaultBreaker = (nowMillis: number): strategy.AdmissionStrategy => {
-  const policy: breaker.Policy = { _tag: "ConsecutiveFailures", threshold: 5 }
-  const b = new breaker.Breaker(
-    {
-      name: "server",
-      policy,
-      openDurationFor: breaker.openBackoff(30_000, undefined),
-      maxProbes: 1,
-      successThreshold: 3,
-      mode: "normal"
-    },
-    makeWindow(policy),
-    () => {},
-    nowMillis
+/** `RetryBudget` ratio defaults, or another per-second minimum. */
+export const ratioBudget = (minRetriesPerSecond?: number): budget.BudgetCore =>
+  budgetCoreOf(
+    Schema.decodeSync(RetryBudget.Config)(
+      minRetriesPerSecond === undefined ? { mode: "ratio" } : { mode: "ratio", minRetriesPerSecond }
+    )
   )
+
+/** `CircuitBreaker.Config` defaults. */
+const defaultBreaker = (nowMillis: number): strategy.AdmissionStrategy => {
+  const config = Schema.decodeSync(CircuitBreaker.Config)({ name: "server" })
+  const backoff = config.openBackoff
+  const settings = breakerSettings.settingsOf(
+    config,
+    breaker.openBackoff(
+      millis(config.openDuration),
+      backoff === undefined ? undefined : { multiplier: backoff.multiplier, maxMillis: millis(backoff.max) }
+    )
+  )
+  const b = new breaker.Breaker(settings, makeWindow(settings.policy), () => {}, nowMillis)
   return { component: "breaker", name: "server", admit: (now) => b.admit(now), stateAt: (now) => b.stateAt(now) }
 }
 
-/** `AdaptiveThrottle.Config` defaults (K = 2, a 2 minute window in 120 buckets). */
-const adaptiveThrottle = (rejectionCategories: ReadonlyArray<string>): strategy.AdmissionStrategy => {
-  const t = throttle.make({ k: 2, windowMillis: 120_000, buckets: 120, rejectionCategories })
-  return { component: "adaptive-throttle", name: "server", admit: t.admit }
+/** `AdaptiveThrottle.Config` defaults, or other refusal categories. */
+const adaptiveThrottle = (
+  rejectionCategories?: ReadonlyArray<"throttled" | "unavailable" | "resource" | "timeout">
+) => {
+  const c = Schema.decodeSync(AdaptiveThrottle.Config)(rejectionCategories === undefined ? {} : { rejectionCategories })
+  const t = throttle.make({
+    k: c.k,
+    windowMillis: millis(c.window),
+    buckets: c.buckets,
+    rejectionCategories: c.rejectionCategories
+  })
+  const s: strategy.AdmissionStrategy = { component: "adaptive-throttle", name: "server", admit: t.admit }
+  return s
 }
 
-/** `AdaptiveConcurrency.Config` defaults. */
+/** `AdaptiveConcurrency.Config` defaults, with the algorithm chosen. */
 const adaptiveConcurrency = (algorithm: "aimd" | "gradient2"): strategy.AdmissionStrategy => {
-  const c = concurrency.make({
-    algorithm,
-    initialLimit: 20,
-    minLimit: 1,
-    maxLimit: 200,
-    backoffRatio: 0.9,
-    latencyThresholdMillis: 5000,
-    smoothing: 0.2,
-    rttTolerance: 1.5,
-    longWindow: 600,
-    queueSize: 4,
-    dropCategories: ["timeout", "throttled", "unavailable", "resource"]
-  })
-  return { component: "adaptive-concurrency", name: "server", admit: c.admit }
+  const c = Schema.decodeSync(AdaptiveConcurrency.Config)({ algorithm })
+  const limiter = concurrency.make({ ...c, latencyThresholdMillis: millis(c.latencyThreshold) })
+  return { component: "adaptive-concurrency", name: "server", admit: limiter.admit }
 }
 
 const setup = (
@@ -113,13 +129,13 @@ export const configurations: ReadonlyArray<Configuration> = [
   },
   {
     name: "throttle",
-    describe: "naive retries + AdaptiveThrottle defaults (K = 2; refusals: 503s and local refusals, not timeouts)",
-    client: () => setup(3, undefined, [adaptiveThrottle(["throttled", "unavailable", "resource"])])
+    describe: "naive retries + AdaptiveThrottle defaults (K = 2; timeouts count as the backend's refusals)",
+    client: () => setup(3, undefined, [adaptiveThrottle()])
   },
   {
-    name: "throttle-timeouts",
-    describe: "naive retries + AdaptiveThrottle K = 2 counting timeouts as refusals too",
-    client: () => setup(3, undefined, [adaptiveThrottle(["throttled", "unavailable", "resource", "timeout"])])
+    name: "throttle-no-timeouts",
+    describe: "naive retries + AdaptiveThrottle K = 2 counting only 503s, 429s and resource refusals (the old default)",
+    client: () => setup(3, undefined, [adaptiveThrottle(["throttled", "unavailable", "resource"])])
   },
   {
     name: "aimd",

@@ -124,7 +124,7 @@ export const run = async (args: ReadonlyArray<string>): Promise<void> => {
     "overload-admission.svg": await svg(
       "Simulation: breaker, adaptive throttle, adaptive concurrency (each with naive retries)",
       scenario,
-      byName(["breaker", "throttle", "throttle-timeouts", "aimd", "gradient2", "pipeline-defaults"])
+      byName(["breaker", "throttle", "throttle-no-timeouts", "aimd", "gradient2", "pipeline-defaults"])
     )
   }
 
