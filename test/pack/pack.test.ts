@@ -58,7 +58,7 @@ const published = readdirSync(join(root, "packages"))
  */
 const registryDependencies = (): Record<string, string> => {
   const versions: Record<string, string> = {}
-  // the exact versions the workspace develops against (devDependencies) win over the peer ranges
+  // the exact versions the workspace develops against
   for (const { manifest } of published) Object.assign(versions, manifest.peerDependencies, manifest.devDependencies)
   const names = new Set(["@effect/sql-sqlite-node", "@effect/experimental", "@effect/platform"])
   for (const { manifest } of published) {
