@@ -3,6 +3,7 @@
  */
 export * as Classification from "./Classification.js"
 export * as Classifier from "./Classifier.js"
+export * as CoreSettings from "./CoreSettings.js"
 export * as Errors from "./Errors.js"
 export * as Events from "./Events.js"
 export * as Deadline from "./Deadline.js"

@@ -12,21 +12,13 @@ import {
   AdaptiveConcurrency,
   AdaptiveThrottle,
   CircuitBreaker,
+  CoreSettings,
   RetryBudget,
   RetryPolicy
 } from "@effect-resilience/core"
 import * as Duration from "effect/Duration"
 import * as Schema from "effect/Schema"
-import {
-  breaker,
-  breakerSettings,
-  type budget,
-  budgetCoreOf,
-  concurrency,
-  makeWindow,
-  type strategy,
-  throttle
-} from "./cores.js"
+import { breaker, type budget, concurrency, makeWindow, type strategy, throttle } from "./cores.js"
 import type { ClientSetup, Configuration } from "./sim.js"
 
 const millis = Duration.toMillis
@@ -46,11 +38,11 @@ const retries = (maxAttempts: number) => {
 const noStrategies: ReadonlyArray<strategy.AdmissionStrategy> = []
 
 /** `RetryBudget` token bucket defaults (the AWS SDK v3 retry quota). */
-export const tokenBucket = (): budget.BudgetCore => budgetCoreOf(Schema.decodeSync(RetryBudget.Config)({}))
+export const tokenBucket = (): budget.BudgetCore => CoreSettings.retryBudget(Schema.decodeSync(RetryBudget.Config)({}))
 
 /** `RetryBudget` ratio defaults, or another per-second minimum. */
 export const ratioBudget = (minRetriesPerSecond?: number): budget.BudgetCore =>
-  budgetCoreOf(
+  CoreSettings.retryBudget(
     Schema.decodeSync(RetryBudget.Config)(
       minRetriesPerSecond === undefined ? { mode: "ratio" } : { mode: "ratio", minRetriesPerSecond }
     )
@@ -58,15 +50,7 @@ export const ratioBudget = (minRetriesPerSecond?: number): budget.BudgetCore =>
 
 /** `CircuitBreaker.Config` defaults. */
 const defaultBreaker = (nowMillis: number): strategy.AdmissionStrategy => {
-  const config = Schema.decodeSync(CircuitBreaker.Config)({ name: "server" })
-  const backoff = config.openBackoff
-  const settings = breakerSettings.settingsOf(
-    config,
-    breaker.openBackoff(
-      millis(config.openDuration),
-      backoff === undefined ? undefined : { multiplier: backoff.multiplier, maxMillis: millis(backoff.max) }
-    )
-  )
+  const settings = CoreSettings.circuitBreaker(Schema.decodeSync(CircuitBreaker.Config)({ name: "server" }))
   const b = new breaker.Breaker(settings, makeWindow(settings.policy), () => {}, nowMillis)
   return { component: "breaker", name: "server", admit: (now) => b.admit(now), stateAt: (now) => b.stateAt(now) }
 }

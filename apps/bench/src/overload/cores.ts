@@ -17,7 +17,3 @@ export * as budget from "../../../../packages/core/src/internal/retryBudget/core
 export * as retry from "../../../../packages/core/src/internal/retryPolicy/core.js"
 export * as strategy from "../../../../packages/core/src/internal/strategy/core.js"
 export * as throttle from "../../../../packages/core/src/internal/adaptiveThrottle/core.js"
-
-// core's own mappings from a decoded Config to a core's settings (so that the bench restates no default)
-export * as breakerSettings from "../../../../packages/core/src/internal/circuitBreaker/binding.js"
-export { coreOf as budgetCoreOf } from "../../../../packages/core/src/internal/retryBudget/service.js"

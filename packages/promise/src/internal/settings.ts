@@ -5,6 +5,7 @@
  *
  * @internal
  */
+import * as CoreSettings from "@effect-resilience/core/CoreSettings"
 import * as Cores from "@effect-resilience/core/Cores"
 import * as Resilience from "@effect-resilience/core/Resilience"
 import * as Duration from "effect/Duration"
@@ -40,68 +41,16 @@ const decode = Schema.decodeUnknownSync(Resilience.Policy)
 
 type BreakerConfig = Exclude<Resilience.Policy["breaker"], false>
 
-const tripPolicy = (policy: BreakerConfig["policy"]): Cores.CircuitBreaker.Policy => {
-  switch (policy._tag) {
-    case "ConsecutiveFailures":
-      return { _tag: "ConsecutiveFailures", threshold: policy.threshold }
-    case "CountWindow":
-      return {
-        _tag: "CountWindow",
-        size: policy.size,
-        minimumCalls: policy.minimumCalls,
-        failureRateThreshold: policy.failureRateThreshold,
-        slowCallMillis: policy.slowCall === undefined ? Number.POSITIVE_INFINITY : millis(policy.slowCall.duration),
-        slowCallRateThreshold: policy.slowCall === undefined ? Number.POSITIVE_INFINITY : policy.slowCall.rateThreshold
-      }
-    case "TimeWindow":
-      return {
-        _tag: "TimeWindow",
-        windowMillis: millis(policy.window),
-        buckets: policy.buckets,
-        minimumCalls: policy.minimumCalls,
-        failureRateThreshold: policy.failureRateThreshold,
-        slowCallMillis: policy.slowCall === undefined ? Number.POSITIVE_INFINITY : millis(policy.slowCall.duration),
-        slowCallRateThreshold: policy.slowCall === undefined ? Number.POSITIVE_INFINITY : policy.slowCall.rateThreshold
-      }
-  }
-}
-
+/** The breaker's core, from the mapping the Effect side uses too (its name: the operation's by default). */
 const makeBreaker = (operation: string, config: BreakerConfig, nowMillis: number): Cores.CircuitBreaker.Breaker => {
-  const policy = tripPolicy(config.policy)
-  const backoff = config.openBackoff
+  const settings = CoreSettings.circuitBreaker({ ...config, name: config.name ?? operation })
   return new Cores.CircuitBreaker.Breaker(
-    {
-      name: config.name ?? operation,
-      policy,
-      openDurationFor: Cores.CircuitBreaker.openBackoff(
-        millis(config.openDuration),
-        backoff === undefined ? undefined : { multiplier: backoff.multiplier, maxMillis: millis(backoff.max) }
-      ),
-      maxProbes: config.halfOpen.maxProbes,
-      successThreshold: config.halfOpen.successThreshold,
-      mode: config.mode
-    },
-    Cores.CircuitBreaker.makeWindow(policy),
+    settings,
+    Cores.CircuitBreaker.makeWindow(settings.policy),
     () => {},
     nowMillis
   )
 }
-
-const makeBudget = (config: NonNullable<Resilience.Policy["retryBudget"]>): Cores.RetryBudget.BudgetCore =>
-  config.mode === "ratio"
-    ? new Cores.RetryBudget.RatioBudget({
-        ratio: config.ratio,
-        windowMillis: millis(config.window),
-        buckets: config.buckets,
-        minRetriesPerSecond: config.minRetriesPerSecond
-      })
-    : new Cores.RetryBudget.TokenBucket({
-        capacity: config.capacity,
-        retryCost: config.retryCost,
-        timeoutRetryCost: config.timeoutRetryCost,
-        successRefund: config.successRefund,
-        refundRetryCostOnSuccess: config.refundRetryCostOnSuccess
-      })
 
 /**
  * Decodes a policy and builds its strategies. Throws the `ParseError` of a bad policy (it names the
@@ -138,7 +87,7 @@ export const settingsOf = (input: Resilience.PolicyInput, nowMillis: number): Se
             retryAfterExtraMillis: millis(retry.retryAfterExtra),
             maxElapsedMillis: retry.maxElapsed === undefined ? undefined : millis(retry.maxElapsed)
           },
-    budget: policy.retryBudget === undefined ? undefined : makeBudget(policy.retryBudget),
+    budget: policy.retryBudget === undefined ? undefined : CoreSettings.retryBudget(policy.retryBudget),
     breaker: policy.breaker === false ? undefined : makeBreaker(policy.operation, policy.breaker, nowMillis),
     bulkhead:
       policy.bulkhead === false

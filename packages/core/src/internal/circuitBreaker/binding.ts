@@ -87,20 +87,22 @@ export const settingsOf = (
   mode: config.mode
 })
 
+/** The open duration after `reopenings` re-openings, from the config alone (no user Schedule). @internal */
+export const openDurationFor = (config: CircuitBreaker.Config): ((reopenings: number) => number) => {
+  const backoff = config.openBackoff
+  return core.openBackoff(
+    Duration.toMillis(config.openDuration),
+    backoff === undefined ? undefined : { multiplier: backoff.multiplier, maxMillis: Duration.toMillis(backoff.max) }
+  )
+}
+
 const openDurationOf = (
   config: CircuitBreaker.Config,
   schedule: Schedule.Schedule<unknown, unknown, never> | undefined
-): Effect.Effect<(reopenings: number) => number> => {
-  const base = Duration.toMillis(config.openDuration)
-  if (schedule !== undefined) return Effect.map(scheduleTable(schedule), (table) => core.openTable(table, base))
-  const backoff = config.openBackoff
-  return Effect.succeed(
-    core.openBackoff(
-      base,
-      backoff === undefined ? undefined : { multiplier: backoff.multiplier, maxMillis: Duration.toMillis(backoff.max) }
-    )
-  )
-}
+): Effect.Effect<(reopenings: number) => number> =>
+  schedule === undefined
+    ? Effect.succeed(openDurationFor(config))
+    : Effect.map(scheduleTable(schedule), (table) => core.openTable(table, Duration.toMillis(config.openDuration)))
 
 /** The in-memory store: every breaker gets its own counters. Holds nothing itself. @internal */
 export const memoryStore: CircuitBreaker.CircuitBreakerStoreService = {
