@@ -41,6 +41,7 @@ import * as Metrics from "./metrics.js"
 import { retryAfter, spanEvent } from "./retryPolicy/retry.js"
 import * as binding from "./strategy/binding.js"
 import * as core from "./strategy/core.js"
+import * as TimeoutCore from "./timeout/core.js"
 
 type Classify = (failure: unknown) => Classification
 
@@ -118,11 +119,15 @@ export const make = <X>(
       deadline: Option.Option<number>,
       attempt: number
     ): { readonly millis: number | undefined; readonly onTimeout: () => AttemptTimeout | DeadlineExceeded } => {
-      const left = Option.isSome(deadline) ? Math.max(0, deadline.value - nowMillis) : undefined
-      if (left !== undefined && (attemptTimeoutMillis === undefined || left <= attemptTimeoutMillis)) {
-        return {
-          millis: left,
-          onTimeout: () => new DeadlineExceeded({ operation, deadlineMillis: deadlineMillis ?? left })
+      if (Option.isSome(deadline)) {
+        // which timer wins is the timeout core's rule, shared with Timeout.protect
+        const timer = TimeoutCore.timerFor(nowMillis, deadline.value, attemptTimeoutMillis)
+        if (timer !== undefined && timer.kind === "deadline") {
+          const left = timer.millis
+          return {
+            millis: left,
+            onTimeout: () => new DeadlineExceeded({ operation, deadlineMillis: deadlineMillis ?? left })
+          }
         }
       }
       if (attempt === 1) return firstAttemptTimer
