@@ -17,7 +17,6 @@ import { fileURLToPath } from "node:url"
 import * as DeadLetterQueue from "@effect-resilience/durable/DeadLetterQueue"
 import { SqlCheckpoint, SqlDeadLetterQueue } from "@effect-resilience/sql"
 import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
-import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Dataset from "./Dataset.js"
@@ -105,17 +104,7 @@ export const run = (options: CrashTestOptions) =>
     const o = options.ingest
     const log = (line: string) => Effect.sync(() => process.stderr.write(`${line}\n`))
     const paths = Ingest.files(o.dataDir, o.batchId)
-    const upstream = yield* UpstreamProcess.spawn({
-      db: paths.upstream,
-      seed: o.seed,
-      mix: o.mix,
-      slowMillis: Duration.toMillis(o.slow),
-      outageAfter: Duration.greaterThan(o.outage, Duration.zero)
-        ? Math.max(1, Math.floor(o.records * o.outageAt))
-        : undefined,
-      outageMillis: Duration.toMillis(o.outage),
-      healthy: false
-    })
+    const upstream = yield* UpstreamProcess.spawn(Ingest.upstreamOptions(o, paths.upstream))
     const points = killPoints(o.seed, o.records, options.kills)
     yield* log(
       `crash test of batch ${o.batchId}: ${o.records} records, SIGKILL after ${points.join(", ")} accepted; upstream at ${upstream.url} (pid ${upstream.pid}, ${paths.upstream})`

@@ -63,6 +63,19 @@ export interface IngestOptions {
 }
 
 /** The files of a batch in the data folder. */
+/** The upstream an ingest run starts: its faults follow the run's options, its state in `db`. */
+export const upstreamOptions = (options: IngestOptions, db: string): UpstreamProcess.Options => ({
+  db,
+  seed: options.seed,
+  mix: options.mix,
+  slowMillis: Duration.toMillis(options.slow),
+  outageAfter: Duration.greaterThan(options.outage, Duration.zero)
+    ? Math.max(1, Math.floor(options.records * options.outageAt))
+    : undefined,
+  outageMillis: Duration.toMillis(options.outage),
+  healthy: false
+})
+
 export const files = (dataDir: string, batchId: string) => ({
   batch: join(dataDir, "batch.db"),
   dlq: join(dataDir, "dlq.db"),
@@ -166,17 +179,7 @@ const program = (options: IngestOptions) =>
     const upstream =
       options.upstreamUrl !== undefined
         ? UpstreamProcess.connect(options.upstreamUrl)
-        : yield* UpstreamProcess.spawn({
-            db: paths.upstream,
-            seed: options.seed,
-            mix: options.mix,
-            slowMillis: Duration.toMillis(options.slow),
-            outageAfter: Duration.greaterThan(options.outage, Duration.zero)
-              ? Math.max(1, Math.floor(options.records * options.outageAt))
-              : undefined,
-            outageMillis: Duration.toMillis(options.outage),
-            healthy: false
-          })
+        : yield* UpstreamProcess.spawn(upstreamOptions(options, paths.upstream))
     yield* log(
       upstream.pid === undefined
         ? `upstream at ${upstream.url}`
