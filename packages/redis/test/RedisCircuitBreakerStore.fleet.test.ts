@@ -105,11 +105,11 @@ describe("RedisCircuitBreakerStore: a fleet of three processes", () => {
     const workers = await fleet(3, { name: "forced" }, config)
     try {
       await workers[0]!.send({ op: "forceOpen" })
-      await waitFor(allIn(workers, "forced-open"), 2_000, "every worker forced open")
+      await waitFor(allIn(workers, "forced-open"), 10_000, "every worker forced open")
       const joiner = await instance(processes[2]!, { name: "forced" }, config)
       expect(await joiner.state()).toBe("forced-open")
       await workers[1]!.send({ op: "forceClosed" })
-      await waitFor(allIn([...workers, joiner], "closed"), 2_000, "every worker closed")
+      await waitFor(allIn([...workers, joiner], "closed"), 10_000, "every worker closed")
       await joiner.dispose()
     } finally {
       await stopAll(workers)
@@ -124,7 +124,7 @@ describe("RedisCircuitBreakerStore: a fleet of three processes", () => {
   const openEverywhere = async (workers: ReadonlyArray<Worker>) => {
     upstream.mode = "fail"
     const runs = await Promise.all(workers.map((w) => w.send<Counts>({ op: "http", url: upstream.url, n: 3 })))
-    await waitFor(allIn(workers, "open"), 2_000, "every worker open").catch(async (e) => {
+    await waitFor(allIn(workers, "open"), 10_000, "every worker open").catch(async (e) => {
       throw new Error(`${e}: ${JSON.stringify(await states(workers))} ${JSON.stringify(runs)}`)
     })
   }
@@ -142,7 +142,7 @@ describe("RedisCircuitBreakerStore: a fleet of three processes", () => {
       expect(upstream.requests.length - before).toBe(1)
       upstream.mode = "ok"
       upstream.release()
-      await waitFor(allIn(workers, "closed"), 2_000, "every worker closed")
+      await waitFor(allIn(workers, "closed"), 10_000, "every worker closed")
       const counts = await Promise.all(hammering)
       expect(counts.every((c) => c.other === 0)).toBe(true)
     } finally {
@@ -173,7 +173,7 @@ describe("RedisCircuitBreakerStore: a fleet of three processes", () => {
       upstream.mode = "ok"
       upstream.release()
       const alive = workers.filter((w) => w !== holder)
-      await waitFor(allIn(alive, "closed"), 2_000, "the others closed")
+      await waitFor(allIn(alive, "closed"), 10_000, "the others closed")
       await Promise.all(hammering)
     } finally {
       await stopAll(workers)
@@ -217,7 +217,7 @@ describe("RedisCircuitBreakerStore: a fleet of three processes", () => {
       const resyncMs = await waitFor(async () => (await b.state()) === "open", 5_000, "b to hear of a's opening")
       // slow Redis: every command runs out of its budget for half a second
       await b.send({ op: "forceClosed" })
-      await waitFor(allIn(workers, "closed"), 2_000, "both closed")
+      await waitFor(allIn(workers, "closed"), 10_000, "both closed")
       const fallbacksBefore = await b.send<number>({ op: "fallbacks" })
       const client = new Redis(redis.url, { lazyConnect: true })
       await client.connect()

@@ -99,7 +99,11 @@ export const startWorker = (name: string): Promise<Process> =>
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
-/** Polls `check` every 10 ms until it holds; the time it took (ms), or throws after `timeoutMs`. */
+/**
+ * Polls `check` every 10 ms until it holds; the time it took (ms), or throws after `timeoutMs`.
+ * A propagation between processes is waited for with a generous bound (it returns as soon as the
+ * condition holds): under a loaded test run a pub/sub reconnect after a Redis restart took over 2 s.
+ */
 export const waitFor = async (check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<number> => {
   const started = performance.now()
   while (performance.now() - started < timeoutMs) {
