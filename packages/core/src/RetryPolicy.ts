@@ -363,8 +363,8 @@ export const retryWith = <A, E, R, R2>(
     readonly next?: Effect.Effect<A, E, R> | undefined
     /** Runs when a retry is scheduled after attempt `attempt` failed. */
     readonly onRetry?: ((attempt: number, classification: Classification) => Effect.Effect<void>) | undefined
-    /** Called synchronously when the call fails for good (no retry follows). */
-    readonly onGiveUp?: (() => void) | undefined
+    /** Called synchronously when the call fails for good (no retry follows), with the last failure's classification. */
+    readonly onGiveUp?: ((classification: Classification) => void) | undefined
   }
 ): Effect.Effect<A, E | RetriesExhausted | RetryBudgetExhausted, R | R2> =>
   internal.retryWith(self, policy, classifier, hooks)

@@ -32,7 +32,8 @@ export const latencyBoundaries = MetricBoundaries.fromIterable([
 /** @internal */
 export interface OperationMetrics {
   readonly success: () => void
-  readonly failure: () => void
+  /** A call failed for good: counted by outcome, and by the category of its last failure. */
+  readonly failure: (category: Category) => void
   readonly rejected: (component: string) => void
   readonly attempt: () => void
   readonly retry: (category: Category) => void
@@ -44,6 +45,7 @@ export const forOperation = (operation: string): OperationMetrics => {
   const op = { operation }
   const success = counter("resilience_calls_total", "Protected calls by outcome", { ...op, outcome: "success" })
   const failure = counter("resilience_calls_total", "Protected calls by outcome", { ...op, outcome: "failure" })
+  const failures = new Map<string, ReturnType<typeof counter>>()
   const rejections = new Map<string, ReturnType<typeof counter>>()
   const attempts = counter("resilience_attempts_total", "Attempts made (first tries and retries)", op)
   const retries = new Map<string, ReturnType<typeof counter>>()
@@ -52,7 +54,18 @@ export const forOperation = (operation: string): OperationMetrics => {
   const latency = Metric.fromMetricKey(latencyKey)
   return {
     success: success.inc,
-    failure: failure.inc,
+    failure: (category) => {
+      failure.inc()
+      let c = failures.get(category)
+      if (c === undefined) {
+        c = counter("resilience_failures_total", "Calls that failed for good, by the category of the last failure", {
+          ...op,
+          category
+        })
+        failures.set(category, c)
+      }
+      c.inc()
+    },
     rejected: (component) => {
       let c = rejections.get(component)
       if (c === undefined) {

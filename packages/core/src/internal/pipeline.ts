@@ -142,6 +142,10 @@ export const make = <X>(
       onTimeout: () => new AttemptTimeout({ operation, attempt: 1, timeoutMillis: attemptTimeoutMillis ?? 0 })
     }
 
+    /** A call failed for good: counted by the category of its failure (on the failure path only). */
+    const failedWith = (cause: Cause.Cause<unknown>): void => metrics.failure(classify(Cause.squash(cause)).category)
+    const gaveUp = (classification: Classification): void => metrics.failure(classification.category)
+
     /** Settles one attempt synchronously: every strategy's ticket, then the call's metrics. */
     const settle = (
       exit: Exit.Exit<unknown, unknown> | undefined,
@@ -338,7 +342,8 @@ export const make = <X>(
       call: CallState
     ): Effect.Effect<A, E | Resilience.RetryError, R> => {
       const run = policy.hedging === undefined ? attempt : (n: number) => hedged(Effect.suspend(() => attempt(n)))
-      if (retryPolicy === undefined) return Effect.tapErrorCause(run(1), () => Effect.sync(metrics.failure))
+      if (retryPolicy === undefined)
+        return Effect.tapErrorCause(run(1), (cause) => Effect.sync(() => failedWith(cause)))
       let n = 1
       const next = Effect.suspend(() => {
         n += 1
@@ -354,7 +359,7 @@ export const make = <X>(
       return RetryPolicy.retryWith(run(1), retryPolicyE, memoClassifier, {
         next,
         onRetry: onRetry(call),
-        onGiveUp: metrics.failure
+        onGiveUp: gaveUp
       })
     }
 
@@ -368,7 +373,7 @@ export const make = <X>(
       <A, E, R>(state: CallState, attempt: (n: number) => Effect.Effect<A, E, R>) =>
       (cause: Cause.Cause<E>): Effect.Effect<A, E | Resilience.RetryError, R> => {
         if (retryPolicy === undefined) {
-          metrics.failure()
+          failedWith(cause)
           return Effect.failCause(cause)
         }
         let n = 1
@@ -379,7 +384,7 @@ export const make = <X>(
         const retryPolicyE: RetryPolicy.RetryPolicy<E, never> = retryPolicy
         // catchAll's own reading of a cause: defects and interruptions are not retried
         return Effect.catchAll(Effect.failCause(cause), (error) =>
-          retryAfter(error, next, retryPolicyE, memoClassifier, { onRetry: onRetry(state), onGiveUp: metrics.failure })
+          retryAfter(error, next, retryPolicyE, memoClassifier, { onRetry: onRetry(state), onGiveUp: gaveUp })
         )
       }
 
@@ -588,7 +593,12 @@ export const make = <X>(
       state: CallState
     ): Effect.Effect<A, unknown> => {
       if (retryPolicy === undefined) {
-        return Effect.zipRight(Effect.sync(metrics.failure), exit)
+        return Effect.zipRight(
+          Effect.sync(() => {
+            if (Exit.isFailure(exit)) failedWith(exit.cause)
+          }),
+          exit
+        )
       }
       let n = 1
       const next = Effect.suspend(() => {
@@ -598,7 +608,7 @@ export const make = <X>(
       const policy: RetryPolicy.RetryPolicy = retryPolicy
       // the budget saw the request when the first attempt started (firstRequest)
       return Effect.catchAll(exit, (error) =>
-        retryAfter(error, next, policy, memoClassifier, { onRetry: onRetry(state), onGiveUp: metrics.failure })
+        retryAfter(error, next, policy, memoClassifier, { onRetry: onRetry(state), onGiveUp: gaveUp })
       )
     }
 
@@ -650,7 +660,7 @@ export const make = <X>(
             return resolve(exit.value)
           }
           if (retryPolicy === undefined) {
-            metrics.failure()
+            failedWith(exit.cause)
             return reject(Cause.squash(exit.cause))
           }
           toPromise(retryAfterFirst(Exit.mapError(exit, identity), evaluate, state)).then(resolve, reject)

@@ -62,8 +62,8 @@ export interface Hooks<A, E, R> {
   readonly next?: Effect.Effect<A, E, R> | undefined
   /** Called when a retry is scheduled after attempt `attempt` failed. */
   readonly onRetry?: ((attempt: number, classification: Classification) => Effect.Effect<void>) | undefined
-  /** Called synchronously when the call fails for good (no retry follows). */
-  readonly onGiveUp?: (() => void) | undefined
+  /** Called synchronously when the call fails for good (no retry follows), with the last failure's classification. */
+  readonly onGiveUp?: ((classification: Classification) => void) | undefined
 }
 
 /** @internal */
@@ -125,7 +125,7 @@ const afterFailure = <A, E, R, R2>(
       classification: Classification,
       error: E
     ): Effect.Effect<never, E | RetriesExhausted | RetryBudgetExhausted> => {
-      hooks?.onGiveUp?.()
+      hooks?.onGiveUp?.(classification)
       const stopped = Events.publish(
         Events.ResilienceEvent.RetryStopped({
           operation: policy.operation,
