@@ -37,8 +37,9 @@ import type {
   RetryBudgetExhausted
 } from "./Errors.js"
 import * as internal from "./internal/pipeline.js"
-import { PositiveDuration } from "./internal/schema.js"
+import { discriminated, PositiveDuration } from "./internal/schema.js"
 import * as RateLimiter from "./RateLimiter.js"
+import * as Recovery from "./Recovery.js"
 import * as RetryBudget from "./RetryBudget.js"
 import * as RetryPolicy from "./RetryPolicy.js"
 import type * as Strategy from "./Strategy.js"
@@ -51,14 +52,22 @@ const RateLimitConfig = Schema.Struct({ ...RateLimiter.Config.fields, name })
 const AdaptiveThrottleConfig = Schema.Struct({ ...AdaptiveThrottle.Config.fields, name })
 const AdaptiveConcurrencyConfig = Schema.Struct({ ...AdaptiveConcurrency.Config.fields, name })
 const BulkheadConfig = Schema.Struct({ ...Bulkhead.Config.fields, name })
+const RetryBudgetConfig = discriminated(
+  "mode",
+  Schema.Union(
+    Schema.Struct({ ...RetryBudget.TokenBucketConfig.fields, name }),
+    Schema.Struct({ ...RetryBudget.RatioConfig.fields, name })
+  )
+)
 
 const off = { default: () => false as const }
 
 /**
  * A pipeline's policy as data (a config file can hold it). Defaults: the retry policy of
  * `RetryPolicy.Config` (5 attempts, 100 ms, x2, 30 s cap, full jitter), a consecutive-failure
- * breaker named after the operation, an attempt timeout of 10 s, no deadline, no retry budget,
- * no rate limit, no adaptive throttle or concurrency, no bulkhead, no hedging. `false` turns a
+ * breaker named after the operation, an attempt timeout of 10 s, no deadline, a token-bucket
+ * retry budget named after the operation (`RetryBudget`'s defaults: 100 tokens, 5 a retry, 10 after
+ * a timeout, 1 back per first-try success), no rate limit, no adaptive throttle or concurrency, no bulkhead, no hedging. `false` turns a
  * strategy off. Durations are `Duration.DurationInput`s: a number of milliseconds or a string
  * such as `"2 seconds"`.
  *
@@ -94,7 +103,9 @@ export const Policy = Schema.Struct({
   retry: Schema.optionalWith(Schema.Union(RetryPolicy.Config, Schema.Literal(false)), {
     default: () => Schema.decodeSync(RetryPolicy.Config)({})
   }),
-  retryBudget: Schema.optional(RetryBudget.Config),
+  retryBudget: Schema.optionalWith(Schema.Union(RetryBudgetConfig, Schema.Literal(false)), {
+    default: () => Schema.decodeSync(RetryBudgetConfig)({})
+  }),
   breaker: Schema.optionalWith(Schema.Union(BreakerConfig, Schema.Literal(false)), {
     default: () => Schema.decodeSync(BreakerConfig)({})
   }),
@@ -216,6 +227,12 @@ export interface Pipeline<X = never> {
  */
 export interface Options<X> {
   readonly strategies?: ReadonlyArray<Strategy.Strategy<X>> | undefined
+  /**
+   * Recovery actions run between a failed attempt and the next (see `Recovery`): a `Recovery`
+   * made with `Recovery.make` (its budget shared by every pipeline given it), or a list of
+   * actions under the default budget. Needs retry: without it no attempt follows a failure.
+   */
+  readonly recovery?: Recovery.Recovery | ReadonlyArray<Recovery.Action> | undefined
 }
 
 /**
@@ -244,7 +261,13 @@ export const make = <X = never>(
   policy: PolicyInput,
   options?: Options<X>
 ): Effect.Effect<Pipeline<X>, ParseResult.ParseError, Classifier | Scope.Scope> =>
-  Effect.flatMap(Schema.decodeUnknown(Policy)(policy), (decoded) => internal.make(decoded, options?.strategies ?? []))
+  Effect.flatMap(Schema.decodeUnknown(Policy)(policy), (decoded) => {
+    const recovery = options?.recovery
+    if (recovery === undefined || "forCall" in recovery) {
+      return internal.make(decoded, options?.strategies ?? [], recovery)
+    }
+    return Effect.flatMap(Recovery.make(recovery), (made) => internal.make(decoded, options?.strategies ?? [], made))
+  })
 
 /**
  * Decodes a policy, failing with a `ParseError` that names the bad field (use it to validate a

@@ -258,11 +258,11 @@ describe("Resilience pipeline", () => {
       const { op } = yield* scripted([transient])
       yield* pipeline.protect(op)
       // the pipelines took their budget from the registry, by name: a retry that ends in a
-      // failure that is not retried keeps its cost (500 - 5), whichever pipeline made it
+      // failure that is not retried keeps its cost (100 - 5), whichever pipeline made it
       const { op: failing } = yield* scripted([transient, new Boom({ category: "validation" })])
       yield* Effect.exit(other.protect(failing))
       const budget = yield* Effect.flatMap(RetryBudget.Registry, (registry) => registry.get("readme-budget"))
-      expect(budget.available()).toBe(495)
+      expect(budget.available()).toBe(95)
       const snapshot = yield* Metric.snapshot
       const gauge = snapshot.find(
         (p) =>
@@ -270,8 +270,8 @@ describe("Resilience pipeline", () => {
           p.metricKey.tags.some((t) => t.key === "budget" && t.value === "readme-budget")
       )
       if (gauge === undefined || !MetricState.isGaugeState(gauge.metricState)) return expect.unreachable()
-      // 500 - 5 for the retry (AWS semantics)
-      expect(gauge.metricState.value).toBe(495)
+      // 100 - 5 for the retry (AWS semantics)
+      expect(gauge.metricState.value).toBe(95)
     }).pipe(Effect.provide(Layer.merge(testClassifier, RetryBudget.layerRegistry)))
   )
 

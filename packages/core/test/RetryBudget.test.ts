@@ -12,10 +12,24 @@ const server = Classification.make({ category: "server", code: "http.500", messa
 const timeout = Classification.make({ category: "timeout", code: "timeout", message: "Timed out" })
 const network = Classification.make({ category: "network", code: "ECONNRESET", message: "Connection reset" })
 
+/** The AWS SDK v3 standard retry quota: our defaults but for the capacity (500 there, 100 here). */
+const aws = { capacity: 500 } as const
+
 describe("RetryBudget (AWS token bucket)", () => {
-  it.scoped("defaults are the AWS retry quota: 500 tokens, 5 per retry, 10 per timeout/network retry", () =>
+  it.scoped("defaults: AWS's costs (5 a retry, 10 after a timeout, 1 back) with a burst of 100 tokens", () =>
     Effect.gen(function* () {
       const budget = yield* RetryBudget.make()
+      expect(budget.available()).toBe(100)
+      for (let i = 0; i < 10; i++) expect(budget.tryWithdraw(timeout)).toBe(true)
+      expect(budget.tryWithdraw(server)).toBe(false)
+      budget.onSuccess(true)
+      expect(budget.available()).toBe(1)
+    })
+  )
+
+  it.scoped("the AWS retry quota: 500 tokens, 5 per retry, 10 per timeout/network retry", () =>
+    Effect.gen(function* () {
+      const budget = yield* RetryBudget.make(aws)
       expect(budget.available()).toBe(500)
       expect(budget.costOf(server)).toBe(5)
       expect(budget.costOf(timeout)).toBe(10)
@@ -31,7 +45,7 @@ describe("RetryBudget (AWS token bucket)", () => {
 
   it.scoped("a first-try success refunds 1, capped at capacity; a retried success refunds its last retry", () =>
     Effect.gen(function* () {
-      const budget = yield* RetryBudget.make()
+      const budget = yield* RetryBudget.make(aws)
       budget.onSuccess(true)
       expect(budget.available()).toBe(500)
       budget.tryWithdraw(server)
@@ -51,7 +65,7 @@ describe("RetryBudget (AWS token bucket)", () => {
 
   it.scoped("exhaustion: 100 retries of 5 empty it, the 101st is refused and takes nothing", () =>
     Effect.gen(function* () {
-      const budget = yield* RetryBudget.make()
+      const budget = yield* RetryBudget.make(aws)
       for (let i = 0; i < 100; i++) expect(budget.tryWithdraw(server)).toBe(true)
       expect(budget.available()).toBe(0)
       expect(budget.tryWithdraw(server)).toBe(false)
@@ -67,7 +81,7 @@ describe("RetryBudget (AWS token bucket)", () => {
 
   it.scoped("50 timeout retries exhaust it; a timeout retry needs 10 even when 5 are left", () =>
     Effect.gen(function* () {
-      const budget = yield* RetryBudget.make({ refundRetryCostOnSuccess: false })
+      const budget = yield* RetryBudget.make({ ...aws, refundRetryCostOnSuccess: false })
       for (let i = 0; i < 49; i++) expect(budget.tryWithdraw(timeout)).toBe(true)
       expect(budget.tryWithdraw(server)).toBe(true)
       expect(budget.available()).toBe(5)

@@ -171,6 +171,34 @@ describe("RetryPolicy", () => {
     }).pipe(Effect.provide(testClassifier))
   )
 
+  it.effect("waiting for an open breaker's probe does not spend the retry budget", () =>
+    Effect.gen(function* () {
+      const open = new Boom({ category: "unavailable", retryAfterMillis: 1000, code: Classification.circuitOpenCode })
+      const budget = yield* RetryBudget.make({ name: "waits", capacity: 10 })
+      const policy = yield* RetryPolicy.make<Boom>({
+        operation: "op",
+        maxAttempts: 3,
+        schedule: Backoff.constant("10 millis"),
+        budget
+      })
+      // three refusals by the open breaker, then the probe's answer: only the transient failure's
+      // retry reached the dependency twice, so only it pays (5 of 10)
+      const { op, times } = yield* scripted([open, open, open, transient])
+      const fiber = yield* Effect.fork(op.pipe(RetryPolicy.retry(policy), Deadline.within("10 seconds")))
+      yield* TestClock.adjust("10 seconds")
+      expect(yield* Fiber.join(fiber)).toBe("ok")
+      expect((yield* times).length).toBe(5)
+      // 10 - 5 for the transient failure's retry, + 5 back when that retry succeeded
+      expect(budget.available()).toBe(10)
+      const again = yield* scripted([open, open, open, open, open, open])
+      const waiting = yield* Effect.fork(again.op.pipe(RetryPolicy.retry(policy), Deadline.within("10 seconds")))
+      yield* TestClock.adjust("10 seconds")
+      yield* Fiber.join(waiting)
+      // six waits for the probe, none paid for: a token bucket would have refused the third
+      expect(budget.available()).toBe(10)
+    }).pipe(Effect.provide(testClassifier))
+  )
+
   it.effect("asks the retry budget before each retry", () =>
     Effect.gen(function* () {
       let tokens = 1
@@ -207,7 +235,7 @@ describe("RetryPolicy", () => {
 
   it.scoped("with the AWS retry budget, a retry that succeeds refunds its cost", () =>
     Effect.gen(function* () {
-      const budget = yield* RetryBudget.make({ name: "aws" })
+      const budget = yield* RetryBudget.make({ name: "aws", capacity: 500 })
       const policy = yield* RetryPolicy.make<Boom>({
         operation: "op",
         maxAttempts: 3,

@@ -32,13 +32,14 @@ import * as Deadline from "../Deadline.js"
 import { AttemptTimeout, DeadlineExceeded } from "../Errors.js"
 import * as Events from "../Events.js"
 import * as Hedging from "../Hedging.js"
+import type * as Recovery from "../Recovery.js"
 import type * as Resilience from "../Resilience.js"
 import * as RetryBudget from "../RetryBudget.js"
 import * as RetryPolicy from "../RetryPolicy.js"
 import * as Admission from "./admission.js"
 import { effectWithTimer, type PromiseAttempt, promiseWithTimer, startPromise } from "./attempt.js"
 import * as Metrics from "./metrics.js"
-import { retryAfter, spanEvent } from "./retryPolicy/retry.js"
+import { type Hooks, retryAfter, retryWith, spanEvent } from "./retryPolicy/retry.js"
 import * as binding from "./strategy/binding.js"
 import * as core from "./strategy/core.js"
 import * as TimeoutCore from "./timeout/core.js"
@@ -68,7 +69,8 @@ interface CallState {
 /** @internal */
 export const make = <X>(
   policy: Resilience.Policy,
-  extra: ReadonlyArray<binding.Strategy<X>>
+  extra: ReadonlyArray<binding.Strategy<X>>,
+  recovery?: Recovery.Recovery | undefined
 ): Effect.Effect<Resilience.Pipeline<X>, ParseResult.ParseError, Classifier | Scope.Scope> =>
   Effect.gen(function* () {
     type Refusal = Resilience.AdmissionError | X
@@ -89,12 +91,14 @@ export const make = <X>(
     const strategies: ReadonlyArray<binding.Strategy<Refusal>> = [...builtIn, ...extra]
     const watchedStrategies = strategies.filter((s) => s.stateAt !== undefined)
 
+    const budgetConfig = policy.retryBudget
     const budget =
-      policy.retryBudget === undefined
+      budgetConfig === false
         ? undefined
-        : yield* Effect.flatMap(RetryBudget.Registry, (registry) =>
-            registry.get(policy.retryBudget?.name ?? operation, policy.retryBudget)
-          )
+        : yield* Effect.flatMap(RetryBudget.Registry, (registry) => {
+            const budgetName = budgetConfig.name ?? operation
+            return registry.get(budgetName, { ...budgetConfig, name: budgetName })
+          })
     const budgetGauge = budget === undefined ? undefined : Metrics.budgetGauge(budget.name)
     if (budget !== undefined && budgetGauge !== undefined) {
       // tokens change on every call (refunds): sample them rather than pay per call
@@ -310,6 +314,16 @@ export const make = <X>(
         })
       )
 
+    /** Recovery actions between attempts (Recovery.ts), with one ledger of its budget per call. */
+    const recoverFor = (call: CallState): Pick<Hooks<unknown, unknown, unknown>, "recover" | "firstStartedAtMillis"> => {
+      if (recovery === undefined) return {}
+      const run = recovery.forCall()
+      return {
+        recover: (input) => Effect.map(run(operation, input), (report) => report.verdict),
+        firstStartedAtMillis: call.start
+      }
+    }
+
     const onRetry = (call: CallState) => (attemptNumber: number, classification: Classification) => {
       metrics.retry(classification.category)
       if (budget !== undefined && budgetGauge !== undefined) budgetGauge(budget.available())
@@ -356,10 +370,11 @@ export const make = <X>(
           : effect
       })
       const retryPolicyE: RetryPolicy.RetryPolicy<E, never> = retryPolicy
-      return RetryPolicy.retryWith(run(1), retryPolicyE, memoClassifier, {
+      return retryWith(run(1), retryPolicyE, memoClassifier, {
         next,
         onRetry: onRetry(call),
-        onGiveUp: gaveUp
+        onGiveUp: gaveUp,
+        ...recoverFor(call)
       })
     }
 
@@ -384,7 +399,11 @@ export const make = <X>(
         const retryPolicyE: RetryPolicy.RetryPolicy<E, never> = retryPolicy
         // catchAll's own reading of a cause: defects and interruptions are not retried
         return Effect.catchAll(Effect.failCause(cause), (error) =>
-          retryAfter(error, next, retryPolicyE, memoClassifier, { onRetry: onRetry(state), onGiveUp: gaveUp })
+          retryAfter(error, next, retryPolicyE, memoClassifier, {
+            onRetry: onRetry(state),
+            onGiveUp: gaveUp,
+            ...recoverFor(state)
+          })
         )
       }
 
@@ -608,7 +627,11 @@ export const make = <X>(
       const policy: RetryPolicy.RetryPolicy = retryPolicy
       // the budget saw the request when the first attempt started (firstRequest)
       return Effect.catchAll(exit, (error) =>
-        retryAfter(error, next, policy, memoClassifier, { onRetry: onRetry(state), onGiveUp: gaveUp })
+        retryAfter(error, next, policy, memoClassifier, {
+          onRetry: onRetry(state),
+          onGiveUp: gaveUp,
+          ...recoverFor(state)
+        })
       )
     }
 

@@ -87,7 +87,10 @@ export const settingsOf = (input: Resilience.PolicyInput, nowMillis: number): Se
             retryAfterExtraMillis: millis(retry.retryAfterExtra),
             maxElapsedMillis: retry.maxElapsed === undefined ? undefined : millis(retry.maxElapsed)
           },
-    budget: policy.retryBudget === undefined ? undefined : CoreSettings.retryBudget(policy.retryBudget),
+    budget:
+      policy.retryBudget === false
+        ? undefined
+        : CoreSettings.retryBudget({ ...policy.retryBudget, name: policy.retryBudget.name ?? policy.operation }),
     breaker: policy.breaker === false ? undefined : makeBreaker(policy.operation, policy.breaker, nowMillis),
     bulkhead:
       policy.bulkhead === false

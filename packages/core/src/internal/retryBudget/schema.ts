@@ -12,7 +12,7 @@ import { discriminated, FinitePositiveDuration } from "../schema.js"
 export const TokenBucketConfig = Schema.Struct({
   mode: Schema.optionalWith(Schema.Literal("token-bucket"), { default: () => "token-bucket" as const }),
   name: Schema.optionalWith(Schema.String, { default: () => "default" }),
-  capacity: Schema.optionalWith(Schema.Number.pipe(Schema.positive()), { default: () => 500 }),
+  capacity: Schema.optionalWith(Schema.Number.pipe(Schema.positive()), { default: () => 100 }),
   retryCost: Schema.optionalWith(Schema.Number.pipe(Schema.nonNegative()), { default: () => 5 }),
   timeoutRetryCost: Schema.optionalWith(Schema.Number.pipe(Schema.nonNegative()), { default: () => 10 }),
   successRefund: Schema.optionalWith(Schema.Number.pipe(Schema.nonNegative()), { default: () => 1 }),
@@ -26,7 +26,7 @@ export const RatioConfig = Schema.Struct({
   ratio: Schema.optionalWith(Schema.Number.pipe(Schema.nonNegative()), { default: () => 0.1 }),
   window: Schema.optionalWith(FinitePositiveDuration, { default: () => Duration.seconds(10) }),
   buckets: Schema.optionalWith(Schema.Int.pipe(Schema.between(1, 10_000)), { default: () => 10 }),
-  minRetriesPerSecond: Schema.optionalWith(Schema.Number.pipe(Schema.nonNegative()), { default: () => 10 })
+  minRetriesPerSecond: Schema.optionalWith(Schema.Number.pipe(Schema.nonNegative()), { default: () => 1 })
 })
 
 /** @internal */

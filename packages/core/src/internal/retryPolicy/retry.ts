@@ -64,7 +64,29 @@ export interface Hooks<A, E, R> {
   readonly onRetry?: ((attempt: number, classification: Classification) => Effect.Effect<void>) | undefined
   /** Called synchronously when the call fails for good (no retry follows), with the last failure's classification. */
   readonly onGiveUp?: ((classification: Classification) => void) | undefined
+  /**
+   * Runs recovery actions after a failed attempt that may be followed by another (attempts and
+   * deadline left; not a refusal by an open breaker), before the retry decision. `recovered`: the
+   * failure is retried even if it is not retryable, at once (no backoff); `partial`: it is retried
+   * even if not retryable, after the backoff; `none`: the decision is the classification's.
+   */
+  readonly recover?: ((input: RecoverInput) => Effect.Effect<RecoverVerdict>) | undefined
+  /** When the first attempt started (epoch ms of the Clock), for {@link RecoverInput}. */
+  readonly firstStartedAtMillis?: number | undefined
 }
+
+/** What a recovery hook is told about a failed attempt. @internal */
+export interface RecoverInput {
+  readonly error: unknown
+  readonly classification: Classification
+  readonly attempt: number
+  /** When the failed attempt started, when known. */
+  readonly attemptStartedAtMillis: number | undefined
+  readonly failedAtMillis: number
+}
+
+/** What recovery did, as the retry decision reads it. @internal */
+export type RecoverVerdict = "recovered" | "partial" | "none"
 
 /** @internal */
 export const retryWith = <A, E, R, R2>(
@@ -159,10 +181,55 @@ const afterFailure = <A, E, R, R2>(
      * what `maxAttempts` limits: a call an open breaker refused never reached it (waiting for the
      * probe is bounded by the deadline instead).
      */
+    const recover = hooks?.recover
+    // when the attempt that failed started (recovery actions read it): the first from the hooks,
+    // later ones from the clock as they start
+    let attemptStartedAt: number | undefined = hooks?.firstStartedAtMillis
+    const timed: Effect.Effect<A, E, R> =
+      recover === undefined
+        ? self
+        : Effect.zipRight(
+            Effect.clockWith((clock) =>
+              Effect.sync(() => {
+                attemptStartedAt = clock.unsafeCurrentTimeMillis()
+              })
+            ),
+            self
+          )
+
     const onFailure = (
       error: E,
       attempt: number,
       made: number
+    ): Effect.Effect<A, E | RetriesExhausted | RetryBudgetExhausted, R | R2> => {
+      if (recover === undefined) return decide(error, attempt, made, "none")
+      return Effect.withFiberRuntime((fiber) => {
+        const now = Context.get(fiber.currentDefaultServices, Clock.Clock).unsafeCurrentTimeMillis()
+        const deadline = fiber.getFiberRef(Deadline.currentDeadline)
+        const classification = classifier.classify(error)
+        const refused = classification.code === C.circuitOpenCode
+        const timeLeft = Option.isNone(deadline) || deadline.value > now
+        if (refused || !timeLeft || core.reachedAttempts(made, refused) >= policy.maxAttempts) {
+          return decide(error, attempt, made, "none")
+        }
+        return Effect.flatMap(
+          recover({
+            error,
+            classification,
+            attempt,
+            attemptStartedAtMillis: attemptStartedAt,
+            failedAtMillis: now
+          }),
+          (verdict) => decide(error, attempt, made, verdict)
+        )
+      })
+    }
+
+    const decide = (
+      error: E,
+      attempt: number,
+      made: number,
+      verdict: RecoverVerdict
     ): Effect.Effect<A, E | RetriesExhausted | RetryBudgetExhausted, R | R2> =>
       // the clock and the deadline read once, from the fiber (what Clock.currentTimeMillis and
       // Deadline.remaining read, without four Effects per failure)
@@ -170,7 +237,10 @@ const afterFailure = <A, E, R, R2>(
         const now = Context.get(fiber.currentDefaultServices, Clock.Clock).unsafeCurrentTimeMillis()
         const deadline = fiber.getFiberRef(Deadline.currentDeadline)
         const remaining = Option.isNone(deadline) ? undefined : Math.max(0, deadline.value - now)
-        const classification = classifier.classify(error)
+        const classified = classifier.classify(error)
+        // a recovery that did something makes the failure worth retrying
+        const classification =
+          verdict === "none" || classified.retryable ? classified : { ...classified, retryable: true }
         const refused = classification.code === C.circuitOpenCode
         const reached = core.reachedAttempts(made, refused)
         const record: AttemptRecord = {
@@ -196,8 +266,12 @@ const afterFailure = <A, E, R, R2>(
             states.set(schedule, nextState)
             const circuitOpen = refused
             const delay = core.retryDelay(
-              ScheduleIntervals.start(decision.intervals) - now,
-              classification.retryAfter === undefined ? undefined : Duration.toMillis(classification.retryAfter),
+              // after a full recovery the next attempt goes at once
+              verdict === "recovered" ? 0 : ScheduleIntervals.start(decision.intervals) - now,
+              // (and a Retry-After was the failed dependency's: a recovery moved past it)
+              verdict === "recovered" || classification.retryAfter === undefined
+                ? undefined
+                : Duration.toMillis(classification.retryAfter),
               extraMillis,
               circuitOpen
             )
@@ -207,7 +281,16 @@ const afterFailure = <A, E, R, R2>(
                 attempts.push(record)
                 return stop(late, attempt, classification, error)
               }
-              if (budget !== undefined && !budget.tryWithdraw(classification)) {
+              // a retry after an open breaker's refusal waits for the breaker and adds no load to the
+              // dependency (only the probe reaches it): it does not spend the budget
+              // nor does a retry after a full recovery (the recovery budget bounds those): a token
+              // expiry across 100 concurrent calls is not a retry storm
+              if (
+                budget !== undefined &&
+                !circuitOpen &&
+                verdict !== "recovered" &&
+                !budget.tryWithdraw(classification)
+              ) {
                 attempts.push(record)
                 return stop("budget", attempt, classification, error)
               }
@@ -230,10 +313,10 @@ const afterFailure = <A, E, R, R2>(
                   }))
                 )
               )
-              const next = Effect.matchEffect(self, {
+              const next = Effect.matchEffect(timed, {
                 onFailure: (e) => onFailure(e, attempt + 1, reached + 1),
                 onSuccess: (a) => {
-                  if (budget !== undefined) budget.onSuccess(false, classification)
+                  if (budget !== undefined) budget.onSuccess(false, verdict === "recovered" ? undefined : classification)
                   return Effect.succeed(a)
                 }
               })
