@@ -66,6 +66,20 @@ export type ResilienceEvent = Data.TaggedEnum<{
     readonly operation: string
     readonly hedge: number
   }
+  /**
+   * A recovery action (see `Recovery`) ran after a failed attempt, or was refused by the recovery
+   * budget (`outcome: "refused"`, `reason` says which bound). `limitations` of a partial recovery.
+   */
+  RecoveryAction: {
+    readonly operation: string
+    readonly action: string
+    readonly attempt: number
+    readonly category: string
+    readonly outcome: "recovered" | "partial" | "failed" | "not-applicable" | "refused"
+    readonly reason: string | undefined
+    readonly limitations: ReadonlyArray<string>
+    readonly durationMillis: number
+  }
 }>
 
 /**
