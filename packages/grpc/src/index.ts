@@ -1,0 +1,6 @@
+/**
+ * @since 0.3.0
+ */
+export * as GrpcClient from "./GrpcClient.js"
+export * as GrpcError from "./GrpcError.js"
+export * as GrpcPipeline from "./GrpcPipeline.js"
