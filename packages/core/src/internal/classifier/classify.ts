@@ -49,6 +49,9 @@ const copy = (
 const withDelay = (base: Classification.Classification, millis: number | undefined): Classification.Classification =>
   millis === undefined || !(millis > 0) ? base : copy(base, base.retryable, Duration.millis(millis))
 
+const notRetried = (base: Classification.Classification): Classification.Classification =>
+  base.retryable ? copy(base, false, undefined) : base
+
 // Field reads with `in` + `typeof`: V8 keeps these on the fast path (a `Reflect.get` is ~2x slower).
 const retryAfterField = (u: object): number | undefined =>
   "retryAfterMillis" in u && typeof u.retryAfterMillis === "number" ? u.retryAfterMillis : undefined
@@ -96,7 +99,8 @@ export const makeDefault = (now: () => number): Default => {
     http,
     node: (code, syscall) => T.node(code, syscall),
     undici: (code) => T.undici(code),
-    grpc: (code, pushbackMillis, reason) => withDelay(T.grpcWith(code, reason), pushbackMillis),
+    grpc: (code, pushbackMillis, reason, pushbackRefused) =>
+      pushbackRefused ? notRetried(T.grpcWith(code, reason)) : withDelay(T.grpcWith(code, reason), pushbackMillis),
     pg: (code) => T.pg(code),
     redis: (code) => T.redis(code),
     sqlite: (code, reason) => T.sqlite(code, reason),
@@ -150,6 +154,8 @@ export const makeDefault = (now: () => number): Default => {
       (u) => {
         if (!("code" in u) || typeof u.code !== "number") return raw(u)
         const base = T.grpcWith(u.code, "reason" in u && u.reason === "message-too-large" ? u.reason : undefined)
+        // a tagged failure that kept the server's refusal to be retried (gRPC A6: a negative pushback)
+        if ("retryPushbackRefused" in u && u.retryPushbackRefused === true) return notRetried(base)
         return "retryPushbackMillis" in u && typeof u.retryPushbackMillis === "number"
           ? withDelay(base, u.retryPushbackMillis)
           : base

@@ -31,7 +31,16 @@ export interface Visitor<R> {
   /** `syscall` as the error has it: it may hold arguments (`spawn /path/to/x`); see `safeSyscall`. */
   readonly node: (code: string, syscall: string | undefined) => R
   readonly undici: (code: string) => R
-  readonly grpc: (code: number, pushbackMillis: number | undefined, reason: GrpcReason | undefined) => R
+  /**
+   * `pushbackRefused`: the server sent a `grpc-retry-pushback-ms` that is negative or not a number,
+   * which gRPC's retry design (A6) reads as "do not retry".
+   */
+  readonly grpc: (
+    code: number,
+    pushbackMillis: number | undefined,
+    reason: GrpcReason | undefined,
+    pushbackRefused: boolean
+  ) => R
   readonly pg: (code: string, source: object) => R
   readonly redis: (code: string) => R
   readonly sqlite: (code: string, reason: SqliteReason | undefined) => R
@@ -123,17 +132,23 @@ export const parseMillis = (value: string | undefined): number | undefined => {
   return Number(value)
 }
 
-const pushbackOf = (u: object): number | undefined => {
+/** The raw `grpc-retry-pushback-ms` value of a service error's metadata, if any. */
+const pushbackValue = (u: object): string | undefined => {
   if (!("metadata" in u) || !isObject(u.metadata)) return undefined
   const metadata = u.metadata
   if ("get" in metadata && typeof metadata.get === "function") {
     const values: unknown = metadata.get("grpc-retry-pushback-ms")
     const first: unknown = Array.isArray(values) ? values[0] : values
-    return parseMillis(
-      typeof first === "string" ? first : first instanceof Uint8Array ? new TextDecoder().decode(first) : undefined
-    )
+    return typeof first === "string" ? first : first instanceof Uint8Array ? new TextDecoder().decode(first) : undefined
   }
-  return parseMillis(firstString(Reflect.get(metadata, "grpc-retry-pushback-ms")))
+  return firstString(Reflect.get(metadata, "grpc-retry-pushback-ms"))
+}
+
+const grpcOf = <R>(u: object, code: number, visitor: Visitor<R>): R => {
+  const value = pushbackValue(u)
+  const pushback = parseMillis(value)
+  const reason = code === 8 ? grpcReason(stringField(u, "details")) : undefined
+  return visitor.grpc(code, pushback, reason, value !== undefined && pushback === undefined)
 }
 
 /** grpc-js' own RESOURCE_EXHAUSTED for a message over the channel's limit. */
@@ -235,7 +250,7 @@ export const recognise = <R>(u: unknown, visitor: Visitor<R>, depth = 0): R | un
 
   if (typeof code === "number") {
     if (Number.isInteger(code) && code >= 0 && code <= 16 && ("details" in u || "metadata" in u)) {
-      return visitor.grpc(code, pushbackOf(u), code === 8 ? grpcReason(stringField(u, "details")) : undefined)
+      return grpcOf(u, code, visitor)
     }
   } else if (typeof code === "string") {
     const byCode = recogniseCode(u, code, name, visitor)
