@@ -171,7 +171,7 @@ describe("RetryPolicy", () => {
     }).pipe(Effect.provide(testClassifier))
   )
 
-  it.effect("waiting for an open breaker's probe does not spend the retry budget", () =>
+  it.scoped("waiting for an open breaker's probe does not spend the retry budget", () =>
     Effect.gen(function* () {
       const open = new Boom({ category: "unavailable", retryAfterMillis: 1000, code: Classification.circuitOpenCode })
       const budget = yield* RetryBudget.make({ name: "waits", capacity: 10 })
