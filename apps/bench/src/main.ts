@@ -20,6 +20,11 @@ const benches: Record<
       "cost of the pipeline on the built dist vs bare Effect loops, opossum, cockatiel, p-retry (--quick --rounds N --only a,b)",
     run: async (args) => (await import("./overhead.js")).run(args)
   },
+  ingest: {
+    describe:
+      "the demo's ingest vs bare fetch and HttpClient loops against a healthy upstream in its own process: records/s, CPU ms/record, p99 (--quick --rounds N --records N --only a,b --cpu-prof DIR)",
+    run: async (args) => (await import("./ingest.js")).run(args)
+  },
   dlq: {
     describe:
       "dead letter insert/replay throughput on memory, SQLite, PostgreSQL; checkpoint overhead per batch item (--items N --runs N --pg-url URL)",

@@ -29,6 +29,7 @@ import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
 import * as Stream from "effect/Stream"
 import * as Dataset from "./Dataset.js"
+import type * as Ops from "./Ops.js"
 import * as Progress from "./Progress.js"
 import * as Report from "./Report.js"
 import type * as Upstream from "./Upstream.js"
@@ -60,6 +61,15 @@ export interface IngestOptions {
   readonly traceSummary: boolean
   /** An upstream already running (the crash test's); by default the ingest starts its own. */
   readonly upstreamUrl?: string | undefined
+  /**
+   * The ops server (`Ops.start`): started on the run's own services before the batch starts;
+   * what it returns runs after the report (it keeps the server up for `--ops-linger`).
+   */
+  readonly ops?: Effect.Effect<Effect.Effect<void>, Error, Ops.Services> | undefined
+  /** Trace each record's call (default true); `false` runs the same stack with no spans. */
+  readonly tracing?: boolean | undefined
+  /** Print nothing (no log lines, no report): for a caller that reads the returned report (the bench). */
+  readonly quiet?: boolean | undefined
 }
 
 /** The files of a batch in the data folder. */
@@ -160,6 +170,9 @@ const stores = (paths: ReturnType<typeof files>) => {
   )
 }
 
+/** The classification code of an attempt given up by its timer. */
+const attemptTimeoutCode = "resilience.AttemptTimeout"
+
 const describeTransition = (
   t: { readonly breaker: string; readonly from: string; readonly to: string },
   startMillis: number,
@@ -168,7 +181,9 @@ const describeTransition = (
 
 const program = (options: IngestOptions) =>
   Effect.gen(function* () {
-    const log = (line: string) => Effect.sync(() => process.stderr.write(`${line}\n`))
+    const quiet = options.quiet === true
+    const tracing = options.tracing !== false
+    const log = (line: string) => (quiet ? Effect.void : Effect.sync(() => process.stderr.write(`${line}\n`)))
     const telemetry = yield* Otel.Telemetry
     const records = Dataset.generate({
       records: options.records,
@@ -198,10 +213,15 @@ const program = (options: IngestOptions) =>
       })
     )
     yield* log(`batch ${options.batchId}: ${records.length} records, data in ${options.dataDir}`)
+    const afterReport = options.ops === undefined ? Effect.void : yield* options.ops
 
     const startMillis = yield* Clock.currentTimeMillis
+    // CPU time of this process while the batch runs (user + system, every thread: GC included)
+    const cpuAtStart = process.cpuUsage()
     // what the runtime decided, from the event hub
     const retries = yield* Ref.make(0)
+    // attempts given up by their timer (retried or not): on a healthy upstream there must be none
+    const attemptTimeouts = yield* Ref.make(0)
     const hedges = yield* Ref.make(0)
     const transitions = yield* Ref.make<ReadonlyArray<string>>([])
     const breakerState = yield* Ref.make("closed")
@@ -211,7 +231,16 @@ const program = (options: IngestOptions) =>
       Stream.runForEach(events, (event) => {
         switch (event._tag) {
           case "RetryScheduled":
-            return Ref.update(retries, (n) => n + 1)
+            return event.classification.code === attemptTimeoutCode
+              ? Effect.zipRight(
+                  Ref.update(retries, (n) => n + 1),
+                  Ref.update(attemptTimeouts, (n) => n + 1)
+                )
+              : Ref.update(retries, (n) => n + 1)
+          case "RetryStopped":
+            return event.classification.code === attemptTimeoutCode
+              ? Ref.update(attemptTimeouts, (n) => n + 1)
+              : Effect.void
           case "HedgeStarted":
             return Ref.update(hedges, (n) => n + 1)
           case "BreakerTransition":
@@ -224,7 +253,7 @@ const program = (options: IngestOptions) =>
         }
       })
     )
-    yield* Otel.traceEvents()
+    if (tracing) yield* Otel.traceEvents()
 
     const raw = yield* HttpClient.HttpClient
     const client = yield* ResilientHttpClient.make(raw, policyOf(options))
@@ -251,7 +280,7 @@ const program = (options: IngestOptions) =>
       ).pipe(
         Effect.annotateSpans({ "record.key": record.id }),
         // the batch runs with tracing off (below): trace the call, not every store statement
-        Effect.withTracerEnabled(true)
+        Effect.withTracerEnabled(tracing)
       )
 
     const handle = yield* Batch.start({
@@ -292,6 +321,7 @@ const program = (options: IngestOptions) =>
         )
       )
     )
+    const cpu = process.cpuUsage(cpuAtStart)
     yield* renderer.stop
     const elapsedMs = (yield* Clock.currentTimeMillis) - startMillis
     // read deliveries back: GETs are safe to repeat, so they are retried, and hedged with --hedging
@@ -331,15 +361,17 @@ const program = (options: IngestOptions) =>
       duplicates: ledger.duplicates,
       upstream: stats,
       retries: yield* Ref.get(retries),
+      attemptTimeouts: yield* Ref.get(attemptTimeouts),
+      cpuMillis: (cpu.user + cpu.system) / 1000,
       breakerTransitions: yield* Ref.get(transitions),
       elapsedMs
     })
-    process.stdout.write(`${Report.format(report)}\n`)
+    if (!quiet) process.stdout.write(`${Report.format(report)}\n`)
     if (options.reportJson !== undefined) {
       writeFileSync(options.reportJson, `${JSON.stringify(report, null, 2)}\n`)
       yield* log(`report written to ${options.reportJson}`)
     }
-    if (options.traceSummary) {
+    if (options.traceSummary && tracing && !quiet) {
       // give the breaker-transition spans (traced by a fiber of their own) a moment to end
       yield* Effect.sleep("20 millis")
       const summary = TraceSummary.summarize(yield* telemetry.finishedSpans)
@@ -352,6 +384,7 @@ const program = (options: IngestOptions) =>
           `\n  pnpm cli dlq replay --db ${join(options.dataDir, "dlq.db")} --queue ${options.batchId} --target http://127.0.0.1:8080/records --operator you`
       )
     }
+    yield* afterReport
     return report
   }).pipe(Effect.scoped)
 

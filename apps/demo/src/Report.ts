@@ -35,6 +35,10 @@ export interface Report {
     readonly histogram: Readonly<Record<string, number>>
   }
   readonly retries: number
+  /** Attempts given up by the attempt timeout (retried or not). */
+  readonly attemptTimeouts: number
+  /** CPU time of the ingest's process per record while the batch ran (user + system, GC included). */
+  readonly cpuMsPerRecord: number
   readonly breakerTransitions: number
   readonly breakerTransitionList: ReadonlyArray<string>
   readonly latencyMs: { readonly p50: number; readonly p90: number; readonly p99: number; readonly max: number }
@@ -82,6 +86,9 @@ export interface ReportInput {
   readonly duplicates: number
   readonly upstream: Omit<UpstreamStats, "requestsByKey">
   readonly retries: number
+  readonly attemptTimeouts?: number | undefined
+  /** CPU milliseconds of this process while the batch ran. */
+  readonly cpuMillis?: number | undefined
   readonly breakerTransitions: ReadonlyArray<string>
   readonly elapsedMs: number
   readonly readBack?: ReadBack | undefined
@@ -186,6 +193,8 @@ export const make = (input: ReportInput): Report => {
       histogram
     },
     retries: input.retries,
+    attemptTimeouts: input.attemptTimeouts ?? 0,
+    cpuMsPerRecord: ran <= 0 || input.cpuMillis === undefined ? 0 : Math.round((input.cpuMillis / ran) * 1000) / 1000,
     breakerTransitions: input.breakerTransitions.length,
     breakerTransitionList: input.breakerTransitions,
     latencyMs: {
@@ -225,6 +234,7 @@ export const format = (r: Report): string => {
   row("duplicate deliveries (upstream)", r.duplicates)
   row("answers replayed by key (upstream)", r.replayedByUpstream)
   row("retries scheduled", r.retries)
+  row("attempts timed out", r.attemptTimeouts)
   row(
     "attempts per record",
     `mean ${r.attemptsPerRecord.mean}, max ${r.attemptsPerRecord.max} (${Object.entries(r.attemptsPerRecord.histogram)
@@ -240,6 +250,7 @@ export const format = (r: Report): string => {
     `p50 ${r.latencyMs.p50}, p90 ${r.latencyMs.p90}, p99 ${r.latencyMs.p99}, max ${r.latencyMs.max}`
   )
   row("elapsed", `${(r.elapsedMs / 1000).toFixed(1)} s (${r.throughputPerSecond} records/s)`)
+  if (r.cpuMsPerRecord > 0) row("CPU per record (this process)", `${r.cpuMsPerRecord.toFixed(3)} ms`)
   if (r.readBack.requested > 0) {
     const b = r.readBack
     row(
