@@ -1,6 +1,7 @@
 /**
  * Text rendering of dead letters for a terminal.
  */
+import type * as AuditLog from "@effect-resilience/durable/AuditLog"
 import type * as DLQ from "@effect-resilience/durable/DeadLetterQueue"
 
 const time = (millis: number) => new Date(millis).toISOString().replace(".000Z", "Z")
@@ -110,4 +111,17 @@ export const stats = (s: DLQ.Stats): string => {
     )
   }
   return lines.join("\n")
+}
+
+/** A state kept in the audit trail, on one line. */
+const state = (value: unknown): string => (value === undefined ? "-" : JSON.stringify(value))
+
+/** A page of the audit trail as a table. */
+export const audit = (page: AuditLog.Page, at: { readonly limit: number; readonly offset: number }): string => {
+  if (page.total === 0) return "No audit entries match."
+  const rows = page.entries.map((e) => [time(e.atMillis), e.actor, e.action, e.target, state(e.before), state(e.after)])
+  const from = page.entries.length === 0 ? 0 : at.offset + 1
+  return `${table(["TIME", "ACTOR", "ACTION", "TARGET", "BEFORE", "AFTER"], rows)}\n\n${from}-${
+    at.offset + page.entries.length
+  } of ${page.total}`
 }

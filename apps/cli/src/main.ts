@@ -6,7 +6,9 @@
  *   pnpm cli dlq show <id> --db data/dlq.db
  *   pnpm cli dlq replay --db data/dlq.db --queue orders --target http://localhost:8080/orders --operator alice
  *   pnpm cli dlq discard <id> --db data/dlq.db --operator alice --note "customer cancelled"
+ *   pnpm cli dlq discard --db data/dlq.db --queue orders --category validation --operator alice
  *   pnpm cli dlq purge --db data/dlq.db --older-than "30 days" --operator alice
+ *   pnpm cli audit --db data/dlq.db --actor alice --since 2024-06-01 --limit 20
  *
  * Errors are printed as one line (and as `{"error": ...}` on the last line with --json), exit code 1.
  */
@@ -18,11 +20,12 @@ import * as Cause from "effect/Cause"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
+import * as Audit from "./audit.js"
 import * as Dlq from "./dlq.js"
 
 const root = Command.make("resilience").pipe(
   Command.withDescription("Operator commands for effect-resilience"),
-  Command.withSubcommands([Dlq.command])
+  Command.withSubcommands([Dlq.command, Audit.command])
 )
 
 const cli = Command.run(root, { name: "effect-resilience", version: "0.1.0" })

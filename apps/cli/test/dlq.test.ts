@@ -4,10 +4,11 @@
 import { execFile } from "node:child_process"
 import { existsSync, mkdtempSync, rmSync } from "node:fs"
 import { createServer, type IncomingMessage, type Server } from "node:http"
-import { tmpdir } from "node:os"
+import { tmpdir, userInfo } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import * as Classification from "@effect-resilience/core/Classification"
+import type * as AuditLog from "@effect-resilience/durable/AuditLog"
 import * as DLQ from "@effect-resilience/durable/DeadLetterQueue"
 import * as SqlDeadLetterQueue from "@effect-resilience/sql/SqlDeadLetterQueue"
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
@@ -129,15 +130,18 @@ describe("pnpm cli dlq", () => {
     expect(missing.stderr.trim()).toBe('error: No dead letter has the id "dl_nope"')
   }, 600_000)
 
-  it("discard refuses without --operator, and records the operator with it", async () => {
+  it("discard records the operator (or the OS user without --operator) in the notes and the audit trail", async () => {
     const filename = join(dir, "discard.db")
-    const [entry] = await seed(filename, [{ id: "o-1", category: "business" }])
-    const refused = await cli("dlq", "discard", entry!.id, "--db", filename)
-    const purgeRefused = await cli("dlq", "purge", "--db", filename, "--older-than", "0 millis")
-    expect(refused.code).toBe(1)
-    expect(refused.stderr).toContain("Refusing to discard")
-    expect(refused.stderr).toContain("--operator NAME")
-    expect((await read(filename, entry!.id)).status).toBe("pending")
+    const [entry, other] = await seed(filename, [
+      { id: "o-1", category: "business" },
+      { id: "o-2", category: "business" }
+    ])
+    const asOsUser = await cli("dlq", "discard", other!.id, "--db", filename, "--json")
+    expect(asOsUser.code).toBe(0)
+    expect((await read(filename, other!.id)).notes.at(-1)).toMatchObject({
+      operator: userInfo().username,
+      action: "discarded"
+    })
 
     const done = await cli(
       "dlq",
@@ -157,8 +161,9 @@ describe("pnpm cli dlq", () => {
     expect(stored.status).toBe("discarded")
     expect(stored.notes.at(-1)).toMatchObject({ operator: "alice", action: "discarded", text: "duplicate" })
 
-    expect(purgeRefused.code).toBe(1)
-    expect(purgeRefused.stderr).toContain("Refusing to purge")
+    const again = await cli("dlq", "discard", entry!.id, "--db", filename, "--operator", "alice")
+    expect(again.code).toBe(1)
+
     const purged = await cli(
       "dlq",
       "purge",
@@ -170,7 +175,88 @@ describe("pnpm cli dlq", () => {
       "alice",
       "--json"
     )
-    expect(JSON.parse(lastLine(purged.stdout))).toMatchObject({ purged: 1, operator: "alice" })
+    expect(JSON.parse(lastLine(purged.stdout))).toMatchObject({ purged: 2, operator: "alice" })
+
+    // the trail, newest first: the purge, alice's discard, the OS user's discard; the refused
+    // second discard of an entry no longer pending changed nothing and wrote nothing
+    const trail = JSON.parse(lastLine((await cli("audit", "--db", filename, "--json")).stdout))
+    expect(trail.total).toBe(3)
+    expect(trail.entries.map((e: AuditLog.Entry) => [e.actor, e.action, e.target])).toEqual([
+      ["alice", "dead-letter.purge", "resolved,discarded"],
+      ["alice", "dead-letter.discard", entry!.id],
+      [userInfo().username, "dead-letter.discard", other!.id]
+    ])
+    expect(trail.entries[0].after).toMatchObject({ purged: 2 })
+    expect(trail.entries[1].before).toMatchObject({ status: "pending", version: 0 })
+    expect(trail.entries[1].after).toMatchObject({ status: "discarded", version: 1 })
+  }, 600_000)
+
+  it("bulk discard by filter discards every pending match, each audited; audit filters and pages", async () => {
+    const filename = join(dir, "bulk.db")
+    const seeded = await seed(filename, [
+      { id: "o-1", category: "validation" },
+      { id: "o-2", category: "network" },
+      { id: "o-3", category: "validation" },
+      { id: "o-4", category: "validation" },
+      { id: "o-5", category: "network" }
+    ])
+    const validation = [seeded[0]!, seeded[2]!, seeded[3]!].map((e) => e.id)
+    const unfiltered = await cli("dlq", "discard", "--db", filename, "--operator", "carol")
+    expect(unfiltered.code).toBe(1)
+    expect(unfiltered.stderr).toContain("--all")
+
+    const bulk = await cli(
+      "dlq",
+      "discard",
+      "--db",
+      filename,
+      "--category",
+      "validation",
+      "--operator",
+      "carol",
+      "--json"
+    )
+    expect(bulk.code).toBe(0)
+    expect(JSON.parse(lastLine(bulk.stdout))).toEqual({ discarded: validation, skipped: [], operator: "carol" })
+    for (const id of validation) expect((await read(filename, id)).status).toBe("discarded")
+    expect((await read(filename, seeded[1]!.id)).status).toBe("pending")
+
+    const one = await cli("dlq", "discard", seeded[1]!.id, "--db", filename, "--operator", "dave", "--json")
+    expect(one.code).toBe(0)
+
+    // one run after the other: CI machines have two cores
+    const all = JSON.parse(lastLine((await cli("audit", "--db", filename, "--json")).stdout))
+    const carols = JSON.parse(lastLine((await cli("audit", "--db", filename, "--actor", "carol", "--json")).stdout))
+    const paged = JSON.parse(
+      lastLine((await cli("audit", "--db", filename, "--limit", "2", "--offset", "1", "--json")).stdout)
+    )
+    const future = JSON.parse(
+      lastLine((await cli("audit", "--db", filename, "--since", "2999-01-01", "--json")).stdout)
+    )
+    const byAction = JSON.parse(
+      lastLine((await cli("audit", "--db", filename, "--action", "dead-letter.replay", "--json")).stdout)
+    )
+    const text = await cli("audit", "--db", filename, "--target", seeded[1]!.id)
+    const bad = await cli("audit", "--db", filename, "--since", "soon")
+
+    expect(all.total).toBe(4)
+    expect(all.entries.map((e: AuditLog.Entry) => e.actor)).toEqual(["dave", "carol", "carol", "carol"])
+    expect(carols.total).toBe(3)
+    expect(carols.entries.map((e: AuditLog.Entry) => e.target).sort()).toEqual([...validation].sort())
+    expect(carols.entries.every((e: AuditLog.Entry) => e.action === "dead-letter.discard")).toBe(true)
+    expect(paged).toMatchObject({ total: 4, limit: 2, offset: 1 })
+    expect(paged.entries.map((e: AuditLog.Entry) => e.id)).toEqual(
+      all.entries.slice(1, 3).map((e: AuditLog.Entry) => e.id)
+    )
+    expect(future).toEqual({ entries: [], total: 0, limit: 50, offset: 0 })
+    expect(byAction.total).toBe(0)
+    expect(text.code).toBe(0)
+    expect(text.stdout).toContain("ACTOR")
+    expect(text.stdout).toContain("dave")
+    expect(text.stdout).toContain('{"status":"discarded"')
+    expect(text.stdout).toContain("1-1 of 1")
+    expect(bad.code).toBe(1)
+    expect(bad.stderr).toContain("--since")
   }, 600_000)
 
   it("replay POSTs each payload with its idempotency key to --target; failures go back to pending", async () => {
@@ -197,9 +283,9 @@ describe("pnpm cli dlq", () => {
     if (address === null || typeof address === "string") throw new Error("no port")
     const target = `http://127.0.0.1:${address.port}/orders`
     try {
-      const refused = await cli("dlq", "replay", "--db", filename, "--target", target)
+      const refused = await cli("dlq", "replay", "--db", filename, "--operator", "bob")
       expect(refused.code).toBe(1)
-      expect(refused.stderr).toContain("Refusing to replay")
+      expect(refused.stderr).toContain("--target")
       expect(received).toEqual([])
 
       const run = await cli(
@@ -229,6 +315,18 @@ describe("pnpm cli dlq", () => {
       const failed = await read(filename, bad!.id)
       expect(failed.status).toBe("pending")
       expect(failed.failure.history.at(-1)?.classification.code).toContain("503")
+
+      const trail = JSON.parse(
+        lastLine((await cli("audit", "--db", filename, "--action", "dead-letter.replay", "--json")).stdout)
+      )
+      expect(trail.total).toBe(2)
+      const byTarget = new Map(trail.entries.map((e: AuditLog.Entry) => [e.target, e]))
+      expect(byTarget.get(ok!.id)).toMatchObject({
+        actor: "bob",
+        before: { status: "pending" },
+        after: { status: "resolved", replays: 1 }
+      })
+      expect(byTarget.get(bad!.id)).toMatchObject({ actor: "bob", after: { status: "pending", replays: 1 } })
     } finally {
       server.close()
     }

@@ -1,6 +1,6 @@
 /**
- * Conformance suites for store implementations: every `DeadLetterQueueStore`, `CheckpointStore`
- * and `IdempotencyStore` (memory here, SQLite and PostgreSQL in `@effect-resilience/sql`, your own)
+ * Conformance suites for store implementations: every `DeadLetterQueueStore`, `CheckpointStore`,
+ * `IdempotencyStore` and `AuditLogStore` (memory here, SQLite and PostgreSQL in `@effect-resilience/sql`, your own)
  * must pass them. Each one declares a `describe` block of `@effect/vitest` tests; call it at the
  * top level of a test file.
  *
@@ -13,9 +13,11 @@
  * @since 0.2.0
  */
 import type * as Layer from "effect/Layer"
+import type { AuditLogStore } from "./AuditLog.js"
 import type { CheckpointStore } from "./Checkpoint.js"
 import type { DeadLetterQueueStore } from "./DeadLetterQueue.js"
 import type { IdempotencyStore } from "./Idempotency.js"
+import * as auditLog from "./internal/suites/auditLog.js"
 import * as checkpoint from "./internal/suites/checkpoint.js"
 import * as deadLetterQueue from "./internal/suites/deadLetterQueue.js"
 import * as idempotency from "./internal/suites/idempotency.js"
@@ -69,3 +71,20 @@ export const checkpointStore: (name: string, layer: Layer.Layer<CheckpointStore,
  * @category testing
  */
 export const idempotencyStore: (name: string, layer: Layer.Layer<IdempotencyStore, unknown>) => void = idempotency.suite
+
+/**
+ * Declares the audit log store suite (`AuditLogStore on <name>`): entries as recorded, newest
+ * first, pages, filters on actor, action, target and time, JSON before and after.
+ *
+ * @example
+ * ```ts
+ * import { AuditLog } from "@effect-resilience/durable"
+ * import * as StoreSuites from "@effect-resilience/durable/StoreSuites"
+ *
+ * StoreSuites.auditLogStore("memory", AuditLog.layerStoreMemory)
+ * ```
+ *
+ * @since 0.3.0
+ * @category testing
+ */
+export const auditLogStore: (name: string, layer: Layer.Layer<AuditLogStore, unknown>) => void = auditLog.suite

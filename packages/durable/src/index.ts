@@ -21,3 +21,8 @@ export * as Idempotency from "./Idempotency.js"
  * @since 0.2.0
  */
 export * as Batch from "./Batch.js"
+
+/**
+ * @since 0.2.0
+ */
+export * as AuditLog from "./AuditLog.js"

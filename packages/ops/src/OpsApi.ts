@@ -17,7 +17,7 @@ import * as HttpApiSchema from "@effect/platform/HttpApiSchema"
 import * as HttpApiSecurity from "@effect/platform/HttpApiSecurity"
 import * as Context from "effect/Context"
 import * as Schema from "effect/Schema"
-import * as AuditLog from "./AuditLog.js"
+import * as AuditLog from "@effect-resilience/durable/AuditLog"
 
 // ---------------------------------------------------------------------------------------------------
 // errors

@@ -46,7 +46,7 @@ import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import { createHash, timingSafeEqual } from "node:crypto"
 import { createServer } from "node:http"
-import * as AuditLog from "./AuditLog.js"
+import * as AuditLog from "@effect-resilience/durable/AuditLog"
 import * as OpsApi from "./OpsApi.js"
 
 /**

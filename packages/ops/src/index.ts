@@ -5,7 +5,7 @@
 /**
  * @since 0.2.0
  */
-export * as AuditLog from "./AuditLog.js"
+export * as AuditLog from "@effect-resilience/durable/AuditLog"
 
 /**
  * @since 0.2.0

@@ -26,3 +26,8 @@ export * as SqlIdempotency from "./SqlIdempotency.js"
  * @since 0.1.0
  */
 export * as SqlBatchMigrations from "./SqlBatchMigrations.js"
+
+/**
+ * @since 0.3.0
+ */
+export * as SqlAuditLog from "./SqlAuditLog.js"
