@@ -20,16 +20,15 @@
  *
  * @since 0.3.0
  */
-import * as Deadline from "@effect-resilience/core/Deadline"
 import type * as Resilience from "@effect-resilience/core/Resilience"
 import * as grpc from "@grpc/grpc-js"
 import * as Effect from "effect/Effect"
-import * as FiberRef from "effect/FiberRef"
-import * as Option from "effect/Option"
-import * as Stream from "effect/Stream"
+import type * as Option from "effect/Option"
+import type * as Stream from "effect/Stream"
 import { GrpcError, fromStatus } from "./GrpcError.js"
-import { attemptDeadline, wallDeadline, withDeadline } from "./internal/deadline.js"
-import { Reader } from "./internal/reader.js"
+import { attemptDeadline, withDeadline } from "./internal/deadline.js"
+import { resumable } from "./internal/resumable.js"
+import { fromReadable } from "./internal/source.js"
 
 /**
  * A unary method: `(request, metadata, options, callback)`, as grpc-js clients have them.
@@ -226,70 +225,15 @@ export const unary =
 export const serverStream =
   <Req, Item>(method: ServerStreamMethod<Req, Item>) =>
   <X = never>(request: Req, options: ServerStreamOptions<Req, Item, X> = {}): Stream.Stream<Item, CallError<X>> =>
-    Stream.unwrapScoped(
-      Effect.gen(function* () {
-        const { pipeline, resume } = options
-        // the stream's deadline: the caller's when it starts (a pull's own deadline is not it)
-        const deadline = yield* FiberRef.get(Deadline.currentDeadline)
-        let current: Reader<Item> | undefined
-        let opened = false
-        let last: Option.Option<Item> = Option.none()
-
-        yield* Effect.addFinalizer(() =>
-          Effect.sync(() => {
-            current?.cancel()
-            current = undefined
-          })
-        )
-
-        const open = Effect.map(wallDeadline(deadline, undefined), (until) => {
-          const next = opened && resume !== undefined ? resume(last) : request
-          opened = true
-          const metadata = options.metadata?.clone() ?? new grpc.Metadata()
-          const reader = new Reader(method(next, metadata, withDeadline(options.callOptions ?? {}, until)))
-          current = reader
-          return reader
-        })
-
-        const step: Effect.Effect<Option.Option<Item>, GrpcError> = Effect.flatMap(
-          Effect.suspend(() => (current === undefined ? open : Effect.succeed(current))),
-          (reader) =>
-            reader.take.pipe(
-              // a failed call is over; an interrupted wait (attempt timeout) leaves a call to cancel
-              Effect.tapError(() =>
-                Effect.sync(() => {
-                  if (current === reader) current = undefined
-                })
-              ),
-              Effect.onInterrupt(() =>
-                Effect.sync(() => {
-                  if (current !== reader) return
-                  current = undefined
-                  reader.cancel()
-                })
-              )
-            )
-        )
-
-        // once an item was acknowledged, only `resume` may reconnect: the first request again
-        // would deliver items twice
-        const canReconnect = () => resume !== undefined || Option.isNone(last)
-        const pull: Effect.Effect<Item, Option.Option<CallError<X>>> = Effect.suspend(() =>
-          pipeline === undefined || !canReconnect() ? step : pipeline.protect(step)
-        ).pipe(
-          Effect.mapError(Option.some),
-          Effect.flatMap(
-            Option.match({
-              onNone: () => Effect.fail(Option.none()),
-              onSome: (item) =>
-                Effect.sync(() => {
-                  // pulled by the consumer: acknowledged
-                  last = Option.some(item)
-                  return item
-                })
-            })
+    resumable(request, {
+      pipeline: options.pipeline,
+      resume: options.resume,
+      open: (next, deadline) =>
+        fromReadable(
+          method(
+            next,
+            options.metadata?.clone() ?? new grpc.Metadata(),
+            withDeadline(options.callOptions ?? {}, deadline)
           )
         )
-        return Stream.repeatEffectOption(pull)
-      })
-    )
+    })

@@ -4,3 +4,4 @@
 export * as GrpcClient from "./GrpcClient.js"
 export * as GrpcError from "./GrpcError.js"
 export * as GrpcPipeline from "./GrpcPipeline.js"
+export * as GrpcInterceptor from "./GrpcInterceptor.js"

@@ -1,12 +1,8 @@
 /**
- * Reads a grpc-js server stream one item at a time, as the consumer pulls.
- *
- * grpc-js ends a broken stream with `push(null)`, then an `error` event, then a `status` event,
- * all in one tick; the async iterator of a Readable could see the end before the error and take a
- * broken stream for a finished one. So the end of the stream is decided by its `status`, and only
- * once every item received before it was handed out. Items wait in a small queue; the call is
- * paused above `HIGH` items (grpc-js then stops asking the server for more) and resumed below
- * `LOW`, so a slow consumer does not buffer the whole stream.
+ * Reads one underlying server-streaming call one item at a time, as the consumer pulls. Items wait
+ * in a small queue; the call is paused above `HIGH` items (grpc-js then stops asking the server
+ * for more) and resumed below `LOW`, so a slow consumer does not buffer the whole stream. The end
+ * (OK, or the status's failure) comes after every item received before it.
  *
  * @internal
  */
@@ -14,6 +10,7 @@ import * as grpc from "@grpc/grpc-js"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import { fromStatus, type GrpcError } from "../GrpcError.js"
+import type { Source } from "./source.js"
 
 const HIGH = 16
 const LOW = 4
@@ -22,28 +19,27 @@ const LOW = 4
 export class Reader<A> {
   private readonly queue: Array<A> = []
   private status: grpc.StatusObject | undefined = undefined
-  private ended = false
   private paused = false
   private wake: (() => void) | undefined = undefined
 
-  constructor(private readonly call: grpc.ClientReadableStream<A>) {
-    call.on("data", (item: A) => {
-      this.queue.push(item)
-      if (this.queue.length >= HIGH && !this.paused) {
-        this.paused = true
-        call.pause()
+  constructor(
+    private readonly source: Source<A>,
+    onMetadata: (metadata: grpc.Metadata) => void
+  ) {
+    source.start({
+      metadata: onMetadata,
+      item: (item) => {
+        this.queue.push(item)
+        if (this.queue.length >= HIGH && !this.paused) {
+          this.paused = true
+          source.pause()
+        }
+        this.wake?.()
+      },
+      status: (status) => {
+        this.status = status
+        this.wake?.()
       }
-      this.wake?.()
-    })
-    call.on("end", () => {
-      this.ended = true
-      this.wake?.()
-    })
-    // the status says the same, with its trailers; without a listener an error event would throw
-    call.on("error", () => {})
-    call.on("status", (status: grpc.StatusObject) => {
-      this.status = status
-      this.wake?.()
     })
   }
 
@@ -52,15 +48,12 @@ export class Reader<A> {
       const item = this.queue.shift()
       if (this.paused && this.queue.length <= LOW) {
         this.paused = false
-        this.call.resume()
+        this.source.resume()
       }
       if (item !== undefined) return Effect.succeed(Option.some(item))
     }
     const status = this.status
-    // every item received before the status is handed out first
-    if (status === undefined || this.queue.length > 0 || !(this.ended || this.call.readableLength === 0)) {
-      return undefined
-    }
+    if (status === undefined || this.queue.length > 0) return undefined
     return status.code === grpc.status.OK ? Effect.succeed(Option.none()) : Effect.fail(fromStatus(status))
   }
 
@@ -79,9 +72,14 @@ export class Reader<A> {
     })
   })
 
+  /** The status the call ended with, once it has. */
+  get ended(): grpc.StatusObject | undefined {
+    return this.status
+  }
+
   /** Cancels the call (its status, CANCELLED, is then of no interest). */
   cancel(): void {
     this.wake = undefined
-    if (this.status === undefined) this.call.cancel()
+    if (this.status === undefined) this.source.cancel()
   }
 }
