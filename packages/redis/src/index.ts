@@ -16,3 +16,8 @@ export * as RedisRetryBudgetStore from "./RedisRetryBudgetStore.js"
  * @since 0.2.0
  */
 export * as RedisRateLimiterStore from "./RedisRateLimiterStore.js"
+
+/**
+ * @since 0.3.0
+ */
+export * as RedisConnection from "./RedisConnection.js"
