@@ -30,6 +30,7 @@ import type { Category, Classification } from "./Classification.js"
 import { Classifier } from "./Classifier.js"
 import type { RetriesExhausted, RetryBudgetExhausted } from "./Errors.js"
 import * as internal from "./internal/retryPolicy/retry.js"
+import * as Log from "./Log.js"
 import { NonNegativeDuration } from "./internal/schema.js"
 
 const FiniteNonNegativeDuration = NonNegativeDuration.pipe(
@@ -92,6 +93,11 @@ export interface RetryPolicy<E = unknown, R = never> {
   readonly retryAfterExtra: Duration.Duration
   /** Asked before every retry, when present. */
   readonly budget: Budget | undefined
+  /**
+   * Where retries and give-ups are logged, rate-limited across the calls of this policy (`make`
+   * and `fromDecoded` give each policy its own); without one, each call logs on its own.
+   */
+  readonly log?: Log.Emitter | undefined
 }
 
 /**
@@ -214,7 +220,8 @@ export const fromDecoded = (
   schedule: backoffFor(config, config.initialDelay),
   byCategory: { throttled: backoffFor(config, config.throttledInitialDelay) },
   retryAfterExtra: config.retryAfterExtra,
-  budget: options?.budget
+  budget: options?.budget,
+  log: Log.unsafeMakeEmitter()
 })
 
 /**
@@ -287,7 +294,8 @@ export const make = <E = unknown, R = never>(options: {
           ? { throttled: backoffFor(defaultConfig, defaultConfig.throttledInitialDelay) }
           : {}),
       retryAfterExtra: data.retryAfterExtra ?? defaultConfig.retryAfterExtra,
-      budget: options.budget
+      budget: options.budget,
+      log: Log.unsafeMakeEmitter()
     })
   )
 

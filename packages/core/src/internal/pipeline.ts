@@ -31,6 +31,8 @@ import { Classifier } from "../Classifier.js"
 import * as Deadline from "../Deadline.js"
 import { AttemptTimeout, DeadlineExceeded } from "../Errors.js"
 import * as Events from "../Events.js"
+import * as Log from "../Log.js"
+import * as LogLevel from "effect/LogLevel"
 import * as Hedging from "../Hedging.js"
 import type * as Recovery from "../Recovery.js"
 import type * as Resilience from "../Resilience.js"
@@ -86,6 +88,7 @@ export const make = <X>(
     const random = core.seededRandom(yield* Effect.randomWith((r) => r.nextIntBetween(0, 2 ** 31)))
     const metrics = Metrics.forOperation(operation)
     const hub = yield* Events.ResilienceEvents
+    const log = Log.unsafeMakeEmitter()
 
     const builtIn = yield* Admission.fromPolicy(policy)
     const strategies: ReadonlyArray<binding.Strategy<Refusal>> = [...builtIn, ...extra]
@@ -179,7 +182,15 @@ export const make = <X>(
       const { component, name } = strategy
       const reason = refusal.rejected.reason
       metrics.rejected(component)
-      const published = hub.publish(Events.ResilienceEvent.Rejected({ component, name, reason }))
+      const published = Effect.zipRight(
+        log.emit(
+          LogLevel.Info,
+          `reject:${component}:${name}:${reason}`,
+          `${operation} refused by ${component} ${name}: ${reason}`,
+          { operation, component, name, reason }
+        ),
+        hub.publish(Events.ResilienceEvent.Rejected({ component, name, reason }))
+      )
       const traced = tracing
         ? Effect.zipRight(
             published,
@@ -315,7 +326,9 @@ export const make = <X>(
       )
 
     /** Recovery actions between attempts (Recovery.ts), with one ledger of its budget per call. */
-    const recoverFor = (call: CallState): Pick<Hooks<unknown, unknown, unknown>, "recover" | "firstStartedAtMillis"> => {
+    const recoverFor = (
+      call: CallState
+    ): Pick<Hooks<unknown, unknown, unknown>, "recover" | "firstStartedAtMillis"> => {
       if (recovery === undefined) return {}
       const run = recovery.forCall()
       return {

@@ -7,6 +7,7 @@
  */
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as LogLevel from "effect/LogLevel"
 import * as PubSub from "effect/PubSub"
 import * as Queue from "effect/Queue"
 import type * as Schedule from "effect/Schedule"
@@ -17,6 +18,7 @@ import * as Stream from "effect/Stream"
 import type * as CircuitBreaker from "../../CircuitBreaker.js"
 import { CircuitOpen } from "../../Errors.js"
 import * as Events from "../../Events.js"
+import * as Log from "../../Log.js"
 import { breakerGauges, breakerStateValue } from "../metrics.js"
 import * as strategy from "../strategy/binding.js"
 import * as core from "./core.js"
@@ -134,10 +136,20 @@ export const makeWith = (
     // state and transitions as metrics, once per breaker however many pipelines share it
     const gauges = breakerGauges(config.name)
     gauges.state(breakerStateValue[config.mode === "normal" ? "closed" : config.mode] ?? -1)
+    const log = Log.unsafeMakeEmitter()
     const forward = (t: core.Transition): Effect.Effect<void> => {
       gauges.state(breakerStateValue[t.to] ?? -1)
       gauges.transition(t.from, t.to)
-      return Effect.zipRight(PubSub.publish(pubsub, t), hub.publish(transitionEvent(t)))
+      const opened = t.to === "open" || t.to === "forced-open"
+      return Effect.zipRight(
+        log.emit(
+          opened ? LogLevel.Warning : LogLevel.Info,
+          `${t.from}->${t.to}`,
+          `circuit breaker ${t.breaker} ${t.from} -> ${t.to}`,
+          { breaker: t.breaker, from: t.from, to: t.to }
+        ),
+        Effect.zipRight(PubSub.publish(pubsub, t), hub.publish(transitionEvent(t)))
+      )
     }
     yield* Effect.forkScoped(
       Effect.forever(

@@ -13,6 +13,8 @@ import type { Classifier } from "../../Classifier.js"
 import * as Deadline from "../../Deadline.js"
 import { type AttemptRecord, type FailureSummary, RetriesExhausted, RetryBudgetExhausted } from "../../Errors.js"
 import * as Events from "../../Events.js"
+import * as Log from "../../Log.js"
+import * as LogLevel from "effect/LogLevel"
 import type { RetryPolicy } from "../../RetryPolicy.js"
 import * as core from "./core.js"
 
@@ -62,6 +64,8 @@ export interface Hooks<A, E, R> {
   readonly next?: Effect.Effect<A, E, R> | undefined
   /** Called when a retry is scheduled after attempt `attempt` failed. */
   readonly onRetry?: ((attempt: number, classification: Classification) => Effect.Effect<void>) | undefined
+  /** Where retries and give-ups are logged (default: the policy's emitter, else one for this call). */
+  readonly log?: Log.Emitter | undefined
   /** Called synchronously when the call fails for good (no retry follows), with the last failure's classification. */
   readonly onGiveUp?: ((classification: Classification) => void) | undefined
   /**
@@ -140,6 +144,7 @@ const afterFailure = <A, E, R, R2>(
     const extraMillis = Duration.toMillis(policy.retryAfterExtra)
     const budget = policy.budget
     const onRetry = hooks?.onRetry
+    const log = hooks?.log ?? policy.log ?? Log.unsafeMakeEmitter()
 
     const stop = (
       reason: StopReason,
@@ -167,13 +172,28 @@ const afterFailure = <A, E, R, R2>(
           }))
         )
       )
+      // a first failure that is not retryable is the caller's answer, not an incident
+      const logged = log.emit(
+        reason === "not-retryable" && attempt === 1 ? LogLevel.Debug : LogLevel.Warning,
+        `stop:${reason}:${classification.code}`,
+        reason === "not-retryable"
+          ? `${policy.operation} failed (${classification.code}), not retryable, after ${attempt} attempt(s)`
+          : `${policy.operation} gave up after ${attempt} attempt(s): ${reason} (${classification.code})`,
+        {
+          operation: policy.operation,
+          attempt,
+          reason,
+          category: classification.category,
+          code: classification.code
+        }
+      )
       const failure: E | RetriesExhausted | RetryBudgetExhausted =
         reason === "not-retryable"
           ? error
           : reason === "budget"
             ? new RetryBudgetExhausted({ budget: budget?.name ?? "retry-budget", operation: policy.operation })
             : new RetriesExhausted({ operation: policy.operation, reason, attempts: attempts.slice() })
-      return Effect.zipRight(stopped, Effect.fail(failure))
+      return Effect.zipRight(Effect.zipRight(logged, stopped), Effect.fail(failure))
     }
 
     /**
@@ -304,6 +324,20 @@ const afterFailure = <A, E, R, R2>(
                 })
               ).pipe(
                 Effect.zipRight(
+                  log.emit(
+                    LogLevel.Debug,
+                    `retry:${classification.code}`,
+                    `${policy.operation} attempt ${attempt} failed (${classification.code}); retrying in ${delay} ms`,
+                    {
+                      operation: policy.operation,
+                      attempt,
+                      delayMillis: delay,
+                      category: classification.category,
+                      code: classification.code
+                    }
+                  )
+                ),
+                Effect.zipRight(
                   spanEventWith("resilience.retry", () => ({
                     "resilience.operation": policy.operation,
                     "resilience.attempt": attempt,
@@ -316,7 +350,8 @@ const afterFailure = <A, E, R, R2>(
               const next = Effect.matchEffect(timed, {
                 onFailure: (e) => onFailure(e, attempt + 1, reached + 1),
                 onSuccess: (a) => {
-                  if (budget !== undefined) budget.onSuccess(false, verdict === "recovered" ? undefined : classification)
+                  if (budget !== undefined)
+                    budget.onSuccess(false, verdict === "recovered" ? undefined : classification)
                   return Effect.succeed(a)
                 }
               })
