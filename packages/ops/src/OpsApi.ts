@@ -17,6 +17,7 @@ import * as HttpApiSchema from "@effect/platform/HttpApiSchema"
 import * as HttpApiSecurity from "@effect/platform/HttpApiSecurity"
 import * as Context from "effect/Context"
 import * as Schema from "effect/Schema"
+import * as Analytics from "./Analytics.js"
 import * as AuditLog from "@effect-resilience/durable/AuditLog"
 
 // ---------------------------------------------------------------------------------------------------
@@ -422,6 +423,240 @@ export const AuditPage = Schema.Struct({
   offset: Schema.Number
 })
 
+/**
+ * Body of `POST /api/dead-letters/replay`: which pending dead letters to replay, by `ids` (1 to
+ * {@link maxPageSize}), by `filter` (`queue`, `category` (one or several), created in
+ * `[fromMillis, toMillis)`; `status` may only say `pending`, as only pending dead letters are
+ * replayed), or both (the ids that match the filter); `limit` (1 to {@link maxPageSize}, default
+ * {@link maxPageSize}) caps how many are handled. At least one of `ids` and `filter` is required
+ * (`filter: {}` is every pending dead letter), and an unknown field is a 400, so that a typo never
+ * widens a bulk change.
+ *
+ * @example
+ * ```ts
+ * import { OpsApi } from "@effect-resilience/ops"
+ *
+ * const body: typeof OpsApi.ReplayManyBody.Encoded = {
+ *   filter: { queue: "orders", category: ["network", "timeout"] },
+ *   limit: 50
+ * }
+ * ```
+ *
+ * @since 0.3.0
+ * @category schemas
+ */
+export const ReplayManyBody = Schema.Struct({
+  ids: Schema.optional(
+    Schema.Array(Schema.NonEmptyTrimmedString.pipe(Schema.maxLength(200))).pipe(
+      Schema.minItems(1, { message: () => "ids must name at least one dead letter" }),
+      Schema.maxItems(maxPageSize, { message: () => `ids may name at most ${maxPageSize} dead letters` })
+    )
+  ),
+  filter: Schema.optional(
+    Schema.Struct({
+      queue: Schema.optional(Schema.NonEmptyString),
+      status: Schema.optional(
+        Schema.Literal("pending").annotations({ message: () => "only pending dead letters are replayed" })
+      ),
+      category: Schema.optional(
+        Schema.Union(
+          Classification.fields.category,
+          Schema.Array(Classification.fields.category).pipe(Schema.minItems(1))
+        )
+      ),
+      fromMillis: Schema.optional(Schema.NonNegativeInt),
+      toMillis: Schema.optional(Schema.NonNegativeInt)
+    }).annotations({ parseOptions: { onExcessProperty: "error" } })
+  ),
+  limit: Schema.optional(
+    Schema.Int.pipe(
+      Schema.between(1, maxPageSize, { message: () => `limit must be a whole number from 1 to ${maxPageSize}` })
+    )
+  )
+})
+  .annotations({ parseOptions: { onExcessProperty: "error" } })
+  .pipe(
+    Schema.filter((body) =>
+      body.ids !== undefined || body.filter !== undefined
+        ? true
+        : { path: ["ids"], message: "give ids, a filter, or both (filter {} is every pending dead letter)" }
+    )
+  )
+
+/**
+ * What `POST /api/dead-letters/replay` did: a {@link ReplayReport}, where `skipped` also lists the
+ * asked-for ids that are not pending (with their status), and `notFound` the asked-for ids that
+ * name no dead letter.
+ *
+ * @example
+ * ```ts
+ * import { OpsApi } from "@effect-resilience/ops"
+ *
+ * const handled = (report: typeof OpsApi.ReplayManyReport.Type) =>
+ *   report.resolved.length + report.failed.length + report.invalid.length
+ * ```
+ *
+ * @since 0.3.0
+ * @category schemas
+ */
+export const ReplayManyReport = Schema.Struct({
+  ...ReplayReport.fields,
+  notFound: Schema.Array(Schema.String)
+})
+
+/**
+ * A breaker state, as events and snapshots name it.
+ *
+ * @example
+ * ```ts
+ * import { OpsApi } from "@effect-resilience/ops"
+ *
+ * const open = (state: typeof OpsApi.BreakerState.Type) => state === "open" || state === "forced-open"
+ * ```
+ *
+ * @since 0.3.0
+ * @category schemas
+ */
+export const BreakerState = Schema.Literal("closed", "open", "half-open", "forced-open", "disabled", "metrics-only")
+
+/**
+ * The data of a `transition` event of `GET /api/breakers/events`: a breaker moved from one state
+ * to another at `atMillis` (the process's clock).
+ *
+ * @example
+ * ```ts
+ * import { OpsApi } from "@effect-resilience/ops"
+ * import { Schema } from "effect"
+ *
+ * const parse = (data: string) => Schema.decodeUnknownSync(Schema.parseJson(OpsApi.Transition))(data)
+ * ```
+ *
+ * @since 0.3.0
+ * @category schemas
+ */
+export const Transition = Schema.Struct({
+  breaker: Schema.String,
+  from: BreakerState,
+  to: BreakerState,
+  atMillis: Schema.Number
+})
+
+/**
+ * Why an event stream sends a `snapshot` event: `connected` (a new stream, no `Last-Event-ID`),
+ * `too-old` (the events after the client's `Last-Event-ID`, or after what it last read when it
+ * fell behind, are no longer held, so some were missed), `unknown-id` (the `Last-Event-ID` is not
+ * one of this server's life, e.g. after a restart).
+ *
+ * @example
+ * ```ts
+ * import { OpsApi } from "@effect-resilience/ops"
+ *
+ * const missedSome = (reason: typeof OpsApi.SnapshotReason.Type) => reason !== "connected"
+ * ```
+ *
+ * @since 0.3.0
+ * @category schemas
+ */
+export const SnapshotReason = Schema.Literal("connected", "too-old", "unknown-id")
+
+/**
+ * The data of the `snapshot` event of `GET /api/breakers/events`: why it is sent and a snapshot of
+ * every breaker of the registry. The transitions that follow it are those after it.
+ *
+ * @example
+ * ```ts
+ * import { OpsApi } from "@effect-resilience/ops"
+ * import { Schema } from "effect"
+ *
+ * const parse = (data: string) => Schema.decodeUnknownSync(Schema.parseJson(OpsApi.BreakersSnapshot))(data)
+ * ```
+ *
+ * @since 0.3.0
+ * @category schemas
+ */
+export const BreakersSnapshot = Schema.Struct({
+  reason: SnapshotReason,
+  breakers: Schema.Array(CircuitBreaker.Snapshot)
+})
+
+/**
+ * Headers of an event stream route: `Last-Event-ID` (at most 100 characters), sent by a client that
+ * reconnects, to get the events it missed.
+ *
+ * @example
+ * ```ts
+ * import { OpsApi } from "@effect-resilience/ops"
+ *
+ * const resume: typeof OpsApi.EventStreamHeaders.Encoded = { "last-event-id": "m4x2k9-17" }
+ * ```
+ *
+ * @since 0.3.0
+ * @category schemas
+ */
+export const EventStreamHeaders = Schema.Struct({
+  "last-event-id": Schema.optional(
+    Schema.String.pipe(Schema.maxLength(100, { message: () => "last-event-id is at most 100 characters" }))
+  )
+})
+
+/**
+ * The body of an event stream route: `text/event-stream`. Each event has an `id:` (give the last
+ * one read as `Last-Event-ID` when reconnecting), an `event:` name and one line of JSON `data:`;
+ * the stream starts with a `retry:` hint and carries `: heartbeat` comments while quiet.
+ *
+ * @example
+ * ```ts
+ * import { OpsApi } from "@effect-resilience/ops"
+ *
+ * const contentType = "text/event-stream"
+ * const schema = OpsApi.EventStream
+ * ```
+ *
+ * @since 0.3.0
+ * @category schemas
+ */
+export const EventStream = HttpApiSchema.Text({ contentType: "text/event-stream" })
+
+/**
+ * The data of the `snapshot` event of `GET /api/alerts/events`: why it is sent and the recent
+ * alerts (oldest first). The `alert` events that follow it are those after it.
+ *
+ * @example
+ * ```ts
+ * import { OpsApi } from "@effect-resilience/ops"
+ * import { Schema } from "effect"
+ *
+ * const parse = (data: string) => Schema.decodeUnknownSync(Schema.parseJson(OpsApi.AlertsSnapshot))(data)
+ * ```
+ *
+ * @since 0.3.0
+ * @category schemas
+ */
+export const AlertsSnapshot = Schema.Struct({
+  reason: SnapshotReason,
+  alerts: Schema.Array(Analytics.Alert)
+})
+
+/**
+ * A page of the recent alerts, newest first (`GET /api/alerts`).
+ *
+ * @example
+ * ```ts
+ * import { OpsApi } from "@effect-resilience/ops"
+ *
+ * const critical = (page: typeof OpsApi.AlertPage.Type) => page.entries.filter((a) => a.severity === "critical")
+ * ```
+ *
+ * @since 0.3.0
+ * @category schemas
+ */
+export const AlertPage = Schema.Struct({
+  entries: Schema.Array(Analytics.Alert),
+  total: Schema.Number,
+  limit: Schema.Number,
+  offset: Schema.Number
+})
+
 // ---------------------------------------------------------------------------------------------------
 // groups
 
@@ -455,9 +690,11 @@ export const HealthGroup = HttpApiGroup.make("health")
   .add(HttpApiEndpoint.get("ready", "/ready").addSuccess(Status).addError(NotReady))
 
 /**
- * The circuit breakers of the `CircuitBreaker.Registry`: `GET /api/breakers` (snapshots), and
- * `POST /api/breakers/{name}/force-open`, `force-closed`, `disable`, `reset` (operator; each
- * answers the breaker's snapshot after the change).
+ * The circuit breakers of the `CircuitBreaker.Registry`: `GET /api/breakers` (snapshots),
+ * `GET /api/breakers/events` (their transitions as server-sent events: a `snapshot` event, then a
+ * `transition` event for each change; a client reconnecting with `Last-Event-ID` gets those it
+ * missed), and `POST /api/breakers/{name}/force-open`, `force-closed`, `disable`, `reset`
+ * (operator; each answers the breaker's snapshot after the change).
  *
  * @example
  * ```ts
@@ -475,14 +712,20 @@ export const BreakersGroup = HttpApiGroup.make("breakers")
       .addSuccess(Schema.Array(CircuitBreaker.Snapshot))
       .middleware(ReadAccess)
   )
+  .add(
+    HttpApiEndpoint.get("events", "/api/breakers/events")
+      .setHeaders(EventStreamHeaders)
+      .addSuccess(EventStream)
+      .middleware(ReadAccess)
+  )
   .add(breakerAction("forceOpen", "force-open"))
   .add(breakerAction("forceClosed", "force-closed"))
   .add(breakerAction("disable", "disable"))
   .add(breakerAction("reset", "reset"))
 
 /**
- * Dead letters: list with filters and pagination, inspect one, and (operator) replay, discard or
- * add a note.
+ * Dead letters: list with filters and pagination, inspect one, and (operator) replay one or many
+ * (`POST /api/dead-letters/replay`), discard or add a note.
  *
  * @example
  * ```ts
@@ -507,6 +750,12 @@ export const DeadLettersGroup = HttpApiGroup.make("deadLetters")
       .addSuccess(DeadLetterQueue.Entry)
       .addError(NotFound)
       .middleware(ReadAccess)
+  )
+  .add(
+    HttpApiEndpoint.post("replayMany", "/api/dead-letters/replay")
+      .setPayload(ReplayManyBody)
+      .addSuccess(ReplayManyReport)
+      .middleware(OperatorAccess)
   )
   .add(
     HttpApiEndpoint.post("replay", "/api/dead-letters/:id/replay")
@@ -552,6 +801,46 @@ export const AuditGroup = HttpApiGroup.make("audit")
   .addError(Unavailable)
 
 /**
+ * Analytics and alerts, when the server has the `Analytics` service (else each answers 404
+ * `NotFound` saying that analytics are not enabled): `GET /api/analytics` (the series and breaker
+ * states now), `GET /api/alerts` (the recent alerts, newest first, paged) and
+ * `GET /api/alerts/events` (server-sent events: a `snapshot` event with the recent alerts, then an
+ * `alert` event for each new one; `Last-Event-ID` resumes as for breaker events).
+ *
+ * @example
+ * ```ts
+ * import { OpsApi } from "@effect-resilience/ops"
+ *
+ * const name = OpsApi.AnalyticsGroup.identifier
+ * ```
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export const AnalyticsGroup = HttpApiGroup.make("analytics")
+  .add(
+    HttpApiEndpoint.get("snapshot", "/api/analytics")
+      .addSuccess(Analytics.AnalyticsSnapshot)
+      .addError(NotFound)
+      .middleware(ReadAccess)
+  )
+  .add(
+    HttpApiEndpoint.get("alerts", "/api/alerts")
+      .setUrlParams(PageQuery)
+      .addSuccess(AlertPage)
+      .addError(NotFound)
+      .middleware(ReadAccess)
+  )
+  .add(
+    HttpApiEndpoint.get("events", "/api/alerts/events")
+      .setHeaders(EventStreamHeaders)
+      .addSuccess(EventStream)
+      .addError(NotFound)
+      .middleware(ReadAccess)
+  )
+  .addError(Unavailable)
+
+/**
  * The whole operator API. A change answers `Unavailable` (503) when a store does not answer, or
  * when its audit entry could not be written (the message then says that the change was made).
  *
@@ -570,4 +859,5 @@ export class Api extends HttpApi.make("effect-resilience-ops")
   .add(HealthGroup)
   .add(BreakersGroup.addError(Unavailable))
   .add(DeadLettersGroup)
-  .add(AuditGroup) {}
+  .add(AuditGroup)
+  .add(AnalyticsGroup) {}

@@ -26,12 +26,14 @@
  * @since 0.2.0
  */
 import * as CircuitBreaker from "@effect-resilience/core/CircuitBreaker"
+import * as Events from "@effect-resilience/core/Events"
 import type * as Classifier from "@effect-resilience/core/Classifier"
 import * as DurationInput from "@effect-resilience/core/DurationInput"
 import * as DeadLetterQueue from "@effect-resilience/durable/DeadLetterQueue"
 import type * as HttpApi from "@effect/platform/HttpApi"
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import * as HttpApp from "@effect/platform/HttpApp"
+import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServer from "@effect/platform/HttpServer"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import type { ServeError } from "@effect/platform/HttpServerError"
@@ -44,9 +46,15 @@ import * as Option from "effect/Option"
 import type * as ParseResult from "effect/ParseResult"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
+import * as Stream from "effect/Stream"
 import { createHash, timingSafeEqual } from "node:crypto"
+import { readFile, realpath, stat } from "node:fs/promises"
 import { createServer } from "node:http"
+import * as NodePath from "node:path"
+import { fileURLToPath } from "node:url"
 import * as AuditLog from "@effect-resilience/durable/AuditLog"
+import * as Analytics from "./Analytics.js"
+import * as Feed from "./internal/sse/feed.js"
 import * as OpsApi from "./OpsApi.js"
 
 /**
@@ -85,6 +93,12 @@ export const Token = Schema.Struct({
  *   letter backlog that is still ready (none by default), and how long a store may take to answer
  *   the readiness check (default 2 seconds). A critical breaker that the registry has not made yet
  *   counts as ready (its check says so).
+ * - `events`: the server-sent event streams: how many of the latest events a reconnecting client
+ *   can get back (`buffer`, default 1000 per stream), the `heartbeat` comment interval while quiet
+ *   (default 15 seconds), the reconnection delay suggested to clients (`retry`, default 3 seconds)
+ *   and how many clients may read each stream at once (`maxClients`, default 64; more answer 503).
+ * - `dashboard` (default true): serve the dashboard's files (`GET /` and `GET /dashboard/*`, no
+ *   token: the page holds no data, its API calls carry the token).
  *
  * @example
  * ```ts
@@ -111,7 +125,19 @@ export const Config = Schema.Struct({
       storeTimeout: Schema.optionalWith(DurationInput.Positive, { default: () => Duration.seconds(2) })
     }),
     { default: () => ({ criticalBreakers: [], storeTimeout: Duration.seconds(2) }) }
-  )
+  ),
+  events: Schema.optionalWith(
+    Schema.Struct({
+      buffer: Schema.optionalWith(Schema.Int.pipe(Schema.between(1, 100_000)), { default: () => 1000 }),
+      heartbeat: Schema.optionalWith(DurationInput.Positive, { default: () => Duration.seconds(15) }),
+      retry: Schema.optionalWith(DurationInput.Positive, { default: () => Duration.seconds(3) }),
+      maxClients: Schema.optionalWith(Schema.Int.pipe(Schema.between(1, 10_000)), { default: () => 64 })
+    }),
+    {
+      default: () => ({ buffer: 1000, heartbeat: Duration.seconds(15), retry: Duration.seconds(3), maxClients: 64 })
+    }
+  ),
+  dashboard: Schema.optionalWith(Schema.Boolean, { default: () => true })
 })
 
 /**
@@ -321,6 +347,88 @@ const layerHealth = (config: Config) =>
     })
   )
 
+// ---------------------------------------------------------------------------------------------------
+// event streams
+
+/** The event feeds of one server: built with the API, closed (streams ended) before the server. */
+class Feeds extends Context.Tag("@effect-resilience/ops/OpsServer/Feeds")<
+  Feeds,
+  {
+    /** Breaker transitions, when a `ResilienceEvents` hub is in context (none without one). */
+    readonly transitions: Option.Option<Feed.Feed>
+    /** Alerts, when the `Analytics` service is in context. */
+    readonly alerts: Option.Option<{ readonly feed: Feed.Feed; readonly analytics: Analytics.Analytics }>
+  }
+>() {}
+
+const feedOptions = (config: Config, event: string): Feed.Options => ({
+  event,
+  capacity: config.events.buffer,
+  heartbeat: config.events.heartbeat,
+  retry: config.events.retry,
+  maxClients: config.events.maxClients
+})
+
+const layerFeeds = (config: Config) =>
+  Layer.scoped(
+    Feeds,
+    Effect.gen(function* () {
+      const transitions = yield* Effect.gen(function* () {
+        const hub = yield* Events.ResilienceEvents
+        if (hub === Events.ResilienceEvents.defaultValue()) return Option.none<Feed.Feed>()
+        const feed = yield* Feed.make(feedOptions(config, "transition"))
+        const events = yield* hub.subscribe
+        yield* Effect.forkScoped(
+          Stream.runForEach(events, (event) =>
+            event._tag === "BreakerTransition"
+              ? feed.publish({ breaker: event.breaker, from: event.from, to: event.to, atMillis: event.atMillis })
+              : Effect.void
+          )
+        )
+        return Option.some(feed)
+      })
+      const alerts = yield* Effect.serviceOption(Analytics.Analytics).pipe(
+        Effect.flatMap(
+          Option.match({
+            onNone: () => Effect.succeed(Option.none()),
+            onSome: (analytics) =>
+              Effect.gen(function* () {
+                const feed = yield* Feed.make(feedOptions(config, "alert"))
+                const encode = Schema.encode(Analytics.Alert)
+                yield* Effect.forkScoped(
+                  Stream.runForEach(analytics.alerts, (alert) =>
+                    Effect.flatMap(Effect.orDie(encode(alert)), feed.publish)
+                  )
+                )
+                return Option.some({ feed, analytics })
+              })
+          })
+        )
+      )
+      return { transitions, alerts }
+    })
+  )
+
+/** No buffering by proxies; the connection closes with the stream, so that a stopping server need not wait for it. */
+const eventStreamHeaders = { "x-accel-buffering": "no", connection: "close" }
+
+/** The response of an event stream route, or 503 when the feed is full. */
+const eventStream = <E>(
+  feed: Feed.Feed,
+  lastEventId: string | undefined,
+  snapshot: Effect.Effect<Readonly<Record<string, unknown>>, E>
+) =>
+  Effect.flatMap(feed.full, (full) =>
+    full
+      ? Effect.fail(new OpsApi.Unavailable({ message: "too many event streams are open; try again later" }))
+      : Effect.succeed(
+          HttpServerResponse.stream(feed.connect(lastEventId, snapshot), {
+            contentType: "text/event-stream",
+            headers: eventStreamHeaders
+          })
+        )
+  )
+
 const breakerOperations = {
   forceOpen: { action: "breaker.force-open", run: (breaker: CircuitBreaker.CircuitBreaker) => breaker.forceOpen },
   forceClosed: { action: "breaker.force-closed", run: (breaker: CircuitBreaker.CircuitBreaker) => breaker.forceClosed },
@@ -332,6 +440,7 @@ const layerBreakers = HttpApiBuilder.group(OpsApi.Api, "breakers", (handlers) =>
   Effect.gen(function* () {
     const registry = yield* CircuitBreaker.Registry
     const audit = yield* AuditLog.AuditLog
+    const feeds = yield* Feeds
     const change =
       (operation: keyof typeof breakerOperations) => (request: { readonly path: { readonly name: string } }) =>
         Effect.gen(function* () {
@@ -353,6 +462,22 @@ const layerBreakers = HttpApiBuilder.group(OpsApi.Api, "breakers", (handlers) =>
         })
     return handlers
       .handle("list", () => registry.snapshots)
+      .handle("events", ({ headers }) =>
+        Option.match(feeds.transitions, {
+          onNone: () =>
+            Effect.fail(
+              new OpsApi.Unavailable({
+                message: "breaker transitions are not published: the server has no ResilienceEvents hub"
+              })
+            ),
+          onSome: (feed) =>
+            eventStream(
+              feed,
+              headers["last-event-id"],
+              Effect.map(registry.snapshots, (breakers) => ({ breakers }))
+            )
+        })
+      )
       .handle("forceOpen", change("forceOpen"))
       .handle("forceClosed", change("forceClosed"))
       .handle("disable", change("disable"))
@@ -407,6 +532,76 @@ const layerDeadLetters = HttpApiBuilder.group(OpsApi.Api, "deadLetters", (handle
           )
       })
       .handle("get", ({ path }) => find(path.id))
+      .handle("replayMany", ({ payload }) =>
+        Effect.gen(function* () {
+          const caller = yield* OpsApi.Caller
+          const limit = payload.limit ?? OpsApi.maxPageSize
+          const filter: DeadLetterQueue.Filter = {
+            ...payload.filter,
+            ...(payload.ids === undefined ? {} : { ids: payload.ids })
+          }
+          const report = yield* dlq.replay(filter, replayHandler, { operator: caller.name, limit }).pipe(
+            Effect.catchTags({
+              DeadLetterStoreError: () => Effect.fail(deadLettersUnavailable()),
+              // only a replay of one id by its id reports an unknown id
+              EntryNotFound: () => Effect.dieMessage("a replay by filter reported an unknown id")
+            }),
+            Effect.provide(classifier)
+          )
+          // the asked-for ids that were not replayed: not pending (or beyond the filter or limit), or unknown
+          const skipped = [...report.skipped]
+          const notFound: Array<string> = []
+          if (payload.ids !== undefined) {
+            const handled = new Set([
+              ...report.resolved,
+              ...report.failed.map((f) => f.id),
+              ...report.invalid.map((i) => i.id),
+              ...report.skipped.map((s) => s.id)
+            ])
+            const rest = [...new Set(payload.ids)].filter((id) => !handled.has(id))
+            if (rest.length > 0) {
+              const found = yield* Effect.mapError(
+                dlq.list({ ids: rest }, { limit: rest.length }),
+                deadLettersUnavailable
+              )
+              for (const id of rest) {
+                const entry = found.entries.find((e) => e.id === id)
+                if (entry === undefined) notFound.push(id)
+                else skipped.push({ id, status: entry.status })
+              }
+            }
+          }
+          const result = {
+            resolved: report.resolved,
+            failed: report.failed,
+            invalid: report.invalid.map((invalid) => ({
+              id: invalid.id,
+              issues: invalid.issues.map((issue) => ({ path: issue.path.map(String), message: issue.message }))
+            })),
+            skipped,
+            notFound
+          }
+          yield* audited({
+            actor: caller.name,
+            action: "dead-letter.replay-many",
+            target:
+              payload.ids === undefined ? "dead letters matching a filter" : `${payload.ids.length} dead letters by id`,
+            before: {
+              ...(payload.ids === undefined ? {} : { ids: payload.ids }),
+              ...(payload.filter === undefined ? {} : { filter: payload.filter }),
+              limit
+            },
+            after: {
+              resolved: result.resolved,
+              failed: result.failed.map((f) => ({ id: f.id, category: f.classification.category })),
+              invalid: result.invalid.map((i) => i.id),
+              skipped: result.skipped,
+              notFound
+            }
+          })
+          return result
+        })
+      )
       .handle("replay", ({ path }) =>
         Effect.gen(function* () {
           const caller = yield* OpsApi.Caller
@@ -487,6 +682,164 @@ const layerAudit = HttpApiBuilder.group(OpsApi.Api, "audit", (handlers) =>
   )
 )
 
+const analyticsNotEnabled = () =>
+  new OpsApi.NotFound({ message: "analytics are not enabled on this server (it has no Analytics service)" })
+
+const layerAnalytics = HttpApiBuilder.group(OpsApi.Api, "analytics", (handlers) =>
+  Effect.map(Feeds, (feeds) => {
+    const withAnalytics = <A, E>(
+      f: (alerts: { readonly feed: Feed.Feed; readonly analytics: Analytics.Analytics }) => Effect.Effect<A, E>
+    ) => Option.match(feeds.alerts, { onNone: () => Effect.fail(analyticsNotEnabled()), onSome: f })
+    return handlers
+      .handle("snapshot", () => withAnalytics(({ analytics }) => analytics.snapshot))
+      .handle("alerts", ({ urlParams }) =>
+        withAnalytics(({ analytics }) => {
+          const limit = urlParams.limit ?? 50
+          const offset = urlParams.offset ?? 0
+          return Effect.map(analytics.recent, (recent) => ({
+            entries: recent
+              .slice()
+              .reverse()
+              .slice(offset, offset + limit),
+            total: recent.length,
+            limit,
+            offset
+          }))
+        })
+      )
+      .handle("events", ({ headers }) =>
+        withAnalytics(({ analytics, feed }) =>
+          eventStream(
+            feed,
+            headers["last-event-id"],
+            Effect.flatMap(analytics.recent, (recent) =>
+              Effect.map(Effect.orDie(Schema.encode(Schema.Array(Analytics.Alert))(recent)), (alerts) => ({ alerts }))
+            )
+          )
+        )
+      )
+  })
+)
+
+// ---------------------------------------------------------------------------------------------------
+// the dashboard's files
+
+/** Where the dashboard's files are: `dashboard/` of this package (beside `src/` and `dist/`). */
+const dashboardRoot = (): string => fileURLToPath(new URL("../dashboard/", import.meta.url))
+
+/** The types served; a file of another type is a 404. */
+const contentTypes: Readonly<Record<string, string>> = {
+  ".html": "text/html; charset=utf-8",
+  ".js": "text/javascript; charset=utf-8",
+  ".mjs": "text/javascript; charset=utf-8",
+  ".css": "text/css; charset=utf-8",
+  ".json": "application/json",
+  ".map": "application/json",
+  ".svg": "image/svg+xml",
+  ".png": "image/png",
+  ".ico": "image/x-icon",
+  ".woff2": "font/woff2",
+  ".txt": "text/plain; charset=utf-8"
+}
+
+/** The page may load its own scripts, styles, images and fonts and call this server; nothing else. */
+const contentSecurityPolicy = [
+  "default-src 'none'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "img-src 'self' data:",
+  "font-src 'self'",
+  "connect-src 'self'",
+  "manifest-src 'self'",
+  "base-uri 'none'",
+  "form-action 'none'",
+  "frame-ancestors 'none'"
+].join("; ")
+
+const dashboardHeaders = {
+  "content-security-policy": contentSecurityPolicy,
+  "x-frame-options": "DENY",
+  "referrer-policy": "no-referrer",
+  "cross-origin-opener-policy": "same-origin",
+  "cross-origin-resource-policy": "same-origin"
+}
+
+/** A path segment of a served file: no `..`, no hidden file, no separator, no encoded trickery. */
+const segmentPattern = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/
+
+/**
+ * The path of the file under the dashboard root that `pathname` (`/dashboard/...`, still
+ * percent-encoded) names, or none when it could name something outside it or a type not served.
+ */
+const dashboardFile = (pathname: string): Option.Option<string> => {
+  const rest = pathname.slice("/dashboard/".length)
+  const encoded = rest === "" ? ["index.html"] : rest.split("/")
+  if (encoded.length > 8) return Option.none()
+  const segments: Array<string> = []
+  for (const part of encoded) {
+    let segment: string
+    try {
+      segment = decodeURIComponent(part)
+    } catch {
+      return Option.none()
+    }
+    if (!segmentPattern.test(segment) || segment.includes("..")) return Option.none()
+    segments.push(segment)
+  }
+  const file = segments.join("/")
+  return contentTypes[NodePath.extname(file).toLowerCase()] === undefined ? Option.none() : Option.some(file)
+}
+
+const fileNotFound = HttpServerResponse.unsafeJson(
+  { _tag: "NotFound", message: "no such file" },
+  { status: 404, headers: dashboardHeaders }
+)
+
+/** Reads `relative` under `root`, following links only when the real file is still under `root`. */
+const readDashboardFile = (root: string, relative: string) =>
+  Effect.promise(async (): Promise<Uint8Array | undefined> => {
+    try {
+      const realRoot = await realpath(root)
+      const real = await realpath(NodePath.join(realRoot, relative))
+      if (!real.startsWith(realRoot + NodePath.sep)) return undefined
+      if (!(await stat(real)).isFile()) return undefined
+      return await readFile(real)
+    } catch {
+      return undefined
+    }
+  })
+
+const serveDashboardFile = (root: string, pathname: string) =>
+  Option.match(dashboardFile(pathname), {
+    onNone: () => Effect.succeed(fileNotFound),
+    onSome: (relative) =>
+      Effect.map(readDashboardFile(root, relative), (bytes) =>
+        bytes === undefined
+          ? fileNotFound
+          : HttpServerResponse.uint8Array(bytes, {
+              contentType: contentTypes[NodePath.extname(relative).toLowerCase()] ?? "application/octet-stream",
+              headers: dashboardHeaders
+            })
+      )
+  })
+
+const layerDashboard = HttpApiBuilder.Router.use((router) => {
+  const root = dashboardRoot()
+  const pathOf = Effect.map(
+    HttpServerRequest.HttpServerRequest,
+    (request) => new URL(request.url, "http://ops.invalid").pathname
+  )
+  return Effect.all([
+    router.get("/", serveDashboardFile(root, "/dashboard/index.html")),
+    // the router ignores a trailing slash: this is `/dashboard/` too
+    router.get("/dashboard", serveDashboardFile(root, "/dashboard/index.html")),
+    router.get(
+      "/dashboard/*",
+      Effect.flatMap(pathOf, (pathname) => serveDashboardFile(root, pathname))
+    )
+  ])
+})
+
 /**
  * The API implemented, without a server: for mounting it in a server of your own
  * (`HttpApiBuilder.serve`, `HttpApiBuilder.toWebHandler`). A bad config fails with the
@@ -512,7 +865,15 @@ export const layerApi = (
   Layer.unwrapEffect(
     Effect.map(Schema.decodeUnknown(Config)(config), (decoded) =>
       HttpApiBuilder.api(OpsApi.Api).pipe(
-        Layer.provide([layerHealth(decoded), layerBreakers, layerDeadLetters, layerAudit]),
+        Layer.provide([
+          layerHealth(decoded),
+          layerBreakers,
+          layerDeadLetters,
+          layerAudit,
+          layerAnalytics,
+          ...(decoded.dashboard ? [layerDashboard] : [])
+        ]),
+        Layer.provide(layerFeeds(decoded)),
         Layer.provide(layerAccess(decoded))
       )
     )

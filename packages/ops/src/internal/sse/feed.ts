@@ -90,7 +90,9 @@ export const make = (options: Options): Effect.Effect<Feed, never, Scope.Scope> 
             Effect.map(snapshot, (data) => frame(ring.formatId(epoch, at), "snapshot", { reason, ...data }))
           const first =
             begin._tag === "Resume"
-              ? Effect.succeed(begin.items.map((item) => frame(ring.formatId(epoch, item.seq), options.event, item.value)))
+              ? Effect.succeed(
+                  begin.items.map((item) => frame(ring.formatId(epoch, item.seq), options.event, item.value))
+                )
               : Effect.map(snapshotFrame(begin._tag === "Fresh" ? "connected" : begin.reason, begin.cursor), (f) => [f])
           const catchUp = Effect.suspend(() => {
             const since = events.since(cursor)
@@ -104,10 +106,11 @@ export const make = (options: Options): Effect.Effect<Feed, never, Scope.Scope> 
               since.items.map((item) => frame(ring.formatId(epoch, item.seq), options.event, item.value))
             )
           })
-          const live = Stream.fromQueue(wake).pipe(Stream.mapEffect(() => catchUp), Stream.flattenIterables)
-          const heartbeats = Stream.fromSchedule(Schedule.spaced(options.heartbeat)).pipe(
-            Stream.as(": heartbeat\n\n")
+          const live = Stream.fromQueue(wake).pipe(
+            Stream.mapEffect(() => catchUp),
+            Stream.flattenIterables
           )
+          const heartbeats = Stream.fromSchedule(Schedule.spaced(options.heartbeat)).pipe(Stream.as(": heartbeat\n\n"))
           const opening = Effect.map(first, (frames) => [`retry: ${retryMillis}\n\n`, ...frames].join(""))
           return Stream.concat(Stream.fromEffect(opening), live).pipe(
             Stream.merge(heartbeats, { haltStrategy: "left" }),
