@@ -5,8 +5,8 @@
  * `CircuitBreaker`, `AdaptiveThrottle`, `AdaptiveConcurrency`) and is turned into the core's
  * settings by core's own mapping, so a changed default changes the experiment. Every retrying
  * configuration makes at most 3 attempts (the issue's naive retries), except `pipeline-defaults`,
- * which is what `Resilience.make` does when told nothing but the attempt timeout: 5 attempts and
- * the default breaker, no budget.
+ * which is what `Resilience.make` does when told nothing but the attempt timeout: 5 attempts, the
+ * default breaker and the default token bucket.
  */
 import {
   AdaptiveConcurrency,
@@ -37,8 +37,9 @@ const retries = (maxAttempts: number) => {
 
 const noStrategies: ReadonlyArray<strategy.AdmissionStrategy> = []
 
-/** `RetryBudget` token bucket defaults (the AWS SDK v3 retry quota). */
-export const tokenBucket = (): budget.BudgetCore => CoreSettings.retryBudget(Schema.decodeSync(RetryBudget.Config)({}))
+/** `RetryBudget` token bucket defaults (the AWS SDK v3 retry quota's costs), or another capacity. */
+export const tokenBucket = (capacity?: number): budget.BudgetCore =>
+  CoreSettings.retryBudget(Schema.decodeSync(RetryBudget.Config)(capacity === undefined ? {} : { capacity }))
 
 /** `RetryBudget` ratio defaults, or another per-second minimum. */
 export const ratioBudget = (minRetriesPerSecond?: number): budget.BudgetCore =>
@@ -93,13 +94,33 @@ export const configurations: ReadonlyArray<Configuration> = [
   },
   {
     name: "token-bucket",
-    describe: "naive retries + RetryBudget defaults (AWS token bucket: 500 tokens, 5 a retry, 10 after a timeout)",
+    describe: "naive retries + RetryBudget defaults (token bucket: 100 tokens, 5 a retry, 10 after a timeout)",
     client: () => setup(3, tokenBucket())
   },
   {
+    name: "token-bucket-500",
+    describe:
+      "naive retries + the AWS SDK's retry quota (500 tokens, 5 a retry, 10 after a timeout: our default until this run)",
+    client: () => setup(3, tokenBucket(500))
+  },
+  {
+    name: "token-bucket-fleet",
+    describe: "naive retries + one default token bucket shared by every client (as RedisRetryBudgetStore shares it)",
+    client: () => setup(3, tokenBucket()),
+    fleet: () => {
+      const shared = tokenBucket()
+      return () => setup(3, shared)
+    }
+  },
+  {
     name: "ratio-10",
-    describe: "naive retries + RetryBudget ratio defaults (10 % of requests + 10 retries/s per client)",
+    describe: "naive retries + RetryBudget ratio defaults (10 % of requests + 1 retry/s per client)",
     client: () => setup(3, ratioBudget())
+  },
+  {
+    name: "ratio-10-finagle",
+    describe: "naive retries + a ratio budget of 10 % + Finagle's 10 retries/s per client (our default until this run)",
+    client: () => setup(3, ratioBudget(10))
   },
   {
     name: "ratio-10-no-reserve",
@@ -133,12 +154,13 @@ export const configurations: ReadonlyArray<Configuration> = [
   },
   {
     name: "pipeline-defaults",
-    describe: "Resilience.make's defaults with a 1 s attempt timeout: 5 attempts, default breaker, no budget",
-    client: (now) => setup(5, undefined, [defaultBreaker(now)])
+    describe:
+      "Resilience.make's defaults with a 1 s attempt timeout: 5 attempts, default breaker, default token bucket",
+    client: (now) => setup(5, tokenBucket(), [defaultBreaker(now)])
   },
   {
-    name: "token-bucket+breaker",
-    describe: "Resilience.make's defaults + the default token bucket",
-    client: (now) => setup(5, tokenBucket(), [defaultBreaker(now)])
+    name: "pipeline-defaults-no-budget",
+    describe: "Resilience.make's defaults without a retry budget (retryBudget: false; the default until this run)",
+    client: (now) => setup(5, undefined, [defaultBreaker(now)])
   }
 ]

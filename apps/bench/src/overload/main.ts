@@ -79,7 +79,14 @@ export const run = async (args: ReadonlyArray<string>): Promise<void> => {
   const runs = configurations.map((c) => simulate(scenario, c, strategy.seededRandom(options.seed)))
   process.stdout.write(`\n${table(runs)}\n\n`)
 
-  const sweepNames = ["no-retries", "naive-retries", "token-bucket", "ratio-10", "ratio-10-no-reserve"]
+  const sweepNames = [
+    "no-retries",
+    "naive-retries",
+    "token-bucket",
+    "token-bucket-500",
+    "ratio-10",
+    "ratio-10-no-reserve"
+  ]
   const queueSweep = [250, 500, 1000, Number.POSITIVE_INFINITY].flatMap((queueLimit) =>
     sweepNames.map((name) => ({
       queueLimit: Number.isFinite(queueLimit) ? queueLimit : "unbounded",
@@ -88,7 +95,14 @@ export const run = async (args: ReadonlyArray<string>): Promise<void> => {
     }))
   )
   const clientSweep = [1, 10, 100].flatMap((clients) =>
-    ["token-bucket", "ratio-10", "ratio-10-no-reserve"].map((name) => ({
+    [
+      "token-bucket",
+      "token-bucket-500",
+      "token-bucket-fleet",
+      "ratio-10",
+      "ratio-10-finagle",
+      "ratio-10-no-reserve"
+    ].map((name) => ({
       clients,
       configuration: name,
       ...rounded(simulated({ ...scenario, clients }, name, options.seed).summary)
@@ -119,7 +133,7 @@ export const run = async (args: ReadonlyArray<string>): Promise<void> => {
     "overload-retries.svg": await svg(
       "Simulation: retries and retry budgets (capacity 300/s, load 280/s, 100/s for 10 s)",
       scenario,
-      byName(["no-retries", "naive-retries", "token-bucket", "ratio-10", "ratio-10-no-reserve"])
+      byName(["no-retries", "naive-retries", "token-bucket", "token-bucket-500", "ratio-10", "ratio-10-finagle"])
     ),
     "overload-admission.svg": await svg(
       "Simulation: breaker, adaptive throttle, adaptive concurrency (each with naive retries)",

@@ -32,13 +32,17 @@ export const realScenario = (afterSeconds: number): Scenario => ({
 
 /** The policies run for real: the simulation's no-retries, naive-retries and token-bucket. */
 export const realPolicies: ReadonlyArray<{ readonly name: string; readonly policy: Resilience.PolicyInput }> = [
-  { name: "no-retries", policy: { operation: "overload", attemptTimeout: 1000, retry: false, breaker: false } },
+  {
+    name: "no-retries",
+    policy: { operation: "overload", attemptTimeout: 1000, retry: false, retryBudget: false, breaker: false }
+  },
   {
     name: "naive-retries",
     policy: {
       operation: "overload",
       attemptTimeout: 1000,
       retry: { maxAttempts: 3, initialDelay: 100, factor: 2, jitter: "full" },
+      retryBudget: false,
       breaker: false
     }
   },

@@ -84,6 +84,11 @@ export interface Configuration {
   readonly name: string
   readonly describe: string
   readonly client: (nowMillis: number) => ClientSetup
+  /**
+   * When the clients share state (one retry budget for the fleet, as a Redis-backed budget is):
+   * called once per run, it gives the run's client factory, which `client` is then not.
+   */
+  readonly fleet?: () => (nowMillis: number) => ClientSetup
 }
 
 /** What one bin saw. */
@@ -389,8 +394,9 @@ export const simulate = (scenario: Scenario, configuration: Configuration, rando
     next()
   }
 
+  const clientOf = configuration.fleet?.() ?? configuration.client
   for (let i = 0; i < scenario.clients; i++) {
-    startClient(configuration.client(0), scenario.load / scenario.clients)
+    startClient(clientOf(0), scenario.load / scenario.clients)
   }
   // queue length at each bin's end
   for (let i = 0; i < binCount; i++) {
