@@ -91,6 +91,6 @@ export const fromStatus = (status: {
  * ```
  *
  * @since 0.3.0
- * @category guards
+ * @category utils
  */
 export const isGrpcError = (u: unknown): u is GrpcError => u instanceof GrpcError
