@@ -49,7 +49,10 @@ import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type { Opening } from "./internal/analytics/cascade.js"
 import { Engine, type Finding } from "./internal/analytics/engine.js"
+import * as Periodic from "./internal/analytics/periodic.js"
 import { type OperationSeries as SeriesState, type Reading, Sampler } from "./internal/analytics/series.js"
+import * as Spike from "./internal/analytics/spike.js"
+import * as Trend from "./internal/analytics/trend.js"
 
 // ---------------------------------------------------------------------------------------------
 // Schemas
@@ -251,28 +254,32 @@ const num = (min: number, max: number, value: number) =>
   Schema.optionalWith(Schema.Number.pipe(Schema.between(min, max)), { default: () => value })
 
 const SpikeConfig = Schema.Struct({
-  window: int(3, 100_000, 30),
-  minBaseline: int(2, 100_000, 10),
-  threshold: num(0, 1000, 4),
-  minCalls: int(1, Number.MAX_SAFE_INTEGER, 20),
-  minFailures: int(1, Number.MAX_SAFE_INTEGER, 5),
-  minIncrease: num(0, 1, 0.05)
+  window: int(3, 100_000, Spike.defaultSpikeOptions.window),
+  minBaseline: int(2, 100_000, Spike.defaultSpikeOptions.minBaseline),
+  threshold: num(0, 1000, Spike.defaultSpikeOptions.threshold),
+  minCalls: int(1, Number.MAX_SAFE_INTEGER, Spike.defaultSpikeOptions.minCalls),
+  minFailures: int(1, Number.MAX_SAFE_INTEGER, Spike.defaultSpikeOptions.minFailures),
+  minIncrease: num(0, 1, Spike.defaultSpikeOptions.minIncrease),
+  recent: int(1, 100_000, Spike.defaultSpikeOptions.recent)
 })
 const TrendConfig = Schema.Struct({
-  window: int(5, 100_000, 30),
-  minPoints: int(3, 100_000, 20),
-  minT: num(0, 1000, 3),
-  minMannKendallZ: num(0, 1000, 3),
-  minRise: num(0, 1, 0.05),
-  minFailures: int(0, Number.MAX_SAFE_INTEGER, 10)
+  window: int(5, 100_000, Trend.defaultTrendOptions.window),
+  minPoints: int(3, 100_000, Trend.defaultTrendOptions.minPoints),
+  minT: num(0, 1000, Trend.defaultTrendOptions.minT),
+  minMannKendallZ: num(0, 1000, Trend.defaultTrendOptions.minMannKendallZ),
+  minRise: num(0, 1, Trend.defaultTrendOptions.minRise),
+  minFailures: int(0, Number.MAX_SAFE_INTEGER, Trend.defaultTrendOptions.minFailures)
 })
 const PeriodicConfig = Schema.Struct({
-  minLag: int(1, 100_000, 3),
-  minCycles: int(2, 1000, 3),
-  minCorrelation: num(0, 1, 0.3),
-  noiseZ: num(0, 100, 4),
-  minProminence: num(0, 2, 0.25),
-  minFailures: int(0, Number.MAX_SAFE_INTEGER, 6)
+  minLag: int(1, 100_000, Periodic.defaultPeriodicOptions.minLag),
+  minCycles: int(2, 1000, Periodic.defaultPeriodicOptions.minCycles),
+  minCorrelation: num(0, 1, Periodic.defaultPeriodicOptions.minCorrelation),
+  noiseZ: num(0, 100, Periodic.defaultPeriodicOptions.noiseZ),
+  minProminence: num(0, 2, Periodic.defaultPeriodicOptions.minProminence),
+  minFailures: int(0, Number.MAX_SAFE_INTEGER, Periodic.defaultPeriodicOptions.minFailures),
+  smooth: int(1, 1000, Periodic.defaultPeriodicOptions.smooth),
+  burstAlpha: num(0, 1, Periodic.defaultPeriodicOptions.burstAlpha),
+  harmonic: num(0, 1, Periodic.defaultPeriodicOptions.harmonic)
 })
 
 /**

@@ -30,16 +30,22 @@ export interface SpikeOptions {
   readonly minFailures: number
   /** The smallest rise of the rate over the baseline median (absolute, 0.05 = 5 points). */
   readonly minIncrease: number
+  /**
+   * How many of the latest baseline intervals the rate must also stand out from (same z and
+   * rise, against their median): a rate that climbed there step by step is a trend, not a spike.
+   */
+  readonly recent: number
 }
 
 /** @internal */
 export const defaultSpikeOptions: SpikeOptions = {
   window: 30,
-  minBaseline: 10,
-  threshold: 4,
+  minBaseline: 15,
+  threshold: 5,
   minCalls: 20,
   minFailures: 5,
-  minIncrease: 0.05
+  minIncrease: 0.05,
+  recent: 5
 }
 
 /** @internal */
@@ -52,6 +58,9 @@ export interface Spike {
   readonly baselineMad: number
   readonly sigma: number
   readonly z: number
+  /** The median rate of the latest `recent` intervals, and the z-score against it. */
+  readonly recentMedian: number
+  readonly recentZ: number
 }
 
 /**
@@ -88,7 +97,21 @@ export const spikeAt = (
   const sigma = Math.max(madToSigma * spread, binomial)
   const z = (rate - center) / sigma
   if (rate - center < options.minIncrease || z < options.threshold) return undefined
-  return { index, rate, calls: n, failures: f, baselineMedian: center, baselineMad: spread, sigma, z }
+  const recentMedian = median(rates.slice(Math.max(0, rates.length - options.recent)))
+  const recentZ = (rate - recentMedian) / sigma
+  if (rate - recentMedian < options.minIncrease || recentZ < options.threshold) return undefined
+  return {
+    index,
+    rate,
+    calls: n,
+    failures: f,
+    baselineMedian: center,
+    baselineMad: spread,
+    sigma,
+    z,
+    recentMedian,
+    recentZ
+  }
 }
 
 /** Every spike of a series, each interval judged against the ones before it (as a live run would). */

@@ -91,8 +91,12 @@ export const mannKendall = (ys: ReadonlyArray<number>): { readonly s: number; re
   return { s, z }
 }
 
-/** The sample autocorrelation of `xs` at lags 0..maxLag (index = lag); zeros for a constant series. */
-export const autocorrelation = (xs: ReadonlyArray<number>, maxLag: number): Array<number> => {
+/**
+ * The sample autocorrelation of `xs` at lags 0..maxLag (index = lag); zeros for a constant series.
+ * `unbiased`: each lag's sum is divided by the pairs it has (n - k) rather than n, so that a lag
+ * of a third of the series is not pulled down by a third for having fewer pairs.
+ */
+export const autocorrelation = (xs: ReadonlyArray<number>, maxLag: number, unbiased = false): Array<number> => {
   const n = xs.length
   const m = mean(xs)
   let c0 = 0
@@ -102,7 +106,7 @@ export const autocorrelation = (xs: ReadonlyArray<number>, maxLag: number): Arra
   for (let k = 0; k <= maxLag && k < n; k++) {
     let c = 0
     for (let i = 0; i + k < n; i++) c += ((xs[i] as number) - m) * ((xs[i + k] as number) - m)
-    out[k] = c / c0
+    out[k] = unbiased ? ((c / (n - k)) * n) / c0 : c / c0
   }
   return out
 }
