@@ -31,3 +31,8 @@ export * as SqlBatchMigrations from "./SqlBatchMigrations.js"
  * @since 0.3.0
  */
 export * as SqlAuditLog from "./SqlAuditLog.js"
+
+/**
+ * @since 0.3.0
+ */
+export * as SqlHealth from "./SqlHealth.js"
