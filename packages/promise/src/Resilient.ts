@@ -10,7 +10,28 @@
 import * as Cores from "@effect-resilience/core/Cores"
 import type * as Resilience from "@effect-resilience/core/Resilience"
 import { type Classify, Engine, type RetryScheduled } from "./internal/engine.js"
-import { settingsOf } from "./internal/settings.js"
+import { type BreakerHandle, settingsOf } from "./internal/settings.js"
+
+/**
+ * A circuit breaker the facade can share: the synchronous face of core's breaker (`admit`,
+ * `stateAt`). A `CircuitBreaker.CircuitBreaker` made on the Effect side (by `CircuitBreaker.make`
+ * or taken from `CircuitBreaker.Registry`) is one, so Promise calls and Effect pipelines can record
+ * into one breaker: failures through either open it for both, and its transitions reach the Effect
+ * side's stream, events and metrics. The facade reads time from `Date.now`, so share a breaker
+ * with an Effect side that runs on the live Clock.
+ *
+ * @example
+ * ```ts
+ * import { CircuitBreaker } from "@effect-resilience/core"
+ * import type { Resilient } from "@effect-resilience/promise"
+ *
+ * const share = (breaker: CircuitBreaker.CircuitBreaker): Resilient.Breaker => breaker
+ * ```
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export interface Breaker extends BreakerHandle {}
 
 /**
  * What `make`, `resilient` and `resilientWithSignal` take besides the policy: a classification of
@@ -34,6 +55,11 @@ export interface Options {
   readonly classify?: Classify | undefined
   /** Told of each retry before it waits (for logs and metrics): the attempt that failed, the delay, the category. */
   readonly onRetry?: ((retry: RetryScheduled) => void) | undefined
+  /**
+   * A breaker to use instead of the one the policy describes (see {@link Breaker}): one shared
+   * with other executors, or with Effect pipelines.
+   */
+  readonly breaker?: Breaker | undefined
 }
 
 /**
@@ -77,7 +103,7 @@ export interface Executor {
  */
 export const make = (policy: Resilience.PolicyInput, options?: Options): Executor => {
   const engine = new Engine(
-    settingsOf(policy, Date.now()),
+    settingsOf(policy, Date.now(), options?.breaker),
     options?.classify ?? Cores.Classify.makeClassify(Date.now),
     Math.random,
     options?.onRetry

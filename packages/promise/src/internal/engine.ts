@@ -78,8 +78,8 @@ export class Engine {
     if (breaker !== undefined) {
       strategies.push({
         component: "breaker",
-        name: breaker.settings.name,
-        admit: (now) => breaker.admit(now),
+        name: breaker.name,
+        admit: (now, random) => breaker.admit(now, random),
         stateAt: (now) => breaker.stateAt(now)
       })
     }

@@ -24,6 +24,17 @@ export interface RetrySettings {
   readonly maxElapsedMillis: number | undefined
 }
 
+/**
+ * A breaker as the engine drives it: the synchronous face of the breaker core. The facade's own
+ * breaker is one; so is an Effect-side `CircuitBreaker` (a `Strategy` on the same core), which is
+ * how the two sides share a breaker's state.
+ */
+export interface BreakerHandle {
+  readonly name: string
+  readonly admit: (nowMillis: number, random: () => number) => Cores.Strategy.Admitted | Cores.Strategy.Rejected
+  readonly stateAt: (nowMillis: number) => string
+}
+
 /** Everything the engine needs. */
 export interface Settings {
   readonly operation: string
@@ -31,7 +42,7 @@ export interface Settings {
   readonly deadlineMillis: number | undefined
   readonly retry: RetrySettings | undefined
   readonly budget: Cores.RetryBudget.BudgetCore | undefined
-  readonly breaker: Cores.CircuitBreaker.Breaker | undefined
+  readonly breaker: BreakerHandle | undefined
   readonly bulkhead: { readonly name: string; readonly core: Cores.Bulkhead.Core } | undefined
 }
 
@@ -42,21 +53,31 @@ const decode = Schema.decodeUnknownSync(Resilience.Policy)
 type BreakerConfig = Exclude<Resilience.Policy["breaker"], false>
 
 /** The breaker's core, from the mapping the Effect side uses too (its name: the operation's by default). */
-const makeBreaker = (operation: string, config: BreakerConfig, nowMillis: number): Cores.CircuitBreaker.Breaker => {
+const makeBreaker = (operation: string, config: BreakerConfig, nowMillis: number): BreakerHandle => {
   const settings = CoreSettings.circuitBreaker({ ...config, name: config.name ?? operation })
-  return new Cores.CircuitBreaker.Breaker(
+  const breaker = new Cores.CircuitBreaker.Breaker(
     settings,
     Cores.CircuitBreaker.makeWindow(settings.policy),
     () => {},
     nowMillis
   )
+  return {
+    name: settings.name,
+    admit: (now) => breaker.admit(now),
+    stateAt: (now) => breaker.stateAt(now)
+  }
 }
 
 /**
  * Decodes a policy and builds its strategies. Throws the `ParseError` of a bad policy (it names the
- * path), and a `TypeError` for strategies the facade does not drive yet.
+ * path), and a `TypeError` for strategies the facade does not drive yet. A `breaker` given is used
+ * instead of the one the policy describes.
  */
-export const settingsOf = (input: Resilience.PolicyInput, nowMillis: number): Settings => {
+export const settingsOf = (
+  input: Resilience.PolicyInput,
+  nowMillis: number,
+  breaker?: BreakerHandle | undefined
+): Settings => {
   const policy = decode(input)
   const unsupported = [
     policy.rateLimit !== false ? "rateLimit" : undefined,
@@ -91,7 +112,12 @@ export const settingsOf = (input: Resilience.PolicyInput, nowMillis: number): Se
       policy.retryBudget === false
         ? undefined
         : CoreSettings.retryBudget({ ...policy.retryBudget, name: policy.retryBudget.name ?? policy.operation }),
-    breaker: policy.breaker === false ? undefined : makeBreaker(policy.operation, policy.breaker, nowMillis),
+    breaker:
+      breaker !== undefined
+        ? breaker
+        : policy.breaker === false
+          ? undefined
+          : makeBreaker(policy.operation, policy.breaker, nowMillis),
     bulkhead:
       policy.bulkhead === false
         ? undefined
