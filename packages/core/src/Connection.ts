@@ -18,9 +18,13 @@
  *   then; `release` is run then too.
  * - `get` / `use` return at once while connected; otherwise they wait for the connection, up to
  *   the caller's `Deadline` (or `maxWait` without one), and fail with {@link ConnectionUnavailable}.
- * - The health check is a user effect. Checks for drivers live next to the drivers:
- *   `RedisHealth.ping` in `@effect-resilience/redis`, `SqlHealth.selectOne` in
- *   `@effect-resilience/sql`; a gRPC health-protocol check belongs with the gRPC package.
+ * - The health check is a user effect. Checks for drivers live next to the drivers, with a
+ *   ready-made connection each: `RedisConnection` (`PING`) in `@effect-resilience/redis`,
+ *   `SqlHealth` (`SELECT 1`) in `@effect-resilience/sql`; a gRPC health-protocol check belongs
+ *   with the gRPC package.
+ * - A `ConnectionUnavailable` is not known to the default classifier (it would be `unknown`):
+ *   give {@link classificationRule} to `Classifier.layerWith` so that retry and breakers see it as
+ *   `unavailable`.
  *
  * @since 0.3.0
  */
@@ -41,8 +45,10 @@ import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as SubscriptionRef from "effect/SubscriptionRef"
 import * as Backoff from "./Backoff.js"
+import * as Classification from "./Classification.js"
 import { Classifier } from "./Classifier.js"
 import * as Deadline from "./Deadline.js"
+import * as Rule from "./Rule.js"
 import { tagOf } from "./internal/retryPolicy/retry.js"
 import { NonNegativeDuration, PositiveDuration } from "./internal/schema.js"
 
@@ -112,6 +118,29 @@ export class ConnectionUnavailable extends Schema.TaggedError<ConnectionUnavaila
       : `Connection "${this.connection}" was not available within ${this.waitedMillis} ms`
   }
 }
+
+/**
+ * A classifier rule for {@link ConnectionUnavailable}: `unavailable` (retryable, evidence for a
+ * breaker), code `resilience.ConnectionUnavailable`.
+ *
+ * @example
+ * ```ts
+ * import { Classifier, Connection } from "@effect-resilience/core"
+ *
+ * const layer = Classifier.layerWith({ rules: [Connection.classificationRule] })
+ * ```
+ *
+ * @since 0.3.0
+ * @category utils
+ */
+export const classificationRule = [
+  Rule.tag("ConnectionUnavailable"),
+  Classification.make({
+    category: "unavailable",
+    code: "resilience.ConnectionUnavailable",
+    message: "The connection to the dependency is not available"
+  })
+] as const
 
 const Reconnect = Schema.Struct({
   initialDelay: Schema.optionalWith(NonNegativeDuration, { default: () => Duration.millis(100) }),

@@ -584,6 +584,8 @@ export const failover = <A>(options: {
 }): Effect.Effect<Failover<A>, never, Scope.Scope> =>
   Effect.gen(function* () {
     const endpoints = options.endpoints
+    // indexes are kept in range by the modulo below; the primary stands in for none
+    const at = (i: number): A => endpoints[i] ?? endpoints[0]
     const name = options.name ?? "failover"
     const index = yield* SubscriptionRef.make(0)
     const lock = yield* Effect.makeSemaphore(1)
@@ -605,7 +607,7 @@ export const failover = <A>(options: {
           const from = yield* SubscriptionRef.get(index)
           for (let k = 1; k < endpoints.length; k++) {
             const to = (from + k) % endpoints.length
-            if (yield* healthy(endpoints[to] as A)) {
+            if (yield* healthy(at(to))) {
               yield* SubscriptionRef.set(index, to)
               movedAt = yield* Clock.currentTimeMillis
               lastCategory = context.classification.category
@@ -650,7 +652,7 @@ export const failover = <A>(options: {
       cost: options.cost,
       appliesTo: options.appliesTo ?? ((c) => c.category === "network" || c.category === "unavailable"),
       run,
-      current: Effect.map(SubscriptionRef.get(index), (i) => endpoints[i] as A),
+      current: Effect.map(SubscriptionRef.get(index), at),
       index
     }
   })

@@ -10,6 +10,7 @@ import * as Fiber from "effect/Fiber"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as TestClock from "effect/TestClock"
+import * as Classifier from "../src/Classifier.js"
 import * as Connection from "../src/Connection.js"
 import * as Deadline from "../src/Deadline.js"
 import { Boom, testClassifier } from "./support/boom.js"
@@ -222,5 +223,17 @@ describe("Connection", () => {
       expect(Exit.isFailure(exit)).toBe(true)
       if (Exit.isFailure(exit)) expect(String(Exit.causeOption(exit))).toContain("healthInterval")
     })
+  )
+})
+
+describe("Connection.classificationRule", () => {
+  it.effect("classifies ConnectionUnavailable as unavailable (retryable) for retry and breakers", () =>
+    Effect.gen(function* () {
+      const classifier = yield* Classifier.Classifier
+      const c = classifier.classify(
+        new Connection.ConnectionUnavailable({ connection: "dep", state: "Disconnected", waitedMillis: 5 })
+      )
+      expect(c).toMatchObject({ category: "unavailable", retryable: true, code: "resilience.ConnectionUnavailable" })
+    }).pipe(Effect.provide(Classifier.layerWith({ rules: [Connection.classificationRule] })))
   )
 })
