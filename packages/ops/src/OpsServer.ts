@@ -32,12 +32,14 @@ import * as DurationInput from "@effect-resilience/core/DurationInput"
 import * as DeadLetterQueue from "@effect-resilience/durable/DeadLetterQueue"
 import type * as HttpApi from "@effect/platform/HttpApi"
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
+import * as HttpApiError from "@effect/platform/HttpApiError"
 import * as HttpApp from "@effect/platform/HttpApp"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServer from "@effect/platform/HttpServer"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import type { ServeError } from "@effect/platform/HttpServerError"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
+import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -722,6 +724,48 @@ const layerAnalytics = HttpApiBuilder.group(OpsApi.Api, "analytics", (handlers) 
 )
 
 // ---------------------------------------------------------------------------------------------------
+// bad input
+
+/** A value the client sent, quoted back in a message: dropped (the path says where it is). */
+const withoutValue = (message: string): string => message.replace(/, actual [\s\S]*$/, "")
+
+/**
+ * A 400 that says what is wrong and where, once: each issue with its path and a message that does
+ * not quote the value sent, without the "Expected undefined" that every optional field adds next
+ * to the real problem (at its path or under it), and `message` as `path: problem` lines instead of the schema's whole tree.
+ */
+const clarify = (error: HttpApiError.HttpApiDecodeError): HttpApiError.HttpApiDecodeError => {
+  const issues = error.issues.map((issue) => ({ ...issue, message: withoutValue(issue.message) }))
+  const where = (issue: ParseResult.ArrayFormatterIssue) => issue.path.map(String).join(".")
+  const kept = issues.filter(
+    (issue, k) =>
+      !(
+        issue._tag === "Type" &&
+        issue.message === "Expected undefined" &&
+        issues.some(
+          (other, j) =>
+            j !== k &&
+            other.path.length >= issue.path.length &&
+            issue.path.every((key, n) => String(key) === String(other.path[n]))
+        )
+      ) && issues.findIndex((other) => where(other) === where(issue) && other.message === issue.message) === k
+  )
+  const message = kept
+    .map((issue) => `${issue.path.length === 0 ? "(request)" : where(issue)}: ${issue.message}`)
+    .join("\n")
+    .slice(0, 2000)
+  return new HttpApiError.HttpApiDecodeError({ issues: kept, message })
+}
+
+const layerClearDecodeErrors = HttpApiBuilder.middleware(OpsApi.Api, (app) =>
+  Effect.catchAllCause(app, (cause) => {
+    // the app is typed as never failing, but fails with the API's errors
+    const error: unknown = Option.getOrUndefined(Cause.failureOption(cause))
+    return error instanceof HttpApiError.HttpApiDecodeError ? Effect.fail(clarify(error)) : Effect.failCause(cause)
+  })
+)
+
+// ---------------------------------------------------------------------------------------------------
 // the dashboard's files
 
 /** Where the dashboard's files are: `dashboard/` of this package (beside `src/` and `dist/`). */
@@ -871,6 +915,7 @@ export const layerApi = (
           layerDeadLetters,
           layerAudit,
           layerAnalytics,
+          layerClearDecodeErrors,
           ...(decoded.dashboard ? [layerDashboard] : [])
         ]),
         Layer.provide(layerFeeds(decoded)),

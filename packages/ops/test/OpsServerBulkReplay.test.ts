@@ -150,8 +150,25 @@ describe("OpsServer bulk replay", () => {
             error.issues?.map((i) => i.message),
             label
           ).toContainEqual(message)
+        // said once and plainly: no "Expected undefined" beside the real problem, the value sent
+        // is not quoted back, and the message is "path: problem" lines, not the schema's tree
+        expect(
+          error.issues?.some((i) => i.message === "Expected undefined"),
+          label
+        ).toBe(false)
+        expect(reply.text, label).not.toMatch(/actual|readonly|└─/)
+        expect(error.message?.split("\n"), label).toContainEqual(expect.stringMatching(`^${path.join("\\.")}: `))
         clean(reply)
       }
+      const exact = yield* call("POST", "/api/dead-letters/replay", {
+        token: operatorToken,
+        body: { filter: {}, limit: 0 }
+      })
+      expect(exact.body).toEqual({
+        _tag: "HttpApiDecodeError",
+        issues: [{ _tag: "Refinement", path: ["limit"], message: "limit must be a whole number from 1 to 200" }],
+        message: "limit: limit must be a whole number from 1 to 200"
+      })
       const notJson = yield* Effect.flatMap(OpsServer.OpsServer, (server) =>
         Effect.promise(() =>
           fetch(new URL("/api/dead-letters/replay", server.url), {
