@@ -1,13 +1,19 @@
 /**
  * The ops server: implements `OpsApi` on the services in context (`CircuitBreaker.Registry`,
- * `DeadLetterQueue`, `AuditLog`, the `ReplayHandler` and a `Classifier`) and serves it with Node's
- * HTTP server, on 127.0.0.1 unless configured otherwise.
+ * `DeadLetterQueue`, `AuditLog`, the `ReplayHandler` and a `Classifier`; optionally `Analytics`
+ * and the `ResilienceEvents` hub) and serves it with Node's HTTP server, on 127.0.0.1 unless
+ * configured otherwise, with the dashboard's files unless `dashboard: false`.
+ *
+ * Breaker transitions (`GET /api/breakers/events`) come from the `ResilienceEvents` hub in
+ * context: give the registry and the server the same `Events.layer()` (without a hub that route
+ * answers 503). Analytics and alerts need the `Analytics` service (without it their routes answer
+ * 404).
  *
  * @example
  * ```ts
- * import { Classifier, CircuitBreaker } from "@effect-resilience/core"
+ * import { Classifier, CircuitBreaker, Events } from "@effect-resilience/core"
  * import { DeadLetterQueue } from "@effect-resilience/durable"
- * import { AuditLog, OpsServer } from "@effect-resilience/ops"
+ * import { Analytics, AuditLog, OpsServer } from "@effect-resilience/ops"
  * import { Effect, Layer } from "effect"
  *
  * const Ops = OpsServer.layer({
@@ -19,7 +25,10 @@
  *   Layer.provide(DeadLetterQueue.layer().pipe(Layer.provide(DeadLetterQueue.layerStoreMemory))),
  *   Layer.provide(AuditLog.layer.pipe(Layer.provide(AuditLog.layerStoreMemory))),
  *   Layer.provide(Classifier.layer),
- *   Layer.provide(CircuitBreaker.layerRegistry())
+ *   Layer.provide(Analytics.layer({ interval: "10 seconds" })),
+ *   Layer.provideMerge(CircuitBreaker.layerRegistry()),
+ *   // one hub for the registry's breakers, the analytics and the server
+ *   Layer.provideMerge(Events.layer())
  * )
  * ```
  *
@@ -939,7 +948,9 @@ const headers = (app: HttpApp.Default): HttpApp.Default =>
 /**
  * The ops server: the API served by Node's HTTP server on `host:port`, for as long as the Layer
  * lives. Breakers come from the `CircuitBreaker.Registry` in context (its default shares nothing:
- * provide `CircuitBreaker.layerRegistry` to see the pipelines' breakers).
+ * provide `CircuitBreaker.layerRegistry` to see the pipelines' breakers), their transitions from
+ * the `ResilienceEvents` hub in context, alerts from the `Analytics` service if there is one. When
+ * the Layer closes, open event streams end first, so that stopping does not wait for their clients.
  *
  * @example
  * ```ts
