@@ -527,7 +527,8 @@ export const run = <Item, I, A, AI, E, R, R2, EC, RC>(
   Effect.suspend(() => {
     const items = Array.from(options.items)
     return Effect.flatMap(SubscriptionRef.make(initialProgress(options.batchId, items.length)), (progress) =>
-      execute(options, items, progress)
+      // every line logged while the batch runs (retries, dead letters) carries its id
+      Effect.annotateLogs(execute(options, items, progress), "batchId", options.batchId)
     )
   })
 
@@ -538,7 +539,9 @@ export const start = <Item, I, A, AI, E, R, R2, EC, RC>(
   Effect.gen(function* () {
     const items = Array.from(options.items)
     const progress = yield* SubscriptionRef.make(initialProgress(options.batchId, items.length))
-    const fiber = yield* Effect.forkScoped(execute(options, items, progress))
+    const fiber = yield* Effect.forkScoped(
+      Effect.annotateLogs(execute(options, items, progress), "batchId", options.batchId)
+    )
     return {
       progress: Stream.takeUntil(progress.changes, (p) => p.finished),
       result: Fiber.join(fiber)

@@ -1,12 +1,14 @@
 import type * as Classification from "@effect-resilience/core/Classification"
 import { Classifier } from "@effect-resilience/core/Classifier"
 import type { AttemptRecord } from "@effect-resilience/core/Errors"
+import * as Log from "@effect-resilience/core/Log"
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as LogLevel from "effect/LogLevel"
 import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
 import * as Random from "effect/Random"
@@ -31,7 +33,7 @@ import { normalizePage } from "./filter.js"
 
 type Store = DeadLetterQueueStore["Type"]
 
-const defaultChunk = 64
+const defaultChunk = 256
 const casAttempts = 8
 
 const idRandomRange = 36 ** 4
@@ -151,6 +153,7 @@ export const make = (store: Store, config: Config): Effect.Effect<DeadLetterQueu
     // The sequence of this service's ids and the entries waiting to be written: both owned by the
     // service made here, changed only in synchronous steps.
     let sequence = 0
+    const log = Log.unsafeMakeEmitter()
     const waiting: Array<Pending> = []
     let writerActive = false
     const nextIds = (prefix: string, nowMillis: number, count: number) => {
@@ -277,9 +280,39 @@ export const make = (store: Store, config: Config): Effect.Effect<DeadLetterQueu
         : Effect.flatMap(Clock.currentTimeMillis, (now) =>
             Effect.flatMap(nextIds("dl_", now, inputs.length), (ids) => {
               const entries = inputs.map((input, i) => entryOf(input, ids[i]!, now))
-              return Effect.as(commit(entries), entries)
+              return Effect.as(Effect.zipRight(commit(entries), logAdded(entries)), entries)
             })
           )
+
+    /** One line per queue and failure code of what was just dead-lettered (a wholesale failure is a few lines). */
+    const logAdded = (entries: ReadonlyArray<Entry>): Effect.Effect<void> => {
+      const groups = new Map<string, { readonly first: Entry; count: number }>()
+      for (const entry of entries) {
+        const key = `${entry.queue}\u0000${entry.failure.classification.code}`
+        const group = groups.get(key)
+        if (group === undefined) groups.set(key, { first: entry, count: 1 })
+        else group.count++
+      }
+      return Effect.forEach(
+        groups.values(),
+        ({ count, first }) =>
+          log.emit(
+            LogLevel.Warning,
+            `dead-letter:${first.queue}:${first.failure.classification.code}`,
+            count === 1
+              ? `dead-lettered ${first.id} to ${first.queue}: ${first.failure.classification.code}`
+              : `dead-lettered ${count} items to ${first.queue}: ${first.failure.classification.code}`,
+            {
+              queue: first.queue,
+              id: first.id,
+              count,
+              category: first.failure.classification.category,
+              code: first.failure.classification.code
+            }
+          ),
+        { discard: true }
+      )
+    }
 
     const add: DeadLetterQueue["add"] = (input) => Effect.map(addAll([input]), (entries) => entries[0]!)
 
@@ -429,10 +462,32 @@ export const make = (store: Store, config: Config): Effect.Effect<DeadLetterQueu
           if (Option.isNone(current)) return yield* new EntryNotFound({ id: selector })
           skipped.push({ id: selector, status: current.value.status })
         }
+        yield* log.emit(
+          LogLevel.Info,
+          `replay:${runId}`,
+          `replayed dead letters: ${resolved.length} resolved, ${failed.length} failed again, ${invalid.length} invalid, ${skipped.length} skipped`,
+          {
+            replayRun: runId,
+            operator: replayOptions?.operator ?? "",
+            resolved: resolved.length,
+            failed: failed.length,
+            invalid: invalid.length,
+            skipped: skipped.length
+          }
+        )
         return { resolved, failed, invalid, skipped }
       })
 
     const discard: DeadLetterQueue["discard"] = (id, operator, text) =>
+      Effect.tap(discardEntry(id, operator, text), (entry) =>
+        log.emit(LogLevel.Info, "discard", `dead letter ${entry.id} in ${entry.queue} discarded`, {
+          queue: entry.queue,
+          id: entry.id,
+          operator: operator ?? ""
+        })
+      )
+
+    const discardEntry: DeadLetterQueue["discard"] = (id, operator, text) =>
       modify(id, (entry, now) =>
         entry.status !== "pending"
           ? Effect.fail(new InvalidStatus({ id, status: entry.status, operation: "discard" }))
