@@ -173,14 +173,12 @@ describe("GrpcClient.unary", () => {
       const server = yield* serve({ say: [ok] })
       const { say } = yield* connect(server)
       const call = GrpcClient.unary(say)
-      yield* call(
-        { name: "io" },
-        { pipeline: yield* pipeline({ attemptTimeout: "300 millis", deadline: "10 seconds" }) }
-      )
-      yield* call({ name: "io" })
-      const [bounded, unbounded] = server.sayCalls()
-      expect(bounded?.deadlineLeftMillis).toBeLessThanOrEqual(300)
-      expect(unbounded?.deadlineLeftMillis).toBeNull()
+      const bounded = yield* pipeline({ attemptTimeout: "2 seconds", deadline: "10 seconds", retry: false })
+      yield* call({ name: "bounded" }, { pipeline: bounded })
+      yield* call({ name: "unbounded" })
+      const left = (name: string) => server.sayCalls().find((c) => c.name === name)?.deadlineLeftMillis
+      expect(left("bounded")).toBeLessThanOrEqual(2_000)
+      expect(left("unbounded")).toBeNull()
     }).pipe(Effect.scoped, Effect.provide(TestLayer))
   )
 
@@ -266,7 +264,10 @@ describe("GrpcClient.serverStream", () => {
         Stream.runCollect
       )
       expect(Chunk.toReadonlyArray(got).map((i) => i.n)).toEqual(Array.from({ length: 30 }, (_, i) => i))
-      expect(server.countRequests().map((r) => r.from)).toEqual([0, 10])
+      // the reset may lose items in flight: the reconnection asks for what follows the last one pulled
+      const froms = server.countRequests().map((r) => r.from)
+      expect(froms).toHaveLength(2)
+      expect(froms[1]).toBeLessThanOrEqual(10)
     }).pipe(Effect.scoped, Effect.provide(TestLayer))
   )
 

@@ -4,8 +4,10 @@ import { describe, expect, it } from "@effect/vitest"
 import * as grpc from "@grpc/grpc-js"
 import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import { GrpcClient, GrpcInterceptor, type GrpcPipeline } from "../src/index.js"
@@ -43,6 +45,14 @@ const intercepted = (
     const interceptor = yield* GrpcInterceptor.fromPolicy(policy(overrides), options)
     return yield* connect(server, { interceptors: [interceptor] })
   })
+
+/** Waits until `condition` holds, checking every 10 ms, for at most 10 s (then fails the test). */
+const until = (condition: () => boolean) =>
+  Effect.suspend(() => (condition() ? Effect.void : Effect.fail("not yet"))).pipe(
+    Effect.retry({ schedule: Schedule.spaced("10 millis") }),
+    Effect.timeoutFail({ duration: "10 seconds", onTimeout: () => "condition never held" }),
+    Effect.orDie
+  )
 
 /** The status a plain callback sees. */
 const statusOf = (error: unknown) =>
@@ -146,13 +156,19 @@ describe("GrpcInterceptor, unary", () => {
         ]
       })
       const { say } = yield* intercepted(server)
-      const error = yield* Effect.async<unknown>((resume) => {
-        const call = say({ name: "qu" }, new grpc.Metadata(), {}, (e) => resume(Effect.succeed(e)))
-        setTimeout(() => call.cancel(), 100)
-      })
+      let cancel = () => {}
+      const answer = yield* Effect.fork(
+        Effect.async<unknown>((resume) => {
+          const call = say({ name: "qu" }, new grpc.Metadata(), {}, (e) => resume(Effect.succeed(e)))
+          cancel = () => call.cancel()
+        })
+      )
+      // once the server has the call (a liveness bound: it returns as soon as it holds)
+      yield* until(() => server.sayCalls().length === 1)
+      cancel()
+      const error = yield* Fiber.join(answer)
       expect(statusOf(error)).toEqual({ code: grpc.status.CANCELLED, details: "Cancelled on client" })
-      yield* Effect.sleep(100)
-      expect(cancelled).toBe(1)
+      yield* until(() => cancelled === 1)
       expect(server.sayCalls()).toHaveLength(1)
     }).pipe(Effect.scoped, Effect.provide(TestLayer))
   )
@@ -171,7 +187,11 @@ describe("GrpcInterceptor, server streams", () => {
       )
       const got = yield* GrpcClient.serverStream(count)({ from: 0, to: 24 }).pipe(Stream.runCollect)
       expect(Chunk.toReadonlyArray(got).map((i) => i.n)).toEqual(Array.from({ length: 25 }, (_, i) => i))
-      expect(server.countRequests().map((r) => r.from)).toEqual([0, 4, 13])
+      // a status follows the items before it; a reset may lose items in flight, never skip them
+      const [first, second, third] = server.countRequests().map((r) => r.from)
+      expect([first, second]).toEqual([0, 4])
+      expect(third).toBeGreaterThanOrEqual(4)
+      expect(third).toBeLessThanOrEqual(13)
     }).pipe(Effect.scoped, Effect.provide(TestLayer))
   )
 
