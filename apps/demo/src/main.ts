@@ -6,6 +6,7 @@
  *   pnpm demo --batch-id demo-42-1 ...         resume a batch (same id, same records and seed)
  *   pnpm demo --report-json report.json        also write the report as JSON
  *   pnpm demo --crash-test 5                   SIGKILL the ingest 5 times, resume, check against the upstream
+ *   pnpm demo --ops-keep-open                  keep the ops dashboard up after the report (Ctrl-C to stop)
  *   pnpm demo upstream --healthy --port 8080   only the upstream (healed: for `pnpm cli dlq replay`)
  *
  * The upstream runs as a child process with its own SQLite file; Ctrl-C / SIGTERM interrupt the
@@ -24,6 +25,7 @@ import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import * as CrashTest from "./CrashTest.js"
 import * as Ingest from "./Ingest.js"
+import * as Ops from "./Ops.js"
 import * as Upstream from "./Upstream.js"
 import * as UpstreamProcess from "./UpstreamProcess.js"
 
@@ -54,6 +56,15 @@ ingest (default):
   --crash-test N          kill the ingest with SIGKILL at N seeded points, resume each time, then
                           check every record against the upstream (delivered once or dead-lettered)
   --upstream-url URL      use an upstream already running instead of starting one
+
+ops server and dashboard (on by default, 127.0.0.1):
+  --ops-port N            its port (default 0: any free port; the URL is printed)
+  --ops-token T           the operator token (default: a random one, printed)
+  --ops-read-only-token T the read-only token (default: a random one, printed)
+  --ops-linger N          after the report, keep it (and the upstream) up N more seconds (default 0)
+  --ops-keep-open         after the report, keep it up until Ctrl-C
+  --ops-wait              start the run only once the dashboard is open with a token (to watch it all)
+  --no-ops                no ops server
 
 upstream:
   --port N                port on 127.0.0.1 (default 8080)
@@ -88,6 +99,8 @@ const Flags = Schema.Struct({
   "outage-after": Int(0),
   "crash-test": Int(0),
   "parent-pid": Int(0),
+  "ops-port": Int(0),
+  "ops-linger": Int(0),
   progress: Schema.Literal("auto", "tty", "lines", "off"),
   mix: Schema.String.pipe(
     Schema.pattern(/^(5xx|429|slow|reset)=\d+(\.\d+)?(,(5xx|429|slow|reset)=\d+(\.\d+)?)*$/, {
@@ -114,6 +127,8 @@ const defaults = {
   "outage-after": "0",
   "crash-test": "0",
   "parent-pid": "0",
+  "ops-port": "0",
+  "ops-linger": "0",
   progress: "auto",
   mix: "5xx=5,429=2,slow=1,reset=2"
 }
@@ -151,7 +166,11 @@ const stringOptions = [
   "outage-after",
   "crash-test",
   "parent-pid",
-  "upstream-url"
+  "upstream-url",
+  "ops-port",
+  "ops-token",
+  "ops-read-only-token",
+  "ops-linger"
 ] as const
 
 // `pnpm demo` runs in apps/demo: resolve paths from where the command was typed.
@@ -168,6 +187,9 @@ const main = Effect.gen(function* () {
           hedging: { type: "boolean" },
           healthy: { type: "boolean" },
           "no-trace-summary": { type: "boolean" },
+          "no-ops": { type: "boolean" },
+          "ops-keep-open": { type: "boolean" },
+          "ops-wait": { type: "boolean" },
           help: { type: "boolean", short: "h" }
         }
       }),
@@ -258,12 +280,29 @@ const main = Effect.gen(function* () {
       }
       ingestArgs.push(arg)
     }
-    ingestArgs.push("--batch-id", batchId, "--data-dir", dataDir)
+    // the killed runs serve no dashboard
+    ingestArgs.push("--batch-id", batchId, "--data-dir", dataDir, "--no-ops")
     mkdirSync(dataDir, { recursive: true })
     yield* CrashTest.run({ kills: flags["crash-test"], ingest, ingestArgs })
     return
   }
-  yield* Ingest.run(ingest)
+  const ops =
+    values["no-ops"] === true
+      ? undefined
+      : Ops.start({
+          port: flags["ops-port"],
+          operatorToken: text("ops-token"),
+          readOnlyToken: text("ops-read-only-token"),
+          linger: values["ops-keep-open"] === true ? "forever" : Duration.seconds(flags["ops-linger"]),
+          waitForDashboard: values["ops-wait"] === true,
+          dlqFile: Ingest.files(dataDir, batchId).dlq,
+          upstream: {
+            ...Ingest.upstreamOptions(ingest, Ingest.files(dataDir, batchId).upstream),
+            // an upstream given with --upstream-url keeps its file where it is: the healed copy gets its own
+            ...(ingest.upstreamUrl === undefined ? {} : { db: join(dataDir, "upstream-healed.db") })
+          }
+        })
+  yield* Ingest.run({ ...ingest, ops })
 }).pipe(Effect.scoped)
 
 function resolvePath(path: string | undefined): string | undefined {
