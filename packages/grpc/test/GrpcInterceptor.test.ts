@@ -82,7 +82,7 @@ describe("GrpcInterceptor, unary", () => {
       )
       const { say } = yield* intercepted(server)
       yield* GrpcClient.unary(say)({ name: "lu" })
-      yield* Effect.sleep(20)
+      yield* until(() => seen.length > 0)
       expect(seen).toEqual([90])
     }).pipe(Effect.scoped, Effect.provide(TestLayer))
   )
