@@ -138,7 +138,12 @@ describe("OpsServer analytics and alerts", () => {
         expect(body(ErrorBody, bad).issues?.map((i) => i.path)).toContainEqual([path])
         clean(bad)
       }
-      expect((yield* call("GET", "/api/alerts")).status).toBe(401)
+      for (const path of ["/api/analytics", "/api/alerts"]) {
+        expect((yield* call("GET", path)).status, path).toBe(401)
+        expect((yield* call("GET", path, { token: "wrong" })).status, path).toBe(401)
+        expect((yield* call("GET", path, { token: readOnlyToken })).status, path).toBe(200)
+        expect((yield* call("GET", path, { token: operatorToken })).status, path).toBe(200)
+      }
     }).pipe(Effect.provide(WithAlerts))
   )
 
