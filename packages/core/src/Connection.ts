@@ -48,6 +48,7 @@ import * as Backoff from "./Backoff.js"
 import * as Classification from "./Classification.js"
 import { Classifier } from "./Classifier.js"
 import * as Deadline from "./Deadline.js"
+import { ConnectionCore, type CoreState } from "./internal/connection/core.js"
 import * as Rule from "./Rule.js"
 import { tagOf } from "./internal/retryPolicy/retry.js"
 import { NonNegativeDuration, PositiveDuration } from "./internal/schema.js"
@@ -303,20 +304,11 @@ export const make = <C, E, R, E2, R2>(
     const state = yield* SubscriptionRef.make<State>(State.Connecting({ attempt: 1 }))
     const wake = yield* Queue.sliding<void>(1)
 
+    // the state machine and statistics (plain TypeScript); this fiber only tells it what happened
+    const machine = new ConnectionCore(settings.failuresToDisconnect)
+    const publish = Effect.suspend(() => SubscriptionRef.set(state, toState(machine.state)))
     let connection: Option.Option<C> = Option.none()
     let connectionScope: Scope.CloseableScope | undefined
-    let connectedSince: number | undefined
-    let closed = false
-    const stats: { -readonly [K in keyof Stats]: Stats[K] } = {
-      connects: 0,
-      disconnects: 0,
-      connectAttempts: 0,
-      failedConnects: 0,
-      healthChecks: 0,
-      failedHealthChecks: 0,
-      connectedMillis: 0,
-      lastReason: undefined
-    }
 
     const drop = Effect.suspend(() => {
       const scope = connectionScope
@@ -328,7 +320,7 @@ export const make = <C, E, R, E2, R2>(
     const acquireOnce = Effect.gen(function* () {
       const scope = yield* Scope.make()
       connectionScope = scope
-      stats.connectAttempts++
+      machine.acquireStarted()
       const exit = yield* options.acquire.pipe(
         Scope.extend(scope),
         Effect.timeoutFail({ duration: settings.acquireTimeout, onTimeout: () => new HealthTimeout() }),
@@ -343,10 +335,9 @@ export const make = <C, E, R, E2, R2>(
       return exit
     })
 
-    /** Checks health until it fails `failuresToDisconnect` times in a row; the reason. */
+    /** Checks health until the machine drops the connection. */
     const watch = (c: C) =>
       Effect.gen(function* () {
-        let failures = 0
         while (true) {
           yield* Effect.raceFirst(Effect.sleep(settings.healthInterval), Queue.take(wake))
           const exit = yield* options
@@ -355,77 +346,53 @@ export const make = <C, E, R, E2, R2>(
               Effect.timeoutFail({ duration: settings.healthTimeout, onTimeout: () => new HealthTimeout() }),
               Effect.exit
             )
-          stats.healthChecks++
-          if (Exit.isSuccess(exit)) {
-            failures = 0
-            continue
-          }
-          stats.failedHealthChecks++
-          failures++
-          if (failures >= settings.failuresToDisconnect) {
-            const failure = Option.getOrUndefined(firstFailure(exit.cause))
-            return failure instanceof HealthTimeout
-              ? "health check timed out"
-              : reasonOf("health check failed", failure, classifier)
-          }
+          const now = yield* Clock.currentTimeMillis
+          const reason = Exit.isSuccess(exit) ? "" : failureReason("health check", exit.cause, classifier)
+          if (machine.healthChecked(Exit.isSuccess(exit), reason, now)) return
         }
       })
 
     const loop = Effect.gen(function* () {
       let scheduleState: unknown = schedule.initial
-      let attempt = 1
       while (true) {
-        yield* SubscriptionRef.set(state, State.Connecting({ attempt }))
+        yield* publish
         const exit = yield* acquireOnce
         if (Exit.isFailure(exit)) {
-          stats.failedConnects++
-          const failure = Option.getOrUndefined(firstFailure(exit.cause))
-          const reason =
-            failure instanceof HealthTimeout ? "connect timed out" : reasonOf("connect failed", failure, classifier)
-          stats.lastReason = reason
+          const reason = failureReason("connect", exit.cause, classifier)
           const now = yield* Clock.currentTimeMillis
           const [next, , decision] = yield* schedule.step(now, undefined, scheduleState)
           if (ScheduleDecision.isDone(decision)) {
             // the reconnect schedule gave up: stay disconnected (calls fail after their wait)
-            yield* SubscriptionRef.set(state, State.Disconnected({ reason, retryingAtMillis: undefined }))
+            machine.acquireFailed(reason, undefined)
+            yield* publish
             return yield* Effect.never
           }
           scheduleState = next
           const at = Math.max(now, ScheduleIntervals.start(decision.intervals))
-          yield* SubscriptionRef.set(state, State.Disconnected({ reason, retryingAtMillis: at }))
+          machine.acquireFailed(reason, at)
+          yield* publish
           yield* Effect.sleep(Duration.millis(at - now))
-          attempt++
+          machine.retry()
           continue
         }
         const c = exit.value
-        const since = yield* Clock.currentTimeMillis
         connection = Option.some(c)
-        connectedSince = since
-        stats.connects++
+        machine.acquired(yield* Clock.currentTimeMillis)
         scheduleState = schedule.initial
-        attempt = 1
-        yield* SubscriptionRef.set(state, State.Connected({ sinceMillis: since }))
-        const reason = yield* watch(c)
-        const now = yield* Clock.currentTimeMillis
-        stats.connectedMillis += now - since
-        connectedSince = undefined
-        stats.disconnects++
-        stats.lastReason = reason
+        yield* publish
+        yield* watch(c)
         yield* drop
         // the first try after a drop is at once; the backoff is for tries that fail
-        yield* SubscriptionRef.set(state, State.Disconnected({ reason, retryingAtMillis: now }))
+        yield* publish
+        machine.retry()
       }
     })
 
     yield* Effect.addFinalizer(() =>
       Effect.gen(function* () {
-        closed = true
-        if (connectedSince !== undefined) {
-          stats.connectedMillis += (yield* Clock.currentTimeMillis) - connectedSince
-          connectedSince = undefined
-        }
+        machine.close(yield* Clock.currentTimeMillis)
         yield* drop
-        yield* SubscriptionRef.set(state, State.Closed())
+        yield* publish
       })
     )
     // added after the finalizer above, so it runs first: the loop stops before the connection goes
@@ -438,7 +405,7 @@ export const make = <C, E, R, E2, R2>(
             connection: name,
             // (connected again just as the wait ran out: reported as still connecting)
             state: s._tag === "Closed" ? "Closed" : s._tag === "Connected" ? "Connecting" : s._tag,
-            ...(stats.lastReason === undefined ? {} : { reason: stats.lastReason }),
+            ...(machine.counters.lastReason === undefined ? {} : { reason: machine.counters.lastReason }),
             waitedMillis
           })
         )
@@ -465,7 +432,7 @@ export const make = <C, E, R, E2, R2>(
     const get: Effect.Effect<C, ConnectionUnavailable> = Effect.suspend(() => {
       const c = connection
       if (Option.isSome(c)) return Effect.succeed(c.value)
-      if (closed) return unavailable(0)
+      if (machine.state._tag === "Closed") return unavailable(0)
       return wait
     })
 
@@ -473,14 +440,38 @@ export const make = <C, E, R, E2, R2>(
       name,
       state,
       stats: Effect.map(Clock.currentTimeMillis, (now) => ({
-        ...stats,
-        connectedMillis: stats.connectedMillis + (connectedSince === undefined ? 0 : now - connectedSince)
+        ...machine.counters,
+        connectedMillis: machine.connectedMillis(now)
       })),
       get,
       use: (f) => Effect.flatMap(get, f),
       checkNow: Queue.offer(wake, undefined)
     }
   })
+
+/** The core's state as the public `State`. */
+const toState = (s: CoreState): State => {
+  switch (s._tag) {
+    case "Connecting":
+      return State.Connecting({ attempt: s.attempt })
+    case "Connected":
+      return State.Connected({ sinceMillis: s.sinceMillis })
+    case "Disconnected":
+      return State.Disconnected({ reason: s.reason, retryingAtMillis: s.retryingAtMillis })
+    case "Closed":
+      return State.Closed()
+  }
+}
+
+/** Why an acquire or a health check failed, in words fit for a user. */
+const failureReason = <E>(
+  what: "connect" | "health check",
+  cause: Cause.Cause<E>,
+  classifier: Option.Option<Classifier["Type"]>
+): string => {
+  const failure = Option.getOrUndefined(firstFailure(cause))
+  return failure instanceof HealthTimeout ? `${what} timed out` : reasonOf(`${what} failed`, failure, classifier)
+}
 
 /** The first failure of a cause: its error, else its defect. */
 const firstFailure = <E>(cause: Cause.Cause<E>): Option.Option<unknown> =>

@@ -25,7 +25,9 @@ const cores = [
   "rateLimiter/core.ts",
   "adaptiveThrottle/core.ts",
   "adaptiveConcurrency/core.ts",
-  "window/slidingCounts.ts"
+  "window/slidingCounts.ts",
+  "recovery/budget.ts",
+  "connection/core.ts"
 ]
 
 /** Every module specifier `file` imports, type-only imports included. */

@@ -102,7 +102,7 @@ const settingsArb: fc.Arbitrary<BudgetSettings> = fc.record({
 describe("RecoveryBudget against a reference model", () => {
   it("agrees on every decision, the window's cost and the time left; bounds always hold", () => {
     fc.assert(
-      fc.property(settingsArb, fc.array(stepArb, { maxLength: 300 }), (s, steps) => {
+      fc.property(settingsArb, fc.array(stepArb, { maxLength: 300, size: "large" }), (s, steps) => {
         const budget = new RecoveryBudget(s)
         const model: Model = { settings: s, started: [], calls: [] }
         const ledgers = [budget.newCall()]
@@ -141,7 +141,7 @@ describe("RecoveryBudget against a reference model", () => {
           expect(cost).toBeLessThanOrEqual(s.maxCostPerWindow + 1e-9)
         }
       }),
-      { numRuns: 300 }
+      { numRuns: 100 }
     )
   })
 })
