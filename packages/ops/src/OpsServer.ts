@@ -551,9 +551,29 @@ const layerDeadLetters = HttpApiBuilder.group(OpsApi.Api, "deadLetters", (handle
             ...payload.filter,
             ...(payload.ids === undefined ? {} : { ids: payload.ids })
           }
+          const target =
+            payload.ids === undefined ? "dead letters matching a filter" : `${payload.ids.length} dead letters by id`
+          const selection = {
+            ...(payload.ids === undefined ? {} : { ids: payload.ids }),
+            ...(payload.filter === undefined ? {} : { filter: payload.filter }),
+            limit
+          }
           const report = yield* dlq.replay(filter, replayHandler, { operator: caller.name, limit }).pipe(
             Effect.catchTags({
-              DeadLetterStoreError: () => Effect.fail(deadLettersUnavailable()),
+              // some may have been replayed before the store failed: the trail says that it was tried
+              DeadLetterStoreError: () =>
+                Effect.zipRight(
+                  Effect.ignore(
+                    audited({
+                      actor: caller.name,
+                      action: "dead-letter.replay-many",
+                      target,
+                      before: selection,
+                      after: { error: "the dead letter store failed; some may have been replayed" }
+                    })
+                  ),
+                  Effect.fail(deadLettersUnavailable())
+                ),
               // only a replay of one id by its id reports an unknown id
               EntryNotFound: () => Effect.dieMessage("a replay by filter reported an unknown id")
             }),
@@ -595,13 +615,8 @@ const layerDeadLetters = HttpApiBuilder.group(OpsApi.Api, "deadLetters", (handle
           yield* audited({
             actor: caller.name,
             action: "dead-letter.replay-many",
-            target:
-              payload.ids === undefined ? "dead letters matching a filter" : `${payload.ids.length} dead letters by id`,
-            before: {
-              ...(payload.ids === undefined ? {} : { ids: payload.ids }),
-              ...(payload.filter === undefined ? {} : { filter: payload.filter }),
-              limit
-            },
+            target,
+            before: selection,
             after: {
               resolved: result.resolved,
               failed: result.failed.map((f) => ({ id: f.id, category: f.classification.category })),

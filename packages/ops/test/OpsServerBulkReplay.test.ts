@@ -184,6 +184,53 @@ describe("OpsServer bulk replay", () => {
     }).pipe(Effect.provide(Live))
   )
 
+  it.scopedLive("a store failure is a 503 without its details, and the trail says that a replay was tried", () => {
+    const claimFails = Layer.effect(
+      DeadLetterQueue.DeadLetterQueueStore,
+      Effect.map(DeadLetterQueue.makeStoreMemory, (store) => ({
+        ...store,
+        claim: () =>
+          Effect.fail(
+            new DeadLetterQueue.DeadLetterStoreError({
+              reason: "unavailable",
+              message: "connect ECONNREFUSED db.internal.example:5432 as admin:hunter2"
+            })
+          )
+      }))
+    )
+    const Broken = OpsServer.layer({ tokens }).pipe(
+      Layer.provideMerge(
+        Layer.mergeAll(
+          CircuitBreaker.layerRegistry(),
+          DeadLetterQueue.layer().pipe(Layer.provide(claimFails)),
+          AuditLog.layer.pipe(Layer.provide(AuditLog.layerStoreMemory)),
+          Replay,
+          Classifier.layer
+        )
+      )
+    )
+    return Effect.gen(function* () {
+      yield* addDeadLetters
+      const reply = yield* call("POST", "/api/dead-letters/replay", {
+        token: operatorToken,
+        body: { filter: { queue: "orders" } }
+      })
+      expect(reply.status).toBe(503)
+      expect(reply.body).toEqual({ _tag: "Unavailable", message: "the dead letter store is unavailable" })
+      clean(reply)
+      expect(reply.text).not.toMatch(/db\.internal|hunter2|ECONNREFUSED/)
+      const trail = yield* auditTrail
+      expect(trail.entries).toHaveLength(1)
+      expect(trail.entries[0]).toMatchObject({
+        actor: "alice",
+        action: "dead-letter.replay-many",
+        target: "dead letters matching a filter",
+        before: { filter: { queue: "orders" }, limit: 200 },
+        after: { error: "the dead letter store failed; some may have been replayed" }
+      })
+    }).pipe(Effect.provide(Broken))
+  })
+
   it.scopedLive("needs the operator role: 401 without or with a bad token, 403 read-only, nothing replayed", () =>
     Effect.gen(function* () {
       yield* addDeadLetters
