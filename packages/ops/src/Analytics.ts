@@ -544,7 +544,8 @@ export const make = (config?: ConfigInput): Effect.Effect<Analytics, ParseResult
       yield* PubSub.publishAll(pubsub, found)
     })
 
-    yield* Effect.forkScoped(Effect.repeat(sample, Schedule.spaced(decoded.interval)))
+    // fixed: one point per interval whatever a sample takes (spaced would drift by its duration)
+    yield* Effect.forkScoped(Effect.repeat(sample, Schedule.fixed(decoded.interval)))
 
     const snapshot = Effect.sync(
       (): AnalyticsSnapshot => ({

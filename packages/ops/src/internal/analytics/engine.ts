@@ -88,17 +88,21 @@ const categoryText = (category: string | undefined) => (category === undefined ?
 export class Engine {
   private readonly lastAlert = new Map<string, number>()
   private readonly reportedCascades = new Map<string, { readonly length: number; readonly atMillis: number }>()
-  constructor(readonly options: EngineOptions) {}
+  /** How long an alert's time is kept: the longest cooldown (a periodic alert's can be the history's length). */
+  private keepMillis: number
+  constructor(readonly options: EngineOptions) {
+    this.keepMillis = options.cooldownMillis
+  }
 
-  private due(key: string, now: number): boolean {
+  private due(key: string, now: number, cooldownMillis: number = this.options.cooldownMillis): boolean {
     const last = this.lastAlert.get(key)
-    if (last !== undefined && now - last < this.options.cooldownMillis) return false
+    if (last !== undefined && now - last < cooldownMillis) return false
     this.lastAlert.set(key, now)
     return true
   }
 
   private prune(now: number): void {
-    for (const [k, at] of this.lastAlert) if (now - at >= this.options.cooldownMillis) this.lastAlert.delete(k)
+    for (const [k, at] of this.lastAlert) if (now - at >= this.keepMillis) this.lastAlert.delete(k)
     const keep = 2 * this.options.cascadeWindowMillis + this.options.cooldownMillis
     for (const [k, r] of this.reportedCascades) if (now - r.atMillis > keep) this.reportedCascades.delete(k)
   }
@@ -168,7 +172,13 @@ export class Engine {
       })
     }
     const found = periodic(failures, o.intervalMillis, o.periodic)
-    if (found !== undefined && this.due(`periodic|${s.operation}|`, now)) {
+    // a recurring failure is news once per history at most: it stays in the series that long
+    const historyMillis = failures.length * o.intervalMillis
+    this.keepMillis = Math.max(this.keepMillis, historyMillis)
+    if (
+      found !== undefined &&
+      this.due(`periodic|${s.operation}|`, now, Math.max(o.cooldownMillis, historyMillis))
+    ) {
       const category = dominant(s, failures.length)
       out.push({
         kind: "periodic",
