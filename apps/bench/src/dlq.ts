@@ -53,9 +53,11 @@ const arg = (args: ReadonlyArray<string>, name: string): string | undefined => {
 const round = (x: number, digits = 0) => Math.round(x * 10 ** digits) / 10 ** digits
 
 const classification = Classification.make({ category: "validation", code: "http.422", message: "Rejected" })
-const failure = DLQ.failureOf(new Error("upstream said 422"), classification, [
-  { attempt: 1, failure: { tag: "HttpError", message: "Rejected" }, classification, atMillis: 0 }
-])
+/** A failure of its own for each entry, as Batch makes them (a store may not reuse one's encoding). */
+const failureAt = (atMillis: number) =>
+  DLQ.failureOf(new Error("upstream said 422"), classification, [
+    { attempt: 1, failure: { tag: "HttpError", message: "Rejected" }, classification, atMillis }
+  ])
 
 type Services = DLQ.DeadLetterQueue | Checkpoint.CheckpointStore | Idempotency.IdempotencyStore | Classifier.Classifier
 
@@ -73,7 +75,7 @@ const inputs = (items: number, queue: string) =>
     (_, i): DLQ.EntryInput => ({
       queue,
       payload: { id: `item-${i}`, amount: i, note: "x".repeat(64) },
-      failure,
+      failure: failureAt(i),
       idempotencyKey: `${queue}/${i}`
     })
   )

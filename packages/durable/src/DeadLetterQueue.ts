@@ -441,7 +441,7 @@ export type Handler<E, R> = (entry: Entry) => Effect.Effect<unknown, E, R>
 
 /**
  * Options of a replay: `operator` is recorded in the notes; `limit` caps the entries handled;
- * `chunk` is how many entries one claim takes (default 64). The outcomes of a claim are written
+ * `chunk` is how many entries one claim takes (default 256). The outcomes of a claim are written
  * together once its entries were handled: a replay whose process dies part-way leaves that claim's
  * entries `replaying` until the lease returns them to pending, and the next replay handles them
  * again (handlers must be idempotent, as for any delivery that may repeat).

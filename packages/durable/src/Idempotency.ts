@@ -218,6 +218,16 @@ export class IdempotencyStore extends Context.Tag("@effect-resilience/durable/Id
     ) => Effect.Effect<Acquisition, IdempotencyError>
     readonly complete: (key: string, owner: string, result: string) => Effect.Effect<void, IdempotencyError>
     readonly release: (key: string, owner: string) => Effect.Effect<void, IdempotencyError>
+    /**
+     * `acquire` of every key for one owner, in one write of the store: the acquisitions in the
+     * order of `keys` (a key given twice is acquired once, and both places get that acquisition).
+     */
+    readonly acquireAll: (
+      keys: ReadonlyArray<string>,
+      options: { readonly owner: string; readonly leaseMillis: number }
+    ) => Effect.Effect<ReadonlyArray<Acquisition>, IdempotencyError>
+    /** `release` of every key by one owner, in one write of the store. */
+    readonly releaseAll: (keys: ReadonlyArray<string>, owner: string) => Effect.Effect<void, IdempotencyError>
     readonly get: (key: string) => Effect.Effect<Option.Option<IdempotencyRecord>, IdempotencyError>
     readonly remove: (key: string) => Effect.Effect<void, IdempotencyError>
     readonly purge: (beforeMillis: number) => Effect.Effect<number, IdempotencyError>

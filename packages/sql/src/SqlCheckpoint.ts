@@ -30,7 +30,24 @@ import { checkpointsTable, migrate } from "./SqlBatchMigrations.js"
 const Row = Schema.Struct({ item_key: Schema.String, outcome: Checkpoint.Outcome })
 const decodeRows = Schema.decodeUnknown(Schema.Array(Row))
 
-const chunkSize = 500
+/** The most rows one SQLite statement carries (4 parameters each, far under SQLite's limit of 32,766). */
+const maxRowsPerStatement = 512
+
+/**
+ * Sizes of the SQLite statements for `n` rows: as many of the largest as fit, then powers of two,
+ * so that a handful of texts are ever prepared.
+ */
+const chunkSizes = (n: number): ReadonlyArray<number> => {
+  const sizes: Array<number> = []
+  let left = n
+  for (let size = maxRowsPerStatement; left > 0; size >>= 1) {
+    while (left >= size) {
+      sizes.push(size)
+      left -= size
+    }
+  }
+  return sizes
+}
 
 const failed = (operation: "migrate" | "load" | "record" | "clear", what: string) => (cause: unknown) =>
   new Checkpoint.CheckpointError({ operation, message: failedMessage("checkpoint store", what, cause), cause })
@@ -60,11 +77,32 @@ export const makeStore: Effect.Effect<
   const sql = yield* SqlClient.SqlClient
   yield* migrate.pipe(Effect.mapError(failed("migrate", "prepare its tables")))
   const t = sql(checkpointsTable)
+  const isPg = sql.onDialectOrElse({ pg: () => true, orElse: () => false })
+  const upsert =
+    "ON CONFLICT (batch_id, item_key) DO UPDATE SET outcome = excluded.outcome, recorded_at = excluded.recorded_at"
 
-  const writeChunk = (batchId: string, entries: ReadonlyArray<Checkpoint.Entry>, now: number) =>
-    sql`INSERT INTO ${t} ${sql.insert(
-      entries.map((e) => ({ batch_id: batchId, item_key: e.key, outcome: e.outcome, recorded_at: now }))
-    )} ON CONFLICT (batch_id, item_key) DO UPDATE SET outcome = excluded.outcome, recorded_at = excluded.recorded_at`
+  // SQLite: one text per number of rows, made once, so the driver's statement cache keeps it
+  // prepared (`sql.insert` builds the text and its parameters anew for every call).
+  const texts = new Map<number, string>()
+  const sqliteText = (rows: number) => {
+    let text = texts.get(rows)
+    if (text === undefined) {
+      text = `INSERT INTO ${checkpointsTable} (batch_id, item_key, outcome, recorded_at) VALUES ${Array.from(
+        { length: rows },
+        () => "(?, ?, ?, ?)"
+      ).join(", ")} ${upsert}`
+      texts.set(rows, text)
+    }
+    return text
+  }
+  // PostgreSQL: every entry in one statement of two arrays, in their order (`seq` follows it).
+  const pgText = `INSERT INTO ${checkpointsTable} (batch_id, item_key, outcome, recorded_at) SELECT $1, u.item_key, u.outcome, $2 FROM unnest($3::text[], $4::text[]) WITH ORDINALITY AS u(item_key, outcome, n) ORDER BY u.n ${upsert}`
+
+  const writeChunk = (batchId: string, entries: ReadonlyArray<Checkpoint.Entry>, now: number) => {
+    const params: Array<string | number> = []
+    for (const e of entries) params.push(batchId, e.key, e.outcome, now)
+    return sql.unsafe(sqliteText(entries.length), params)
+  }
 
   return {
     load: (batchId) =>
@@ -80,8 +118,17 @@ export const makeStore: Effect.Effect<
       const byKey = new Map<string, Checkpoint.Outcome>()
       for (const e of entries) byKey.set(e.key, e.outcome)
       const unique = Array.from(byKey, ([key, outcome]): Checkpoint.Entry => ({ key, outcome }))
+      if (isPg) {
+        return Effect.flatMap(Clock.currentTimeMillis, (now) =>
+          sql.unsafe(pgText, [batchId, now, unique.map((e) => e.key), unique.map((e) => e.outcome)])
+        ).pipe(Effect.asVoid, Effect.mapError(failed("record", "record checkpoint entries")))
+      }
       const chunks: Array<ReadonlyArray<Checkpoint.Entry>> = []
-      for (let i = 0; i < unique.length; i += chunkSize) chunks.push(unique.slice(i, i + chunkSize))
+      let offset = 0
+      for (const size of chunkSizes(unique.length)) {
+        chunks.push(unique.slice(offset, offset + size))
+        offset += size
+      }
       return Effect.flatMap(Clock.currentTimeMillis, (now) => {
         const writes = Effect.forEach(chunks, (chunk) => writeChunk(batchId, chunk, now), { discard: true })
         return chunks.length === 1 ? writes : sql.withTransaction(writes)

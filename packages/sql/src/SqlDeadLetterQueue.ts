@@ -113,6 +113,20 @@ export const migrations: Record<string, Effect.Effect<void, unknown, SqlClient.S
     const sql = yield* SqlClient.SqlClient
     yield* sql.unsafe(`CREATE INDEX ${table}_queue_status_created_id ON ${table} (queue, status, created_at, id)`)
     yield* sql.unsafe(`DROP INDEX ${table}_queue_status`)
+  }),
+  // Every index holding `status` is rewritten at each change of status (two per replay: claimed,
+  // then resolved or back to pending), and that maintenance was most of a replay's database time.
+  // Claims of one queue now read a partial index of pending entries only (an entry leaves it once,
+  // when claimed); (status, created_at, id) stays for claims of every queue, lists by status and
+  // purges. Nothing queried by category alone or by idempotency key: those two indexes go.
+  "0003_pending_claim_index": Effect.gen(function* () {
+    const sql = yield* SqlClient.SqlClient
+    yield* sql.unsafe(
+      `CREATE INDEX ${table}_queue_pending ON ${table} (queue, created_at, id) WHERE status = 'pending'`
+    )
+    yield* sql.unsafe(`DROP INDEX ${table}_queue_status_created_id`)
+    yield* sql.unsafe(`DROP INDEX ${table}_category_status`)
+    yield* sql.unsafe(`DROP INDEX ${table}_idempotency_key`)
   })
 }
 
@@ -183,8 +197,19 @@ const decodeRow = Schema.decodeUnknown(Row)
 const encodeFailure = Schema.encode(Schema.parseJson(DLQ.Failure))
 const encodeNotes = Schema.encode(Schema.parseJson(Schema.Array(DLQ.Note)))
 
-const toEntry = (row: unknown): Effect.Effect<DLQ.Entry, DLQ.DeadLetterStoreError> =>
+/**
+ * The JSON text each decoded failure was read from, by the decoded object: an entry written back
+ * with the failure it was read with (a replay that resolves it, a note, a discard) reuses the text
+ * instead of encoding the failure again. Weak, so it holds nothing an entry does not.
+ */
+type FailureTexts = WeakMap<DLQ.Failure, string>
+
+const toEntry = (row: unknown, texts?: FailureTexts): Effect.Effect<DLQ.Entry, DLQ.DeadLetterStoreError> =>
   decodeRow(row).pipe(
+    Effect.tap((r) => {
+      const text: unknown = texts === undefined ? undefined : Reflect.get(Object(row), "failure")
+      if (typeof text === "string") texts?.set(r.failure, text)
+    }),
     Effect.map((r): DLQ.Entry => {
       const base = {
         id: r.id,
@@ -214,10 +239,17 @@ const toEntry = (row: unknown): Effect.Effect<DLQ.Entry, DLQ.DeadLetterStoreErro
     )
   )
 
-const toEntries = (rows: ReadonlyArray<unknown>) => Effect.forEach(rows, toEntry)
+const toEntries = (rows: ReadonlyArray<unknown>, texts?: FailureTexts) =>
+  Effect.forEach(rows, (row) => toEntry(row, texts))
 
-const encodeMutable = (entry: DLQ.Entry) =>
-  Effect.all({ failure: encodeFailure(entry.failure), notes: encodeNotes(entry.notes) }).pipe(
+const encodeMutable = (entry: DLQ.Entry, texts: FailureTexts) =>
+  Effect.all({
+    failure: Effect.suspend(() => {
+      const text = texts.get(entry.failure)
+      return text === undefined ? encodeFailure(entry.failure) : Effect.succeed(text)
+    }),
+    notes: encodeNotes(entry.notes)
+  }).pipe(
     Effect.mapError(
       (error) =>
         new DLQ.DeadLetterStoreError({
@@ -230,6 +262,24 @@ const encodeMutable = (entry: DLQ.Entry) =>
 
 const encodeFailureEither = Schema.encodeEither(Schema.parseJson(DLQ.Failure))
 const encodeNotesEither = Schema.encodeEither(Schema.parseJson(Schema.Array(DLQ.Note)))
+
+/** PostgreSQL's type of each column, for the arrays of an `unnest` insert. */
+const pgTypes: Record<(typeof columns)[number], string> = {
+  id: "text",
+  queue: "text",
+  idempotency_key: "text",
+  category: "text",
+  status: "text",
+  payload: "text",
+  failure: "text",
+  notes: "text",
+  created_at: "bigint",
+  updated_at: "bigint",
+  claimed_at: "bigint",
+  replay_run: "text",
+  replays: "int",
+  version: "int"
+}
 
 /** The most rows one INSERT statement carries; bigger lists are split into sizes of powers of two. */
 const maxRowsPerStatement = 256
@@ -252,10 +302,11 @@ const chunkSizes = (n: number): ReadonlyArray<number> => {
  * A failure here names the entry and fails the whole list before anything is written.
  */
 const rowValues = (
-  entry: DLQ.Entry
+  entry: DLQ.Entry,
+  texts: FailureTexts
 ): Either.Either<ReadonlyArray<string | number | null>, DLQ.DeadLetterStoreError> => {
-  const failure = encodeFailureEither(entry.failure)
-  if (Either.isLeft(failure)) return Either.left(notEncodable(entry, failure.left))
+  const failure = failureText(entry, texts)
+  if (Either.isLeft(failure)) return Either.left(failure.left)
   const notes = encodeNotesEither(entry.notes)
   if (Either.isLeft(notes)) return Either.left(notEncodable(entry, notes.left))
   let payload: string | undefined
@@ -281,6 +332,14 @@ const rowValues = (
     entry.replays,
     entry.version
   ])
+}
+
+/** The failure's JSON: the text it was read from when it was, else encoded (and validated) now. */
+const failureText = (entry: DLQ.Entry, texts: FailureTexts): Either.Either<string, DLQ.DeadLetterStoreError> => {
+  const known = texts.get(entry.failure)
+  if (known !== undefined) return Either.right(known)
+  const encoded = encodeFailureEither(entry.failure)
+  return Either.isLeft(encoded) ? Either.left(notEncodable(entry, encoded.left)) : Either.right(encoded.right)
 }
 
 const notEncodable = (entry: DLQ.Entry, error: ParseResult.ParseError) =>
@@ -320,6 +379,7 @@ export const makeStore: Effect.Effect<DLQ.DeadLetterQueueStore["Type"], DLQ.Dead
     yield* migrate
     const t = sql(table)
     const isPg = sql.onDialectOrElse({ pg: () => true, orElse: () => false })
+    const texts: FailureTexts = new WeakMap()
 
     const where = (filter: DLQ.Filter) => {
       const clauses = []
@@ -356,12 +416,29 @@ export const makeStore: Effect.Effect<DLQ.DeadLetterQueueStore["Type"], DLQ.Dead
       return text
     }
 
+    // PostgreSQL: one statement of 14 array parameters for any number of rows (a multi-row VALUES
+    // of thousands of parameters costs the server a parse and a plan each time).
+    const pgInsertText = `INSERT INTO ${table} (${columns.join(", ")}) SELECT * FROM unnest(${columns
+      .map((c, i) => `$${i + 1}::${pgTypes[c]}[]`)
+      .join(", ")})`
+
     const insertAll: DLQ.DeadLetterQueueStore["Type"]["insertAll"] = (entries) =>
       Effect.suspend(() => {
         if (entries.length === 0) return Effect.void
+        if (isPg) {
+          const arrays: Array<Array<string | number | null>> = columns.map(() => [])
+          for (const entry of entries) {
+            const row = rowValues(entry, texts)
+            if (Either.isLeft(row)) return Effect.fail(row.left)
+            for (let c = 0; c < columns.length; c++) arrays[c]!.push(row.right[c]!)
+          }
+          return sql
+            .unsafe(pgInsertText, arrays)
+            .pipe(Effect.asVoid, Effect.mapError(statementFailed("add dead letters")))
+        }
         const values: Array<string | number | null> = []
         for (const entry of entries) {
-          const row = rowValues(entry)
+          const row = rowValues(entry, texts)
           if (Either.isLeft(row)) return Effect.fail(row.left)
           for (const value of row.right) values.push(value)
         }
@@ -384,7 +461,7 @@ export const makeStore: Effect.Effect<DLQ.DeadLetterQueueStore["Type"], DLQ.Dead
     const get: DLQ.DeadLetterQueueStore["Type"]["get"] = (id) =>
       sql`SELECT * FROM ${t} WHERE id = ${id}`.pipe(
         Effect.mapError(statementFailed("read a dead letter")),
-        Effect.flatMap((rows) => (rows[0] === undefined ? Effect.succeedNone : Effect.asSome(toEntry(rows[0]))))
+        Effect.flatMap((rows) => (rows[0] === undefined ? Effect.succeedNone : Effect.asSome(toEntry(rows[0], texts))))
       )
 
     const list: DLQ.DeadLetterQueueStore["Type"]["list"] = (filter, page) =>
@@ -394,7 +471,7 @@ export const makeStore: Effect.Effect<DLQ.DeadLetterQueueStore["Type"], DLQ.Dead
       }).pipe(
         Effect.mapError(statementFailed("list dead letters")),
         Effect.flatMap(({ count, rows }) =>
-          Effect.map(toEntries(rows), (entries) => ({ entries, total: Number(count[0]?.n ?? 0) }))
+          Effect.map(toEntries(rows, texts), (entries) => ({ entries, total: Number(count[0]?.n ?? 0) }))
         )
       )
 
@@ -408,9 +485,10 @@ export const makeStore: Effect.Effect<DLQ.DeadLetterQueueStore["Type"], DLQ.Dead
         ? sql`WITH claimed AS (${candidates} FOR UPDATE SKIP LOCKED) UPDATE ${t} SET status = 'replaying', replay_run = ${run}, claimed_at = ${now}, updated_at = ${now}, version = ${t}.version + 1 FROM claimed WHERE ${t}.id = claimed.id AND ${t}.status = 'pending' RETURNING ${t}.*`
         : // `+status`: the rows are found by id; an index on status would walk every pending entry
           sql`UPDATE ${t} SET status = 'replaying', replay_run = ${run}, claimed_at = ${now}, updated_at = ${now}, version = version + 1 WHERE id IN (${candidates}) AND +status = 'pending' RETURNING *`
-      return sql.withTransaction(statement).pipe(
+      // one statement, atomic on its own: no transaction around it
+      return statement.pipe(
         Effect.mapError(statementFailed("claim dead letters for replay")),
-        Effect.flatMap(toEntries),
+        Effect.flatMap((rows) => toEntries(rows, texts)),
         Effect.map((entries) =>
           [...entries].sort((a, b) => a.createdAtMillis - b.createdAtMillis || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
         )
@@ -419,7 +497,7 @@ export const makeStore: Effect.Effect<DLQ.DeadLetterQueueStore["Type"], DLQ.Dead
 
     const update: DLQ.DeadLetterQueueStore["Type"]["update"] = (entry, expectedVersion) =>
       Effect.gen(function* () {
-        const { failure, notes } = yield* encodeMutable(entry)
+        const { failure, notes } = yield* encodeMutable(entry, texts)
         const rows = yield* sql`UPDATE ${t} SET ${sql.update({
           status: entry.status,
           category: entry.failure.classification.category,
@@ -444,13 +522,17 @@ export const makeStore: Effect.Effect<DLQ.DeadLetterQueueStore["Type"], DLQ.Dead
       9
     )} WHERE id = ${mark(10)} AND version = ${mark(11)} RETURNING id`
 
+    // PostgreSQL: every update in one statement (one round trip), joined on id; used when the ids
+    // are distinct (a replay's always are), else the updates run one after the other.
+    const pgUpdateText = `UPDATE ${table} AS t SET status = u.status, category = u.category, failure = u.failure, notes = u.notes, updated_at = u.updated_at, claimed_at = u.claimed_at, replay_run = u.replay_run, replays = u.replays, version = u.version FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::bigint[], $7::text[], $8::int[], $9::int[], $10::text[], $11::int[]) AS u(status, category, failure, notes, updated_at, claimed_at, replay_run, replays, version, id, expected) WHERE t.id = u.id AND t.version = u.expected RETURNING t.id`
+
     const updateAll: DLQ.DeadLetterQueueStore["Type"]["updateAll"] = (updates) =>
       Effect.suspend(() => {
         if (updates.length === 0) return Effect.succeed([])
         const params: Array<ReadonlyArray<string | number | null>> = []
         for (const { entry, expectedVersion } of updates) {
-          const failure = encodeFailureEither(entry.failure)
-          if (Either.isLeft(failure)) return Effect.fail(notEncodable(entry, failure.left))
+          const failure = failureText(entry, texts)
+          if (Either.isLeft(failure)) return Effect.fail(failure.left)
           const notes = encodeNotesEither(entry.notes)
           if (Either.isLeft(notes)) return Effect.fail(notEncodable(entry, notes.left))
           params.push([
@@ -466,6 +548,17 @@ export const makeStore: Effect.Effect<DLQ.DeadLetterQueueStore["Type"], DLQ.Dead
             entry.id,
             expectedVersion
           ])
+        }
+        const ids = new Set(updates.map((u) => u.entry.id))
+        if (isPg && params.length > 1 && ids.size === params.length) {
+          const arrays = params[0]!.map((_, c) => params.map((p) => p[c]!))
+          return sql.unsafe<{ readonly id: string }>(pgUpdateText, arrays).pipe(
+            Effect.map((rows) => {
+              const done = new Set(rows.map((r) => r.id))
+              return updates.map((u) => done.has(u.entry.id))
+            }),
+            Effect.mapError(statementFailed("update dead letters"))
+          )
         }
         const run = Effect.forEach(params, (p) => Effect.map(sql.unsafe(updateText, p), (rows) => rows.length > 0))
         return (params.length === 1 ? run : sql.withTransaction(run)).pipe(

@@ -87,6 +87,30 @@ export const makeStore: Effect.Effect<
   yield* migrate.pipe(Effect.mapError(failed("migrate", "prepare its tables")))
   const t = sql(idempotencyTable)
 
+  const isPg = sql.onDialectOrElse({ pg: () => true, orElse: () => false })
+  // A list of keys as one parameter: a PostgreSQL text array, or a JSON array that SQLite's
+  // json_each turns into rows (one statement for any number of keys, one prepared text).
+  // Parameters are numbered for PostgreSQL; SQLite's driver binds `?` in the order of the text.
+  const keyList = (keys: ReadonlyArray<string>) => (isPg ? [...keys] : JSON.stringify(keys))
+  const keyRows = isPg ? "unnest($1::text[]) AS k(value)" : "json_each(?) AS k"
+  const mark = (n: number) => (isPg ? `$${n}` : "?")
+  const acquireAllText = `INSERT INTO ${idempotencyTable} (idempotency_key, status, owner, expires_at, attempts, result, updated_at)
+SELECT k.value, 'in-progress', ${mark(2)}, ${mark(3)}, 1, NULL, ${mark(4)} FROM ${keyRows} WHERE true
+ON CONFLICT (idempotency_key) DO UPDATE SET
+  owner = excluded.owner,
+  expires_at = excluded.expires_at,
+  attempts = ${idempotencyTable}.attempts + 1,
+  updated_at = excluded.updated_at
+WHERE ${idempotencyTable}.status = 'in-progress' AND (${idempotencyTable}.expires_at <= ${mark(4)} OR ${idempotencyTable}.owner = excluded.owner)
+RETURNING idempotency_key, attempts`
+  const acquireAllParams = (keys: ReadonlyArray<string>, owner: string, expires: number, now: number) =>
+    isPg ? [keyList(keys), owner, expires, now] : [owner, expires, now, keyList(keys), now]
+  const readAllText = `SELECT idempotency_key, status, owner, expires_at, attempts, result, updated_at FROM ${idempotencyTable} WHERE idempotency_key IN (SELECT k.value FROM ${keyRows})`
+  const releaseAllText = `UPDATE ${idempotencyTable} SET expires_at = 0 WHERE idempotency_key IN (SELECT k.value FROM ${keyRows}) AND owner = ${mark(2)} AND status = 'in-progress'`
+  const decodeTaken = Schema.decodeUnknown(
+    Schema.Array(Schema.Struct({ idempotency_key: Schema.String, attempts: Millis }))
+  )
+
   const read = (key: string) =>
     sql`SELECT idempotency_key, status, owner, expires_at, attempts, result, updated_at FROM ${t} WHERE idempotency_key = ${key}`.pipe(
       Effect.flatMap(decodeRows),
@@ -94,6 +118,38 @@ export const makeStore: Effect.Effect<
     )
 
   return {
+    acquireAll: (keys, { leaseMillis, owner }) =>
+      Effect.gen(function* () {
+        if (keys.length === 0) return []
+        const unique = Array.from(new Set(keys))
+        const now = yield* Clock.currentTimeMillis
+        const taken = yield* sql
+          .unsafe(acquireAllText, acquireAllParams(unique, owner, now + leaseMillis, now))
+          .pipe(Effect.flatMap(decodeTaken))
+        const acquired = new Map<string, Idempotency.Acquisition>(
+          taken.map((row) => [row.idempotency_key, Idempotency.Acquisition.Acquired({ attempt: row.attempts })])
+        )
+        const others = unique.filter((key) => !acquired.has(key))
+        const current =
+          others.length === 0 ? [] : yield* sql.unsafe(readAllText, [keyList(others)]).pipe(Effect.flatMap(decodeRows))
+        const byKey = new Map(current.map((row) => [row.idempotency_key, toRecord(row)]))
+        return keys.map((key) => {
+          const done = acquired.get(key)
+          if (done !== undefined) return done
+          const record = byKey.get(key)
+          // Removed between the two statements: busy until now, so the caller asks again
+          if (record === undefined) return Idempotency.Acquisition.Busy({ owner: "", expiresAtMillis: now })
+          return record.status === "completed"
+            ? Idempotency.Acquisition.Completed({ result: record.result ?? "null" })
+            : Idempotency.Acquisition.Busy({ owner: record.owner, expiresAtMillis: record.expiresAtMillis })
+        })
+      }).pipe(Effect.mapError(failed("acquire", "acquire keys"))),
+    releaseAll: (keys, owner) =>
+      keys.length === 0
+        ? Effect.void
+        : sql
+            .unsafe(releaseAllText, [keyList(Array.from(new Set(keys))), owner])
+            .pipe(Effect.asVoid, Effect.mapError(failed("release", "release keys"))),
     acquire: (key, { leaseMillis, owner }) =>
       Effect.gen(function* () {
         const now = yield* Clock.currentTimeMillis

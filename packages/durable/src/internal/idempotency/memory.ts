@@ -18,27 +18,50 @@ type Store = Idempotency.IdempotencyStore["Type"]
  */
 export const makeMemory: Effect.Effect<Store> = Effect.sync((): Store => {
   const records = new Map<string, Idempotency.IdempotencyRecord>()
+  const acquireAt = (key: string, owner: string, leaseMillis: number, now: number): Idempotency.Acquisition => {
+    const current = records.get(key)
+    if (current !== undefined) {
+      if (current.status === "completed") return Acquisition.Completed({ result: current.result ?? "null" })
+      if (current.owner !== owner && current.expiresAtMillis > now) {
+        return Acquisition.Busy({ owner: current.owner, expiresAtMillis: current.expiresAtMillis })
+      }
+    }
+    const attempt = (current?.attempts ?? 0) + 1
+    records.set(key, {
+      key,
+      status: "in-progress",
+      owner,
+      expiresAtMillis: now + leaseMillis,
+      attempts: attempt,
+      updatedAtMillis: now
+    })
+    return Acquisition.Acquired({ attempt })
+  }
+  const releaseOne = (key: string, owner: string) => {
+    const current = records.get(key)
+    // Keep the record (its attempt count) but let anyone take it at once.
+    if (current !== undefined && current.status === "in-progress" && current.owner === owner) {
+      records.set(key, { ...current, expiresAtMillis: 0 })
+    }
+  }
   return {
-    acquire: (key, { leaseMillis, owner }) =>
+    acquireAll: (keys, { leaseMillis, owner }) =>
       Effect.map(Clock.currentTimeMillis, (now) => {
-        const current = records.get(key)
-        if (current !== undefined) {
-          if (current.status === "completed") return Acquisition.Completed({ result: current.result ?? "null" })
-          if (current.owner !== owner && current.expiresAtMillis > now) {
-            return Acquisition.Busy({ owner: current.owner, expiresAtMillis: current.expiresAtMillis })
-          }
-        }
-        const attempt = (current?.attempts ?? 0) + 1
-        records.set(key, {
-          key,
-          status: "in-progress",
-          owner,
-          expiresAtMillis: now + leaseMillis,
-          attempts: attempt,
-          updatedAtMillis: now
+        const once = new Map<string, Idempotency.Acquisition>()
+        return keys.map((key) => {
+          const known = once.get(key)
+          if (known !== undefined) return known
+          const acquired = acquireAt(key, owner, leaseMillis, now)
+          once.set(key, acquired)
+          return acquired
         })
-        return Acquisition.Acquired({ attempt })
       }),
+    releaseAll: (keys, owner) =>
+      Effect.sync(() => {
+        for (const key of keys) releaseOne(key, owner)
+      }),
+    acquire: (key, { leaseMillis, owner }) =>
+      Effect.map(Clock.currentTimeMillis, (now) => acquireAt(key, owner, leaseMillis, now)),
     complete: (key, owner, result) =>
       Effect.map(Clock.currentTimeMillis, (now) => {
         const current = records.get(key)
@@ -53,14 +76,7 @@ export const makeMemory: Effect.Effect<Store> = Effect.sync((): Store => {
           updatedAtMillis: now
         })
       }),
-    release: (key, owner) =>
-      Effect.sync(() => {
-        const current = records.get(key)
-        // Keep the record (its attempt count) but let anyone take it at once.
-        if (current !== undefined && current.status === "in-progress" && current.owner === owner) {
-          records.set(key, { ...current, expiresAtMillis: 0 })
-        }
-      }),
+    release: (key, owner) => Effect.sync(() => releaseOne(key, owner)),
     get: (key) => Effect.sync(() => Option.fromNullable(records.get(key))),
     remove: (key) =>
       Effect.sync(() => {

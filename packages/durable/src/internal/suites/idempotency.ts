@@ -202,6 +202,69 @@ export const suite = (name: string, layer: Layer.Layer<Idempotency.IdempotencySt
       )
     )
 
+    it.effect("acquireAll answers each key as acquire would, in the order given, in one call", () =>
+      run(
+        Effect.gen(function* () {
+          const s = yield* store
+          yield* TestClock.setTime(10_000)
+          yield* s.acquire("busy", { owner: "other", ...lease })
+          yield* s.acquire("mine", { owner: "a", ...lease })
+          yield* s.acquire("expired", { owner: "other", leaseMillis: 10 })
+          yield* s.acquire("done", { owner: "other", ...lease })
+          yield* s.complete("done", "other", "42")
+          yield* TestClock.setTime(10_500)
+          expect(yield* s.acquireAll([], { owner: "a", ...lease })).toEqual([])
+          const keys = ["new", "busy", "mine", "expired", "done", "new"]
+          expect(yield* s.acquireAll(keys, { owner: "a", ...lease })).toEqual([
+            Idempotency.Acquisition.Acquired({ attempt: 1 }),
+            Idempotency.Acquisition.Busy({ owner: "other", expiresAtMillis: 11_000 }),
+            Idempotency.Acquisition.Acquired({ attempt: 2 }),
+            Idempotency.Acquisition.Acquired({ attempt: 2 }),
+            Idempotency.Acquisition.Completed({ result: "42" }),
+            Idempotency.Acquisition.Acquired({ attempt: 1 })
+          ])
+          expect(yield* s.get("expired")).toEqual(
+            Option.some({
+              key: "expired",
+              status: "in-progress",
+              owner: "a",
+              expiresAtMillis: 11_500,
+              attempts: 2,
+              updatedAtMillis: 10_500
+            })
+          )
+          // what it took is held: another owner finds each busy until the lease ends
+          expect(yield* s.acquireAll(["new", "mine"], { owner: "b", ...lease })).toEqual([
+            Idempotency.Acquisition.Busy({ owner: "a", expiresAtMillis: 11_500 }),
+            Idempotency.Acquisition.Busy({ owner: "a", expiresAtMillis: 11_500 })
+          ])
+        })
+      )
+    )
+
+    it.effect("releaseAll lets the next owner in at once, only for the keys its owner holds", () =>
+      run(
+        Effect.gen(function* () {
+          const s = yield* store
+          yield* TestClock.setTime(1_000)
+          const keys = Array.from({ length: 300 }, (_, i) => `k${i}`)
+          const taken = yield* s.acquireAll(keys, { owner: "a", ...lease })
+          expect(taken.every((a) => a._tag === "Acquired")).toBe(true)
+          yield* s.acquire("theirs", { owner: "c", ...lease })
+          yield* s.releaseAll([], "a")
+          yield* s.releaseAll(["theirs", ...keys.slice(0, 200)], "a")
+          const next = yield* s.acquireAll([...keys, "theirs"], { owner: "b", ...lease })
+          expect(next.slice(0, 200)).toEqual(
+            keys.slice(0, 200).map(() => Idempotency.Acquisition.Acquired({ attempt: 2 }))
+          )
+          expect(next.slice(200, 300)).toEqual(
+            keys.slice(200).map(() => Idempotency.Acquisition.Busy({ owner: "a", expiresAtMillis: 2_000 }))
+          )
+          expect(next[300]).toEqual(Idempotency.Acquisition.Busy({ owner: "c", expiresAtMillis: 2_000 }))
+        })
+      )
+    )
+
     it.effect("once releases the key when the effect fails, so a retry runs at once", () =>
       run(
         Effect.gen(function* () {
