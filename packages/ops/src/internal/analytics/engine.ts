@@ -175,10 +175,7 @@ export class Engine {
     // a recurring failure is news once per history at most: it stays in the series that long
     const historyMillis = failures.length * o.intervalMillis
     this.keepMillis = Math.max(this.keepMillis, historyMillis)
-    if (
-      found !== undefined &&
-      this.due(`periodic|${s.operation}|`, now, Math.max(o.cooldownMillis, historyMillis))
-    ) {
+    if (found !== undefined && this.due(`periodic|${s.operation}|`, now, Math.max(o.cooldownMillis, historyMillis))) {
       const category = dominant(s, failures.length)
       out.push({
         kind: "periodic",
