@@ -14,6 +14,7 @@ import * as Layer from "effect/Layer"
 import * as Ref from "effect/Ref"
 import * as Stream from "effect/Stream"
 import * as TestClock from "effect/TestClock"
+import * as Classification from "../src/Classification.js"
 import * as Classifier from "../src/Classifier.js"
 import * as Events from "../src/Events.js"
 import * as Failures from "../src/Failures.js"
@@ -103,14 +104,22 @@ describe("Recovery: credentials", () => {
     "100 concurrent calls failing with 401 make one refresh, and all succeed with the new token",
     () =>
       Effect.gen(function* () {
+        // the token endpoint answers once the 100 first attempts have reached the API (or after
+        // 10 s), so every call fails with the old token before a new one exists
+        let unauthorized = 0
+        let allFailed: () => void = () => {}
+        const firstAttemptsIn = new Promise<void>((resolve) => {
+          allFailed = resolve
+          setTimeout(resolve, 10_000)
+        })
         const tokens = yield* scopedServer(async (_, res) => {
-          // slow enough that the 100 failures overlap the refresh
-          await sleep(50)
+          await firstAttemptsIn
           res.end("fresh-token")
         })
         const api = yield* scopedServer((req, res) => {
           if (req.headers.authorization === "Bearer fresh-token") res.end("ok")
           else {
+            if (++unauthorized === 100) allFailed()
             res.statusCode = 401
             res.end()
           }
@@ -145,6 +154,42 @@ describe("Recovery: credentials", () => {
         expect(actions.every((e) => e.category === "authentication")).toBe(true)
       }).pipe(Effect.scoped, Effect.provide(Layer.merge(Classifier.layer, Events.layer()))),
     30_000
+  )
+
+  it.scoped(
+    "a refresh completed after the failed attempt started is reused; a later attempt's failure refreshes again",
+    () =>
+      Effect.gen(function* () {
+        let refreshes = 0
+        const token = yield* Ref.make("t0")
+        const refresh = yield* Recovery.refreshCredentials({
+          refresh: Effect.sync(() => `t${++refreshes}`).pipe(Effect.delay("10 millis")),
+          store: token
+        })
+        const failure = (startedAt: number, failedAt: number): Recovery.ActionContext => ({
+          operation: "api",
+          attempt: 1,
+          classification: Classification.make({ category: "authentication", code: "http.401", message: "x" }),
+          error: "401",
+          attemptStartedAtMillis: startedAt,
+          failedAtMillis: failedAt
+        })
+        // refreshes from 0 to 10
+        const first = yield* Effect.fork(refresh.run(failure(0, 0)))
+        yield* TestClock.adjust("10 millis")
+        expect(yield* Fiber.join(first)).toStrictEqual(Recovery.Outcome.Recovered())
+        expect(yield* Ref.get(token)).toBe("t1")
+        // an attempt that started at 5 (before the refresh completed) used the old token: reuse
+        expect(yield* refresh.run(failure(5, 20))).toStrictEqual(Recovery.Outcome.Recovered())
+        expect(refreshes).toBe(1)
+        // one that started at 15 used the new token and still failed: refresh again
+        const again = yield* Effect.fork(refresh.run(failure(15, 20)))
+        yield* TestClock.adjust("10 millis")
+        expect(yield* Fiber.join(again)).toStrictEqual(Recovery.Outcome.Recovered())
+        expect(refreshes).toBe(2)
+        expect(yield* refresh.refreshes).toBe(2)
+        expect(yield* Ref.get(token)).toBe("t2")
+      })
   )
 
   it.live("a refresh that fails is reported, and the 401 is not retried (it is not retryable)", () =>
@@ -402,6 +447,26 @@ describe("Recovery: the retry's rule, under TestClock", () => {
         ["fixes", "refused", "budget-time"]
       ])
     }).pipe(Effect.provide(Layer.merge(testClassifier, Events.layer())))
+  )
+
+  it.scoped("for callers outside Effect too (runPromise): a recovered failure is retried", () =>
+    Effect.gen(function* () {
+      const action: Recovery.Action = {
+        name: "fix",
+        priority: 1,
+        appliesTo: (c) => c.category === "client",
+        run: () => Effect.succeed(Recovery.Outcome.Recovered())
+      }
+      const pipeline = yield* Resilience.make(
+        { operation: "op", retry: { maxAttempts: 2 }, breaker: false },
+        { recovery: [action] }
+      )
+      let n = 0
+      const result = yield* Effect.promise(() =>
+        pipeline.runPromise(() => (n++ === 0 ? Promise.reject(new Boom({ category: "client" })) : Promise.resolve(n)))
+      )
+      expect(result).toBe(2)
+    }).pipe(Effect.provide(testClassifier))
   )
 
   it.scoped("the first action that recovers ends them; one that does not apply is passed over", () =>
