@@ -193,7 +193,6 @@ const Row = Schema.Struct({
   version: Millis
 })
 
-const decodeRow = Schema.decodeUnknown(Row)
 const encodeFailure = Schema.encode(Schema.parseJson(DLQ.Failure))
 const encodeNotes = Schema.encode(Schema.parseJson(Schema.Array(DLQ.Note)))
 
@@ -204,43 +203,57 @@ const encodeNotes = Schema.encode(Schema.parseJson(Schema.Array(DLQ.Note)))
  */
 type FailureTexts = WeakMap<DLQ.Failure, string>
 
-const toEntry = (row: unknown, texts?: FailureTexts): Effect.Effect<DLQ.Entry, DLQ.DeadLetterStoreError> =>
-  decodeRow(row).pipe(
-    Effect.tap((r) => {
-      const text: unknown = texts === undefined ? undefined : Reflect.get(Object(row), "failure")
-      if (typeof text === "string") texts?.set(r.failure, text)
-    }),
-    Effect.map((r): DLQ.Entry => {
-      const base = {
-        id: r.id,
-        queue: r.queue,
-        idempotencyKey: r.idempotency_key,
-        payload: r.payload,
-        failure: r.failure,
-        status: r.status,
-        createdAtMillis: r.created_at,
-        updatedAtMillis: r.updated_at,
-        replays: r.replays,
-        version: r.version,
-        notes: r.notes
-      }
-      const claimed = r.claimed_at === null ? base : { ...base, claimedAtMillis: r.claimed_at }
-      return r.replay_run === null ? claimed : { ...claimed, replayRun: r.replay_run }
-    }),
-    Effect.mapError(
-      (error) =>
-        new DLQ.DeadLetterStoreError({
-          reason: "corrupt",
-          message: `A stored dead letter could not be read: ${ParseResult.ArrayFormatter.formatErrorSync(error)
-            .map((i) => `${i.path.join(".") || "(row)"}: ${i.message.split("\n")[0]}`)
-            .join("; ")}`,
-          cause: error
-        })
-    )
-  )
+const decodeRowEither = Schema.decodeUnknownEither(Row)
 
-const toEntries = (rows: ReadonlyArray<unknown>, texts?: FailureTexts) =>
-  Effect.forEach(rows, (row) => toEntry(row, texts))
+const corrupt = (error: ParseResult.ParseError) =>
+  new DLQ.DeadLetterStoreError({
+    reason: "corrupt",
+    message: `A stored dead letter could not be read: ${ParseResult.ArrayFormatter.formatErrorSync(error)
+      .map((i) => `${i.path.join(".") || "(row)"}: ${i.message.split("\n")[0]}`)
+      .join("; ")}`,
+    cause: error
+  })
+
+/** One row as an entry, decoded synchronously (a claim decodes hundreds: no Effect per row). */
+const rowToEntry = (row: unknown, texts: FailureTexts): Either.Either<DLQ.Entry, DLQ.DeadLetterStoreError> => {
+  const decoded = decodeRowEither(row)
+  if (Either.isLeft(decoded)) return Either.left(corrupt(decoded.left))
+  const r = decoded.right
+  const text: unknown = Reflect.get(Object(row), "failure")
+  if (typeof text === "string") texts.set(r.failure, text)
+  const base = {
+    id: r.id,
+    queue: r.queue,
+    idempotencyKey: r.idempotency_key,
+    payload: r.payload,
+    failure: r.failure,
+    status: r.status,
+    createdAtMillis: r.created_at,
+    updatedAtMillis: r.updated_at,
+    replays: r.replays,
+    version: r.version,
+    notes: r.notes
+  }
+  const claimed = r.claimed_at === null ? base : { ...base, claimedAtMillis: r.claimed_at }
+  return Either.right(r.replay_run === null ? claimed : { ...claimed, replayRun: r.replay_run })
+}
+
+const toEntry = (row: unknown, texts: FailureTexts): Effect.Effect<DLQ.Entry, DLQ.DeadLetterStoreError> =>
+  Effect.suspend(() => rowToEntry(row, texts))
+
+const toEntries = (
+  rows: ReadonlyArray<unknown>,
+  texts: FailureTexts
+): Effect.Effect<ReadonlyArray<DLQ.Entry>, DLQ.DeadLetterStoreError> =>
+  Effect.suspend(() => {
+    const entries: Array<DLQ.Entry> = []
+    for (const row of rows) {
+      const entry = rowToEntry(row, texts)
+      if (Either.isLeft(entry)) return Effect.fail(entry.left)
+      entries.push(entry.right)
+    }
+    return Effect.succeed(entries)
+  })
 
 const encodeMutable = (entry: DLQ.Entry, texts: FailureTexts) =>
   Effect.all({
