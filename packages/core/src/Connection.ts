@@ -223,7 +223,12 @@ export interface Connection<C> {
   readonly stats: Effect.Effect<Stats>
   /** The connection, at once when connected; otherwise after waiting for it within the deadline. */
   readonly get: Effect.Effect<C, ConnectionUnavailable>
-  /** Runs `f` with the connection ({@link Connection.get} first). */
+  /**
+   * Runs `f` with the connection ({@link Connection.get} first). When `f` fails with a failure
+   * that says the connection may be broken (classified `network`, `timeout` or `unavailable` by
+   * the `Classifier` in context when the connection was made; any failure without one), a health
+   * check runs at once rather than at the next interval.
+   */
   readonly use: <A, E, R>(
     f: (connection: C) => Effect.Effect<A, E, R>
   ) => Effect.Effect<A, E | ConnectionUnavailable, R>
@@ -398,6 +403,17 @@ export const make = <C, E, R, E2, R2>(
     // added after the finalizer above, so it runs first: the loop stops before the connection goes
     yield* Effect.forkScoped(loop)
 
+    const checkNow = Queue.offer(wake, undefined)
+    /** Whether a call's failure suggests the connection broke. */
+    const suspicious = (failure: unknown): boolean =>
+      Option.match(classifier, {
+        onNone: () => true,
+        onSome: (c) => {
+          const category = c.classify(failure).category
+          return category === "network" || category === "timeout" || category === "unavailable"
+        }
+      })
+
     const unavailable = (waitedMillis: number) =>
       Effect.flatMap(SubscriptionRef.get(state), (s) =>
         Effect.fail(
@@ -444,8 +460,8 @@ export const make = <C, E, R, E2, R2>(
         connectedMillis: machine.connectedMillis(now)
       })),
       get,
-      use: (f) => Effect.flatMap(get, f),
-      checkNow: Queue.offer(wake, undefined)
+      use: (f) => Effect.flatMap(get, (c) => Effect.tapError(f(c), (e) => (suspicious(e) ? checkNow : Effect.void))),
+      checkNow
     }
   })
 

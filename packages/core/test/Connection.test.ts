@@ -237,3 +237,25 @@ describe("Connection.classificationRule", () => {
     }).pipe(Effect.provide(Classifier.layerWith({ rules: [Connection.classificationRule] })))
   )
 })
+
+describe("Connection.use", () => {
+  it.scoped("a call failing as if the connection broke checks health at once; another failure does not", () =>
+    Effect.gen(function* () {
+      let checks = 0
+      const conn = yield* Connection.make(
+        {
+          acquire: Effect.succeed("c"),
+          healthCheck: () => Effect.sync(() => void checks++)
+        },
+        config
+      )
+      yield* tick(0)
+      yield* Effect.exit(conn.use(() => Effect.fail(new Boom({ category: "validation" }))))
+      yield* tick(0)
+      expect(checks).toBe(0)
+      yield* Effect.exit(conn.use(() => Effect.fail(new Boom({ category: "network" }))))
+      yield* tick(0)
+      expect(checks).toBe(1)
+    }).pipe(Effect.provide(testClassifier))
+  )
+})
