@@ -26,7 +26,7 @@ import * as Effect from "effect/Effect"
 import type * as Option from "effect/Option"
 import type * as Stream from "effect/Stream"
 import { GrpcError, fromStatus } from "./GrpcError.js"
-import { attemptDeadline, withDeadline } from "./internal/deadline.js"
+import { attemptDeadline, withCallerDeadline, withDeadline } from "./internal/deadline.js"
 import { resumable } from "./internal/resumable.js"
 import { fromReadable } from "./internal/source.js"
 
@@ -78,7 +78,8 @@ export type ServerStreamMethod<Req, Item> = (
 /**
  * What a call takes besides its request: the `pipeline` to run it through (none: one attempt,
  * failures typed all the same), the `metadata` to send (copied for each attempt), and grpc-js
- * `callOptions` (a `deadline` there is kept when it is earlier than ours).
+ * `callOptions`. A `deadline` there bounds a unary call as a whole, retries included (as
+ * `Deadline.within` would), and each underlying call of a server stream.
  *
  * @example
  * ```ts
@@ -182,7 +183,10 @@ export const unary =
         return Effect.sync(() => call.cancel())
       })
     )
-    return pipeline === undefined ? attempt : pipeline.protect(attempt)
+    return withCallerDeadline(
+      options.callOptions?.deadline,
+      pipeline === undefined ? attempt : pipeline.protect(attempt)
+    )
   }
 
 /**

@@ -11,15 +11,15 @@
  *   DEADLINE_EXCEEDED, an open breaker or another admission refusal UNAVAILABLE.
  * - **Server-streaming calls** listed in `resume` (by method path) resume where they broke, as
  *   `GrpcClient.serverStream` does: an item counts as acknowledged once it was handed to the
- *   caller's listener. Other server-streaming calls are opened again only when they broke before
- *   their first item. Client-streaming and bidirectional calls pass through untouched.
+ *   caller's listener, and the attempt timeout bounds the wait for each item. Other
+ *   server-streaming calls are opened again only when they broke before their first item.
+ *   Client-streaming and bidirectional calls pass through untouched.
  *
  * The interceptor is a thin adapter over the same machinery as `GrpcClient`; the pipeline runs in
  * the runtime {@link make} was called in (its Clock, tracer and event hub).
  *
  * @since 0.3.0
  */
-import * as Deadline from "@effect-resilience/core/Deadline"
 import type * as Classifier from "@effect-resilience/core/Classifier"
 import type * as Resilience from "@effect-resilience/core/Resilience"
 import * as grpc from "@grpc/grpc-js"
@@ -33,7 +33,7 @@ import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import { fromStatus, type GrpcError } from "./GrpcError.js"
 import * as GrpcPipeline from "./GrpcPipeline.js"
-import { attemptDeadline } from "./internal/deadline.js"
+import { attemptDeadline, withCallerDeadline } from "./internal/deadline.js"
 import { resumable } from "./internal/resumable.js"
 import { fromNextCall, type NextCallInstance } from "./internal/source.js"
 
@@ -115,17 +115,6 @@ const finalStatus = (cause: Cause.Cause<unknown>, last: grpc.StatusObject | unde
         metadata: noMetadata()
       }
   }
-}
-
-/** The caller's own deadline (the call's `deadline` option) as a bound on the whole call. */
-const withCallerDeadline = <A, E>(
-  deadline: grpc.Deadline | undefined,
-  self: Effect.Effect<A, E>
-): Effect.Effect<A, E | Resilience.PipelineError> => {
-  if (deadline === undefined) return self
-  const at = deadline instanceof Date ? deadline.getTime() : deadline
-  if (!Number.isFinite(at)) return self
-  return Deadline.within(self, Math.max(0, at - Date.now()))
 }
 
 /** The options of one attempt: the call's, with the attempt's deadline when it is earlier. */

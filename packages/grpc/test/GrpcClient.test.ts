@@ -194,6 +194,22 @@ describe("GrpcClient.unary", () => {
     }).pipe(Effect.scoped, Effect.provide(TestLayer))
   )
 
+  it.live("the call's own grpc deadline bounds the call as a whole, retries included", () =>
+    Effect.gen(function* () {
+      const server = yield* serve({ say: [status(grpc.status.UNAVAILABLE)] })
+      const { say } = yield* connect(server)
+      const p = yield* pipeline({ retry: { maxAttempts: 50, initialDelay: 100, jitter: "none", factor: 1 } })
+      const deadline = new Date(Date.now() + 300)
+      const error = yield* Effect.flip(
+        GrpcClient.unary(say)({ name: "ki" }, { pipeline: p, callOptions: { deadline } })
+      )
+      // stopped by the deadline, not after the 50 attempts the policy allows
+      const stoppedBy = error._tag === "RetriesExhausted" ? error.reason : error._tag
+      expect(["deadline", "DeadlineExceeded"]).toContain(stoppedBy)
+      expect(server.sayCalls().length).toBeLessThan(50)
+    }).pipe(Effect.scoped, Effect.provide(TestLayer))
+  )
+
   it.live("interrupting the Effect cancels the call", () =>
     Effect.gen(function* () {
       let cancelled = false
@@ -216,6 +232,32 @@ describe("GrpcClient.unary", () => {
 })
 
 describe("GrpcClient.serverStream", () => {
+  it.live("a consumer that stops early cancels the call", () =>
+    Effect.gen(function* () {
+      let cancelled = false
+      const server = yield* serve({
+        count: [
+          (call) => {
+            let n = call.request.from
+            const timer = setInterval(() => call.write({ n: n++ }), 5)
+            call.on("cancelled", () => {
+              cancelled = true
+              clearInterval(timer)
+            })
+          }
+        ]
+      })
+      const { count } = yield* connect(server)
+      const got = yield* GrpcClient.serverStream(count)({ from: 0, to: 0 }).pipe(Stream.take(3), Stream.runCollect)
+      expect(Chunk.toReadonlyArray(got).map((i) => i.n)).toEqual([0, 1, 2])
+      yield* Effect.suspend(() => (cancelled ? Effect.void : Effect.fail("not yet"))).pipe(
+        Effect.retry({ schedule: Schedule.spaced("10 millis") }),
+        Effect.timeout("10 seconds")
+      )
+      expect(cancelled).toBe(true)
+    }).pipe(Effect.scoped, Effect.provide(TestLayer))
+  )
+
   const resume = (last: Option.Option<{ readonly n: number }>) => ({
     from: Option.match(last, { onNone: () => 0, onSome: (item) => item.n + 1 }),
     to: 29

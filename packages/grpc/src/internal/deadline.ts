@@ -10,6 +10,7 @@
  * @internal
  */
 import * as Deadline from "@effect-resilience/core/Deadline"
+import type { DeadlineExceeded } from "@effect-resilience/core/Errors"
 import type * as Resilience from "@effect-resilience/core/Resilience"
 import type * as grpc from "@grpc/grpc-js"
 import * as Clock from "effect/Clock"
@@ -60,4 +61,15 @@ export const withDeadline = (options: grpc.CallOptions, ours: number | undefined
   const theirs = options.deadline
   const theirsMillis = theirs === undefined ? undefined : theirs instanceof Date ? theirs.getTime() : theirs
   return { ...options, deadline: new Date(minimum(ours, theirsMillis) ?? ours) }
+}
+
+/** The caller's grpc `deadline` option, when finite, as the `Deadline` of the whole call. */
+export const withCallerDeadline = <A, E>(
+  deadline: grpc.Deadline | undefined,
+  self: Effect.Effect<A, E>
+): Effect.Effect<A, E | DeadlineExceeded> => {
+  if (deadline === undefined) return self
+  const at = deadline instanceof Date ? deadline.getTime() : deadline
+  if (!Number.isFinite(at)) return self
+  return Deadline.within(self, Math.max(0, at - Date.now()))
 }
