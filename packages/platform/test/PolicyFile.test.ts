@@ -290,92 +290,98 @@ describe("PolicyFile", () => {
       }).pipe(Effect.scoped, Effect.provide(env))
   )
 
-  it.live("reload under load: every call completes and runs under exactly one whole version", () =>
-    Effect.gen(function* () {
-      // version n: two policies whose timeouts both name n, and n % 3 + 1 attempts each
-      const text = (n: number) =>
-        [
-          "policies:",
-          "  a:",
-          `    attemptTimeout: ${10_000 + n}`,
-          `    retry: { maxAttempts: ${(n % 3) + 1}, initialDelay: 1, jitter: none, backoff: constant }`,
-          "    breaker: false",
-          "    retryBudget: false",
-          "  b:",
-          `    attemptTimeout: ${20_000 + n}`,
-          `    retry: { maxAttempts: ${(n % 3) + 1}, initialDelay: 1, jitter: none }`,
-          "    breaker: false",
-          "    retryBudget: false",
-          ""
-        ].join("\n")
-      const file = yield* setup(text(1))
-      const policies = yield* PolicyFile.make(file, noPoll)
-      const changes = yield* policies.subscribe
-      yield* policies.pipeline("a")
-      yield* policies.pipeline("b")
+  it.live(
+    "reload under load: every call completes and runs under exactly one whole version",
+    () =>
+      Effect.gen(function* () {
+        // version n: two policies whose timeouts both name n, and n % 3 + 1 attempts each
+        const text = (n: number) =>
+          [
+            "policies:",
+            "  a:",
+            `    attemptTimeout: ${10_000 + n}`,
+            `    retry: { maxAttempts: ${(n % 3) + 1}, initialDelay: 1, jitter: none, backoff: constant }`,
+            "    breaker: false",
+            "    retryBudget: false",
+            "  b:",
+            `    attemptTimeout: ${20_000 + n}`,
+            `    retry: { maxAttempts: ${(n % 3) + 1}, initialDelay: 1, jitter: none }`,
+            "    breaker: false",
+            "    retryBudget: false",
+            ""
+          ].join("\n")
+        const file = yield* setup(text(1))
+        const policies = yield* PolicyFile.make(file, noPoll)
+        const changes = yield* policies.subscribe
+        yield* policies.pipeline("a")
+        yield* policies.pipeline("b")
 
-      interface Seen {
-        readonly version: number
-        readonly a: number
-        readonly b: number
-        readonly attemptsA: number
-        readonly attemptsB: number
-        readonly endVersion: number
-      }
-      const seen: Array<Seen> = []
-      const started = yield* Ref.make(0)
-      const stop = yield* Deferred.make<void>()
-      const call = policies.use((version) =>
-        Effect.gen(function* () {
-          const a = pipelineOf(version, "a")
-          const b = pipelineOf(version, "b")
-          let attemptsA = 0
-          let attemptsB = 0
-          const failing = (count: () => void) =>
-            Effect.flatMap(Effect.sync(count), () =>
-              Effect.zipRight(Effect.sleep(Duration.millis(1)), Effect.fail(failure()))
-            )
-          yield* Effect.flip(a.protect(failing(() => attemptsA++)))
-          yield* Effect.flip(b.protect(failing(() => attemptsB++)))
-          const record: Seen = {
-            version: version.number,
-            a: Duration.toMillis(a.policy.attemptTimeout === false ? Duration.zero : a.policy.attemptTimeout) - 10_000,
-            b: Duration.toMillis(b.policy.attemptTimeout === false ? Duration.zero : b.policy.attemptTimeout) - 20_000,
-            attemptsA,
-            attemptsB,
-            endVersion: yield* policies.version
-          }
-          seen.push(record)
-        })
-      )
-      const workers = 16
-      const loop = Effect.gen(function* () {
-        while (!(yield* Deferred.isDone(stop))) {
-          yield* Ref.update(started, (n) => n + 1)
-          yield* call
+        interface Seen {
+          readonly version: number
+          readonly a: number
+          readonly b: number
+          readonly attemptsA: number
+          readonly attemptsB: number
+          readonly endVersion: number
         }
-      })
-      const fibers = yield* Effect.forEach(Array.from({ length: workers }), () => Effect.fork(loop))
-      const rewrites = 12
-      for (let n = 2; n <= rewrites + 1; n++) {
-        const event = yield* saveAndWait(changes, file, text(n))
-        expect(event).toMatchObject({ _tag: "Applied", version: n })
-      }
-      yield* Deferred.succeed(stop, undefined)
-      yield* Fiber.joinAll(fibers)
+        const seen: Array<Seen> = []
+        const started = yield* Ref.make(0)
+        const stop = yield* Deferred.make<void>()
+        const call = policies.use((version) =>
+          Effect.gen(function* () {
+            const a = pipelineOf(version, "a")
+            const b = pipelineOf(version, "b")
+            let attemptsA = 0
+            let attemptsB = 0
+            const failing = (count: () => void) =>
+              Effect.flatMap(Effect.sync(count), () =>
+                Effect.zipRight(Effect.sleep(Duration.millis(1)), Effect.fail(failure()))
+              )
+            yield* Effect.flip(a.protect(failing(() => attemptsA++)))
+            yield* Effect.flip(b.protect(failing(() => attemptsB++)))
+            const record: Seen = {
+              version: version.number,
+              a:
+                Duration.toMillis(a.policy.attemptTimeout === false ? Duration.zero : a.policy.attemptTimeout) - 10_000,
+              b:
+                Duration.toMillis(b.policy.attemptTimeout === false ? Duration.zero : b.policy.attemptTimeout) - 20_000,
+              attemptsA,
+              attemptsB,
+              endVersion: yield* policies.version
+            }
+            seen.push(record)
+          })
+        )
+        const workers = 8
+        const loop = Effect.gen(function* () {
+          while (!(yield* Deferred.isDone(stop))) {
+            yield* Ref.update(started, (n) => n + 1)
+            yield* call
+          }
+        })
+        const fibers = yield* Effect.forEach(Array.from({ length: workers }), () => Effect.fork(loop))
+        const rewrites = 8
+        for (let n = 2; n <= rewrites + 1; n++) {
+          const event = yield* saveAndWait(changes, file, text(n))
+          expect(event).toMatchObject({ _tag: "Applied", version: n })
+        }
+        yield* Deferred.succeed(stop, undefined)
+        yield* Fiber.joinAll(fibers)
 
-      const all = seen
-      expect(all.length).toBe(yield* Ref.get(started)) // no call lost
-      for (const s of all) {
-        // the file's version n is the n-th applied: both policies from it, each with its attempts
-        expect([s.a, s.b]).toEqual([s.version, s.version])
-        expect([s.attemptsA, s.attemptsB]).toEqual([(s.version % 3) + 1, (s.version % 3) + 1])
-      }
-      const versions = new Set(all.map((s) => s.version))
-      expect(versions.size).toBeGreaterThan(1)
-      // some calls were still running under a version when the next was applied
-      expect(all.some((s) => s.endVersion > s.version)).toBe(true)
-    }).pipe(Effect.scoped, Effect.provide(env))
+        const all = seen
+        expect(all.length).toBe(yield* Ref.get(started)) // no call lost
+        for (const s of all) {
+          // the file's version n is the n-th applied: both policies from it, each with its attempts
+          expect([s.a, s.b]).toEqual([s.version, s.version])
+          expect([s.attemptsA, s.attemptsB]).toEqual([(s.version % 3) + 1, (s.version % 3) + 1])
+        }
+        const versions = new Set(all.map((s) => s.version))
+        expect(versions.size).toBeGreaterThan(1)
+        // some calls were still running under a version when the next was applied
+        expect(all.some((s) => s.endVersion > s.version)).toBe(true)
+      }).pipe(Effect.scoped, Effect.provide(env)),
+    // a liveness bound for a loaded machine, not a measurement
+    120_000
   )
 
   it("check validates a file's text without running anything", () => {
@@ -384,4 +390,26 @@ describe("PolicyFile", () => {
     const bad = PolicyFile.check("policies:\n  payments:\n    retry: { maxAttempts: 0 }\n", "yaml")
     expect(Either.isLeft(bad) && bad.left.map((p) => p.path)).toEqual(["policies.payments.retry.maxAttempts"])
   })
+})
+
+describe("PolicyFile polling", () => {
+  it.live("a deleted file is reported once and the running policies are kept; the poll sees it come back", () =>
+    Effect.gen(function* () {
+      const file = yield* setup("policies:\n  payments:\n    retry: { maxAttempts: 3 }\n")
+      const fs = yield* FileSystem.FileSystem
+      // the poll alone finds both changes (watch events are still delivered: the first one wins)
+      const policies = yield* PolicyFile.make(file, { poll: "20 millis", debounce: "20 millis" })
+      const changes = yield* policies.subscribe
+      const next = yield* Effect.fork(Stream.runCollect(Stream.take(changes, 2)))
+      yield* fs.remove(file)
+      // a second poll of the missing file says nothing new: only one Rejected before the Applied
+      yield* Effect.sleep("100 millis")
+      yield* fs.writeFileString(file, "policies:\n  payments:\n    retry: { maxAttempts: 4 }\n")
+      const [gone, back] = Array.from(yield* Fiber.join(next))
+      expect(gone).toMatchObject({ _tag: "Rejected", version: 1, problems: [{ path: "" }] })
+      expect(gone?._tag === "Rejected" && gone.problems[0]?.message).toContain("could not read the file")
+      expect(back).toMatchObject({ _tag: "Applied", version: 2, changed: ["payments"] })
+      expect(yield* policies.reload).toBeUndefined() // nothing new since
+    }).pipe(Effect.scoped, Effect.provide(env))
+  )
 })

@@ -235,9 +235,10 @@ export const make = (
       Effect.mapError(events.error)
     )
     /** The only mutable state: the current version (read and swapped in single synchronous steps), the last text seen. */
-    const state: { current: Version; lastText: string | undefined } = {
+    const state: { current: Version; lastText: string | undefined; lastUnreadable: string | undefined } = {
       current: first.version,
-      lastText: first.read.text
+      lastText: first.read.text,
+      lastUnreadable: undefined
     }
     const inUse = new Set<string>()
 
@@ -319,9 +320,13 @@ export const make = (
         const atMillis = yield* Clock.currentTimeMillis
         const running = state.current
         const r = yield* Effect.either(read)
+        // what was read last (a text, or the reason it could not be read): seen again, it was
+        // already applied or reported, so a poll of an unchanged file says nothing
         const seen = Either.isRight(r) ? r.right.text : undefined
-        if (seen !== undefined && seen === state.lastText) return undefined
-        if (seen !== undefined) state.lastText = seen
+        const unreadable = Either.isLeft(r) ? (r.left[0]?.message ?? "unreadable") : undefined
+        if (seen !== undefined ? seen === state.lastText : unreadable === state.lastUnreadable) return undefined
+        state.lastText = seen
+        state.lastUnreadable = unreadable
         const about = Either.isRight(r)
           ? {
               sha256: r.right.sha256,
@@ -331,10 +336,7 @@ export const make = (
           : {}
         const reject = (problems: ReadonlyArray<Problem>) =>
           announce(events.rejected({ file, version: running.number, problems, atMillis, ...about }))
-        if (Either.isLeft(r)) {
-          state.lastText = undefined
-          return yield* reject(r.left)
-        }
+        if (Either.isLeft(r)) return yield* reject(r.left)
         const entries = entriesOf(r.right.text)
         if (Either.isLeft(entries)) return yield* reject(entries.left)
         const next = entries.right
