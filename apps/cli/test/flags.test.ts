@@ -18,13 +18,14 @@ import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import fc from "fast-check"
+import * as Audit from "../src/audit.js"
 import * as Dlq from "../src/dlq.js"
 
 const dir = mkdtempSync(join(tmpdir(), "cli-flags-"))
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
 mkdirSync(join(dir, "a-directory"))
 
-const cli = Command.run(Command.make("resilience").pipe(Command.withSubcommands([Dlq.command])), {
+const cli = Command.run(Command.make("resilience").pipe(Command.withSubcommands([Dlq.command, Audit.command])), {
   name: "effect-resilience",
   version: "0.0.0"
 })
@@ -82,7 +83,7 @@ const db = fc.constantFrom(join(dir, "dlq.db"), join(dir, "a-directory"), join(d
 const flag = fc.oneof(
   db.map((v) => ["--db", v]),
   fc.constantFrom(["--url", "postgres://127.0.0.1:1/none"], ["--url", ""], ["--url", "not a url"]),
-  fc.constantFrom(["--json"], ["--review"]),
+  fc.constantFrom(["--json"], ["--review"], ["--all"]),
   fc.tuple(
     fc.constantFrom(
       "--queue",
@@ -96,7 +97,9 @@ const flag = fc.oneof(
       "--note",
       "--older-than",
       "--timeout-ms",
-      "--target"
+      "--target",
+      "--actor",
+      "--action"
     ),
     fc.oneof(junk, fc.constantFrom("pending", "validation", "2024-01-01", "10", "http://127.0.0.1:1/x", "alice"))
   ),
@@ -104,7 +107,15 @@ const flag = fc.oneof(
 )
 const argv = fc
   .tuple(
-    fc.constantFrom(["dlq"], ["dlq", "list"], ["dlq", "show"], ["dlq", "replay"], ["dlq", "discard"], ["dlq", "purge"]),
+    fc.constantFrom(
+      ["dlq"],
+      ["dlq", "list"],
+      ["dlq", "show"],
+      ["dlq", "replay"],
+      ["dlq", "discard"],
+      ["dlq", "purge"],
+      ["audit"]
+    ),
     fc.constantFrom(["dlq", "stats"], ["dlq", "nope"], []),
     fc.array(flag, { maxLength: 6 })
   )
