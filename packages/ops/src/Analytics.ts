@@ -279,7 +279,8 @@ const PeriodicConfig = Schema.Struct({
   minFailures: int(0, Number.MAX_SAFE_INTEGER, Periodic.defaultPeriodicOptions.minFailures),
   smooth: int(1, 1000, Periodic.defaultPeriodicOptions.smooth),
   burstAlpha: num(0, 1, Periodic.defaultPeriodicOptions.burstAlpha),
-  harmonic: num(0, 1, Periodic.defaultPeriodicOptions.harmonic)
+  harmonic: num(0, 1, Periodic.defaultPeriodicOptions.harmonic),
+  every: int(1, 100_000, 6)
 })
 
 /**
@@ -298,7 +299,9 @@ const PeriodicConfig = Schema.Struct({
  *   dependent's that still counts as a cascade.
  * - `criticalRate` (0.5): a spike or trend reaching this failure rate is `critical`.
  * - `spike`, `trend`, `periodic`: the detectors' thresholds, in intervals and rates (see
- *   docs/analytics.md for what each means and how the defaults were measured).
+ *   docs/analytics.md for what each means and how the defaults were measured);
+ *   `periodic.every` (6): the periodic detector reads the whole history, so it runs for each
+ *   operation every this many intervals (operations staggered) rather than every interval.
  *
  * @example
  * ```ts
@@ -478,6 +481,7 @@ export const make = (config?: ConfigInput): Effect.Effect<Analytics, ParseResult
       spike: decoded.spike,
       trend: decoded.trend,
       periodic: decoded.periodic,
+      periodicEvery: decoded.periodic.every,
       criticalRate: decoded.criticalRate
     })
     const pubsub = yield* Effect.acquireRelease(PubSub.sliding<Alert>(1024), PubSub.shutdown)

@@ -13,6 +13,7 @@ const options: EngineOptions = {
   spike: defaultSpikeOptions,
   trend: defaultTrendOptions,
   periodic: defaultPeriodicOptions,
+  periodicEvery: 6,
   criticalRate: 0.5
 }
 

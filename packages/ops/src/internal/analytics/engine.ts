@@ -39,6 +39,11 @@ export interface EngineOptions {
   readonly spike: SpikeOptions
   readonly trend: TrendOptions
   readonly periodic: PeriodicOptions
+  /**
+   * Run the periodic detector for an operation every this many intervals (operations staggered):
+   * it reads the whole history, and a period does not change from one interval to the next.
+   */
+  readonly periodicEvery: number
   /** The failure rate at or above which a spike or a trend is critical. */
   readonly criticalRate: number
 }
@@ -90,6 +95,7 @@ export class Engine {
   private readonly reportedCascades = new Map<string, { readonly length: number; readonly atMillis: number }>()
   /** How long an alert's time is kept: the longest cooldown (a periodic alert's can be the history's length). */
   private keepMillis: number
+  private tick = 0
   constructor(readonly options: EngineOptions) {
     this.keepMillis = options.cooldownMillis
   }
@@ -110,15 +116,20 @@ export class Engine {
   /** The findings of one interval ending at `now`, over the series and the recent breaker openings. */
   run(series: Iterable<OperationSeries>, openings: ReadonlyArray<Opening>, now: number): Array<Finding> {
     this.prune(now)
+    this.tick += 1
     const out: Array<Finding> = []
-    for (const s of series) this.operation(s, now, out)
+    let index = 0
+    for (const s of series) {
+      this.operation(s, now, out, (this.tick + index) % this.options.periodicEvery === 0)
+      index += 1
+    }
     for (const c of cascades(openings, this.options.dependencies, this.options.cascadeWindowMillis)) {
       this.cascade(c, now, out)
     }
     return out.map(finite)
   }
 
-  private operation(s: OperationSeries, now: number, out: Array<Finding>): void {
+  private operation(s: OperationSeries, now: number, out: Array<Finding>, checkPeriodic: boolean): void {
     const calls = s.calls.toArray()
     if (calls.length === 0) return
     const last = calls.length - 1
@@ -171,7 +182,7 @@ export class Engine {
         suggestedAction: `This is a slow degradation rather than an outage: ${actionFor(category).replace(/^./, (c) => c.toLowerCase())}`
       })
     }
-    const found = periodic(failures, o.intervalMillis, o.periodic)
+    const found = checkPeriodic ? periodic(failures, o.intervalMillis, o.periodic) : undefined
     // a recurring failure is news once per history at most: it stays in the series that long
     const historyMillis = failures.length * o.intervalMillis
     this.keepMillis = Math.max(this.keepMillis, historyMillis)
