@@ -85,6 +85,15 @@ export interface Executor {
   readonly breakerState: () => string | undefined
 }
 
+/** The engine of a policy (its settings decoded once, its breaker and bulkhead shared by its calls). */
+const engineOf = (policy: Resilience.PolicyInput, options: Options | undefined): Engine =>
+  new Engine(
+    settingsOf(policy, Date.now(), options?.breaker),
+    options?.classify ?? Cores.Classify.makeClassify(Date.now),
+    Math.random,
+    options?.onRetry
+  )
+
 /**
  * Builds an executor for a policy. Throws the `ParseError` of a bad policy (it names the path of
  * the bad value), or a `TypeError` for a strategy the facade does not drive yet (rate limit,
@@ -102,12 +111,7 @@ export interface Executor {
  * @category constructors
  */
 export const make = (policy: Resilience.PolicyInput, options?: Options): Executor => {
-  const engine = new Engine(
-    settingsOf(policy, Date.now(), options?.breaker),
-    options?.classify ?? Cores.Classify.makeClassify(Date.now),
-    Math.random,
-    options?.onRetry
-  )
+  const engine = engineOf(policy, options)
   return {
     operation: engine.settings.operation,
     execute: (evaluate) => engine.execute(evaluate),
@@ -138,8 +142,9 @@ export const resilient = <Args extends ReadonlyArray<unknown>, A>(
   policy: Resilience.PolicyInput,
   options?: Options
 ): ((...args: Args) => Promise<A>) => {
-  const executor = make(policy, options)
-  return (...args) => executor.execute(() => fn(...args))
+  const engine = engineOf(policy, options)
+  // fn takes no signal: its attempts need no AbortController
+  return (...args) => engine.execute(() => fn(...args), false)
 }
 
 /**

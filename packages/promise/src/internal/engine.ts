@@ -30,6 +30,9 @@ const timers: Cores.Strategy.Timers = {
   }
 }
 
+/** The signal of an operation that takes none: never aborted (one for every call). */
+const neverAborted: AbortSignal = new AbortController().signal
+
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
 
 /** The backoff of the `n`th retry (from 0), before Retry-After; `previous` for decorrelated jitter. */
@@ -102,9 +105,25 @@ export class Engine {
       : new BulkheadRejectedError(this.settings.operation, strategy.name, rejected.reason)
   }
 
-  /** Admission: the tickets, or the refusal's error. */
-  private async admit(deadlineAt: number | undefined): Promise<ReadonlyArray<Admitted> | Error> {
-    let walked = Cores.Strategy.walk(this.strategies, 0, undefined, Date.now(), this.random)
+  /**
+   * Admission: the tickets, or the refusal's error, at once when no strategy makes the call wait
+   * (the common case: no Promise, no microtask); a Promise of them when one does.
+   */
+  private admit(
+    deadlineAt: number | undefined
+  ): ReadonlyArray<Admitted> | Error | Promise<ReadonlyArray<Admitted> | Error> {
+    const walked = Cores.Strategy.walk(this.strategies, 0, undefined, Date.now(), this.random)
+    if (Cores.Strategy.isAdmitted(walked)) return walked
+    if (walked._tag === "Rejected") return this.refusal(walked.index, walked.rejected)
+    return this.admitWaiting(walked, deadlineAt)
+  }
+
+  /** Admission that waits (a bulkhead's queue): the tickets, or the refusal's error. */
+  private async admitWaiting(
+    first: Cores.Strategy.Walk,
+    deadlineAt: number | undefined
+  ): Promise<ReadonlyArray<Admitted> | Error> {
+    let walked = first
     while (!Cores.Strategy.isAdmitted(walked)) {
       if (walked._tag === "Rejected") return this.refusal(walked.index, walked.rejected)
       const stop = walked
@@ -122,37 +141,50 @@ export class Engine {
     return walked
   }
 
-  /** One attempt under its timer; the signal is aborted with the timeout's error. */
+  /**
+   * One attempt under its timer; the signal is aborted with the timeout's error. Without
+   * `withSignal` (an operation that takes no signal) no AbortController is made: making one
+   * costs more than the rest of a call, and nothing would read it.
+   */
   private attempt<A>(
     evaluate: (signal: AbortSignal) => PromiseLike<A>,
     attempt: number,
-    deadlineAt: number | undefined
+    deadlineAt: number | undefined,
+    withSignal: boolean
   ): Promise<A> {
     const started = Date.now()
     const timer = Cores.Timeout.timerFor(started, deadlineAt, this.settings.attemptTimeoutMillis)
-    const controller = new AbortController()
-    if (timer === undefined) return Promise.resolve().then(() => evaluate(controller.signal))
+    const controller = withSignal ? new AbortController() : undefined
+    const signal = controller === undefined ? neverAborted : controller.signal
+    if (timer === undefined) return Promise.resolve().then(() => evaluate(signal))
     return new Promise<A>((resolve, reject) => {
       const handle = setTimeout(() => {
         const error =
           timer.kind === "deadline"
             ? new DeadlineExceededError(this.settings.operation, this.settings.deadlineMillis ?? timer.millis)
             : new AttemptTimeoutError(this.settings.operation, attempt, timer.millis)
-        controller.abort(error)
+        controller?.abort(error)
         reject(error)
       }, timer.millis)
-      Promise.resolve()
-        .then(() => evaluate(controller.signal))
-        .then(
-          (value) => {
-            clearTimeout(handle)
-            resolve(value)
-          },
-          (error: unknown) => {
-            clearTimeout(handle)
-            reject(error)
-          }
-        )
+      // started at once, as a direct call would be (admission did not wait): a throw is a rejection
+      let result: PromiseLike<A>
+      try {
+        result = evaluate(signal)
+      } catch (error) {
+        clearTimeout(handle)
+        reject(error)
+        return
+      }
+      Promise.resolve(result).then(
+        (value) => {
+          clearTimeout(handle)
+          resolve(value)
+        },
+        (error: unknown) => {
+          clearTimeout(handle)
+          reject(error)
+        }
+      )
     })
   }
 
@@ -167,8 +199,11 @@ export class Engine {
     return this.classify(error)
   }
 
-  /** Runs a call: attempts until one succeeds or the retry decision stops. */
-  async execute<A>(evaluate: (signal: AbortSignal) => PromiseLike<A>): Promise<A> {
+  /**
+   * Runs a call: attempts until one succeeds or the retry decision stops. `withSignal: false` for
+   * an operation that ignores its signal (`resilient(fn)`): it gets one that never aborts.
+   */
+  async execute<A>(evaluate: (signal: AbortSignal) => PromiseLike<A>, withSignal = true): Promise<A> {
     const settings = this.settings
     const retry = settings.retry
     const budget = settings.budget
@@ -181,7 +216,8 @@ export class Engine {
     let lastRetry: Classification | undefined
     for (;;) {
       made += 1
-      const admitted = await this.admit(deadlineAt)
+      const admission = this.admit(deadlineAt)
+      const admitted = admission instanceof Promise ? await admission : admission
       let error: unknown
       let classification: Classification
       if (admitted instanceof Error) {
@@ -191,7 +227,7 @@ export class Engine {
         reached += 1
         const attemptStart = Date.now()
         try {
-          const value = await this.attempt(evaluate, made, deadlineAt)
+          const value = await this.attempt(evaluate, made, deadlineAt, withSignal)
           const now = Date.now()
           Cores.Strategy.settleAll(admitted, Cores.Strategy.success, now - attemptStart, now)
           budget?.onSuccess(made === 1, lastRetry)
