@@ -15,6 +15,7 @@
  * and reports the growth of the heap per call.
  */
 import { Classification, Classifier, Resilience } from "@effect-resilience/core"
+import { resilient } from "@effect-resilience/promise"
 import {
   ConsecutiveBreaker,
   circuitBreaker,
@@ -55,6 +56,17 @@ const failurePolicy: Resilience.PolicyInput = {
   retry: { maxAttempts: 4, initialDelay: 0, throttledInitialDelay: 0, jitter: "none" },
   // two failures in three attempts would open a rate-based breaker: the failure path measures retrying
   breaker: { policy: { _tag: "ConsecutiveFailures", threshold: 1_000_000 } }
+}
+
+/**
+ * The Promise facade's policy, matched to the peers' below: an attempt timeout of 1 s, 3 retries
+ * with no delay that a success would reach, a breaker that opens after 5 consecutive failures.
+ */
+const facadePolicy: Resilience.PolicyInput = {
+  operation: "bench",
+  attemptTimeout: "1 second",
+  retry: { maxAttempts: 4 },
+  breaker: { policy: { _tag: "ConsecutiveFailures", threshold: 5 }, openDuration: "10 seconds" }
 }
 
 /** Runs `n` calls; resolves when all are done. */
@@ -193,6 +205,27 @@ const speedCases: Record<string, SpeedCase> = {
       const policy = cockatielPolicy(5, new ExponentialBackoff())
       return { batch: asyncLoop(() => policy.execute(op)) }
     }
+  },
+  // the Promise facade (@effect-resilience/promise): retry + breaker + attempt timeout, as cockatiel's wrap
+  facade: {
+    setup: async () => {
+      const call = resilient(op, facadePolicy)
+      return { batch: asyncLoop(call) }
+    }
+  },
+  "facade-1000": {
+    setup: async () => {
+      const call = resilient(op, facadePolicy)
+      return { batch: inFlight(1000, call) }
+    },
+    minBatch: 1000
+  },
+  "cockatiel-1000": {
+    setup: async () => {
+      const policy = cockatielPolicy(5, new ExponentialBackoff())
+      return { batch: inFlight(1000, () => policy.execute(op)) }
+    },
+    minBatch: 1000
   },
   "p-retry": { setup: async () => ({ batch: asyncLoop(() => pRetry(op, { retries: 3 })) }) },
   // the failure path: fail twice, then succeed, no delay between attempts

@@ -1,7 +1,8 @@
 /**
  * `pnpm bench overhead [--quick] [--rounds N] [--only a,b] [--out-dir DIR]`: what protection costs,
  * measured on the built `dist/` of `@effect-resilience/core`, against bare Effect loops and the
- * peers (opossum, cockatiel, p-retry), all in the same run.
+ * peers (opossum, cockatiel, p-retry), all in the same run; and the Promise facade
+ * (`@effect-resilience/promise`'s `resilient(fn, policy)`, built `dist/` too) against cockatiel and opossum.
  *
  * Method (docs/overhead.md says why):
  * - `packages/core` is built (`tsc -b`), and `overhead-child.ts` is bundled with esbuild without
@@ -45,8 +46,19 @@ const reference: Record<string, string> = {
   "failure-effect-retry": "failure-p-retry",
   "failure-pipeline-tryPromise": "failure-p-retry",
   "failure-pipeline-runPromise": "failure-p-retry",
-  "failure-cockatiel": "failure-p-retry"
+  "failure-cockatiel": "failure-p-retry",
+  facade: "opossum-fire",
+  "facade-1000": "opossum-fire-1000",
+  "cockatiel-1000": "opossum-fire-1000"
 }
+
+/** Issue 14: the Promise facade beats cockatiel and is within 1.5x of opossum, per call (CPU time). */
+const facadeGoals: ReadonlyArray<{ readonly facade: string; readonly peer: string; readonly atMost: number }> = [
+  { facade: "facade", peer: "cockatiel", atMost: 1 },
+  { facade: "facade", peer: "opossum-fire", atMost: 1.5 },
+  { facade: "facade-1000", peer: "cockatiel-1000", atMost: 1 },
+  { facade: "facade-1000", peer: "opossum-fire-1000", atMost: 1.5 }
+]
 
 /** The goals of issue 10: at most this ratio to the reference. */
 const goals: Record<string, number> = {
@@ -55,7 +67,9 @@ const goals: Record<string, number> = {
   "protect-no-timeout": 1.5,
   "pipeline-runPromise": 1.5,
   "pipeline-runPromise-1000": 2,
-  "failure-pipeline-runPromise": 1
+  "failure-pipeline-runPromise": 1,
+  facade: 1.5,
+  "facade-1000": 1.5
 }
 
 interface Options {
@@ -88,15 +102,18 @@ const parse = (args: ReadonlyArray<string>): Options => {
   return { quick, rounds, heapRounds: quick ? 1 : 3, only, outDir, child }
 }
 
-/** Builds core's dist (incrementally; from scratch when it is missing) and bundles the child. */
+/** Builds core's and the Promise facade's dist (incrementally; from scratch when missing) and bundles the child. */
 const build = async () => {
   const tsc = join(root, "node_modules", ".bin", "tsc")
-  const project = join(root, "packages", "core", "tsconfig.build.json")
-  if (!existsSync(join(root, "packages", "core", "dist", "index.js"))) {
-    // tsc -b trusts its build info: without dist it must not think it is up to date
-    execFileSync("rm", ["-f", join(root, "packages", "core", "build", "tsbuildinfo.build")])
+  for (const pkg of ["core", "promise"]) {
+    if (!existsSync(join(root, "packages", pkg, "dist", "index.js"))) {
+      // tsc -b trusts its build info: without dist it must not think it is up to date
+      execFileSync("rm", ["-f", join(root, "packages", pkg, "build", "tsbuildinfo.build")])
+    }
   }
-  execFileSync(tsc, ["-b", project], { stdio: "inherit" })
+  execFileSync(tsc, ["-b", ...["core", "promise"].map((pkg) => join(root, "packages", pkg, "tsconfig.build.json"))], {
+    stdio: "inherit"
+  })
   await esbuild.build({
     entryPoints: [join(here, "overhead-child.ts")],
     bundle: true,
@@ -208,6 +225,15 @@ export const run = async (args: ReadonlyArray<string>): Promise<void> => {
       } |`
     })
   ]
+  const facadeLines = facadeGoals.flatMap(({ facade, peer, atMost }) => {
+    const a = byName.get(facade)
+    const b = byName.get(peer)
+    if (a === undefined || b === undefined) return []
+    const x = a.cpuNs / b.cpuNs
+    return [
+      `${facade} / ${peer}: ${x.toFixed(2)} (cpu), ${(a.wallNs / b.wallNs).toFixed(2)} (wall); goal <= ${atMost}: ${x <= atMost ? "met" : "NOT met"}`
+    ]
+  })
   const bareHeap = heap.find((h) => h.case === "heap-bare-tryPromise")?.bytesPerCall
   const heapTable = [
     "| heap, 10,000 calls in flight | bytes/call | over bare tryPromise |",
@@ -236,6 +262,7 @@ export const run = async (args: ReadonlyArray<string>): Promise<void> => {
       "",
       ...table,
       "",
+      ...(facadeLines.length > 0 ? ["Promise facade (issue 14), same run:", ...facadeLines, ""] : []),
       ...heapTable,
       "",
       `wrote ${file}`,
