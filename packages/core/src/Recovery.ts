@@ -412,6 +412,12 @@ const unsafeMake = (actions: ReadonlyArray<Action>, budget: Budget): Recovery =>
           const outcome = yield* Effect.suspend(() => action.run(context)).pipe(
             Effect.timeoutFail({ duration: Duration.millis(limit), onTimeout: timedOut }),
             Effect.catchAllCause((cause) => Effect.succeed(failedWith(reasonOf(cause)))),
+            Effect.tap((o) =>
+              Effect.annotateCurrentSpan({
+                "resilience.recovery.outcome": outcomeName(o),
+                ...(o._tag === "Failed" ? { "resilience.reason": o.reason } : {})
+              })
+            ),
             Effect.withSpan(`resilience.recovery ${action.name}`, {
               attributes: {
                 "resilience.operation": operation,

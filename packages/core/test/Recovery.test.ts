@@ -519,7 +519,13 @@ describe("Recovery: the retry's rule, under TestClock", () => {
       const fiber = yield* Effect.fork(pipeline.protect(op))
       yield* TestClock.adjust("1 second")
       expect(yield* Fiber.join(fiber)).toBe(2)
-      expect(ended.filter((s) => s.name === "resilience.recovery fix")).toHaveLength(1)
+      const spans = ended.filter((s) => s.name === "resilience.recovery fix")
+      expect(spans).toHaveLength(1)
+      expect(spans[0]?.attributes).toMatchObject({
+        "resilience.operation": "op",
+        "resilience.recovery.outcome": "partial",
+        "resilience.category": "server"
+      })
       expect(audited).toEqual([
         {
           actor: "recovery",
