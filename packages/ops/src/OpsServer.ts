@@ -43,6 +43,7 @@ import type * as HttpApi from "@effect/platform/HttpApi"
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import * as HttpApiError from "@effect/platform/HttpApiError"
 import * as HttpApp from "@effect/platform/HttpApp"
+import * as HttpIncomingMessage from "@effect/platform/HttpIncomingMessage"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServer from "@effect/platform/HttpServer"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
@@ -948,16 +949,34 @@ export const layerApi = (
     )
   )
 
-/** Headers of every response: nothing cached, no type sniffing, and a 401 says which scheme. */
+/** The largest request body read (the largest valid one, 200 ids, is about 45 kB). */
+const maxBodyBytes = 1_000_000
+
+const tooLarge = HttpServerResponse.unsafeJson(
+  { _tag: "PayloadTooLarge", message: `a request body is at most ${maxBodyBytes} bytes` },
+  { status: 413, headers: { connection: "close" } }
+)
+
+/**
+ * Headers of every response: nothing cached, no type sniffing, and a 401 says which scheme; and
+ * no request body read past {@link maxBodyBytes}: one announced larger is a 413 before anything
+ * else (its body unread), one that turns out larger is cut off.
+ */
 const headers = (app: HttpApp.Default): HttpApp.Default =>
-  HttpApp.withPreResponseHandler(app, (_request, response) =>
-    Effect.succeed(
-      HttpServerResponse.setHeaders(response, {
-        "cache-control": "no-store",
-        "x-content-type-options": "nosniff",
-        ...(response.status === 401 ? { "www-authenticate": "Bearer" } : {})
-      })
-    )
+  HttpApp.withPreResponseHandler(
+    Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) =>
+      Number(request.headers["content-length"] ?? 0) > maxBodyBytes
+        ? Effect.succeed(tooLarge)
+        : HttpIncomingMessage.withMaxBodySize(app, Option.some(maxBodyBytes))
+    ),
+    (_request, response) =>
+      Effect.succeed(
+        HttpServerResponse.setHeaders(response, {
+          "cache-control": "no-store",
+          "x-content-type-options": "nosniff",
+          ...(response.status === 401 ? { "www-authenticate": "Bearer" } : {})
+        })
+      )
   )
 
 /**

@@ -3,6 +3,7 @@ import { DeadLetterQueue } from "@effect-resilience/durable"
 import { AuditLog, OpsApi, OpsServer } from "@effect-resilience/ops"
 import { describe, expect, it } from "@effect/vitest"
 import { Data, Effect, Layer } from "effect"
+import { request } from "node:http"
 import { body, call, clean, ErrorBody, operatorToken, readOnlyToken, tokens } from "./OpsServerSupport.js"
 
 class UpstreamDown extends Data.TaggedError("UpstreamDown")<{ readonly message: string }> {}
@@ -179,6 +180,37 @@ describe("OpsServer bulk replay", () => {
         )
       )
       expect(notJson.status).toBe(400)
+      const huge = yield* Effect.flatMap(OpsServer.OpsServer, (server) =>
+        Effect.async<{ status: number; text: string }>((resume) => {
+          const payload = JSON.stringify({ ids: ["dl_1"], padding: "x".repeat(2_000_000) })
+          const req = request(
+            {
+              host: server.host,
+              port: server.port,
+              path: "/api/dead-letters/replay",
+              method: "POST",
+              headers: {
+                authorization: `Bearer ${operatorToken}`,
+                "content-type": "application/json",
+                "content-length": Buffer.byteLength(payload)
+              }
+            },
+            (res) => {
+              let text = ""
+              res.on("data", (chunk: Buffer) => {
+                text += chunk.toString("utf8")
+              })
+              res.on("end", () => resume(Effect.succeed({ status: res.statusCode ?? 0, text })))
+            }
+          )
+          req.on("error", (error) => resume(Effect.succeed({ status: -1, text: String(error) })))
+          req.end(payload)
+        })
+      )
+      expect(huge).toEqual({
+        status: 413,
+        text: JSON.stringify({ _tag: "PayloadTooLarge", message: "a request body is at most 1000000 bytes" })
+      })
       expect(yield* statuses).toEqual(["pending", "pending", "pending", "pending", "pending"])
       expect((yield* auditTrail).total).toBe(0)
     }).pipe(Effect.provide(Live))
