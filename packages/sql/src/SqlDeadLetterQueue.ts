@@ -539,6 +539,22 @@ export const makeStore: Effect.Effect<DLQ.DeadLetterQueueStore["Type"], DLQ.Dead
     // are distinct (a replay's always are), else the updates run one after the other.
     const pgUpdateText = `UPDATE ${table} AS t SET status = u.status, category = u.category, failure = u.failure, notes = u.notes, updated_at = u.updated_at, claimed_at = u.claimed_at, replay_run = u.replay_run, replays = u.replays, version = u.version FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::bigint[], $7::text[], $8::int[], $9::int[], $10::text[], $11::int[]) AS u(status, category, failure, notes, updated_at, claimed_at, replay_run, replays, version, id, expected) WHERE t.id = u.id AND t.version = u.expected RETURNING t.id`
 
+    const sqliteUpdateTexts = new Map<number, string>()
+    const sqliteUpdateText = (rows: number): string => {
+      let text = sqliteUpdateTexts.get(rows)
+      if (text === undefined) {
+        const tuple = `(${Array.from({ length: 11 }, () => "?").join(", ")})`
+        text = `WITH u(status, category, failure, notes, updated_at, claimed_at, replay_run, replays, version, id, expected) AS (VALUES ${Array.from(
+          { length: rows },
+          () => tuple
+        ).join(
+          ", "
+        )}) UPDATE ${table} SET status = u.status, category = u.category, failure = u.failure, notes = u.notes, updated_at = u.updated_at, claimed_at = u.claimed_at, replay_run = u.replay_run, replays = u.replays, version = u.version FROM u WHERE ${table}.id = u.id AND ${table}.version = u.expected RETURNING ${table}.id`
+        sqliteUpdateTexts.set(rows, text)
+      }
+      return text
+    }
+
     const updateAll: DLQ.DeadLetterQueueStore["Type"]["updateAll"] = (updates) =>
       Effect.suspend(() => {
         if (updates.length === 0) return Effect.succeed([])
@@ -570,6 +586,26 @@ export const makeStore: Effect.Effect<DLQ.DeadLetterQueueStore["Type"], DLQ.Dead
               const done = new Set(rows.map((r) => r.id))
               return updates.map((u) => done.has(u.entry.id))
             }),
+            Effect.mapError(statementFailed("update dead letters"))
+          )
+        }
+        if (!isPg && params.length > 1 && ids.size === params.length) {
+          // SQLite: statements of up to 256 updates joined on id (UPDATE ... FROM a VALUES list),
+          // in one transaction, instead of one statement per entry
+          const statements: Array<Effect.Effect<ReadonlyArray<{ readonly id: string }>, unknown>> = []
+          let offset = 0
+          for (const size of chunkSizes(params.length)) {
+            const values: Array<string | number | null> = []
+            for (const p of params.slice(offset, offset + size)) for (const v of p) values.push(v)
+            statements.push(sql.unsafe<{ readonly id: string }>(sqliteUpdateText(size), values))
+            offset += size
+          }
+          const all = Effect.map(Effect.all(statements), (chunks) => {
+            const done = new Set<string>()
+            for (const rows of chunks) for (const row of rows) done.add(row.id)
+            return updates.map((u) => done.has(u.entry.id))
+          })
+          return (statements.length === 1 ? all : sql.withTransaction(all)).pipe(
             Effect.mapError(statementFailed("update dead letters"))
           )
         }
