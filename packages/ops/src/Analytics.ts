@@ -538,7 +538,7 @@ export const make = (config?: ConfigInput): Effect.Effect<Analytics, ParseResult
         breakers.set(name, { ...known, state: stateNames[r.value] ?? "unknown" })
       }
       const cutoff = now - 2 * cascadeWindowMillis
-      while (openings.length > 0 && (openings[0] as Opening).atMillis < cutoff) openings.shift()
+      while (openings[0] !== undefined && openings[0].atMillis < cutoff) openings.shift()
       const found = engine.run(sampler.operations.values(), openings, now).map(toAlert)
       if (found.length === 0) return
       yield* Ref.update(recent, (xs) => {

@@ -100,7 +100,7 @@ export const spikeCases = (seed: number, count: number): Array<RateCase> => {
       const width = int(r, 1, 3)
       const peak = Math.min(0.95, Math.max(base * uniform(r, 3, 40), base + uniform(r, 0.08, 0.4)))
       for (let i = at; i < Math.min(length, at + width); i++) rates[i] = peak
-      const failures = calls.map((n, i) => binomial(r, n, rates[i] as number))
+      const failures = calls.map((n, i) => binomial(r, n, rates[i] ?? 0))
       out.push({ label: true, kind: "jump", calls, failures, from: at, to: at + width - 1 })
       continue
     }
@@ -112,12 +112,12 @@ export const spikeCases = (seed: number, count: number): Array<RateCase> => {
         label: false,
         kind: "noisy-flat",
         calls,
-        failures: calls.map((n, i) => binomial(r, n, noisy[i] as number))
+        failures: calls.map((n, i) => binomial(r, n, noisy[i] ?? 0))
       })
     } else if (hard === 3) {
       // a single outlier at low volume: an interval of 2-15 calls, most failing
       const at = int(r, 35, 55)
-      const failures = calls.map((n, i) => binomial(r, n, rates[i] as number))
+      const failures = calls.map((n, i) => binomial(r, n, rates[i] ?? 0))
       const n = int(r, 2, 15)
       calls[at] = n
       failures[at] = Math.max(1, Math.min(n, int(r, 1, 4)))
@@ -125,14 +125,14 @@ export const spikeCases = (seed: number, count: number): Array<RateCase> => {
     } else if (hard === 5) {
       // a slow rise: +0.15 to +0.35 over the series, each step small
       const rise = uniform(r, 0.15, 0.35)
-      const failures = calls.map((n, i) => binomial(r, n, (rates[i] as number) + (rise * i) / length))
+      const failures = calls.map((n, i) => binomial(r, n, (rates[i] ?? 0) + (rise * i) / length))
       out.push({ label: false, kind: "slow-rise", calls, failures })
     } else if (hard === 7) {
       // very low traffic: a handful of calls per interval, an occasional failure
       const few = calls.map(() => poisson(r, uniform(r, 1, 6)))
       out.push({ label: false, kind: "low-traffic", calls: few, failures: few.map((n) => binomial(r, n, base * 3)) })
     } else {
-      out.push({ label: false, kind: "flat", calls, failures: calls.map((n, i) => binomial(r, n, rates[i] as number)) })
+      out.push({ label: false, kind: "flat", calls, failures: calls.map((n, i) => binomial(r, n, rates[i] ?? 0)) })
     }
   }
   return out
@@ -162,7 +162,7 @@ export const trendCases = (seed: number, count: number): Array<RateCase> => {
     const rates = baseRates(r, length, base, jitter)
     if (positive) {
       const rise = uniform(r, 0.08, 0.4)
-      const failures = calls.map((n, i) => binomial(r, n, (rates[i] as number) + (rise * i) / (length - 1)))
+      const failures = calls.map((n, i) => binomial(r, n, (rates[i] ?? 0) + (rise * i) / (length - 1)))
       out.push({ label: true, kind: "rising", calls, failures, from: length - 1, to: length - 1 })
       continue
     }
@@ -173,28 +173,28 @@ export const trendCases = (seed: number, count: number): Array<RateCase> => {
       kind = "insignificant-rise"
       const rise = uniform(r, 0.002, 0.02)
       const noisy = baseRates(r, length, base, uniform(r, 0.6, 1))
-      failures = calls.map((n, i) => binomial(r, n, (noisy[i] as number) + (rise * i) / (length - 1)))
+      failures = calls.map((n, i) => binomial(r, n, (noisy[i] ?? 0) + (rise * i) / (length - 1)))
     } else if (hard === 3) {
       kind = "single-outlier-at-end"
-      failures = calls.map((n, i) => binomial(r, n, rates[i] as number))
-      failures[length - 1] = binomial(r, calls[length - 1] as number, uniform(r, 0.4, 0.9))
+      failures = calls.map((n, i) => binomial(r, n, rates[i] ?? 0))
+      failures[length - 1] = binomial(r, calls[length - 1] ?? 0, uniform(r, 0.4, 0.9))
     } else if (hard === 5) {
       kind = "hump"
       const peak = uniform(r, 0.1, 0.3)
       failures = calls.map((n, i) =>
-        binomial(r, n, (rates[i] as number) + peak * Math.max(0, 1 - Math.abs(i - length / 2) / (length / 4)))
+        binomial(r, n, (rates[i] ?? 0) + peak * Math.max(0, 1 - Math.abs(i - length / 2) / (length / 4)))
       )
     } else if (hard === 7) {
       kind = "noisy-flat"
       const noisy = baseRates(r, length, uniform(r, 0.03, 0.12), uniform(r, 0.5, 0.9))
-      failures = calls.map((n, i) => binomial(r, n, noisy[i] as number))
+      failures = calls.map((n, i) => binomial(r, n, noisy[i] ?? 0))
     } else if (hard === 9) {
       kind = "falling"
       const fall = uniform(r, 0.05, 0.2)
-      failures = calls.map((n, i) => binomial(r, n, (rates[i] as number) + fall * (1 - i / (length - 1))))
+      failures = calls.map((n, i) => binomial(r, n, (rates[i] ?? 0) + fall * (1 - i / (length - 1))))
     } else {
       kind = "flat"
-      failures = calls.map((n, i) => binomial(r, n, rates[i] as number))
+      failures = calls.map((n, i) => binomial(r, n, rates[i] ?? 0))
     }
     out.push({ label: false, kind, calls, failures })
   }
@@ -240,7 +240,7 @@ export const periodicCases = (seed: number, count: number): Array<PeriodicCase> 
       const offset = int(r, 0, periodSamples - 1)
       for (let start = offset; start < length; start += periodSamples) {
         const at = start + int(r, -1, 1)
-        for (let i = at; i < at + width; i++) if (i >= 0 && i < length) counts[i] = (counts[i] as number) + burst()
+        for (let i = at; i < at + width; i++) if (i >= 0 && i < length) counts[i] = (counts[i] ?? 0) + burst()
       }
       out.push({ label: true, kind: "cron", counts, sampleMillis, periodMillis: periodMinutes * 60_000 })
       continue
@@ -251,13 +251,13 @@ export const periodicCases = (seed: number, count: number): Array<PeriodicCase> 
       const bursts = Math.floor(length / periodSamples)
       for (let b = 0; b < bursts; b++) {
         const at = int(r, 0, length - 1)
-        for (let i = at; i < at + width; i++) if (i < length) counts[i] = (counts[i] as number) + burst()
+        for (let i = at; i < at + width; i++) if (i < length) counts[i] = (counts[i] ?? 0) + burst()
       }
       out.push({ label: false, kind: "random-bursts", counts, sampleMillis })
     } else if (hard === 3) {
       const at = int(r, 0, length - 20)
       const long = int(r, 5, 15)
-      for (let i = at; i < at + long; i++) counts[i] = (counts[i] as number) + burst()
+      for (let i = at; i < at + long; i++) counts[i] = (counts[i] ?? 0) + burst()
       out.push({ label: false, kind: "single-burst", counts, sampleMillis })
     } else if (hard === 7) {
       const top = uniform(r, 2, 10)
@@ -307,7 +307,7 @@ export const cascadeCases = (seed: number, count: number): Array<CascadeCase> =>
     const mids = Array.from({ length: int(r, 2, 4) }, (_, i) => `svc-${c}-${i}`)
     const edges = Array.from({ length: int(r, 2, 4) }, (_, i) => `api-${c}-${i}`)
     const graph: Record<string, Array<string>> = {}
-    const pick = (xs: ReadonlyArray<string>) => xs[int(r, 0, xs.length - 1)] as string
+    const pick = (xs: ReadonlyArray<string>) => xs[int(r, 0, xs.length - 1)] ?? ""
     for (const m of mids) graph[m] = [pick(backends)]
     for (const e of edges) graph[e] = r() < 0.7 ? [pick(mids)] : [pick(mids), pick(backends)]
     const dependentsOf = (name: string) => Object.keys(graph).filter((k) => graph[k]?.includes(name))
@@ -378,7 +378,7 @@ const reaches = (graph: Record<string, Array<string>>, from: string, to: string)
   const seen = new Set<string>()
   const stack = [from]
   while (stack.length > 0) {
-    const n = stack.pop() as string
+    const n = stack.pop() ?? ""
     for (const d of graph[n] ?? []) {
       if (d === to) return true
       if (!seen.has(d)) {
@@ -394,9 +394,11 @@ const shuffle = <A>(r: Rng, xs: Array<A>): Array<A> => {
   const out = xs.slice()
   for (let i = out.length - 1; i > 0; i--) {
     const j = int(r, 0, i)
-    const t = out[i] as A
-    out[i] = out[j] as A
-    out[j] = t
+    const a = out[i]
+    const b = out[j]
+    if (a === undefined || b === undefined) continue
+    out[i] = b
+    out[j] = a
   }
   return out
 }

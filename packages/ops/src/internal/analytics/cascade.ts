@@ -69,13 +69,12 @@ export const cascades = (
 ): Array<Cascade> => {
   const sorted = openings.slice().sort((a, b) => a.atMillis - b.atMillis)
   const parent = new Map<number, number>()
-  for (let i = 0; i < sorted.length; i++) {
-    const e = sorted[i] as Opening
+  sorted.forEach((e, i) => {
     for (const d of dependenciesOf(graph, e.name)) {
       let found = -1
       for (let j = i - 1; j >= 0; j--) {
-        const o = sorted[j] as Opening
-        if (e.atMillis - o.atMillis > windowMillis) break
+        const o = sorted[j]
+        if (o === undefined || e.atMillis - o.atMillis > windowMillis) break
         if (o.name === d) {
           found = j
           break
@@ -86,7 +85,7 @@ export const cascades = (
         break
       }
     }
-  }
+  })
   const rootOf = (i: number): { root: number; depth: number } => {
     let depth = 0
     let at = i
@@ -98,8 +97,9 @@ export const cascades = (
   }
   const byRoot = new Map<number, Array<CascadeLink>>()
   for (const [i, p] of parent) {
-    const e = sorted[i] as Opening
-    const from = sorted[p] as Opening
+    const e = sorted[i]
+    const from = sorted[p]
+    if (e === undefined || from === undefined) continue
     const { root, depth } = rootOf(i)
     const links = byRoot.get(root) ?? []
     links.push({ name: e.name, atMillis: e.atMillis, after: from.name, delayMillis: e.atMillis - from.atMillis, depth })
@@ -107,7 +107,8 @@ export const cascades = (
   }
   const out: Array<Cascade> = []
   for (const [root, links] of byRoot) {
-    const r = sorted[root] as Opening
+    const r = sorted[root]
+    if (r === undefined) continue
     out.push({
       root: r.name,
       rootAtMillis: r.atMillis,

@@ -235,7 +235,7 @@ const dominant = (s: OperationSeries, window: number): string | undefined => {
   for (const [category, ring] of s.failuresByCategory) {
     const xs = ring.toArray()
     let total = 0
-    for (let i = Math.max(0, xs.length - window); i < xs.length; i++) total += xs[i] as number
+    for (let i = Math.max(0, xs.length - window); i < xs.length; i++) total += xs[i] ?? 0
     if (total > most) {
       most = total
       best = category

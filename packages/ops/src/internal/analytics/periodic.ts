@@ -125,7 +125,7 @@ const dominantPeak = (xs: ReadonlyArray<number>, options: PeriodicOptions): Peak
   const maxLag = Math.floor(n / options.minCycles)
   const smoothed = xs.map((_, i) => {
     let s = 0
-    for (let j = i; j < i + options.smooth && j < n; j++) s += xs[j] as number
+    for (let j = i; j < i + options.smooth && j < n; j++) s += xs[j] ?? 0
     return s
   })
   const fit = linearFit(smoothed)
@@ -135,8 +135,8 @@ const dominantPeak = (xs: ReadonlyArray<number>, options: PeriodicOptions): Peak
   let best: Peak | undefined
   let lowest = 1
   for (let k = 1; k <= maxLag; k++) {
-    const r = acf[k] as number
-    if (k >= options.minLag && r >= floor && r > (acf[k - 1] as number) && r >= (acf[k + 1] as number)) {
+    const r = acf[k] ?? 0
+    if (k >= options.minLag && r >= floor && r > (acf[k - 1] ?? 0) && r >= (acf[k + 1] ?? 0)) {
       const prominence = r - lowest
       if (prominence >= options.minProminence && (best === undefined || r > best.correlation)) {
         best = { lag: k, correlation: r, prominence }

@@ -31,7 +31,7 @@ export class Ring {
   }
   toArray(): Array<number> {
     const out = new Array<number>(this.size)
-    for (let i = 0; i < this.size; i++) out[i] = this.values[(this.start + i) % this.capacity] as number
+    for (let i = 0; i < this.size; i++) out[i] = this.values[(this.start + i) % this.capacity] ?? 0
     return out
   }
 }

@@ -11,7 +11,7 @@ export const median = (xs: ReadonlyArray<number>): number => {
   if (n === 0) return Number.NaN
   const sorted = xs.slice().sort((a, b) => a - b)
   const mid = n >> 1
-  return n % 2 === 1 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2
+  return n % 2 === 1 ? (sorted[mid] ?? 0) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2
 }
 
 /** The median absolute deviation from `center`. */
@@ -56,13 +56,13 @@ export const linearFit = (ys: ReadonlyArray<number>): LinearFit => {
   for (let i = 0; i < n; i++) {
     const dx = i - xBar
     sxx += dx * dx
-    sxy += dx * ((ys[i] as number) - yBar)
+    sxy += dx * ((ys[i] ?? 0) - yBar)
   }
   const slope = sxy / sxx
   const intercept = yBar - slope * xBar
   let ssr = 0
   for (let i = 0; i < n; i++) {
-    const r = (ys[i] as number) - (intercept + slope * i)
+    const r = (ys[i] ?? 0) - (intercept + slope * i)
     ssr += r * r
   }
   const se = Math.sqrt(ssr / (n - 2) / sxx)
@@ -78,8 +78,8 @@ export const mannKendall = (ys: ReadonlyArray<number>): { readonly s: number; re
   const n = ys.length
   let s = 0
   for (let i = 0; i < n - 1; i++) {
-    const yi = ys[i] as number
-    for (let j = i + 1; j < n; j++) s += Math.sign((ys[j] as number) - yi)
+    const yi = ys[i] ?? 0
+    for (let j = i + 1; j < n; j++) s += Math.sign((ys[j] ?? 0) - yi)
   }
   const ties = new Map<number, number>()
   for (const y of ys) ties.set(y, (ties.get(y) ?? 0) + 1)
@@ -105,7 +105,7 @@ export const autocorrelation = (xs: ReadonlyArray<number>, maxLag: number, unbia
   if (c0 === 0 || n === 0) return out
   for (let k = 0; k <= maxLag && k < n; k++) {
     let c = 0
-    for (let i = 0; i + k < n; i++) c += ((xs[i] as number) - m) * ((xs[i + k] as number) - m)
+    for (let i = 0; i + k < n; i++) c += ((xs[i] ?? 0) - m) * ((xs[i + k] ?? 0) - m)
     out[k] = unbiased ? ((c / (n - k)) * n) / c0 : c / c0
   }
   return out
