@@ -105,8 +105,13 @@ WHERE ${idempotencyTable}.status = 'in-progress' AND (${idempotencyTable}.expire
 RETURNING idempotency_key, attempts`
   const acquireAllParams = (keys: ReadonlyArray<string>, owner: string, expires: number, now: number) =>
     isPg ? [keyList(keys), owner, expires, now] : [owner, expires, now, keyList(keys), now]
-  const readAllText = `SELECT idempotency_key, status, owner, expires_at, attempts, result, updated_at FROM ${idempotencyTable} WHERE idempotency_key IN (SELECT k.value FROM ${keyRows})`
-  const releaseAllText = `UPDATE ${idempotencyTable} SET expires_at = 0 WHERE idempotency_key IN (SELECT k.value FROM ${keyRows}) AND owner = ${mark(2)} AND status = 'in-progress'`
+  // PostgreSQL: `= ANY(array)` finds the keys through the primary key (an `IN (SELECT unnest ...)`
+  // was planned as a scan of the whole table)
+  const keyIn = isPg
+    ? "idempotency_key = ANY($1::text[])"
+    : "idempotency_key IN (SELECT k.value FROM json_each(?) AS k)"
+  const readAllText = `SELECT idempotency_key, status, owner, expires_at, attempts, result, updated_at FROM ${idempotencyTable} WHERE ${keyIn}`
+  const releaseAllText = `UPDATE ${idempotencyTable} SET expires_at = 0 WHERE ${keyIn} AND owner = ${mark(2)} AND status = 'in-progress'`
   const decodeTaken = Schema.decodeUnknown(
     Schema.Array(Schema.Struct({ idempotency_key: Schema.String, attempts: Millis }))
   )
