@@ -134,10 +134,10 @@ export interface Action {
 }
 
 /**
- * The recovery budget as data: per call, at most `maxAttemptsPerCall` actions and
- * `maxTimePerCall` spent in them; per sliding `window`, actions costing at most
- * `maxCostPerWindow` in all (across every call sharing the {@link Recovery}). Defaults: 3 actions,
- * 10 s, 100 per minute.
+ * The recovery budget as data: per call, at most `maxAttemptsPerCall` actions, costing at most
+ * `maxCostPerCall` (when set), with `maxTimePerCall` spent in them; per sliding `window`, actions
+ * costing at most `maxCostPerWindow` in all (across every call sharing the {@link Recovery}).
+ * Defaults: 3 actions, no cost bound per call, 10 s, 100 per minute.
  *
  * @example
  * ```ts
@@ -152,6 +152,7 @@ export interface Action {
  */
 export const Budget = Schema.Struct({
   maxAttemptsPerCall: Schema.optionalWith(Schema.Int.pipe(Schema.between(1, 100)), { default: () => 3 }),
+  maxCostPerCall: Schema.optional(Schema.Number.pipe(Schema.nonNegative())),
   maxTimePerCall: Schema.optionalWith(PositiveDuration, { default: () => Duration.seconds(10) }),
   window: Schema.optionalWith(PositiveDuration, { default: () => Duration.minutes(1) }),
   maxCostPerWindow: Schema.optionalWith(Schema.Number.pipe(Schema.nonNegative()), { default: () => 100 })
@@ -174,8 +175,8 @@ export interface Budget extends Schema.Schema.Type<typeof Budget> {}
 export interface BudgetInput extends Schema.Schema.Encoded<typeof Budget> {}
 
 /**
- * Why the budget refused an action: the call's actions (`attempts`), the call's time (`time`), or
- * the window's cost (`window`).
+ * Why the budget refused an action: the call's actions (`attempts`), the call's cost
+ * (`call-cost`), the call's time (`time`), or the window's cost (`window`).
  *
  * @since 0.3.0
  * @category models
@@ -366,6 +367,7 @@ const unsafeMake = (actions: ReadonlyArray<Action>, budget: Budget): Recovery =>
     .map(({ action }) => action)
   const shared = new budgetCore.RecoveryBudget({
     maxAttemptsPerCall: budget.maxAttemptsPerCall,
+    maxCostPerCall: budget.maxCostPerCall,
     maxTimePerCallMillis: Duration.toMillis(budget.maxTimePerCall),
     windowMillis: Duration.toMillis(budget.window),
     maxCostPerWindow: budget.maxCostPerWindow

@@ -42,6 +42,16 @@ describe("RecoveryBudget", () => {
     expect(budget.tryStart(budget.newCall(), 3, 10_010)).toBeUndefined()
   })
 
+  it("bounds the cost of one call when told to", () => {
+    const budget = new RecoveryBudget({ ...settings, maxAttemptsPerCall: 5, maxCostPerCall: 3 })
+    const call = budget.newCall()
+    expect(budget.tryStart(call, 2, 0)).toBeUndefined()
+    expect(budget.tryStart(call, 2, 0)).toBe("call-cost")
+    expect(budget.tryStart(call, 1, 0)).toBeUndefined()
+    // 3 spent in the window of 5: another call costing 3 does not fit
+    expect(budget.tryStart(budget.newCall(), 3, 0)).toBe("window")
+  })
+
   it("a refused start charges nothing", () => {
     const budget = new RecoveryBudget({ ...settings, maxCostPerWindow: 1 })
     const call = budget.newCall()
@@ -58,7 +68,7 @@ describe("RecoveryBudget", () => {
 interface Model {
   readonly settings: BudgetSettings
   readonly started: Array<{ readonly at: number; readonly cost: number }>
-  readonly calls: Array<{ attempts: number; spent: number }>
+  readonly calls: Array<{ attempts: number; cost: number; spent: number }>
 }
 
 const modelWindowCost = (m: Model, now: number): number =>
@@ -68,9 +78,11 @@ const modelStart = (m: Model, call: number, cost: number, now: number): Refusal 
   const c = m.calls[call]
   if (c === undefined) throw new Error("no such call")
   if (c.attempts >= m.settings.maxAttemptsPerCall) return "attempts"
+  if (m.settings.maxCostPerCall !== undefined && c.cost + cost > m.settings.maxCostPerCall) return "call-cost"
   if (c.spent >= m.settings.maxTimePerCallMillis) return "time"
   if (modelWindowCost(m, now) + cost > m.settings.maxCostPerWindow) return "window"
   c.attempts++
+  c.cost += cost
   m.started.push({ at: now, cost })
   return undefined
 }
@@ -94,6 +106,7 @@ const stepArb: fc.Arbitrary<Step> = fc.oneof(
 
 const settingsArb: fc.Arbitrary<BudgetSettings> = fc.record({
   maxAttemptsPerCall: fc.integer({ min: 1, max: 5 }),
+  maxCostPerCall: fc.option(fc.constantFrom(0, 1, 2, 5), { nil: undefined }),
   maxTimePerCallMillis: fc.integer({ min: 1, max: 2_000 }),
   windowMillis: fc.integer({ min: 1, max: 5_000 }),
   maxCostPerWindow: fc.constantFrom(0, 1, 3, 10, 50)
@@ -106,13 +119,13 @@ describe("RecoveryBudget against a reference model", () => {
         const budget = new RecoveryBudget(s)
         const model: Model = { settings: s, started: [], calls: [] }
         const ledgers = [budget.newCall()]
-        model.calls.push({ attempts: 0, spent: 0 })
+        model.calls.push({ attempts: 0, cost: 0, spent: 0 })
         let now = 1_000
         for (const step of steps) {
           switch (step._tag) {
             case "call":
               ledgers.push(budget.newCall())
-              model.calls.push({ attempts: 0, spent: 0 })
+              model.calls.push({ attempts: 0, cost: 0, spent: 0 })
               break
             case "start": {
               const i = step.call % ledgers.length
@@ -120,6 +133,7 @@ describe("RecoveryBudget against a reference model", () => {
               if (ledger === undefined) throw new Error("no ledger")
               expect(budget.tryStart(ledger, step.cost, now)).toBe(modelStart(model, i, step.cost, now))
               expect(ledger.attempts).toBeLessThanOrEqual(s.maxAttemptsPerCall)
+              if (s.maxCostPerCall !== undefined) expect(ledger.cost).toBeLessThanOrEqual(s.maxCostPerCall)
               break
             }
             case "finish": {

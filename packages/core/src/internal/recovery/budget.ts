@@ -2,8 +2,9 @@
  * The decision core of the recovery budget: plain TypeScript that imports nothing from `effect`.
  * It bounds what recovery actions (a credential refresh, a failover, freeing a resource) may do:
  *
- * - per call: at most `maxAttemptsPerCall` actions run, and at most `maxTimePerCallMillis` is
- *   spent running them (an action is given what is left as its time limit);
+ * - per call: at most `maxAttemptsPerCall` actions run, costing at most `maxCostPerCall` in all
+ *   (when set), and at most `maxTimePerCallMillis` is spent running them (an action is given what
+ *   is left as its time limit);
  * - per sliding window of `windowMillis`: the costs of the actions started in the window add up to
  *   at most `maxCostPerWindow` (a refresh storm across calls is bounded, not only within one).
  *
@@ -16,17 +17,23 @@
 /** The budget's settings. */
 export interface BudgetSettings {
   readonly maxAttemptsPerCall: number
+  /** Unbounded when undefined. */
+  readonly maxCostPerCall?: number | undefined
   readonly maxTimePerCallMillis: number
   readonly windowMillis: number
   readonly maxCostPerWindow: number
 }
 
-/** Why an action was not started: too many actions in this call, its time used up, or the window's cost. */
-export type Refusal = "attempts" | "time" | "window"
+/**
+ * Why an action was not started: too many actions in this call, its cost or its time used up, or
+ * the window's cost.
+ */
+export type Refusal = "attempts" | "call-cost" | "time" | "window"
 
 /** What one call has used of the budget. */
 export interface CallLedger {
   attempts: number
+  cost: number
   spentMillis: number
 }
 
@@ -41,7 +48,7 @@ export class RecoveryBudget {
   constructor(readonly settings: BudgetSettings) {}
 
   /** A fresh ledger for one call. */
-  readonly newCall = (): CallLedger => ({ attempts: 0, spentMillis: 0 })
+  readonly newCall = (): CallLedger => ({ attempts: 0, cost: 0, spentMillis: 0 })
 
   /** Drops the actions that left the window ending at `nowMillis` (started at or before `now - window`). */
   private prune(nowMillis: number): void {
@@ -70,10 +77,13 @@ export class RecoveryBudget {
    */
   readonly tryStart = (ledger: CallLedger, cost: number, nowMillis: number): Refusal | undefined => {
     if (ledger.attempts >= this.settings.maxAttemptsPerCall) return "attempts"
+    const callCost = this.settings.maxCostPerCall
+    if (callCost !== undefined && ledger.cost + cost > callCost) return "call-cost"
     if (ledger.spentMillis >= this.settings.maxTimePerCallMillis) return "time"
     this.prune(nowMillis)
     if (this.total + cost > this.settings.maxCostPerWindow) return "window"
     ledger.attempts++
+    ledger.cost += cost
     this.times.push(nowMillis)
     this.costs.push(cost)
     this.total += cost
