@@ -548,8 +548,12 @@ export const make = (config?: ConfigInput): Effect.Effect<Analytics, ParseResult
       yield* PubSub.publishAll(pubsub, found)
     })
 
-    // fixed: one point per interval whatever a sample takes (spaced would drift by its duration)
-    yield* Effect.forkScoped(Effect.repeat(sample, Schedule.fixed(decoded.interval)))
+    // fixed: one point per interval whatever a sample takes (spaced would drift by its duration);
+    // a defect in one sample is logged (without its stack) and the next interval tries again
+    const guarded = Effect.catchAllDefect(sample, () =>
+      Effect.logWarning("analytics: a sample failed unexpectedly; the next interval tries again")
+    )
+    yield* Effect.forkScoped(Effect.repeat(guarded, Schedule.fixed(decoded.interval)))
 
     const snapshot = Effect.sync(
       (): AnalyticsSnapshot => ({
