@@ -525,7 +525,7 @@ const renderAlerts = () => {
 
 const dlq = {
   offset: 0,
-  limit: 20,
+  limit: 10,
   total: 0,
   entries: /** @type {Array<any>} */ ([]),
   open: /** @type {string | undefined} */ (undefined)
@@ -629,7 +629,11 @@ const renderDeadLetters = () => {
           el("th", { attrs: { scope: "row" } }, [el("code", { text: entry.id })]),
           el("td", { text: entry.queue }),
           el("td", { text: categoryOf(entry) }),
-          el("td", { text: `${entry.failure?.classification?.code ?? ""} ${entry.failure?.message ?? ""}`.trim() }),
+          el("td", { className: "failure" }, [
+            el("code", { text: entry.failure?.classification?.code ?? "" }),
+            " ",
+            el("span", { text: entry.failure?.message ?? "", className: "hint" })
+          ]),
           el("td", {}, [el("span", { text: entry.status, className: `status status-${entry.status}` })]),
           el("td", { text: dateTime(entry.createdAtMillis) }),
           el("td", { text: String(entry.replays), className: "num" }),
