@@ -241,10 +241,13 @@ describe("Resilience pipeline", () => {
       }).pipe(Effect.withTracer(tracer))
       yield* Effect.exit(pipeline.protect(Effect.fail(transient)).pipe(Effect.withTracer(tracer)))
       yield* Effect.exit(pipeline.protect(Effect.succeed(1)).pipe(Effect.withTracer(tracer)))
+      // (the runtime's log lines are events on the span too, as Effect's logger puts every line
+      // logged inside a span: the rejection's is one, named by its message)
       expect(
         events.map((e) => [e.span, e.name, e.attributes["resilience.to"] ?? e.attributes["resilience.reason"]])
       ).toEqual([
         ["resilience tripping", "resilience.breaker.transition", "open"],
+        ["resilience tripping", "tripping refused by breaker tripping: open", undefined],
         ["resilience tripping", "resilience.rejected", "open"]
       ])
     }).pipe(Effect.provide(testClassifier))
