@@ -255,8 +255,7 @@ const program = (options: IngestOptions) =>
     )
     if (tracing) yield* Otel.traceEvents()
 
-    const raw = yield* HttpClient.HttpClient
-    const client = yield* ResilientHttpClient.make(raw, policyOf(options))
+    const client = yield* clientOf(options)
     const latencyByKey = new Map<string, number>()
     const endpoint = `${upstream.url}/records`
 
@@ -388,23 +387,40 @@ const program = (options: IngestOptions) =>
     return report
   }).pipe(Effect.scoped)
 
+/** The HttpClient the ingest sends with (the bench's bare loop uses the same). */
+export const transportLayer: Layer.Layer<HttpClient.HttpClient> = FetchHttpClient.layer
+
+/** The resilience services of the ingest: a breaker registry, the event hub and the default Classifier. */
+export const resilienceLayer = CircuitBreaker.layerRegistry().pipe(
+  Layer.provideMerge(Events.layer({ capacity: 65_536 })),
+  Layer.merge(Classifier.layer)
+)
+
+/**
+ * The ingest's resilient client: the HttpClient in context under {@link policyOf}. The transport
+ * makes no span of its own: each call already has its `resilience` span (and each retry an
+ * attempt span), and a second span per request doubled what tracing cost and kept in memory.
+ */
+export const clientOf = (options: IngestOptions) =>
+  Effect.flatMap(HttpClient.HttpClient, (raw) =>
+    ResilientHttpClient.make(
+      HttpClient.withTracerDisabledWhen(raw, () => true),
+      policyOf(options)
+    )
+  )
+
 /** Runs the demo's ingest and returns its report. */
 export const run = (options: IngestOptions) =>
   Effect.suspend(() => {
     mkdirSync(options.dataDir, { recursive: true })
     const telemetry = Otel.layer({
       serviceName: "effect-resilience-demo",
-      keepSpans: process.env.DEMO_KEEP_SPANS !== "0",
+      // without tracing no span is kept, and then (without OTLP) no tracer is installed at all
+      keepSpans: options.tracing !== false && process.env.DEMO_KEEP_SPANS !== "0",
       prometheus: { port: options.metricsPort }
     })
-    const resilience = CircuitBreaker.layerRegistry().pipe(
-      Layer.provideMerge(Events.layer({ capacity: 65_536 })),
-      Layer.merge(Classifier.layer)
-    )
     return program(options).pipe(
-      Effect.provide(
-        Layer.mergeAll(resilience, stores(files(options.dataDir, options.batchId)), FetchHttpClient.layer)
-      ),
+      Effect.provide(Layer.mergeAll(resilienceLayer, stores(files(options.dataDir, options.batchId)), transportLayer)),
       Effect.provide(telemetry)
     )
   })
