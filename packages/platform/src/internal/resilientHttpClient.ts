@@ -137,9 +137,22 @@ export const make = (
         )
       )
 
+    // the host of the last URL: a client mostly sends to one endpoint, and parsing a URL per
+    // request (new URL) cost more than the lookup of its pipeline
+    let lastUrl = ""
+    let lastHost = ""
+    const hostOfRequest = (url: string): string => {
+      if (url !== lastUrl) {
+        lastHost = hostOf(url)
+        lastUrl = url
+      }
+      return lastHost
+    }
+
     return HttpClient.transform(client, (send, request) =>
-      Effect.flatMap(pipelineFor(hostOf(request.url), kindOf(request, hedging !== undefined, retryAll)), (pipeline) =>
-        pipeline.protect(attempt(send))
+      Effect.flatMap(
+        pipelineFor(hostOfRequest(request.url), kindOf(request, hedging !== undefined, retryAll)),
+        (pipeline) => pipeline.protect(attempt(send))
       )
     )
   })
