@@ -11,6 +11,8 @@
  * - `fetch`: a bare `fetch` loop (the reference of the issue);
  * - `bare`: a bare `@effect/platform` `HttpClient` loop (`FetchHttpClient`), `Effect.forEach` at
  *   the demo's concurrency, each record POSTed with its `Idempotency-Key`, the JSON answer read;
+ * - `resilient`: the same loop through the demo's resilient client (no batch runner, no stores,
+ *   no tracing): what the client alone costs;
  * - `full`: the demo's ingest (`Ingest.run`: resilient client, batch runner on SQLite, events,
  *   OpenTelemetry with spans kept in memory, Prometheus metrics), as `pnpm demo` runs it;
  * - `no-tracing`: the same with `tracing: false`.
@@ -24,11 +26,11 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import * as Dataset from "@effect-resilience/demo/Dataset"
 import * as Ingest from "@effect-resilience/demo/Ingest"
-import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 
 interface Settings {
   readonly upstream: string
@@ -82,10 +84,50 @@ const fetchBatch = async (s: Settings, records: ReadonlyArray<Dataset.Record>, b
   return { records: records.length, wallMs: performance.now() - t0, cpuMs: cpuNow() - cpu0, latencies, failed }
 }
 
-/** `bare`: an `@effect/platform` HttpClient loop (`FetchHttpClient`), `Effect.forEach` at the concurrency. */
-const bareBatch = (s: Settings, records: ReadonlyArray<Dataset.Record>, batchId: string) =>
+/** The demo's ingest options for these settings (a healthy upstream already running). */
+const ingestOptions = (
+  s: Settings,
+  records: number,
+  batchId: string,
+  seed: number,
+  dataDir: string,
+  tracing: boolean
+): Ingest.IngestOptions => ({
+  records,
+  seed,
+  batchId,
+  dataDir,
+  concurrency: s.concurrency,
+  mix: { transientRate: 0, weights: { "5xx": 1, "429": 1, slow: 1, reset: 1 } },
+  malformedRate: 0,
+  slow: Duration.millis(1500),
+  outageAt: 0.4,
+  outage: Duration.zero,
+  attemptTimeout: Duration.millis(s.attemptTimeoutMs),
+  deadline: Duration.seconds(30),
+  maxAttempts: 20,
+  hedging: false,
+  readBack: 0,
+  metricsPort: 0,
+  reportJson: undefined,
+  progress: "off",
+  traceSummary: false,
+  upstreamUrl: s.upstream,
+  tracing,
+  quiet: true
+})
+
+/**
+ * A loop of `client` at the concurrency (`Effect.forEach`), each record POSTed with its
+ * `Idempotency-Key`, the JSON answer read.
+ */
+const clientLoop = (
+  s: Settings,
+  records: ReadonlyArray<Dataset.Record>,
+  batchId: string,
+  client: HttpClient.HttpClient.With<unknown>
+) =>
   Effect.gen(function* () {
-    const client = yield* HttpClient.HttpClient
     const url = `${s.upstream}/records`
     const latencies: Array<number> = []
     let failed = 0
@@ -115,7 +157,28 @@ const bareBatch = (s: Settings, records: ReadonlyArray<Dataset.Record>, batchId:
       { concurrency: s.concurrency, discard: true }
     )
     return { records: records.length, wallMs: performance.now() - t0, cpuMs: cpuNow() - cpu0, latencies, failed }
-  }).pipe(Effect.provide(FetchHttpClient.layer), Effect.runPromise)
+  })
+
+/** `bare`: (a) the demo's HttpClient (its transport layer) in a bare loop. */
+const bareBatch = (s: Settings, records: ReadonlyArray<Dataset.Record>, batchId: string) =>
+  Effect.flatMap(HttpClient.HttpClient, (client) => clientLoop(s, records, batchId, client)).pipe(
+    Effect.provide(Ingest.transportLayer),
+    Effect.runPromise
+  )
+
+/**
+ * `resilient`: the same loop through the demo's resilient client (its policy, breaker registry,
+ * event hub, classifier), without the batch runner, its stores and tracing: what the client costs.
+ */
+const resilientBatch = (s: Settings, records: ReadonlyArray<Dataset.Record>, batchId: string, seed: number) =>
+  Effect.flatMap(Ingest.clientOf(ingestOptions(s, records.length, batchId, seed, "", false)), (client) =>
+    clientLoop(s, records, batchId, client)
+  ).pipe(
+    Effect.withTracerEnabled(false),
+    Effect.scoped,
+    Effect.provide(Layer.merge(Ingest.transportLayer, Ingest.resilienceLayer)),
+    Effect.runPromise
+  )
 
 /** `full` / `no-tracing`: the demo's own ingest against the upstream already running. */
 const ingestBatch =
@@ -124,30 +187,7 @@ const ingestBatch =
     try {
       const t0 = performance.now()
       const report = await Effect.runPromise(
-        Ingest.run({
-          records: records.length,
-          seed,
-          batchId,
-          dataDir,
-          concurrency: s.concurrency,
-          mix: { transientRate: 0, weights: { "5xx": 1, "429": 1, slow: 1, reset: 1 } },
-          malformedRate: 0,
-          slow: Duration.millis(1500),
-          outageAt: 0.4,
-          outage: Duration.zero,
-          attemptTimeout: Duration.millis(s.attemptTimeoutMs),
-          deadline: Duration.seconds(30),
-          maxAttempts: 20,
-          hedging: false,
-          readBack: 0,
-          metricsPort: 0,
-          reportJson: undefined,
-          progress: "off",
-          traceSummary: false,
-          upstreamUrl: s.upstream,
-          tracing,
-          quiet: true
-        })
+        Ingest.run(ingestOptions(s, records.length, batchId, seed, dataDir, tracing))
       )
       const total = performance.now() - t0
       return {
@@ -183,6 +223,7 @@ const cases: Record<
 > = {
   fetch: fetchBatch,
   bare: bareBatch,
+  resilient: resilientBatch,
   full: ingestBatch(true),
   "no-tracing": ingestBatch(false)
 }
