@@ -9,6 +9,7 @@
  * - `dlq.replay`: one replay of the N pending entries of a queue through a no-op handler;
  * - `checkpoint.record`: outcomes recorded in chunks of 256 (Batch's default);
  * - `idempotency.once`: `Idempotency.once` of a no-op, one key after the other (N/10 keys);
+ * - `idempotency.acquireAll`: keys leased and released in calls of 256 (`acquireAll`, `releaseAll`);
  * - `batch.failing`: `Batch.run` of N/5 items that all fail validation, with the three stores on
  *   the store under test (each item: lease, release, dead letter, checkpoint).
  *
@@ -147,6 +148,26 @@ const cases: ReadonlyArray<Case> = [
         (key) => Idempotency.once(key, Effect.succeed(1), { schema: Schema.Number }),
         { discard: true }
       )
+  },
+  {
+    name: "idempotency.acquireAll",
+    share: 1,
+    // keys leased and released in calls of 256 (a batch's chunk), as one owner
+    run: (items, tag) =>
+      Effect.flatMap(Idempotency.IdempotencyStore, (store) => {
+        const keys = Array.from({ length: items }, (_, i) => `${tag}/${i}`)
+        const calls = Array.from({ length: Math.ceil(items / 256) }, (_, i) => keys.slice(i * 256, (i + 1) * 256))
+        return Effect.forEach(
+          calls,
+          (call) =>
+            Effect.flatMap(store.acquireAll(call, { owner: tag, leaseMillis: 30_000 }), (acquired) =>
+              acquired.every((a) => a._tag === "Acquired")
+                ? store.releaseAll(call, tag)
+                : Effect.dieMessage("a new key was not acquired")
+            ),
+          { discard: true }
+        )
+      })
   },
   {
     name: "batch.failing",
@@ -305,8 +326,11 @@ export const run = async (args: ReadonlyArray<string>): Promise<void> => {
       }
     }
   }
+  // the 1-minute load at the start of each sample: on a shared machine, read each figure with it
+  const loadBySample: Array<number> = []
   for (let s = 1; s <= samples; s++) {
-    process.stderr.write(`sample ${s}/${samples}\n`)
+    loadBySample.push(round(loadavg()[0] ?? 0, 2))
+    process.stderr.write(`sample ${s}/${samples}, load ${loadBySample.at(-1)}\n`)
     for (const c of selected) {
       for (const o of opened) {
         if ("error" in o || errors.has(id(c, o.store))) continue
@@ -349,7 +373,7 @@ export const run = async (args: ReadonlyArray<string>): Promise<void> => {
   const result = {
     bench: "dlq",
     date,
-    machine: { node: process.version, cpus: cpus().length, loadBefore, loadAfter },
+    machine: { node: process.version, cpus: cpus().length, loadBefore, loadAfter, loadBySample },
     method: { items, samples, warmupMs, statistic: "median of samples, interleaved" },
     rows
   }
@@ -362,6 +386,6 @@ export const run = async (args: ReadonlyArray<string>): Promise<void> => {
       : `${String(r.case).padEnd(18)} ${String(r.store).padEnd(12)} ${String(r.perSecMedian).padStart(9)}/s  (${r.perSecMin}-${r.perSecMax}, ${String(r.items).padStart(6)} items)  ${r.cpuMicrosPerItem} us CPU/item`
   )
   process.stdout.write(
-    `${date}, node ${process.version}, ${cpus().length} cpus, load ${loadBefore.join(" ")} before, ${loadAfter.join(" ")} after\nmedian of ${samples} interleaved samples after ${warmupMs} ms of warm-up per case\n\n${table.join("\n")}\n\nwrote ${out} (a dated record of this run, not the current state)\n`
+    `${date}, node ${process.version}, ${cpus().length} cpus, load ${loadBefore.join(" ")} before, ${loadAfter.join(" ")} after, ${loadBySample.join(" ")} at each sample\nmedian of ${samples} interleaved samples after ${warmupMs} ms of warm-up per case\n\n${table.join("\n")}\n\nwrote ${out} (a dated record of this run, not the current state)\n`
   )
 }
