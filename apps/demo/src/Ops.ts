@@ -1,10 +1,10 @@
 /**
  * The demo's ops server: `@effect-resilience/ops` on 127.0.0.1 wired to the run's own breaker
  * registry, dead letter queue (its SQLite file), event hub and classifier, with the audit trail in
- * the same SQLite file as the dead letters, error analytics sampled every half second (the demo is
+ * the same SQLite file as the dead letters, error analytics sampled every second (the demo is
  * short), and a replay handler that re-sends a dead letter to a healed copy of the upstream (a
- * second child process on the same accepted-records file, with no faults, that accepts the
- * malformed records: as if the upstream's owners had fixed what refused them). It serves the web
+ * second server, in this process, on the same accepted-records file, with no faults, that accepts
+ * the malformed records: as if the upstream's owners had fixed what refused them). It serves the web
  * dashboard at `/`.
  *
  * Tokens: an operator token (changes) and a read-only token (reads), random unless given; they
@@ -28,7 +28,8 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
-import * as UpstreamProcess from "./UpstreamProcess.js"
+import * as Upstream from "./Upstream.js"
+import type * as UpstreamProcess from "./UpstreamProcess.js"
 
 export interface Options {
   /** 0: any free port. */
@@ -92,7 +93,16 @@ export const start = (options: Options): Effect.Effect<Effect.Effect<void>, Erro
   Effect.gen(function* () {
     const operatorToken = options.operatorToken ?? randomToken()
     const readOnlyToken = options.readOnlyToken ?? randomToken()
-    const healed = yield* UpstreamProcess.spawn({ ...options.upstream, healthy: true })
+    // in this process: it serves only the replays, which come from this process's ops server
+    const healed = yield* Upstream.start({
+      seed: options.upstream.seed,
+      mix: options.upstream.mix,
+      slow: Duration.millis(options.upstream.slowMillis),
+      outageAfter: undefined,
+      outage: Duration.zero,
+      healthy: true,
+      db: options.upstream.db
+    })
     const replayUrl = `${healed.url}/records`
     // completed when a client first reads the analytics (see `waitForDashboard`)
     const read = yield* Deferred.make<void>()
@@ -109,15 +119,15 @@ export const start = (options: Options): Effect.Effect<Effect.Effect<void>, Erro
           Layer.provide(SqlAuditLog.layerStoreConfig({ dialect: "sqlite", filename: options.dlqFile }))
         )
       ),
-      // the demo lasts about a minute: sample every half second, and judge a spike against 5 s
+      // the demo lasts about a minute: sample every second, and judge a spike against the 5 s before
       Layer.provide(
         Layer.scoped(
           Analytics.Analytics,
           Effect.map(
             Analytics.make({
-              interval: "500 millis",
+              interval: "1 second",
               cooldown: "10 seconds",
-              spike: { minBaseline: 6, minCalls: 10, minFailures: 5 }
+              spike: { minBaseline: 5, minCalls: 10, minFailures: 5 }
             }),
             (analytics) => ({
               ...analytics,
