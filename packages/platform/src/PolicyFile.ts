@@ -41,6 +41,7 @@ import type * as Path from "@effect/platform/Path"
 import * as Context from "effect/Context"
 import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
+import type * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
@@ -456,4 +457,7 @@ export const layer = (
  * @since 0.3.0
  * @category utils
  */
-export const check = internal.check
+export const check: (
+  text: string,
+  format: "yaml" | "json"
+) => Either.Either<ReadonlyArray<string>, ReadonlyArray<Problem>> = internal.check

@@ -207,25 +207,26 @@ export const make = (
       number: number,
       entries: ReadonlyMap<string, Entry>
     ): Effect.Effect<Version, ReadonlyArray<Problem>> =>
-      Effect.gen(function* () {
-        const scope = yield* Scope.make()
-        const built = yield* Effect.forEach(entries.values(), (entry) =>
-          RcMap.get(pipelines, new Keyed(JSON.stringify([entry.name, entry.key]), entry)).pipe(
-            Scope.extend(scope),
-            Effect.mapError((error) => problemsOf(error, ["policies", entry.name])),
-            Effect.map((pipeline) => [entry.name, pipeline] as const),
-            Effect.either
+      Effect.flatMap(Scope.make(), (scope) =>
+        Effect.gen(function* () {
+          const built = yield* Effect.forEach(entries.values(), (entry) =>
+            RcMap.get(pipelines, new Keyed(JSON.stringify([entry.name, entry.key]), entry)).pipe(
+              Scope.extend(scope),
+              Effect.mapError((error) => problemsOf(error, ["policies", entry.name])),
+              Effect.map((pipeline) => [entry.name, pipeline] as const),
+              Effect.either
+            )
           )
+          const problems = built.flatMap((b) => (Either.isLeft(b) ? b.left : []))
+          if (problems.length > 0) return yield* Effect.fail(problems)
+          const ready = new Map(built.flatMap((b) => (Either.isRight(b) ? [b.right] : [])))
+          const version: Version = { number, entries, pipelines: ready, scope, inFlight: 0, retired: false }
+          return version
+        }).pipe(
+          // a version that is not returned (refused, or interrupted while built) gives its references back
+          Effect.onExit((exit) => (Exit.isSuccess(exit) ? Effect.void : Scope.close(scope, Exit.void)))
         )
-        const problems = built.flatMap((b) => (Either.isLeft(b) ? b.left : []))
-        if (problems.length > 0) {
-          yield* Scope.close(scope, Exit.void)
-          return yield* Effect.fail(problems)
-        }
-        const ready = new Map(built.flatMap((b) => (Either.isRight(b) ? [b.right] : [])))
-        const version: Version = { number, entries, pipelines: ready, scope, inFlight: 0, retired: false }
-        return version
-      })
+      )
 
     // ---- the current version ------------------------------------------------------------------
 
@@ -356,9 +357,13 @@ export const make = (
           return before !== undefined && before.key !== next.get(n)?.key
         })
         if (added.length + changed.length + removed.length === 0) return undefined // comments, layout
-        const built = yield* Effect.either(build(running.number + 1, next))
+        // swapped in as soon as it is built (no interruption between the two: a scope closing
+        // meanwhile then closes the version that is current); the build itself stays interruptible,
+        // so the fibers its pipelines fork can be interrupted when they are closed
+        const built = yield* Effect.uninterruptibleMask((restore) =>
+          Effect.either(Effect.tap(restore(build(running.number + 1, next)), swap))
+        )
         if (Either.isLeft(built)) return yield* reject(built.left)
-        yield* swap(built.right)
         return yield* announce(
           events.applied({ file, version: built.right.number, added, changed, removed, atMillis, ...about })
         )
