@@ -413,3 +413,55 @@ describe("PolicyFile polling", () => {
     }).pipe(Effect.scoped, Effect.provide(env))
   )
 })
+
+describe("PolicyFile lifetimes", () => {
+  it.live("what a retired version alone used is closed when its last call ends, not before", () =>
+    Effect.gen(function* () {
+      // the registry in context makes breakers (as the default one does) and says when each is closed
+      const closed: Array<string> = []
+      let made = 0
+      const registry: CircuitBreaker.RegistryService = {
+        shared: false,
+        get: (name, config) =>
+          Effect.gen(function* () {
+            const id = `${name}#${++made}`
+            yield* Effect.addFinalizer(() => Effect.sync(() => closed.push(id)))
+            return yield* CircuitBreaker.make({ ...config, name })
+          }),
+        all: Effect.succeed([]),
+        snapshots: Effect.succeed([])
+      }
+      const file = yield* setup("policies:\n  payments:\n    retry: false\n    breaker: { openDuration: 1 hour }\n")
+      const policies = yield* PolicyFile.make(file, noPoll).pipe(
+        Effect.provideService(CircuitBreaker.Registry, registry)
+      )
+      const changes = yield* policies.subscribe
+      const payments = yield* policies.pipeline("payments")
+
+      const entered = yield* Deferred.make<void>()
+      const gate = yield* Deferred.make<void>()
+      const inFlight = yield* Effect.fork(
+        payments.protect(Effect.zipRight(Deferred.succeed(entered, undefined), Deferred.await(gate)))
+      )
+      yield* Deferred.await(entered)
+      yield* saveAndWait(
+        changes,
+        file,
+        "policies:\n  payments:\n    retry: false\n    breaker: { openDuration: 2 hours }\n"
+      )
+      expect(closed).toEqual([]) // version 1's breaker still serves the call in flight
+      yield* Deferred.succeed(gate, undefined)
+      yield* Fiber.join(inFlight)
+      expect(closed).toEqual(["payments#1"])
+
+      // a change that leaves the breaker alone closes nothing of it
+      yield* saveAndWait(
+        changes,
+        file,
+        "policies:\n  payments:\n    retry: false\n    attemptTimeout: 1 second\n    breaker: { openDuration: 2 hours }\n"
+      )
+      expect(closed).toEqual(["payments#1"])
+      expect(made).toBe(2)
+    }).pipe(Effect.scoped, Effect.provide(env))
+  )
+})
