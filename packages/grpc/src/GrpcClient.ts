@@ -198,7 +198,8 @@ export const unary =
  * counted per item (progress starts the count again), the breaker counts broken streams, and a
  * pushback delays the reconnection. The stream's own deadline is the caller's `Deadline` when the
  * stream starts, sent to the server with every (re)connection; use a policy without `deadline`
- * (it would bound each pull) and without hedging.
+ * (it would bound each pull) and without hedging (refused: the stream dies at once, as two hedged
+ * pulls would race for the same item).
  *
  * @example
  * ```ts

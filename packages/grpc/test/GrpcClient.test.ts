@@ -4,6 +4,7 @@ import * as Events from "@effect-resilience/core/Events"
 import { describe, expect, it } from "@effect/vitest"
 import * as grpc from "@grpc/grpc-js"
 import * as fc from "fast-check"
+import * as Cause from "effect/Cause"
 import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -352,6 +353,20 @@ describe("GrpcClient.serverStream", () => {
       )
       expect(error._tag === "GrpcError" && error.code).toBe(grpc.status.PERMISSION_DENIED)
       expect(server.countRequests()).toHaveLength(1)
+    }).pipe(Effect.scoped, Effect.provide(TestLayer))
+  )
+
+  it.live("a hedging pipeline is refused at once, before any call", () =>
+    Effect.gen(function* () {
+      const server = yield* serve({ count: [items()] })
+      const { count } = yield* connect(server)
+      const p = yield* pipeline({ operation: "test.Count", hedging: { delay: 10, maxHedges: 1 } })
+      const exit = yield* GrpcClient.serverStream(count)({ from: 0, to: 3 }, { pipeline: p }).pipe(
+        Stream.runDrain,
+        Effect.exit
+      )
+      expect(Exit.isFailure(exit) && Cause.isDie(exit.cause)).toBe(true)
+      expect(server.countRequests()).toHaveLength(0)
     }).pipe(Effect.scoped, Effect.provide(TestLayer))
   )
 

@@ -41,6 +41,10 @@ export const resumable = <Req, Item, X>(
   Stream.unwrapScoped(
     Effect.gen(function* () {
       const { pipeline, resume } = options
+      // two hedged pulls would race for the same item of one call
+      if (pipeline?.policy.hedging !== undefined) {
+        return yield* Effect.dieMessage(`a server stream's pipeline must not hedge ("${pipeline.operation}")`)
+      }
       // the stream's deadline: the caller's when it starts (a pull's own deadline is not it)
       const deadline = yield* FiberRef.get(Deadline.currentDeadline)
       const onMetadata = options.onMetadata ?? (() => {})
