@@ -12,6 +12,7 @@ import * as FiberRef from "effect/FiberRef"
 import { dual } from "effect/Function"
 import * as Option from "effect/Option"
 import { DeadlineExceeded } from "./Errors.js"
+import { unsafeConstruct } from "./internal/construct.js"
 
 /**
  * The current deadline, if any, in epoch milliseconds.
@@ -91,7 +92,8 @@ export const within: {
           Effect.locally(currentDeadline, Option.some(deadline)),
           Effect.timeoutFail({
             duration: Duration.millis(left),
-            onTimeout: () => new DeadlineExceeded({ operation: options?.operation ?? "call", deadlineMillis: millis })
+            onTimeout: () =>
+              unsafeConstruct(DeadlineExceeded, { operation: options?.operation ?? "call", deadlineMillis: millis })
           })
         )
       })

@@ -38,6 +38,7 @@ import {
   sqliteText,
   undiciText
 } from "./internal/classifier/tables.js"
+import { unsafeConstruct } from "./internal/construct.js"
 
 /**
  * A failed HTTP response. `headers` (lower-case names) hold what classification needs, such as
@@ -500,27 +501,7 @@ export const fromHttpResponse = (response: { readonly status: number; readonly h
   return headers === undefined ? make(HttpError, { status }) : make(HttpError, { status, headers })
 }
 
-/**
- * A failure of class `Class` with fields the adapter has checked: what `new Class(props, true)`
- * builds (a real `Error` with the class's prototype, `_tag` and the fields as own properties), at
- * a fifth of its cost. `new Class(props, true)` still copies the props, merges defaults and defines
- * the props a second time; and neither captures a stack trace here, which would only show this
- * adapter's frames (the raw error's own stack is not kept either) and cost more than the rest.
- * Decoding a stored failure goes through the schema and validates as usual.
- */
-const make = <P extends object, A extends object>(
-  Class: { readonly _tag: string; new (props: P, options?: boolean): A },
-  props: P
-): A => {
-  const limit = Error.stackTraceLimit
-  Error.stackTraceLimit = 0
-  try {
-    const self: unknown = Reflect.construct(Error, [], Class)
-    return self instanceof Class ? Object.assign(self, props, { _tag: Class._tag }) : new Class(props, true)
-  } finally {
-    Error.stackTraceLimit = limit
-  }
-}
+const make = unsafeConstruct
 
 /** A SQL identifier (a constraint or table name), or undefined: never free text. */
 const identifier = (source: object, key: string): string | undefined => {

@@ -31,6 +31,7 @@ import * as core from "./internal/rateLimiter/core.js"
 import { FinitePositiveDuration, NonNegativeDuration } from "./internal/schema.js"
 import * as binding from "./internal/strategy/binding.js"
 import type * as Strategy from "./Strategy.js"
+import { unsafeConstruct } from "./internal/construct.js"
 
 /**
  * Defaults: `algorithm` `"token-bucket"`, `limit` 100 per `window` of 1 second, `onExceeded`
@@ -260,7 +261,7 @@ const fromConfig = (
 ): RateLimiter & { readonly close: () => void } => {
   const { name, limit } = config
   const reject = (rejected: Strategy.Rejected): RateLimited =>
-    new RateLimited({ limiter: name, retryAfterMillis: rejected.retryAfterMillis })
+    unsafeConstruct(RateLimited, { limiter: name, retryAfterMillis: rejected.retryAfterMillis })
   const forKey = (key: string, tokens = 1): Strategy.Strategy<RateLimited> => ({
     component: "rate-limit",
     name,
@@ -270,7 +271,7 @@ const fromConfig = (
   const consume = (key: string, tokens = 1): Effect.Effect<ConsumeResult, RateLimited> =>
     Effect.suspend(() => {
       const delay = state.tryConsume(key, tokens, now())
-      if (delay < 0) return Effect.fail(new RateLimited({ limiter: name, retryAfterMillis: -delay }))
+      if (delay < 0) return Effect.fail(unsafeConstruct(RateLimited, { limiter: name, retryAfterMillis: -delay }))
       return Effect.succeed<ConsumeResult>({
         delay: Duration.millis(delay),
         limit,

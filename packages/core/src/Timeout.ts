@@ -23,6 +23,7 @@ import { effectWithTimer } from "./internal/attempt.js"
 import { timersFor } from "./internal/strategy/binding.js"
 import { FinitePositiveDuration } from "./internal/schema.js"
 import * as core from "./internal/timeout/core.js"
+import { unsafeConstruct } from "./internal/construct.js"
 
 /**
  * A timeout's configuration: `timeout` (a `Duration.DurationInput`: a number of milliseconds or a
@@ -126,8 +127,8 @@ const protectMillis = <A, E, R>(
       if (timer === undefined) return self
       const onTimeout =
         timer.kind === "deadline"
-          ? () => new DeadlineExceeded({ operation, deadlineMillis: timer.millis })
-          : () => new AttemptTimeout({ operation, attempt, timeoutMillis })
+          ? () => unsafeConstruct(DeadlineExceeded, { operation, deadlineMillis: timer.millis })
+          : () => unsafeConstruct(AttemptTimeout, { operation, attempt, timeoutMillis })
       return effectWithTimer<A, E, R, AttemptTimeout | DeadlineExceeded>(
         self,
         timersFor(clock),

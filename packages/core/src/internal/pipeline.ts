@@ -45,6 +45,7 @@ import { type Hooks, retryAfter, retryWith, spanEvent } from "./retryPolicy/retr
 import * as binding from "./strategy/binding.js"
 import * as core from "./strategy/core.js"
 import * as TimeoutCore from "./timeout/core.js"
+import { unsafeConstruct } from "./construct.js"
 
 type Classify = (failure: unknown) => Classification
 
@@ -133,20 +134,22 @@ export const make = <X>(
           const left = timer.millis
           return {
             millis: left,
-            onTimeout: () => new DeadlineExceeded({ operation, deadlineMillis: deadlineMillis ?? left })
+            onTimeout: () => unsafeConstruct(DeadlineExceeded, { operation, deadlineMillis: deadlineMillis ?? left })
           }
         }
       }
       if (attempt === 1) return firstAttemptTimer
       return {
         millis: attemptTimeoutMillis,
-        onTimeout: () => new AttemptTimeout({ operation, attempt, timeoutMillis: attemptTimeoutMillis ?? 0 })
+        onTimeout: () =>
+          unsafeConstruct(AttemptTimeout, { operation, attempt, timeoutMillis: attemptTimeoutMillis ?? 0 })
       }
     }
     /** The first attempt's timer without a deadline: the same for every call, made once. */
     const firstAttemptTimer = {
       millis: attemptTimeoutMillis,
-      onTimeout: () => new AttemptTimeout({ operation, attempt: 1, timeoutMillis: attemptTimeoutMillis ?? 0 })
+      onTimeout: () =>
+        unsafeConstruct(AttemptTimeout, { operation, attempt: 1, timeoutMillis: attemptTimeoutMillis ?? 0 })
     }
 
     /** A call failed for good: counted by the category of its failure (on the failure path only). */

@@ -23,6 +23,7 @@ import { breakerGauges, breakerStateValue } from "../metrics.js"
 import * as strategy from "../strategy/binding.js"
 import * as core from "./core.js"
 import { makeWindow } from "./window.js"
+import { unsafeConstruct } from "../construct.js"
 
 /** The core's policy, in numbers. @internal */
 export const policyOf = (policy: CircuitBreaker.TripPolicy): core.Policy => {
@@ -185,7 +186,7 @@ const fromCore = (
     admit: (nowMillis) => breaker.admit(nowMillis),
     stateAt: (nowMillis) => breaker.stateAt(nowMillis),
     // the fields are known good: no validation on the rejection path
-    reject: (rejected) => new CircuitOpen({ breaker: name, retryAfterMillis: rejected.retryAfterMillis }, true)
+    reject: (rejected) => unsafeConstruct(CircuitOpen, { breaker: name, retryAfterMillis: rejected.retryAfterMillis })
   }
   const now = <A>(f: (nowMillis: number) => A): Effect.Effect<A> =>
     Effect.clockWith((clock) => Effect.sync(() => f(clock.unsafeCurrentTimeMillis())))

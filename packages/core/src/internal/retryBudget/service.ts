@@ -14,6 +14,7 @@ import * as Events from "../../Events.js"
 import type { Config, ConfigInput, RegistryService, RetryBudget, RetryBudgetStoreService } from "../../RetryBudget.js"
 import * as core from "./core.js"
 import * as RetryBudgetSchema from "./schema.js"
+import { unsafeConstruct } from "../construct.js"
 
 /** Binds a decision core to a clock and a name. */
 export const bind = (name: string, budget: core.BudgetCore, clock: Clock.Clock | undefined): RetryBudget => {
@@ -34,7 +35,7 @@ export const bind = (name: string, budget: core.BudgetCore, clock: Clock.Clock |
       Effect.suspend(() =>
         tryWithdraw(classification)
           ? Effect.void
-          : Effect.zipRight(rejected, Effect.fail(new RetryBudgetExhausted({ budget: name, operation })))
+          : Effect.zipRight(rejected, Effect.fail(unsafeConstruct(RetryBudgetExhausted, { budget: name, operation })))
       )
   }
 }

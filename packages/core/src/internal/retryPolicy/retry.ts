@@ -17,6 +17,7 @@ import * as Log from "../../Log.js"
 import * as LogLevel from "effect/LogLevel"
 import type { RetryPolicy } from "../../RetryPolicy.js"
 import * as core from "./core.js"
+import { unsafeConstruct } from "../construct.js"
 
 type StopReason = core.StopReason
 
@@ -191,8 +192,11 @@ const afterFailure = <A, E, R, R2>(
         reason === "not-retryable"
           ? error
           : reason === "budget"
-            ? new RetryBudgetExhausted({ budget: budget?.name ?? "retry-budget", operation: policy.operation })
-            : new RetriesExhausted({ operation: policy.operation, reason, attempts: attempts.slice() })
+            ? unsafeConstruct(RetryBudgetExhausted, {
+                budget: budget?.name ?? "retry-budget",
+                operation: policy.operation
+              })
+            : unsafeConstruct(RetriesExhausted, { operation: policy.operation, reason, attempts: attempts.slice() })
       return Effect.zipRight(Effect.zipRight(logged, stopped), Effect.fail(failure))
     }
 
