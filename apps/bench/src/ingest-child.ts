@@ -24,6 +24,7 @@
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import * as Events from "@effect-resilience/core/Events"
 import * as Dataset from "@effect-resilience/demo/Dataset"
 import * as Ingest from "@effect-resilience/demo/Ingest"
 import * as HttpClient from "@effect/platform/HttpClient"
@@ -31,6 +32,7 @@ import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Stream from "effect/Stream"
 
 interface Settings {
   readonly upstream: string
@@ -171,9 +173,27 @@ const bareBatch = (s: Settings, records: ReadonlyArray<Dataset.Record>, batchId:
  * event hub, classifier), without the batch runner, its stores and tracing: what the client costs.
  */
 const resilientBatch = (s: Settings, records: ReadonlyArray<Dataset.Record>, batchId: string, seed: number) =>
-  Effect.flatMap(Ingest.clientOf(ingestOptions(s, records.length, batchId, seed, "", false)), (client) =>
-    clientLoop(s, records, batchId, client)
-  ).pipe(
+  Effect.gen(function* () {
+    // retries and attempt timeouts, from the event hub as the demo counts them
+    const counts = { retries: 0, attemptTimeouts: 0 }
+    const events = yield* (yield* Events.ResilienceEvents).subscribe
+    yield* Effect.forkScoped(
+      Stream.runForEach(events, (event) =>
+        Effect.sync(() => {
+          if (event._tag === "RetryScheduled") counts.retries++
+          if (
+            (event._tag === "RetryScheduled" || event._tag === "RetryStopped") &&
+            event.classification.code === "resilience.AttemptTimeout"
+          )
+            counts.attemptTimeouts++
+        })
+      )
+    )
+    const client = yield* Ingest.clientOf(ingestOptions(s, records.length, batchId, seed, "", false))
+    const measured = yield* clientLoop(s, records, batchId, client)
+    yield* Effect.sleep("20 millis") // the last events reach the subscriber
+    return { ...measured, ...counts }
+  }).pipe(
     Effect.withTracerEnabled(false),
     Effect.scoped,
     Effect.provide(Layer.merge(Ingest.transportLayer, Ingest.resilienceLayer)),

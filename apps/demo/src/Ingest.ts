@@ -16,10 +16,10 @@ import * as DeadLetterQueue from "@effect-resilience/durable/DeadLetterQueue"
 import { Otel, TraceSummary } from "@effect-resilience/otel"
 import { ResilientHttpClient } from "@effect-resilience/platform"
 import { SqlCheckpoint, SqlDeadLetterQueue, SqlIdempotency } from "@effect-resilience/sql"
-import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as HttpClientResponse from "@effect/platform/HttpClientResponse"
+import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
@@ -387,8 +387,13 @@ const program = (options: IngestOptions) =>
     return report
   }).pipe(Effect.scoped)
 
-/** The HttpClient the ingest sends with (the bench's bare loop uses the same). */
-export const transportLayer: Layer.Layer<HttpClient.HttpClient> = FetchHttpClient.layer
+/**
+ * The HttpClient the ingest sends with (the bench's bare loop uses the same): undici's own
+ * request API, with a connection pool of its own for the run. `fetch` (`FetchHttpClient`) cost
+ * about 0.8 ms more CPU per record: WHATWG streams, `Request`/`Response` objects and an
+ * `AbortSignal` per request.
+ */
+export const transportLayer: Layer.Layer<HttpClient.HttpClient> = NodeHttpClient.layerUndici
 
 /** The resilience services of the ingest: a breaker registry, the event hub and the default Classifier. */
 export const resilienceLayer = CircuitBreaker.layerRegistry().pipe(
