@@ -65,9 +65,8 @@ const off = { default: () => false as const }
 /**
  * A pipeline's policy as data (a config file can hold it). Defaults: the retry policy of
  * `RetryPolicy.Config` (5 attempts, 100 ms, x2, 30 s cap, full jitter), a consecutive-failure
- * breaker named after the operation, an attempt timeout of 10 s, no deadline, a token-bucket
- * retry budget named after the operation (`RetryBudget`'s defaults: 100 tokens, 5 a retry, 10 after
- * a timeout, 1 back per first-try success), no rate limit, no adaptive throttle or concurrency, no bulkhead, no hedging. `false` turns a
+ * breaker named after the operation, an attempt timeout of 10 s, no deadline, no retry budget
+ * (`retryBudget: {}` adds `RetryBudget`'s token bucket, named after the operation), no rate limit, no adaptive throttle or concurrency, no bulkhead, no hedging. `false` turns a
  * strategy off. Durations are `Duration.DurationInput`s: a number of milliseconds or a string
  * such as `"2 seconds"`.
  *
@@ -103,9 +102,7 @@ export const Policy = Schema.Struct({
   retry: Schema.optionalWith(Schema.Union(RetryPolicy.Config, Schema.Literal(false)), {
     default: () => Schema.decodeSync(RetryPolicy.Config)({})
   }),
-  retryBudget: Schema.optionalWith(Schema.Union(RetryBudgetConfig, Schema.Literal(false)), {
-    default: () => Schema.decodeSync(RetryBudgetConfig)({})
-  }),
+  retryBudget: Schema.optional(Schema.Union(RetryBudgetConfig, Schema.Literal(false))),
   breaker: Schema.optionalWith(Schema.Union(BreakerConfig, Schema.Literal(false)), {
     default: () => Schema.decodeSync(BreakerConfig)({})
   }),

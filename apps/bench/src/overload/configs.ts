@@ -5,8 +5,8 @@
  * `CircuitBreaker`, `AdaptiveThrottle`, `AdaptiveConcurrency`) and is turned into the core's
  * settings by core's own mapping, so a changed default changes the experiment. Every retrying
  * configuration makes at most 3 attempts (the issue's naive retries), except `pipeline-defaults`,
- * which is what `Resilience.make` does when told nothing but the attempt timeout: 5 attempts, the
- * default breaker and the default token bucket.
+ * which is what `Resilience.make` does when told nothing but the attempt timeout: 5 attempts and
+ * the default breaker, no budget.
  */
 import {
   AdaptiveConcurrency,
@@ -154,13 +154,12 @@ export const configurations: ReadonlyArray<Configuration> = [
   },
   {
     name: "pipeline-defaults",
-    describe:
-      "Resilience.make's defaults with a 1 s attempt timeout: 5 attempts, default breaker, default token bucket",
-    client: (now) => setup(5, tokenBucket(), [defaultBreaker(now)])
+    describe: "Resilience.make's defaults with a 1 s attempt timeout: 5 attempts, default breaker, no budget",
+    client: (now) => setup(5, undefined, [defaultBreaker(now)])
   },
   {
-    name: "pipeline-defaults-no-budget",
-    describe: "Resilience.make's defaults without a retry budget (retryBudget: false; the default until this run)",
-    client: (now) => setup(5, undefined, [defaultBreaker(now)])
+    name: "pipeline-defaults+budget",
+    describe: "Resilience.make's defaults + the default token bucket (retryBudget: {})",
+    client: (now) => setup(5, tokenBucket(), [defaultBreaker(now)])
   }
 ]

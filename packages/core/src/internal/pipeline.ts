@@ -97,7 +97,7 @@ export const make = <X>(
 
     const budgetConfig = policy.retryBudget
     const budget =
-      budgetConfig === false
+      budgetConfig === undefined || budgetConfig === false
         ? undefined
         : yield* Effect.flatMap(RetryBudget.Registry, (registry) => {
             const budgetName = budgetConfig.name ?? operation

@@ -109,7 +109,7 @@ export const settingsOf = (
             maxElapsedMillis: retry.maxElapsed === undefined ? undefined : millis(retry.maxElapsed)
           },
     budget:
-      policy.retryBudget === false
+      policy.retryBudget === undefined || policy.retryBudget === false
         ? undefined
         : CoreSettings.retryBudget({ ...policy.retryBudget, name: policy.retryBudget.name ?? policy.operation }),
     breaker:
