@@ -349,6 +349,8 @@ export const grpcService = {
 export interface GrpcScript {
   readonly code?: number
   readonly pushbackMillis?: number
+  /** A `grpc-retry-pushback-ms` sent as is (a malformed one); `pushbackMillis` wins when both are set. */
+  readonly pushbackText?: string
   readonly delayMillis?: number
   readonly bigResponse?: boolean
   readonly throwError?: boolean
@@ -363,6 +365,7 @@ const startGrpc = async (): Promise<{ readonly server: grpc.Server; readonly por
       if (script.code !== undefined) {
         const metadata = new grpc.Metadata()
         if (script.pushbackMillis !== undefined) metadata.set("grpc-retry-pushback-ms", String(script.pushbackMillis))
+        else if (script.pushbackText !== undefined) metadata.set("grpc-retry-pushback-ms", script.pushbackText)
         callback({ code: script.code, details: `scripted status ${script.code}`, metadata })
       } else {
         callback(null, Buffer.from(script.bigResponse === true ? "x".repeat(64 * 1024) : "ok"))

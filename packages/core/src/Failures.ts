@@ -114,9 +114,11 @@ export class FetchError extends Schema.TaggedError<FetchError>()("FetchError", {
 
 /**
  * A gRPC status (`code` 0..16). `retryPushbackMillis` is the server's `grpc-retry-pushback-ms`
- * metadata when it sent one. The status `details` are not kept: they are server text; `reason`
- * keeps what they said when it changes the meaning (`message-too-large`: grpc-js' own
- * RESOURCE_EXHAUSTED for a message over the channel's limit, which no retry fixes).
+ * metadata when it sent one; `retryPushbackRefused` is `true` when that value was negative or not
+ * a number (gRFC A6: the server asks not to be retried; the default `Classifier` then answers not
+ * retryable, code `grpc.<STATUS>.pushback-refused`). The status `details` are not kept: they are
+ * server text; `reason` keeps what they said when it changes the meaning (`message-too-large`:
+ * grpc-js' own RESOURCE_EXHAUSTED for a message over the channel's limit, which no retry fixes).
  *
  * @example
  * ```ts
@@ -132,6 +134,8 @@ export class FetchError extends Schema.TaggedError<FetchError>()("FetchError", {
 export class GrpcError extends Schema.TaggedError<GrpcError>()("GrpcError", {
   code: Schema.Int,
   retryPushbackMillis: Schema.optional(Schema.NonNegative),
+  /** The server sent a negative or malformed `grpc-retry-pushback-ms`: "do not retry" (gRFC A6). */
+  retryPushbackRefused: Schema.optional(Schema.Boolean),
   reason: Schema.optional(Schema.Literal("message-too-large"))
 }) {
   override get message(): string {
@@ -532,7 +536,12 @@ const toFailure: Visitor<KnownFailure> = {
     return syscall === undefined ? make(NetworkError, { code }) : make(NetworkError, { code, syscall })
   },
   undici: (code) => make(FetchError, { code }),
-  grpc: (code, pushbackMillis, reason) => {
+  grpc: (code, pushbackMillis, reason, pushbackRefused) => {
+    if (pushbackRefused) {
+      return reason === undefined
+        ? make(GrpcError, { code, retryPushbackRefused: true })
+        : make(GrpcError, { code, reason, retryPushbackRefused: true })
+    }
     if (reason !== undefined) return make(GrpcError, { code, reason })
     return pushbackMillis === undefined
       ? make(GrpcError, { code })

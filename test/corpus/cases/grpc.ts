@@ -69,6 +69,26 @@ export const grpcCases: ReadonlyArray<Case> = [
     expected: after(L.unavailable, 300),
     provoke: (env) => call(env.grpcPort, { code: grpc.status.UNAVAILABLE, pushbackMillis: 300 })
   },
+  // gRFC A6: a negative or malformed pushback is the server asking not to be retried; the label is
+  // the status's own with retryable off (still evidence for a breaker where the status is).
+  {
+    name: "server returns UNAVAILABLE with grpc-retry-pushback-ms: -1 (do not retry)",
+    library: "@grpc/grpc-js",
+    expected: { ...L.unavailable, retryable: false },
+    provoke: (env) => call(env.grpcPort, { code: grpc.status.UNAVAILABLE, pushbackMillis: -1 })
+  },
+  {
+    name: "server returns RESOURCE_EXHAUSTED with grpc-retry-pushback-ms: -1000 (do not retry)",
+    library: "@grpc/grpc-js",
+    expected: { ...L.throttled, retryable: false },
+    provoke: (env) => call(env.grpcPort, { code: grpc.status.RESOURCE_EXHAUSTED, pushbackMillis: -1000 })
+  },
+  {
+    name: "server returns UNAVAILABLE with a malformed grpc-retry-pushback-ms (do not retry)",
+    library: "@grpc/grpc-js",
+    expected: { ...L.unavailable, retryable: false },
+    provoke: (env) => call(env.grpcPort, { code: grpc.status.UNAVAILABLE, pushbackText: "later" })
+  },
   {
     name: "the handler throws (UNKNOWN)",
     library: "@grpc/grpc-js",

@@ -49,9 +49,6 @@ const copy = (
 const withDelay = (base: Classification.Classification, millis: number | undefined): Classification.Classification =>
   millis === undefined || !(millis > 0) ? base : copy(base, base.retryable, Duration.millis(millis))
 
-const notRetried = (base: Classification.Classification): Classification.Classification =>
-  base.retryable ? copy(base, false, undefined) : base
-
 // Field reads with `in` + `typeof`: V8 keeps these on the fast path (a `Reflect.get` is ~2x slower).
 const retryAfterField = (u: object): number | undefined =>
   "retryAfterMillis" in u && typeof u.retryAfterMillis === "number" ? u.retryAfterMillis : undefined
@@ -100,7 +97,7 @@ export const makeDefault = (now: () => number): Default => {
     node: (code, syscall) => T.node(code, syscall),
     undici: (code) => T.undici(code),
     grpc: (code, pushbackMillis, reason, pushbackRefused) =>
-      pushbackRefused ? notRetried(T.grpcWith(code, reason)) : withDelay(T.grpcWith(code, reason), pushbackMillis),
+      pushbackRefused ? T.grpcRefused(code, reason) : withDelay(T.grpcWith(code, reason), pushbackMillis),
     pg: (code) => T.pg(code),
     redis: (code) => T.redis(code),
     sqlite: (code, reason) => T.sqlite(code, reason),
@@ -153,9 +150,10 @@ export const makeDefault = (now: () => number): Default => {
       "GrpcError",
       (u) => {
         if (!("code" in u) || typeof u.code !== "number") return raw(u)
-        const base = T.grpcWith(u.code, "reason" in u && u.reason === "message-too-large" ? u.reason : undefined)
+        const reason = "reason" in u && u.reason === "message-too-large" ? u.reason : undefined
         // a tagged failure that kept the server's refusal to be retried (gRPC A6: a negative pushback)
-        if ("retryPushbackRefused" in u && u.retryPushbackRefused === true) return notRetried(base)
+        if ("retryPushbackRefused" in u && u.retryPushbackRefused === true) return T.grpcRefused(u.code, reason)
+        const base = T.grpcWith(u.code, reason)
         return "retryPushbackMillis" in u && typeof u.retryPushbackMillis === "number"
           ? withDelay(base, u.retryPushbackMillis)
           : base

@@ -33,12 +33,8 @@ const makeVisitor = (now: () => number): Visitor<PlainClassification> => ({
   http: (status, headers) => plain(T.http(status), headers === undefined ? undefined : retryAfterOf(headers, now)),
   node: (code, syscall) => fromVerdict(T.node(code, syscall)),
   undici: (code) => fromVerdict(T.undici(code)),
-  grpc: (code, pushbackMillis, reason, pushbackRefused) => {
-    const verdict = T.grpcWith(code, reason)
-    return pushbackRefused
-      ? fromVerdict(verdict.retryable ? { ...verdict, retryable: false } : verdict)
-      : plain(verdict, pushbackMillis)
-  },
+  grpc: (code, pushbackMillis, reason, pushbackRefused) =>
+    pushbackRefused ? fromVerdict(T.grpcRefused(code, reason)) : plain(T.grpcWith(code, reason), pushbackMillis),
   pg: (code) => fromVerdict(T.pg(code)),
   redis: (code) => fromVerdict(T.redis(code)),
   sqlite: (code, reason) => fromVerdict(T.sqlite(code, reason)),

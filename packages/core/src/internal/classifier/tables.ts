@@ -362,6 +362,27 @@ export const grpcMessageTooLarge: Verdict = build(
 export const grpcWith = (code: number, reason: GrpcReason | undefined): Verdict =>
   reason === "message-too-large" && code === 8 ? grpcMessageTooLarge : grpc(code)
 
+/**
+ * A status whose server sent a negative or malformed `grpc-retry-pushback-ms`: gRFC A6 reads it as
+ * "do not retry". Same category, severity and breaker evidence as the status; never retryable; its
+ * own code (`grpc.UNAVAILABLE.pushback-refused`) so that logs and metrics tell it apart.
+ */
+const makeGrpcRefused = (base: Verdict): Verdict =>
+  build(base.category, `${base.code}.pushback-refused`, `${base.message}: the server asked not to be retried`, {
+    severity: base.severity,
+    retryable: false,
+    countsForBreaker: base.countsForBreaker
+  })
+
+const grpcRefusedTable: ReadonlyArray<Verdict> = grpcTable.map(makeGrpcRefused)
+const grpcMessageTooLargeRefused: Verdict = makeGrpcRefused(grpcMessageTooLarge)
+
+/** The classification of a gRPC status whose server refused to be retried (a negative pushback). */
+export const grpcRefused = (code: number, reason: GrpcReason | undefined): Verdict =>
+  reason === "message-too-large" && code === 8
+    ? grpcMessageTooLargeRefused
+    : (grpcRefusedTable[code] ?? makeGrpcRefused(grpc(code)))
+
 // ---------------------------------------------------------------------------------------------
 // PostgreSQL SQLSTATE
 // ---------------------------------------------------------------------------------------------
