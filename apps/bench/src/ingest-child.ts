@@ -24,6 +24,7 @@
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { monitorEventLoopDelay } from "node:perf_hooks"
 import * as Events from "@effect-resilience/core/Events"
 import * as Dataset from "@effect-resilience/demo/Dataset"
 import * as Ingest from "@effect-resilience/demo/Ingest"
@@ -278,7 +279,12 @@ if (process.argv.includes("--list")) {
     warmupBatches++
   }
   const warmupMs = performance.now() - warmStart
+  // how long the event loop was blocked (a disk sync, a long GC, a synchronous statement): every
+  // attempt in flight waits that long, and past 1 s its timer fires on a healthy upstream
+  const loop = monitorEventLoopDelay({ resolution: 10 })
+  loop.enable()
   const m = await run(settings, recordsOf(settings.records, 42), `${tag}-measured`, 42)
+  loop.disable()
   const sorted = m.latencies === undefined ? undefined : [...m.latencies].sort((a, b) => a - b)
   process.stdout.write(
     `${JSON.stringify({
@@ -291,6 +297,8 @@ if (process.argv.includes("--list")) {
       failed: m.failed,
       retries: m.retries ?? 0,
       attemptTimeouts: m.attemptTimeouts ?? 0,
+      loopDelayP99Ms: loop.percentile(99) / 1e6,
+      loopDelayMaxMs: loop.max / 1e6,
       warmupMs,
       warmupBatches
     })}\n`

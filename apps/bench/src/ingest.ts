@@ -16,8 +16,10 @@
  *   process of its own for each client process, on a fresh SQLite file, so that the client's CPU
  *   time is the client's alone and every case meets the same upstream state.
  * - Each client case runs in a process of its own; rounds interleave the cases (the order rotates
- *   each round), so a change of load hits every case alike. A process warms up with batches of
- *   its own until a time is up, then measures one batch.
+ *   each round and is reversed every other round), so a change of load hits every case alike; the
+ *   disk is synced before each process, so one does not flush what the one before wrote. A
+ *   process warms up with batches of its own until a time is up, then measures one batch, and
+ *   reports how long its event loop was blocked at most (`monitorEventLoopDelay`).
  * - The load average is printed with every number. Results go to a dated file
  *   `apps/bench/results/ingest-<date>.json`, which git ignores.
  */
@@ -182,6 +184,7 @@ interface Sample {
   readonly failed: number
   readonly retries: number
   readonly attemptTimeouts: number
+  readonly loopDelayMaxMs: number
   readonly load: string
 }
 
@@ -215,8 +218,13 @@ export const run = async (args: ReadonlyArray<string>): Promise<void> => {
   ]
   const samples = new Map<string, Array<Sample>>(names.map((n) => [n, []]))
   for (let r = 0; r < options.rounds; r++) {
-    const order = names.map((_, i) => names[(i + r) % names.length] as string)
+    // rotated each round, and reversed every other round: a case does not always follow the same one
+    // (the one before leaves its disk writes to flush, and its upstream's files to remove)
+    const rotated = names.map((_, i) => names[(i + r) % names.length] as string)
+    const order = r % 2 === 1 ? rotated.reverse() : rotated
     for (const name of order) {
+      // what the last process wrote reaches the disk now, not during this one's measurement
+      execFileSync("sync")
       const upstream = await startUpstream()
       try {
         const nodeArgs =
@@ -230,7 +238,7 @@ export const run = async (args: ReadonlyArray<string>): Promise<void> => {
         const sample = { ...s, load: load() }
         samples.get(name)?.push(sample)
         process.stderr.write(
-          `round ${r + 1}/${options.rounds} ${name}: ${f1(s.recordsPerSecond)} records/s, cpu ${f3(s.cpuMsPerRecord)} ms/record, p50 ${f1(s.p50Ms)} ms, p99 ${f1(s.p99Ms)} ms, failed ${s.failed}, retries ${s.retries}, attempt timeouts ${s.attemptTimeouts} [load ${sample.load}]\n`
+          `round ${r + 1}/${options.rounds} ${name}: ${f1(s.recordsPerSecond)} records/s, cpu ${f3(s.cpuMsPerRecord)} ms/record, p50 ${f1(s.p50Ms)} ms, p99 ${f1(s.p99Ms)} ms, failed ${s.failed}, retries ${s.retries}, attempt timeouts ${s.attemptTimeouts}, event loop blocked up to ${f1(s.loopDelayMaxMs)} ms [load ${sample.load}]\n`
         )
       } finally {
         await upstream.stop()
@@ -252,19 +260,20 @@ export const run = async (args: ReadonlyArray<string>): Promise<void> => {
       failed: xs.reduce((a, s) => a + s.failed, 0),
       retries: xs.reduce((a, s) => a + s.retries, 0),
       attemptTimeouts: xs.reduce((a, s) => a + s.attemptTimeouts, 0),
+      loopDelayMaxMs: Math.max(...xs.map((s) => s.loopDelayMaxMs)),
       processes: xs.length
     }
   })
   const byName = new Map(rows.map((r) => [r.case, r]))
   const table = [
-    "| case | records/s | spread | CPU ms/record | p50 ms | p99 ms | throughput x ref | CPU x ref | vs | failed | retries | attempt timeouts | processes |",
-    "|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|",
+    "| case | records/s | spread | CPU ms/record | p50 ms | p99 ms | throughput x ref | CPU x ref | vs | failed | retries | attempt timeouts | loop blocked max ms | processes |",
+    "|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|",
     ...rows.map((r) => {
       const ref = reference[r.case]
       const base = ref === undefined ? undefined : byName.get(ref)
       return `| ${r.case} | ${f1(r.recordsPerSecond)} | ${f1(r.rateMin)}-${f1(r.rateMax)} | ${f3(r.cpuMsPerRecord)} | ${f1(r.p50Ms)} | ${f1(r.p99Ms)} | ${
         base === undefined ? "" : (r.recordsPerSecond / base.recordsPerSecond).toFixed(2)
-      } | ${base === undefined ? "" : (r.cpuMsPerRecord / base.cpuMsPerRecord).toFixed(2)} | ${ref ?? ""} | ${r.failed} | ${r.retries} | ${r.attemptTimeouts} | ${r.processes} |`
+      } | ${base === undefined ? "" : (r.cpuMsPerRecord / base.cpuMsPerRecord).toFixed(2)} | ${ref ?? ""} | ${r.failed} | ${r.retries} | ${r.attemptTimeouts} | ${f1(r.loopDelayMaxMs)} | ${r.processes} |`
     })
   ]
   const full = byName.get("full")

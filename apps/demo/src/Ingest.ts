@@ -15,12 +15,11 @@ import * as Batch from "@effect-resilience/durable/Batch"
 import * as DeadLetterQueue from "@effect-resilience/durable/DeadLetterQueue"
 import { Otel, TraceSummary } from "@effect-resilience/otel"
 import { ResilientHttpClient } from "@effect-resilience/platform"
-import { SqlCheckpoint, SqlDeadLetterQueue, SqlIdempotency } from "@effect-resilience/sql"
+import { SqlCheckpoint, SqlConnection, SqlDeadLetterQueue, SqlIdempotency } from "@effect-resilience/sql"
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
-import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -157,7 +156,9 @@ export const leaseOf = (options: IngestOptions): Duration.Duration =>
   Duration.sum(options.deadline, Duration.seconds(2))
 
 const stores = (paths: ReturnType<typeof files>) => {
-  const batchDb = SqliteClient.layer({ filename: paths.batch })
+  // the project's SQLite settings (WAL, synchronous=NORMAL: a kill of the process loses no commit);
+  // opened bare, SQLite synced the log on every commit (two or three per record) on the event loop
+  const batchDb = SqlConnection.layerClient({ dialect: "sqlite", filename: paths.batch })
   return Layer.mergeAll(
     Layer.merge(SqlCheckpoint.layerStore, SqlIdempotency.layerStore).pipe(
       Layer.provide(batchDb),
