@@ -33,7 +33,9 @@ export class CircuitOpenError extends Error {
 
 /**
  * The bulkhead had no free slot and no room in its queue (`full`), or the call waited in the queue
- * longer than the queue timeout (`queue-timeout`).
+ * longer than the queue timeout (`queue-timeout`). The adaptive strategies refuse with it too, as
+ * on the Effect side: the adaptive throttle's local refusal (`throttled`, `bulkhead` is the
+ * throttle's name) and the adaptive concurrency limit's (`adaptive-limit`).
  *
  * @example
  * ```ts
@@ -53,6 +55,33 @@ export class BulkheadRejectedError extends Error {
     readonly reason: string
   ) {
     super(`${operation}: bulkhead "${bulkhead}" rejected the call (${reason})`)
+  }
+}
+
+/**
+ * The rate limit had no token for the call (the Effect side's `RateLimited`): the limiter refuses
+ * (`onExceeded: "fail"`), or it would have to wait longer than its `maxDelay` or than the call's
+ * deadline leaves (`onExceeded: "delay"`). `retryAfterMillis` says when a token is due. The
+ * call's retry policy may retry it after that (category `throttled`).
+ *
+ * @example
+ * ```ts
+ * import { RateLimitedError } from "@effect-resilience/promise"
+ *
+ * const wait = (error: unknown) => (error instanceof RateLimitedError ? error.retryAfterMillis : 0)
+ * ```
+ *
+ * @since 0.3.0
+ * @category errors
+ */
+export class RateLimitedError extends Error {
+  override readonly name = "RateLimitedError"
+  constructor(
+    readonly operation: string,
+    readonly limiter: string,
+    readonly retryAfterMillis: number
+  ) {
+    super(`${operation}: rate limit "${limiter}" reached, next token in ${Math.ceil(retryAfterMillis)} ms`)
   }
 }
 

@@ -2,8 +2,9 @@
  * `fetch` under a policy: a response whose status is a failure (retryable, such as 503 or 429, or
  * counted by a breaker) is retried after the backoff or its Retry-After, and counted by the
  * breaker; any other response (2xx, 3xx, a 4xx that is the caller's fault) is returned as is.
- * Each attempt gets its own `AbortSignal` (combined with the caller's `init.signal`), aborted when
- * it times out.
+ * Each attempt gets its own `AbortSignal`, aborted when it times out or when the caller's
+ * `init.signal` aborts (then the call stops at once, without a retry, and what the attempt held of
+ * the strategies is given back without counting it).
  *
  * @since 0.2.0
  */
@@ -56,15 +57,14 @@ export const resilientFetch = (
   const classify = Cores.Classify.makeClassify(Date.now)
   return (input, init) =>
     executor.execute(async (signal) => {
-      const callerSignal = init?.signal
-      const combined = callerSignal == null ? signal : AbortSignal.any([callerSignal, signal])
       const request = input instanceof Request ? input.clone() : input
-      const response = await doFetch(request, { ...init, signal: combined })
+      // the attempt's signal is aborted with the caller's reason too (the executor watches init.signal)
+      const response = await doFetch(request, { ...init, signal })
       if (response.status < 400) return response
       const classification = classify({ status: response.status, headers: response.headers })
       if (!classification.retryable && !classification.countsForBreaker) return response
       // the body of a failed answer is not read: cancel it so that the connection is freed
       await response.body?.cancel().catch(() => {})
       throw new HttpStatusError(response)
-    })
+    }, init?.signal ?? undefined)
 }

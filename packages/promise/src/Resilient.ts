@@ -1,9 +1,11 @@
 /**
  * Resilience for Promise code: a policy (the same `Resilience.PolicyInput` the Effect pipeline
  * takes, a `Presets` value included) drives a function's calls through the decision cores of
- * `@effect-resilience/core` (breaker, bulkhead, attempt timeout, deadline, retry with backoff and
- * Retry-After, retry budget, default classification). The policy is decoded once, when the
- * function is made; a call runs no Effect runtime.
+ * `@effect-resilience/core` (breaker, rate limit, adaptive throttle, adaptive concurrency,
+ * bulkhead, attempt timeout, deadline, retry with backoff and Retry-After, retry budget, default
+ * classification), admitted in the Effect pipeline's order and built by the same mapping
+ * (`CoreSettings.admission`). The policy is decoded once, when the function is made; a call runs
+ * no Effect runtime. Hedging is not driven yet (a policy with `hedging` throws a `TypeError`).
  *
  * @since 0.2.0
  */
@@ -60,6 +62,11 @@ export interface Options {
    * with other executors, or with Effect pipelines.
    */
   readonly breaker?: Breaker | undefined
+  /**
+   * Numbers in [0, 1) for the backoff's jitter and the adaptive throttle's draws (default
+   * `Math.random`); a seeded source makes them repeatable.
+   */
+  readonly random?: (() => number) | undefined
 }
 
 /**
@@ -79,8 +86,16 @@ export interface Options {
  */
 export interface Executor {
   readonly operation: string
-  /** Runs `evaluate` under the policy; its signal is aborted when the attempt times out. */
-  readonly execute: <A>(evaluate: (signal: AbortSignal) => PromiseLike<A>) => Promise<A>
+  /**
+   * Runs `evaluate` under the policy; its signal is aborted when the attempt times out. When the
+   * caller's `signal` aborts, the call stops with its reason: a wait for admission is given up, the
+   * running attempt's signal is aborted and its tickets are settled neutral (nothing is counted
+   * against the dependency), and no retry follows.
+   */
+  readonly execute: <A>(
+    evaluate: (signal: AbortSignal) => PromiseLike<A>,
+    signal?: AbortSignal | undefined
+  ) => Promise<A>
   /** The breaker's state now (`closed`, `open`, `half-open`, ...), undefined without a breaker. */
   readonly breakerState: () => string | undefined
 }
@@ -90,14 +105,13 @@ const engineOf = (policy: Resilience.PolicyInput, options: Options | undefined):
   new Engine(
     settingsOf(policy, Date.now(), options?.breaker),
     options?.classify ?? Cores.Classify.makeClassify(Date.now),
-    Math.random,
+    options?.random ?? Math.random,
     options?.onRetry
   )
 
 /**
  * Builds an executor for a policy. Throws the `ParseError` of a bad policy (it names the path of
- * the bad value), or a `TypeError` for a strategy the facade does not drive yet (rate limit,
- * adaptive throttle or concurrency, hedging).
+ * the bad value), or a `TypeError` for hedging, which the facade does not drive yet.
  *
  * @example
  * ```ts
@@ -114,7 +128,7 @@ export const make = (policy: Resilience.PolicyInput, options?: Options): Executo
   const engine = engineOf(policy, options)
   return {
     operation: engine.settings.operation,
-    execute: (evaluate) => engine.execute(evaluate),
+    execute: (evaluate, signal) => engine.execute(evaluate, true, signal),
     breakerState: () => engine.breakerState()
   }
 }

@@ -1,6 +1,7 @@
 /**
- * The facade's call path: the strategy walk, the breaker, the bulkhead, the attempt timeout, the
- * retry decision, the backoff and the retry budget, all from the plain decision cores. No `effect`
+ * The facade's call path: the strategy walk (breaker, rate limit, adaptive throttle, adaptive
+ * concurrency, bulkhead), the attempt timeout, the retry decision, the backoff and the retry
+ * budget, all from the plain decision cores. No `effect`
  * here: a call allocates a Promise, the walk's tickets and (with a timeout) one timer per attempt.
  *
  * @internal
@@ -11,6 +12,7 @@ import {
   BulkheadRejectedError,
   CircuitOpenError,
   DeadlineExceededError,
+  RateLimitedError,
   RetriesExhaustedError,
   RetryBudgetExhaustedError
 } from "../Errors.js"
@@ -69,6 +71,8 @@ export interface RetryScheduled {
 /** One executor per policy: its breaker and bulkhead are shared by every call it runs. */
 export class Engine {
   private readonly strategies: ReadonlyArray<Cores.Strategy.AdmissionStrategy>
+  /** The error of each strategy's refusal, by index (made only when a call is refused). */
+  private readonly refusals: ReadonlyArray<(rejected: Cores.Strategy.Rejected) => Error>
 
   constructor(
     readonly settings: Settings,
@@ -77,6 +81,8 @@ export class Engine {
     private readonly onRetry: ((retry: RetryScheduled) => void) | undefined = undefined
   ) {
     const strategies: Array<Cores.Strategy.AdmissionStrategy> = []
+    const refusals: Array<(rejected: Cores.Strategy.Rejected) => Error> = []
+    const operation = settings.operation
     const breaker = settings.breaker
     if (breaker !== undefined) {
       strategies.push({
@@ -85,12 +91,20 @@ export class Engine {
         admit: (now, random) => breaker.admit(now, random),
         stateAt: (now) => breaker.stateAt(now)
       })
+      refusals.push((rejected) => new CircuitOpenError(operation, breaker.name, rejected.retryAfterMillis))
+    }
+    // the Effect pipeline's order: breaker, rate limit, adaptive throttle, adaptive concurrency, bulkhead
+    for (const { strategy, refuse } of settings.admission) {
+      strategies.push(strategy)
+      refusals.push((rejected) => refuse(operation, rejected))
     }
     const bulkhead = settings.bulkhead
     if (bulkhead !== undefined) {
       strategies.push({ component: "bulkhead", name: bulkhead.name, admit: () => bulkhead.core.admit(0) })
+      refusals.push((rejected) => new BulkheadRejectedError(operation, bulkhead.name, rejected.reason))
     }
     this.strategies = strategies
+    this.refusals = refusals
   }
 
   /** The breaker's state now (undefined without a breaker). */
@@ -99,10 +113,7 @@ export class Engine {
   }
 
   private refusal(index: number, rejected: Cores.Strategy.Rejected): Error {
-    const strategy = this.strategies[index] as Cores.Strategy.AdmissionStrategy
-    return strategy.component === "breaker"
-      ? new CircuitOpenError(this.settings.operation, strategy.name, rejected.retryAfterMillis)
-      : new BulkheadRejectedError(this.settings.operation, strategy.name, rejected.reason)
+    return (this.refusals[index] as (rejected: Cores.Strategy.Rejected) => Error)(rejected)
   }
 
   /**
@@ -110,27 +121,52 @@ export class Engine {
    * (the common case: no Promise, no microtask); a Promise of them when one does.
    */
   private admit(
-    deadlineAt: number | undefined
+    deadlineAt: number | undefined,
+    caller: AbortSignal | undefined
   ): ReadonlyArray<Admitted> | Error | Promise<ReadonlyArray<Admitted> | Error> {
     const walked = Cores.Strategy.walk(this.strategies, 0, undefined, Date.now(), this.random)
     if (Cores.Strategy.isAdmitted(walked)) return walked
     if (walked._tag === "Rejected") return this.refusal(walked.index, walked.rejected)
-    return this.admitWaiting(walked, deadlineAt)
+    return this.admitWaiting(walked, deadlineAt, caller)
   }
 
-  /** Admission that waits (a bulkhead's queue): the tickets, or the refusal's error. */
+  /**
+   * Admission that waits (a bulkhead's queue, a rate limit's token), at most what the deadline
+   * leaves: the tickets, or the refusal's error. When the caller's signal aborts meanwhile, the
+   * wait is cancelled (a reserved token or a queue place is given back), the tickets held are
+   * released, and this rejects with the signal's reason.
+   */
   private async admitWaiting(
     first: Cores.Strategy.Walk,
-    deadlineAt: number | undefined
+    deadlineAt: number | undefined,
+    caller: AbortSignal | undefined
   ): Promise<ReadonlyArray<Admitted> | Error> {
     let walked = first
     while (!Cores.Strategy.isAdmitted(walked)) {
       if (walked._tag === "Rejected") return this.refusal(walked.index, walked.rejected)
       const stop = walked
       const maxWait = deadlineAt === undefined ? undefined : Math.max(0, deadlineAt - Date.now())
-      const decision = await new Promise<Admitted | Cores.Strategy.Rejected>((resolve) => {
-        stop.wait.start(timers, maxWait, resolve)
+      const decision = await new Promise<Admitted | Cores.Strategy.Rejected | undefined>((resolve) => {
+        let done = false
+        let onAbort: (() => void) | undefined
+        const cancel = stop.wait.start(timers, maxWait, (decided) => {
+          done = true
+          if (onAbort !== undefined) caller?.removeEventListener("abort", onAbort)
+          resolve(decided)
+        })
+        if (done || caller === undefined) return
+        onAbort = () => {
+          done = true
+          cancel()
+          resolve(undefined)
+        }
+        if (caller.aborted) onAbort()
+        else caller.addEventListener("abort", onAbort, { once: true })
       })
+      if (decision === undefined) {
+        Cores.Strategy.release(stop.tickets, Date.now())
+        throw caller?.reason
+      }
       if (decision._tag === "Rejected") {
         Cores.Strategy.release(stop.tickets, Date.now())
         return this.refusal(stop.index, decision)
@@ -150,38 +186,64 @@ export class Engine {
     evaluate: (signal: AbortSignal) => PromiseLike<A>,
     attempt: number,
     deadlineAt: number | undefined,
-    withSignal: boolean
+    withSignal: boolean,
+    caller: AbortSignal | undefined
   ): Promise<A> {
     const started = Date.now()
     const timer = Cores.Timeout.timerFor(started, deadlineAt, this.settings.attemptTimeoutMillis)
     const controller = withSignal ? new AbortController() : undefined
     const signal = controller === undefined ? neverAborted : controller.signal
-    if (timer === undefined) return Promise.resolve().then(() => evaluate(signal))
+    if (timer === undefined && caller === undefined) return Promise.resolve().then(() => evaluate(signal))
     return new Promise<A>((resolve, reject) => {
-      const handle = setTimeout(() => {
-        const error =
-          timer.kind === "deadline"
-            ? new DeadlineExceededError(this.settings.operation, this.settings.deadlineMillis ?? timer.millis)
-            : new AttemptTimeoutError(this.settings.operation, attempt, timer.millis)
-        controller?.abort(error)
-        reject(error)
-      }, timer.millis)
+      let handle: ReturnType<typeof setTimeout> | undefined
+      let onAbort: (() => void) | undefined
+      /** Ends the attempt's watch: its timer, and its listener on the caller's signal. */
+      const finish = (): void => {
+        if (handle !== undefined) clearTimeout(handle)
+        if (onAbort !== undefined) caller?.removeEventListener("abort", onAbort)
+      }
+      if (caller !== undefined) {
+        // the caller gave up: the attempt's signal is aborted with the caller's reason, and the
+        // attempt ends at once (execute settles it neutral, as an interrupted attempt)
+        onAbort = () => {
+          finish()
+          controller?.abort(caller.reason)
+          reject(caller.reason)
+        }
+        if (caller.aborted) {
+          reject(caller.reason)
+          return
+        }
+        caller.addEventListener("abort", onAbort, { once: true })
+      }
+      if (timer !== undefined) {
+        handle = setTimeout(() => {
+          handle = undefined
+          finish()
+          const error =
+            timer.kind === "deadline"
+              ? new DeadlineExceededError(this.settings.operation, this.settings.deadlineMillis ?? timer.millis)
+              : new AttemptTimeoutError(this.settings.operation, attempt, timer.millis)
+          controller?.abort(error)
+          reject(error)
+        }, timer.millis)
+      }
       // started at once, as a direct call would be (admission did not wait): a throw is a rejection
       let result: PromiseLike<A>
       try {
         result = evaluate(signal)
       } catch (error) {
-        clearTimeout(handle)
+        finish()
         reject(error)
         return
       }
       Promise.resolve(result).then(
         (value) => {
-          clearTimeout(handle)
+          finish()
           resolve(value)
         },
         (error: unknown) => {
-          clearTimeout(handle)
+          finish()
           reject(error)
         }
       )
@@ -196,6 +258,10 @@ export class Engine {
       return error.retryAfterMillis > 0 ? { ...base, retryAfterMillis: error.retryAfterMillis } : base
     }
     if (error instanceof BulkheadRejectedError) return Cores.Classify.runtime.bulkheadRejected
+    if (error instanceof RateLimitedError && this.settings.rateLimited !== undefined) {
+      const base = this.settings.rateLimited
+      return error.retryAfterMillis > 0 ? { ...base, retryAfterMillis: error.retryAfterMillis } : base
+    }
     return this.classify(error)
   }
 
@@ -203,7 +269,11 @@ export class Engine {
    * Runs a call: attempts until one succeeds or the retry decision stops. `withSignal: false` for
    * an operation that ignores its signal (`resilient(fn)`): it gets one that never aborts.
    */
-  async execute<A>(evaluate: (signal: AbortSignal) => PromiseLike<A>, withSignal = true): Promise<A> {
+  async execute<A>(
+    evaluate: (signal: AbortSignal) => PromiseLike<A>,
+    withSignal = true,
+    caller?: AbortSignal | undefined
+  ): Promise<A> {
     const settings = this.settings
     const retry = settings.retry
     const budget = settings.budget
@@ -215,8 +285,10 @@ export class Engine {
     let previousDelay = retry?.initialMillis ?? 0
     let lastRetry: Classification | undefined
     for (;;) {
+      // the caller gave up (during a backoff, say): nothing more starts
+      if (caller?.aborted) throw caller.reason
       made += 1
-      const admission = this.admit(deadlineAt)
+      const admission = this.admit(deadlineAt, caller)
       const admitted = admission instanceof Promise ? await admission : admission
       let error: unknown
       let classification: Classification
@@ -227,7 +299,7 @@ export class Engine {
         reached += 1
         const attemptStart = Date.now()
         try {
-          const value = await this.attempt(evaluate, made, deadlineAt, withSignal)
+          const value = await this.attempt(evaluate, made, deadlineAt, withSignal, caller)
           const now = Date.now()
           Cores.Strategy.settleAll(admitted, Cores.Strategy.success, now - attemptStart, now)
           budget?.onSuccess(made === 1, lastRetry)
@@ -236,6 +308,12 @@ export class Engine {
           error = failure
         }
         const now = Date.now()
+        if (caller?.aborted) {
+          // an attempt the caller gave up says nothing about the dependency: neutral, as an
+          // interrupted attempt on the Effect side (a slot is freed, nothing is counted)
+          Cores.Strategy.release(admitted, now)
+          throw error
+        }
         classification = this.classifyFailure(error)
         Cores.Strategy.settleAll(admitted, Cores.Strategy.failure(classification), now - attemptStart, now)
       }
