@@ -55,10 +55,11 @@ const startDemo = (): Promise<Demo> =>
         "5xx=1",
         "--attempt-timeout-ms",
         "5000",
-        // a few attempts per record: records caught by the outage fail for good (the spike of
-        // failures for the alert) and wait in the dead letter queue for a replay
+        // three attempts per record: those caught by the outage fail for good (a 503, then the
+        // breaker's refusals: the spike of failures for the alert) and wait in the dead letter
+        // queue for a replay; those after it go through, so the breaker closes again
         "--max-attempts",
-        "4",
+        "3",
         // late enough that the analytics hold a baseline of calm seconds to judge the spike against
         "--outage-at",
         "0.6",
@@ -312,8 +313,9 @@ describe("the ops dashboard in Chromium, on the demo", () => {
       // what the page and the demo showed, to tell a failure of the page from one of the run
       await page.screenshot({ path: join(shots, "failure.png"), fullPage: true }).catch(() => undefined)
       const message = error instanceof Error ? error.message : String(error)
+      const alerts = await getJson(`${url}api/alerts`, readOnlyToken).catch((e) => String(e))
       throw new Error(
-        `${message}\n(screenshot: ${join(shots, "failure.png")})\n--- the demo's output ---\n${demo.output().slice(-4000)}`
+        `${message}\n(screenshot: ${join(shots, "failure.png")})\n--- the server's alerts ---\n${JSON.stringify(alerts)}\n--- the demo's output ---\n${demo.output().slice(-4000)}`
       )
     } finally {
       await context.close()

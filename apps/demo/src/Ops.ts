@@ -1,7 +1,7 @@
 /**
  * The demo's ops server: `@effect-resilience/ops` on 127.0.0.1 wired to the run's own breaker
  * registry, dead letter queue (its SQLite file), event hub and classifier, with the audit trail in
- * the same SQLite file as the dead letters, error analytics sampled every second (the demo is
+ * the same SQLite file as the dead letters, error analytics sampled four times a second (the demo is
  * short), and a replay handler that re-sends a dead letter to a healed copy of the upstream (a
  * second server, in this process, on the same accepted-records file, with no faults, that accepts
  * the malformed records: as if the upstream's owners had fixed what refused them). It serves the web
@@ -119,15 +119,18 @@ export const start = (options: Options): Effect.Effect<Effect.Effect<void>, Erro
           Layer.provide(SqlAuditLog.layerStoreConfig({ dialect: "sqlite", filename: options.dlqFile }))
         )
       ),
-      // the demo lasts about a minute: sample every second, and judge a spike against the 5 s before
+      // a demo run lasts from seconds to a minute: sample four times a second (five minutes kept),
+      // so that even a fast run holds a calm baseline (8 samples, 2 s) before its outage to judge a
+      // spike against, with as few as 5 calls in a sample on a slow machine
       Layer.provide(
         Layer.scoped(
           Analytics.Analytics,
           Effect.map(
             Analytics.make({
-              interval: "1 second",
+              interval: "250 millis",
+              history: 1200,
               cooldown: "10 seconds",
-              spike: { minBaseline: 5, minCalls: 10, minFailures: 5 }
+              spike: { minBaseline: 8, minCalls: 5, minFailures: 5 }
             }),
             (analytics) => ({
               ...analytics,

@@ -33,6 +33,35 @@ const el = (tag, options = {}, children = []) => {
   return node
 }
 
+/**
+ * Replaces what `container` shows, unless it would show the same (polling does not churn the DOM),
+ * and keeps keyboard focus on the control with the same label when it is redrawn.
+ * @param {HTMLElement} container
+ * @param {ReadonlyArray<Node>} nodes
+ */
+const replace = (container, ...nodes) => {
+  const html = nodes.map((node) => (node instanceof Element ? node.outerHTML : (node.textContent ?? ""))).join("")
+  if (container.innerHTML === html) return
+  const focused = document.activeElement
+  const label = focused !== null && container.contains(focused) ? focused.getAttribute("aria-label") : null
+  container.replaceChildren(...nodes)
+  if (label !== null) {
+    const again = container.querySelector(`[aria-label="${CSS.escape(label)}"]`)
+    if (again instanceof HTMLElement) again.focus()
+  }
+}
+
+/** @param {string} id @param {string} text */
+const setText = (id, text) => {
+  const element = $(id)
+  if (element.textContent !== text) element.textContent = text
+}
+
+/** Tells a screen reader what changed by itself (a transition, an alert). @param {string} text */
+const announce = (text) => {
+  $("announce").textContent = text
+}
+
 /** @param {string} id @param {boolean} disabled */
 const setDisabled = (id, disabled) => {
   const button = $(id)
@@ -256,6 +285,7 @@ const onBreakerEvent = ({ event, data }) => {
     }
     breakers.set(data.breaker, { ...known, state: data.to, lastTransitionAtMillis: data.atMillis })
     transitions.unshift(data)
+    announce(`Breaker ${data.breaker}: ${data.from} to ${data.to}`)
     if (transitions.length > maxTransitions) transitions.length = maxTransitions
     renderBreakers()
     renderTransitions()
@@ -289,13 +319,12 @@ const breakerActions = [
 const renderBreakers = () => {
   const rows = $("breaker-rows")
   if (breakers.size === 0) {
-    rows.replaceChildren(
-      el("tr", {}, [el("td", { text: "No breakers yet.", className: "empty", attrs: { colspan: "8" } })])
-    )
+    replace(rows, el("tr", {}, [el("td", { text: "No breakers yet.", className: "empty", attrs: { colspan: "8" } })]))
     return
   }
   const names = [...breakers.keys()].sort()
-  rows.replaceChildren(
+  replace(
+    rows,
     ...names.map((name) => {
       const b = breakers.get(name)
       const actions = el(
@@ -331,7 +360,8 @@ const renderBreakers = () => {
 }
 
 const renderTransitions = () => {
-  $("transitions").replaceChildren(
+  replace(
+    $("transitions"),
     ...transitions.map((t) =>
       el(
         "li",
@@ -461,6 +491,7 @@ const onAlertEvent = ({ event, data }) => {
     for (const alert of list) alerts.set(alert.id, alert)
   } else if (event === "alert" && typeof data?.id === "string") {
     alerts.set(data.id, data)
+    announce(`Alert, ${data.severity}: ${data.summary}`)
   }
   renderAlerts()
 }
@@ -482,10 +513,11 @@ const renderAlerts = () => {
   const list = [...alerts.values()].sort((a, b) => b.atMillis - a.atMillis).slice(0, maxAlerts)
   const target = $("alert-list")
   if (list.length === 0) {
-    target.replaceChildren(el("li", { text: "No alerts.", className: "empty" }))
+    replace(target, el("li", { text: "No alerts.", className: "empty" }))
     return
   }
-  target.replaceChildren(
+  replace(
+    target,
     ...list.map((alert) =>
       el(
         "li",
@@ -601,11 +633,13 @@ const categoryOf = (entry) => entry?.failure?.classification?.category ?? "unkno
 const renderDeadLetters = () => {
   const rows = $("dlq-rows")
   if (dlq.entries.length === 0) {
-    rows.replaceChildren(
+    replace(
+      rows,
       el("tr", {}, [el("td", { text: "No dead letters match.", className: "empty", attrs: { colspan: "8" } })])
     )
   } else {
-    rows.replaceChildren(
+    replace(
+      rows,
       ...dlq.entries.map((entry) => {
         const pending = entry.status === "pending"
         const inspect = el("button", {
@@ -644,7 +678,7 @@ const renderDeadLetters = () => {
   }
   const first = dlq.total === 0 ? 0 : dlq.offset + 1
   const last = Math.min(dlq.total, dlq.offset + dlq.entries.length)
-  $("dlq-page").textContent = `${first}–${last} of ${dlq.total}`
+  setText("dlq-page", `${first}–${last} of ${dlq.total}`)
   setDisabled("dlq-prev", dlq.offset === 0)
   setDisabled("dlq-next", dlq.offset + dlq.limit >= dlq.total)
 }
@@ -665,7 +699,8 @@ const renderDetail = (entry, focus) => {
   const note = el("button", { text: "Add a note…", attrs: { type: "button" } })
   note.addEventListener("click", () => noteOne(entry))
   const history = Array.isArray(entry.failure?.history) ? entry.failure.history : []
-  panel.replaceChildren(
+  replace(
+    panel,
     el("h3", { text: `Dead letter ${entry.id}` }),
     el("dl", { className: "facts" }, [
       el("dt", { text: "Queue" }),
@@ -826,11 +861,10 @@ const loadAudit = async () => {
   audit.total = page.total
   const rows = $("audit-rows")
   if (page.entries.length === 0) {
-    rows.replaceChildren(
-      el("tr", {}, [el("td", { text: "No changes yet.", className: "empty", attrs: { colspan: "5" } })])
-    )
+    replace(rows, el("tr", {}, [el("td", { text: "No changes yet.", className: "empty", attrs: { colspan: "5" } })]))
   } else {
-    rows.replaceChildren(
+    replace(
+      rows,
       ...page.entries.map((/** @type {any} */ e) =>
         el("tr", { attrs: { "data-action": e.action, "data-target": e.target } }, [
           el("td", { text: dateTime(e.atMillis) }),
@@ -843,8 +877,7 @@ const loadAudit = async () => {
     )
   }
   const first = audit.total === 0 ? 0 : audit.offset + 1
-  $("audit-page").textContent =
-    `${first}–${Math.min(audit.total, audit.offset + page.entries.length)} of ${audit.total}`
+  setText("audit-page", `${first}–${Math.min(audit.total, audit.offset + page.entries.length)} of ${audit.total}`)
   setDisabled("audit-prev", audit.offset === 0)
   setDisabled("audit-next", audit.offset + audit.limit >= audit.total)
 }
