@@ -9,6 +9,7 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import * as Classifier from "../src/Classifier.js"
+import * as Cores from "../src/Cores.js"
 import * as Failures from "../src/Failures.js"
 
 const classifier = Effect.runSync(Classifier.make())
@@ -65,6 +66,11 @@ describe("a refused gRPC pushback", () => {
     const decoded = Schema.decodeUnknownSync(Failures.GrpcError)(Schema.encodeSync(Failures.GrpcError)(tagged))
     expect(decoded.retryPushbackRefused).toBe(true)
     expect(classifier.classify(decoded).retryable).toBe(false)
+  })
+
+  it("the plain decision core (the Promise facade's) answers the same on the raw error", () => {
+    const c = Cores.Classify.makeClassify(() => Date.now())(serviceError(14, "-1"))
+    expect(c).toMatchObject({ retryable: false, countsForBreaker: true, code: "grpc.UNAVAILABLE.pushback-refused" })
   })
 
   it("a constructed GrpcError with the field set is classified the same", () => {
