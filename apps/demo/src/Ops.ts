@@ -152,11 +152,13 @@ export const start = (options: Options): Effect.Effect<Effect.Effect<void>, Erro
         `  replays go to a healed copy of the upstream at ${healed.url} (same accepted records, no faults)`
       ].join("\n")
     )
+    const linger = options.linger
     if (options.waitForDashboard) {
       yield* log(`waiting for the dashboard: open ${server.url} and set a token; the run starts then`)
       yield* Deferred.await(read)
+    } else if (linger !== "forever" && !Duration.greaterThan(linger, Duration.zero)) {
+      yield* log("  (it stops with the run: --ops-wait --ops-keep-open to watch it all and replay dead letters after)")
     }
-    const linger = options.linger
     if (linger === "forever") {
       return Effect.zipRight(log(`\nops server still at ${server.url}: Ctrl-C to stop`), Effect.never)
     }
