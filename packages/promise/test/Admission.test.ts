@@ -251,6 +251,29 @@ describe("adaptive concurrency", () => {
   })
 })
 
+describe("retrying refusals", () => {
+  it("counts an adaptive or rate-limit refusal against maxAttempts, as the Effect pipeline does", async () => {
+    const ac = Resilient.make({
+      operation: "ac-retry",
+      breaker: false,
+      attemptTimeout: false,
+      retry: { maxAttempts: 3, initialDelay: "1 millis", jitter: "none" },
+      adaptiveConcurrency: { initialLimit: 1, maxLimit: 1 }
+    })
+    const stop = new AbortController()
+    const held = ac.execute((signal) => untilAborted(signal), stop.signal)
+    const error = await ac.execute(async () => "ran").catch((e: unknown) => e)
+    if (!(error instanceof RetriesExhaustedError)) return expect.unreachable()
+    expect(error.attempts).toBe(3)
+    expect(error.reason).toBe("exhausted")
+    expect(error.lastCategory).toBe("resource")
+    if (!(error.cause instanceof BulkheadRejectedError)) return expect.unreachable()
+    expect(error.cause.reason).toBe("adaptive-limit")
+    stop.abort(new Error("done"))
+    await expect(held).rejects.toThrow("done")
+  })
+})
+
 describe("every admission strategy of a policy", () => {
   const all = {
     breaker: { policy: { _tag: "ConsecutiveFailures", threshold: 3 }, openDuration: "1 hour" },

@@ -295,6 +295,9 @@ export class Engine {
       if (admitted instanceof Error) {
         error = admitted
         classification = this.classifyFailure(error)
+        // as in the Effect pipeline (Retry.reachedAttempts), a refusal counts against maxAttempts
+        // unless an open breaker made it: waiting for the breaker's probe is bounded by the deadline
+        if (!(error instanceof CircuitOpenError)) reached += 1
       } else {
         reached += 1
         const attemptStart = Date.now()
