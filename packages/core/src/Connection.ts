@@ -20,8 +20,8 @@
  *   the caller's `Deadline` (or `maxWait` without one), and fail with {@link ConnectionUnavailable}.
  * - The health check is a user effect. Checks for drivers live next to the drivers, with a
  *   ready-made connection each: `RedisConnection` (`PING`) in `@effect-resilience/redis`,
- *   `SqlHealth` (`SELECT 1`) in `@effect-resilience/sql`; a gRPC health-protocol check belongs
- *   with the gRPC package.
+ *   `SqlHealth` (`SELECT 1`) in `@effect-resilience/sql`; `GrpcConnection` (the gRPC health
+ *   protocol) in `@effect-resilience/grpc`.
  * - A `ConnectionUnavailable` is not known to the default classifier (it would be `unknown`):
  *   give {@link classificationRule} to `Classifier.layerWith` so that retry and breakers see it as
  *   `unavailable`.
