@@ -1,5 +1,12 @@
 import * as http from "node:http"
 import type { AddressInfo } from "node:net"
+import * as CircuitBreaker from "@effect-resilience/core/CircuitBreaker"
+import * as Classifier from "@effect-resilience/core/Classifier"
+import * as CoreErrors from "@effect-resilience/core/Errors"
+import * as Resilience from "@effect-resilience/core/Resilience"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Layer from "effect/Layer"
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest"
 import {
   AttemptTimeoutError,
@@ -351,3 +358,56 @@ describe("every admission strategy of a policy", () => {
     )
   })
 })
+
+describe("the same decisions as an Effect pipeline with the same policy", () => {
+  it("refuses the same calls, by the same strategy, name and reason", async () => {
+    const policy = {
+      operation: "same",
+      retry: false,
+      breaker: false,
+      attemptTimeout: false,
+      rateLimit: { limit: 3, window: "1 hour" },
+      adaptiveConcurrency: { initialLimit: 2, maxLimit: 2 }
+    } as const
+    /** Two calls held, a third over the concurrency limit, then (held ones done) a fourth without a token. */
+    const script = async (run: (evaluate: () => Promise<string>) => Promise<string>) => {
+      const releases: Array<() => void> = []
+      const hold = () => run(() => new Promise<string>((resolve) => releases.push(() => resolve("held"))))
+      const held = [hold(), hold()]
+      await expect.poll(() => releases.length).toBe(2)
+      const third = await run(async () => "ran").catch((e: unknown) => e)
+      for (const release of releases) release()
+      await Promise.all(held)
+      const fourth = await run(async () => "ran").catch((e: unknown) => e)
+      return [third, fourth].map(describeRefusal)
+    }
+    const facade = Resilient.make(policy)
+    const fromFacade = await script((evaluate) => facade.execute(evaluate))
+    const fromEffect = await Effect.runPromise(
+      Effect.gen(function* () {
+        const pipeline = yield* Resilience.make(policy)
+        // each call through the Effect runtime (tryPromise), the way an Effect program calls
+        const run = (evaluate: () => Promise<string>) =>
+          Effect.runPromise(Effect.either(pipeline.tryPromise(evaluate))).then((result) =>
+            Either.isRight(result) ? result.right : Promise.reject(result.left)
+          )
+        return yield* Effect.promise(() => script(run))
+      }).pipe(Effect.scoped, Effect.provide(Layer.merge(CircuitBreaker.layerRegistry(), Classifier.layer)))
+    )
+    expect(fromFacade).toEqual([
+      { refusal: "bulkhead", name: "same", reason: "adaptive-limit" },
+      { refusal: "rate-limit", name: "same", reason: "" }
+    ])
+    expect(fromEffect).toEqual(fromFacade)
+  })
+})
+
+/** A refusal of either side, as data. */
+const describeRefusal = (error: unknown) => {
+  if (error instanceof BulkheadRejectedError) return { refusal: "bulkhead", name: error.bulkhead, reason: error.reason }
+  if (error instanceof RateLimitedError) return { refusal: "rate-limit", name: error.limiter, reason: "" }
+  if (error instanceof CoreErrors.BulkheadRejected)
+    return { refusal: "bulkhead", name: error.bulkhead, reason: error.reason }
+  if (error instanceof CoreErrors.RateLimited) return { refusal: "rate-limit", name: error.limiter, reason: "" }
+  return { refusal: "none", name: String(error), reason: "" }
+}
