@@ -411,3 +411,21 @@ const describeRefusal = (error: unknown) => {
   if (error instanceof CoreErrors.RateLimited) return { refusal: "rate-limit", name: error.limiter, reason: "" }
   return { refusal: "none", name: String(error), reason: "" }
 }
+
+describe("the caller's signal", () => {
+  it("ends a backoff at once: no retry follows an abort", async () => {
+    scripts.set("/backoff", [503])
+    let scheduled = 0
+    const get = resilientFetch(
+      { operation: "backoff", breaker: false, retry: { maxAttempts: 5, initialDelay: "1 minute", jitter: "none" } },
+      { onRetry: () => scheduled++ }
+    )
+    const controller = new AbortController()
+    const call = get(`${base}/backoff`, { signal: controller.signal })
+    // the first attempt failed and its retry waits a minute
+    await expect.poll(() => scheduled).toBe(1)
+    controller.abort(new Error("caller gave up"))
+    await expect(call).rejects.toThrow("caller gave up")
+    expect(hits.get("/backoff")).toBe(1)
+  })
+})

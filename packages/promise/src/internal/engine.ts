@@ -37,6 +37,21 @@ const neverAborted: AbortSignal = new AbortController().signal
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
 
+/** A backoff that ends early when the caller's signal aborts (the call then stops). */
+const sleepUnlessAborted = (ms: number, signal: AbortSignal): Promise<void> =>
+  new Promise((resolve) => {
+    if (signal.aborted) return resolve()
+    const onAbort = () => {
+      clearTimeout(handle)
+      resolve()
+    }
+    const handle = setTimeout(() => {
+      signal.removeEventListener("abort", onAbort)
+      resolve()
+    }, ms)
+    signal.addEventListener("abort", onAbort, { once: true })
+  })
+
 /** The backoff of the `n`th retry (from 0), before Retry-After; `previous` for decorrelated jitter. */
 const backoffDelay = (r: RetrySettings, category: string, n: number, previous: number, random: number): number => {
   const base = category === "throttled" ? r.throttledInitialMillis : r.initialMillis
@@ -355,7 +370,7 @@ export class Engine {
         delayMillis: delay,
         category: classification.category
       })
-      await sleep(delay)
+      await (caller === undefined ? sleep(delay) : sleepUnlessAborted(delay, caller))
     }
   }
 }
