@@ -437,6 +437,43 @@ describe("Resilience pipeline", () => {
     ).pipe(Effect.provide(testClassifier))
   )
 
+  it.live("runPromise: a call refused before it ran is admitted once (a refusal takes no second token)", () =>
+    Effect.scoped(
+      Effect.gen(function* () {
+        // the rate limit (3 a minute) comes before the bulkhead (2 at once, no queue)
+        const pipeline = yield* Resilience.make({
+          operation: "admitted-once",
+          retry: false,
+          breaker: false,
+          rateLimit: { limit: 3, window: "1 minute" },
+          bulkhead: { maxConcurrent: 2, maxQueue: 0 }
+        })
+        const release = yield* Deferred.make<void>()
+        const held = () => Effect.runPromise(Deferred.await(release))
+        const first = pipeline.runPromise(held)
+        const second = pipeline.runPromise(held)
+        // the third takes the last token, then the full bulkhead refuses it: that is its answer
+        const third = yield* Effect.promise(() =>
+          pipeline.runPromise(async () => "ran").then(
+            () => undefined,
+            (error: unknown) => error
+          )
+        )
+        expect(third).toBeInstanceOf(Errors.BulkheadRejected)
+        yield* Deferred.succeed(release, undefined)
+        yield* Effect.promise(() => Promise.all([first, second]))
+        // three tokens taken, one each: the next call is refused by the rate limit
+        const fourth = yield* Effect.promise(() =>
+          pipeline.runPromise(async () => "ran").then(
+            () => undefined,
+            (error: unknown) => error
+          )
+        )
+        expect(fourth).toBeInstanceOf(Errors.RateLimited)
+      })
+    ).pipe(Effect.provide(testClassifier))
+  )
+
   it.scoped("with a tracer installed: a span per call, and one per attempt when there is more than one", () =>
     Effect.gen(function* () {
       const { tracer, ended } = recordingTracer()

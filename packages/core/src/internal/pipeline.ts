@@ -663,11 +663,19 @@ export const make = <X>(
       const start = clock.unsafeCurrentTimeMillis()
       const walk = core.walk(strategies, 0, undefined, start, random)
       if (!core.isAdmitted(walk)) {
-        if (walk._tag === "Rejected") return toPromise(promiseCall(evaluate, identity))
-        // a wait: go on from where the walk stopped, in the Effect runtime
         const state: CallState = { start, startNanos: 0n, deadline: Option.none() }
         firstRequest()
         metrics.attempt()
+        if (walk._tag === "Rejected") {
+          // refused before it ran: that refusal is the first attempt's failure (running the call
+          // again from the start would admit it a second time, taking a second token)
+          return toPromise(
+            Effect.catchAllCause(refused(walk), (cause) =>
+              retryAfterFirst(Exit.failCause<unknown>(cause), evaluate, state)
+            )
+          )
+        }
+        // a wait: go on from where the walk stopped, in the Effect runtime
         const first = binding.continueWalk<A, unknown, never>(
           walk,
           start,
