@@ -454,20 +454,24 @@ describe("Resilience pipeline", () => {
         const second = pipeline.runPromise(held)
         // the third takes the last token, then the full bulkhead refuses it: that is its answer
         const third = yield* Effect.promise(() =>
-          pipeline.runPromise(async () => "ran").then(
-            () => undefined,
-            (error: unknown) => error
-          )
+          pipeline
+            .runPromise(async () => "ran")
+            .then(
+              () => undefined,
+              (error: unknown) => error
+            )
         )
         expect(third).toBeInstanceOf(Errors.BulkheadRejected)
         yield* Deferred.succeed(release, undefined)
         yield* Effect.promise(() => Promise.all([first, second]))
         // three tokens taken, one each: the next call is refused by the rate limit
         const fourth = yield* Effect.promise(() =>
-          pipeline.runPromise(async () => "ran").then(
-            () => undefined,
-            (error: unknown) => error
-          )
+          pipeline
+            .runPromise(async () => "ran")
+            .then(
+              () => undefined,
+              (error: unknown) => error
+            )
         )
         expect(fourth).toBeInstanceOf(Errors.RateLimited)
       })
