@@ -45,26 +45,25 @@ const startDemo = (): Promise<Demo> =>
         "800",
         "--seed",
         "11",
-        // few failures before the outage (malformed records, 5xx that retries absorb), and an
-        // attempt timeout that a loaded machine does not reach: the outage stands out
+        // few failures before the outage (malformed records, 5xx that retries absorb), and a 3 s
+        // budget per record: those caught by the 4 s outage run out of it and fail for good (the
+        // spike of failures for the alert), waiting in the dead letter queue for a replay; those
+        // after it go through, so the breaker closes again
         "--malformed-rate",
         "0.02",
         "--transient-rate",
-        "0.1",
+        "0.05",
         "--mix",
         "5xx=1",
         "--attempt-timeout-ms",
-        "5000",
-        // three attempts per record: those caught by the outage fail for good (a 503, then the
-        // breaker's refusals: the spike of failures for the alert) and wait in the dead letter
-        // queue for a replay; those after it go through, so the breaker closes again
-        "--max-attempts",
-        "3",
-        // late enough that the analytics hold a baseline of calm seconds to judge the spike against
-        "--outage-at",
-        "0.6",
-        "--outage-ms",
+        "2000",
+        "--deadline-ms",
         "3000",
+        // late enough that the analytics hold a baseline of calm samples to judge the spike against
+        "--outage-at",
+        "0.5",
+        "--outage-ms",
+        "4000",
         "--read-back",
         "0",
         "--progress",
