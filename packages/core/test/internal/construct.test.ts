@@ -53,7 +53,9 @@ describe("unsafeConstruct", () => {
 
   it.effect("is yieldable and matchable like any tagged error", () =>
     Effect.gen(function* () {
-      const exit = yield* Effect.exit(unsafeConstruct(AttemptTimeout, { operation: "op", attempt: 1, timeoutMillis: 5 }))
+      const exit = yield* Effect.exit(
+        unsafeConstruct(AttemptTimeout, { operation: "op", attempt: 1, timeoutMillis: 5 })
+      )
       expect(Exit.isFailure(exit)).toBe(true)
       const caught = yield* unsafeConstruct(DeadlineExceeded, { operation: "op", deadlineMillis: 5 }).pipe(
         Effect.catchTag("DeadlineExceeded", (e) => Effect.succeed(e.deadlineMillis))
