@@ -28,6 +28,7 @@ import * as Schema from "effect/Schema"
 import { headerEntries, recognise as recogniseRaw, safeSyscall, type Visitor } from "./internal/classifier/recognise.js"
 import {
   decodeText,
+  grpcNames,
   grpcName,
   grpcText,
   httpText,
@@ -111,6 +112,22 @@ export class FetchError extends Schema.TaggedError<FetchError>()("FetchError", {
     return `${undiciText(this.code)} (${this.code})`
   }
 }
+
+/**
+ * The gRPC status names, indexed by code (`grpcStatusNames[14]` is `"UNAVAILABLE"`): the names
+ * the classifier's codes use (`grpc.UNAVAILABLE`).
+ *
+ * @example
+ * ```ts
+ * import { Failures } from "@effect-resilience/core"
+ *
+ * const name = Failures.grpcStatusNames[14] // "UNAVAILABLE"
+ * ```
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export const grpcStatusNames: typeof grpcNames = grpcNames
 
 /**
  * A gRPC status (`code` 0..16). `retryPushbackMillis` is the server's `grpc-retry-pushback-ms`

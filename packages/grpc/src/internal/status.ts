@@ -6,6 +6,7 @@
  * @internal
  */
 import type * as grpc from "@grpc/grpc-js"
+import * as Failures from "@effect-resilience/core/Failures"
 
 /** @internal */
 export interface Pushback {
@@ -28,26 +29,8 @@ export const pushbackOf = (metadata: grpc.Metadata | null | undefined): Pushback
   return /^\s*\d+\s*$/.test(text) ? { millis: Number(text), refused: false } : refused
 }
 
-/** gRPC status names, indexed by code (grpc-js' `status` enum, spelled out for the docs). */
-export const codeNames = [
-  "OK",
-  "CANCELLED",
-  "UNKNOWN",
-  "INVALID_ARGUMENT",
-  "DEADLINE_EXCEEDED",
-  "NOT_FOUND",
-  "ALREADY_EXISTS",
-  "PERMISSION_DENIED",
-  "RESOURCE_EXHAUSTED",
-  "FAILED_PRECONDITION",
-  "ABORTED",
-  "OUT_OF_RANGE",
-  "UNIMPLEMENTED",
-  "INTERNAL",
-  "UNAVAILABLE",
-  "DATA_LOSS",
-  "UNAUTHENTICATED"
-] as const
+/** gRPC status names, indexed by code: the classifier's own list. */
+export const codeNames = Failures.grpcStatusNames
 
 /** @internal */
 export type CodeName = (typeof codeNames)[number]

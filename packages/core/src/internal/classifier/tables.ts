@@ -282,8 +282,8 @@ export const undici = (code: string): Verdict => undiciTable.get(code) ?? makeUn
 // gRPC
 // ---------------------------------------------------------------------------------------------
 
-/** gRPC status names, indexed by code. */
-export const grpcNames: ReadonlyArray<string> = [
+/** gRPC status names, indexed by code (public as `Failures.grpcStatusNames`). */
+export const grpcNames = [
   "OK",
   "CANCELLED",
   "UNKNOWN",
@@ -301,7 +301,7 @@ export const grpcNames: ReadonlyArray<string> = [
   "UNAVAILABLE",
   "DATA_LOSS",
   "UNAUTHENTICATED"
-]
+] as const
 
 const grpcSpecs: ReadonlyArray<Spec> = [
   ["unknown", "OK status reported as a failure", NOT_RETRYABLE],
