@@ -64,6 +64,96 @@ export interface Timers {
   readonly arm: (millis: number, onFire: () => void) => () => void
 }
 
+/** A timer in a {@link liveTimers} queue; `fire` is cleared once it fired or was cancelled. */
+interface QueuedTimer {
+  readonly at: number
+  fire: (() => void) | undefined
+}
+
+/**
+ * Timers on the live clock. A pipeline arms one timer per attempt, nearly always of the same
+ * duration, and cancels it a moment later: a Node timer each time (`setTimeout` + `clearTimeout`)
+ * costs about as much as the whole bare call. So timers that fall due in the order they are armed
+ * wait in one queue behind ONE Node timer, set for the earliest; cancelling is marking the entry.
+ * A timer due before the last one queued (a shorter duration) gets a Node timer of its own.
+ *
+ * The Node timer keeps the process alive only while a queued timer is live (it is unref'd when
+ * the last is cancelled), as separate timers would. Entries are never early: when the Node timer
+ * fires before an entry's time on `now`, it is set again. Cancelled entries are dropped from the
+ * front at once and compacted when they outnumber the live ones.
+ */
+export const liveTimers = (now: () => number): Timers => {
+  let queue: Array<QueuedTimer> = []
+  let head = 0
+  let live = 0
+  let handle: ReturnType<typeof setTimeout> | undefined
+  let reffed = false
+  const drop = () => {
+    while (head < queue.length && (queue[head] as QueuedTimer).fire === undefined) head++
+    if (head === queue.length) {
+      queue.length = 0
+      head = 0
+    } else if (head > 1024 && (queue.length - head - live > live || head * 2 > queue.length)) {
+      queue = queue.slice(head).filter((t) => t.fire !== undefined)
+      head = 0
+    }
+  }
+  const schedule = () => {
+    if (head === queue.length) return
+    handle = setTimeout(onTimer, Math.max(1, (queue[head] as QueuedTimer).at - now()))
+    reffed = live > 0
+    if (!reffed) handle.unref()
+  }
+  const onTimer = () => {
+    handle = undefined
+    const t = now()
+    while (head < queue.length) {
+      const entry = queue[head] as QueuedTimer
+      const fire = entry.fire
+      if (fire !== undefined && entry.at > t) break
+      // past the entry before it runs: what it does may arm or cancel timers
+      head++
+      if (fire !== undefined) {
+        entry.fire = undefined
+        live -= 1
+        fire()
+      }
+    }
+    drop()
+    // a timer armed by what fired may have set the Node timer already
+    if (handle === undefined) schedule()
+  }
+  return {
+    now,
+    arm: (millis, onFire) => {
+      const at = now() + millis
+      const last = queue.length > head ? (queue[queue.length - 1] as QueuedTimer).at : -Infinity
+      if (at < last) {
+        const own = setTimeout(onFire, millis)
+        return () => clearTimeout(own)
+      }
+      const entry: QueuedTimer = { at, fire: onFire }
+      queue.push(entry)
+      live += 1
+      if (handle === undefined) schedule()
+      else if (!reffed) {
+        handle.ref()
+        reffed = true
+      }
+      return () => {
+        if (entry.fire === undefined) return
+        entry.fire = undefined
+        live -= 1
+        drop()
+        if (live === 0 && reffed && handle !== undefined) {
+          handle.unref()
+          reffed = false
+        }
+      }
+    }
+  }
+}
+
 /** Admission after a wait. */
 export interface Wait {
   readonly _tag: "Wait"
