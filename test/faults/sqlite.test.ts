@@ -124,8 +124,9 @@ describe("SQLite faults", () => {
         const list = items(300)
         const receiver = makeReceiver()
         // create the files, then let another process take the batch file once 60 items were delivered,
-        // for 5.5 s: longer than the driver's 5 s busy timeout, so the first statement waiting for it
-        // fails. (better-sqlite3 waits synchronously: while it waits the whole process stands still,
+        // for 8 s: 3 s longer than the driver's 5 s busy timeout, so any statement that starts
+        // waiting in the lock's first 3 s fails (with 5.5 s, a statement starting more than 0.5 s
+        // into the lock got it in time, and the batch completed: seen once on a fresh clone). (better-sqlite3 waits synchronously: while it waits the whole process stands still,
         // and each statement already queued waits its own 5 s; the lock going away ends that.)
         yield* readBack("locked", batchFile, dlqFile)
         const locker = startLocker(batchFile)
@@ -135,7 +136,7 @@ describe("SQLite faults", () => {
           const stop = receiver.onDelivery((n) => {
             if (n === 60) {
               stop()
-              void locker.lockFor(5_500).then(() => resume(Effect.void))
+              void locker.lockFor(8_000).then(() => resume(Effect.void))
             }
           })
         })
