@@ -52,6 +52,8 @@ import * as Events from "./Events.js"
 import * as budgetCore from "./internal/recovery/budget.js"
 import { spanEventWith, tagOf } from "./internal/retryPolicy/retry.js"
 import { PositiveDuration } from "./internal/schema.js"
+import * as LogLevel from "effect/LogLevel"
+import * as Log from "./Log.js"
 
 /**
  * What a recovery action reports.
@@ -288,11 +290,23 @@ const outcomeName = (outcome: Outcome): Published["outcome"] =>
         ? "failed"
         : "not-applicable"
 
-/** Publishes, notes on the span and audits one action (or a refusal). */
-const report = (event: Published): Effect.Effect<void> =>
+/** Publishes, logs, notes on the span and audits one action (or a refusal). */
+const report = (log: Log.Emitter, event: Published): Effect.Effect<void> =>
   Effect.all(
     [
       Events.publish(event),
+      log.emit(
+        event.outcome === "failed" ? LogLevel.Warning : LogLevel.Info,
+        `${event.action}:${event.outcome}`,
+        `recovery ${event.action} for ${event.operation}: ${event.outcome}${event.reason === undefined ? "" : ` (${event.reason})`}`,
+        {
+          operation: event.operation,
+          action: event.action,
+          outcome: event.outcome,
+          attempt: event.attempt,
+          category: event.category
+        }
+      ),
       spanEventWith("resilience.recovery", () => ({
         "resilience.operation": event.operation,
         "resilience.recovery.action": event.action,
@@ -372,6 +386,7 @@ const unsafeMake = (actions: ReadonlyArray<Action>, budget: Budget): Recovery =>
     windowMillis: Duration.toMillis(budget.window),
     maxCostPerWindow: budget.maxCostPerWindow
   })
+  const log = Log.unsafeMakeEmitter()
   const forCall = () => {
     const ledger = shared.newCall()
     return (operation: string, input: FailureInput): Effect.Effect<Report> =>
@@ -399,6 +414,7 @@ const unsafeMake = (actions: ReadonlyArray<Action>, budget: Budget): Recovery =>
           }
           if (refused !== undefined) {
             yield* report(
+              log,
               Events.ResilienceEvent.RecoveryAction({
                 ...base,
                 outcome: "refused",
@@ -434,6 +450,7 @@ const unsafeMake = (actions: ReadonlyArray<Action>, budget: Budget): Recovery =>
           shared.finish(ledger, end - start)
           outcomes.push({ action: action.name, outcome })
           yield* report(
+            log,
             Events.ResilienceEvent.RecoveryAction({
               ...base,
               outcome: outcomeName(outcome),
@@ -595,6 +612,7 @@ export const failover = <A>(options: {
     // indexes are kept in range by the modulo below; the primary stands in for none
     const at = (i: number): A => endpoints[i] ?? endpoints[0]
     const name = options.name ?? "failover"
+    const log = Log.unsafeMakeEmitter()
     const index = yield* SubscriptionRef.make(0)
     const lock = yield* Effect.makeSemaphore(1)
     const healthTimeout = Duration.decode(options.healthTimeout ?? "2 seconds")
@@ -641,6 +659,7 @@ export const failover = <A>(options: {
       if (!moved) return
       const end = yield* Clock.currentTimeMillis
       yield* report(
+        log,
         Events.ResilienceEvent.RecoveryAction({
           operation: lastOperation,
           action: `${name}.fail-back`,

@@ -10,6 +10,7 @@ import * as TestClock from "effect/TestClock"
 import * as fc from "fast-check"
 import * as CircuitBreaker from "../src/CircuitBreaker.js"
 import * as Log from "../src/Log.js"
+import * as Recovery from "../src/Recovery.js"
 import * as Resilience from "../src/Resilience.js"
 import { RepeatLimiter } from "../src/internal/log/core.js"
 import { Boom, testClassifier, transient } from "./support/boom.js"
@@ -113,6 +114,25 @@ describe("Log", () => {
       expect(all).toHaveLength(6)
       expect(all[5]?.annotations.suppressed).toBe(25)
       expect(all[5]?.message).toContain("25 more like it left out")
+    }).pipe(Effect.provide(Layer.merge(testClassifier, layer)))
+  })
+
+  it.scoped("a recovery action is logged with its outcome", () => {
+    const { lines, layer } = capture()
+    return Effect.gen(function* () {
+      const pipeline = yield* Resilience.make(
+        { operation: "pool", retry: fastRetry, breaker: false },
+        { recovery: [Recovery.freeResource(Effect.void, { name: "evict-idle" })] }
+      )
+      let calls = 0
+      const op = Effect.suspend(() =>
+        calls++ === 0 ? Effect.fail(new Boom({ category: "resource" })) : Effect.succeed(1)
+      )
+      expect(yield* pipeline.protect(op)).toBe(1)
+      const recovered = lines.filter((l) => l.message.startsWith("recovery evict-idle"))
+      expect(recovered).toHaveLength(1)
+      expect(recovered[0]?.level).toBe("INFO")
+      expect(recovered[0]?.annotations).toMatchObject({ operation: "pool", action: "evict-idle", outcome: "recovered" })
     }).pipe(Effect.provide(Layer.merge(testClassifier, layer)))
   })
 
