@@ -25,7 +25,7 @@
  */
 import { execFileSync, spawn } from "node:child_process"
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
-import { cpus, loadavg, tmpdir } from "node:os"
+import { cpus, tmpdir } from "node:os"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 import * as UpstreamProcess from "@effect-resilience/demo/UpstreamProcess"
@@ -33,11 +33,10 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Scope from "effect/Scope"
 import * as esbuild from "esbuild"
-import { median } from "./support.js"
+import { buildPackages, childEnv, load, median } from "./support.js"
 
 const here = dirname(fileURLToPath(import.meta.url))
 const benchDir = join(here, "..")
-const root = join(benchDir, "..", "..")
 const childBundle = join(benchDir, "build", "ingest-child.mjs")
 
 /** The packages the demo's ingest runs on, built to `dist/`. */
@@ -84,10 +83,7 @@ const parse = (args: ReadonlyArray<string>): Options => {
 
 /** Builds the packages' dist (incrementally) and bundles the child. */
 const build = async () => {
-  const tsc = join(root, "node_modules", ".bin", "tsc")
-  execFileSync(tsc, ["-b", ...packages.map((p) => join(root, "packages", p, "tsconfig.build.json"))], {
-    stdio: "inherit"
-  })
+  buildPackages(packages)
   await esbuild.build({
     entryPoints: [join(here, "ingest-child.ts")],
     bundle: true,
@@ -119,15 +115,6 @@ const build = async () => {
       }
     ]
   })
-}
-
-/** The children's environment: without the condition that resolves our packages to sources. */
-const childEnv = (): NodeJS.ProcessEnv => {
-  const nodeOptions = (process.env.NODE_OPTIONS ?? "")
-    .split(/\s+/)
-    .filter((o) => o !== "" && !o.includes("@effect-resilience/source"))
-    .join(" ")
-  return { ...process.env, NODE_OPTIONS: nodeOptions }
 }
 
 /** Starts the demo's healthy upstream as a process of its own on a fresh SQLite file. */
@@ -187,11 +174,6 @@ interface Sample {
   readonly loopDelayMaxMs: number
   readonly load: string
 }
-
-const load = () =>
-  loadavg()
-    .map((l) => l.toFixed(2))
-    .join(" ")
 
 const f1 = (n: number) => n.toFixed(1)
 const f3 = (n: number) => n.toFixed(3)

@@ -18,16 +18,15 @@
  *   never the current truth.
  */
 import { execFileSync } from "node:child_process"
-import { existsSync, mkdirSync, writeFileSync } from "node:fs"
-import { cpus, loadavg } from "node:os"
+import { mkdirSync, writeFileSync } from "node:fs"
+import { cpus } from "node:os"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 import * as esbuild from "esbuild"
-import { median } from "./support.js"
+import { buildPackages, childEnv, load, median } from "./support.js"
 
 const here = dirname(fileURLToPath(import.meta.url))
 const benchDir = join(here, "..")
-const root = join(benchDir, "..", "..")
 const childBundle = join(benchDir, "build", "overhead-child.mjs")
 
 /** What each case is compared with (the goals of docs/overhead.md). */
@@ -104,16 +103,7 @@ const parse = (args: ReadonlyArray<string>): Options => {
 
 /** Builds core's and the Promise facade's dist (incrementally; from scratch when missing) and bundles the child. */
 const build = async () => {
-  const tsc = join(root, "node_modules", ".bin", "tsc")
-  for (const pkg of ["core", "promise"]) {
-    if (!existsSync(join(root, "packages", pkg, "dist", "index.js"))) {
-      // tsc -b trusts its build info: without dist it must not think it is up to date
-      execFileSync("rm", ["-f", join(root, "packages", pkg, "build", "tsbuildinfo.build")])
-    }
-  }
-  execFileSync(tsc, ["-b", ...["core", "promise"].map((pkg) => join(root, "packages", pkg, "tsconfig.build.json"))], {
-    stdio: "inherit"
-  })
+  buildPackages(["core", "promise"])
   await esbuild.build({
     entryPoints: [join(here, "overhead-child.ts")],
     bundle: true,
@@ -124,15 +114,6 @@ const build = async () => {
     outfile: childBundle,
     logLevel: "warning"
   })
-}
-
-/** The children's environment: without the condition that resolves our packages to sources. */
-const childEnv = (): NodeJS.ProcessEnv => {
-  const nodeOptions = (process.env.NODE_OPTIONS ?? "")
-    .split(/\s+/)
-    .filter((o) => o !== "" && !o.includes("@effect-resilience/source"))
-    .join(" ")
-  return { ...process.env, NODE_OPTIONS: nodeOptions }
 }
 
 const runChild = (args: ReadonlyArray<string>): Record<string, unknown> => {
@@ -150,11 +131,6 @@ interface SpeedSample {
   readonly cpuNs: number
   readonly steady: boolean
 }
-
-const load = () =>
-  loadavg()
-    .map((l) => l.toFixed(2))
-    .join(" ")
 
 const fmt = (n: number) => Math.round(n).toLocaleString("en")
 const ratio = (a: number, b: number | undefined) => (b === undefined || b === 0 ? "" : (a / b).toFixed(2))

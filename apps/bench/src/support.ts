@@ -1,8 +1,46 @@
 /**
- * What the benchmarks share: the median, and the `--runs N --iterations N --out FILE` flags.
+ * What the benchmarks share: the median, the `--runs N --iterations N --out FILE` flags, the load
+ * average as printed, and building the packages' `dist/` for benches that run the built output.
  */
+import { execFileSync } from "node:child_process"
+import { existsSync } from "node:fs"
+import { loadavg } from "node:os"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..")
+
+/** The load average (1, 5, 15 min) as the benches print it. */
+export const load = (): string =>
+  loadavg()
+    .map((l) => l.toFixed(2))
+    .join(" ")
+
+/**
+ * Builds the named packages' `dist/` (incrementally; from scratch when a `dist/` is missing, since
+ * `tsc -b` trusts its build info and would think itself up to date).
+ */
+export const buildPackages = (packages: ReadonlyArray<string>): void => {
+  for (const pkg of packages) {
+    if (!existsSync(join(root, "packages", pkg, "dist", "index.js"))) {
+      execFileSync("rm", ["-f", join(root, "packages", pkg, "build", "tsbuildinfo.build")])
+    }
+  }
+  execFileSync(
+    join(root, "node_modules", ".bin", "tsc"),
+    ["-b", ...packages.map((pkg) => join(root, "packages", pkg, "tsconfig.build.json"))],
+    { stdio: "inherit" }
+  )
+}
+
+/** A child process's environment without the condition that resolves our packages to sources. */
+export const childEnv = (): NodeJS.ProcessEnv => {
+  const nodeOptions = (process.env.NODE_OPTIONS ?? "")
+    .split(/\s+/)
+    .filter((o) => o !== "" && !o.includes("@effect-resilience/source"))
+    .join(" ")
+  return { ...process.env, NODE_OPTIONS: nodeOptions }
+}
 
 /** The median of some numbers (the mean of the two middle ones for an even count). */
 export const median = (xs: ReadonlyArray<number>): number => {
