@@ -186,6 +186,8 @@ export class IdempotencyError extends Schema.TaggedError<IdempotencyError>()("Id
  *   completed keeps its first result.
  * - `release(key, owner)`: drops an in-progress lease held by `owner` (after a failure), so the
  *   next attempt need not wait for it to expire.
+ * - `acquireAll`, `completeAll`, `releaseAll`: the same for many keys of one owner in one write
+ *   (what `Batch` uses: the items in flight share a statement instead of taking one each).
  * - `get(key)` / `remove(key)`: inspect or forget a key.
  * - `purge(beforeMillis)`: forgets completed keys last updated before `beforeMillis` and leases
  *   that expired before it; returns how many. A purged key that runs again calls the upstream
@@ -226,6 +228,14 @@ export class IdempotencyStore extends Context.Tag("@effect-resilience/durable/Id
       keys: ReadonlyArray<string>,
       options: { readonly owner: string; readonly leaseMillis: number }
     ) => Effect.Effect<ReadonlyArray<Acquisition>, IdempotencyError>
+    /**
+     * `complete` of every key for one owner, in one write of the store. A key given twice keeps
+     * its first result, as a key completed earlier does.
+     */
+    readonly completeAll: (
+      entries: ReadonlyArray<{ readonly key: string; readonly result: string }>,
+      owner: string
+    ) => Effect.Effect<void, IdempotencyError>
     /** `release` of every key by one owner, in one write of the store. */
     readonly releaseAll: (keys: ReadonlyArray<string>, owner: string) => Effect.Effect<void, IdempotencyError>
     readonly get: (key: string) => Effect.Effect<Option.Option<IdempotencyRecord>, IdempotencyError>

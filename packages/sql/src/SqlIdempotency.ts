@@ -112,6 +112,21 @@ RETURNING idempotency_key, attempts`
     : "idempotency_key IN (SELECT k.value FROM json_each(?) AS k)"
   const readAllText = `SELECT idempotency_key, status, owner, expires_at, attempts, result, updated_at FROM ${idempotencyTable} WHERE ${keyIn}`
   const releaseAllText = `UPDATE ${idempotencyTable} SET expires_at = 0 WHERE ${keyIn} AND owner = ${mark(2)} AND status = 'in-progress'`
+  // Entries as two lists of one length: a key and its result at each index
+  const entryRows = isPg
+    ? "unnest($1::text[], $2::text[]) AS e(k, r)"
+    : "(SELECT k.value AS k, r.value AS r FROM json_each(?) AS k JOIN json_each(?) AS r ON r.key = k.key) AS e"
+  const completeAllText = `INSERT INTO ${idempotencyTable} (idempotency_key, status, owner, expires_at, attempts, result, updated_at)
+SELECT e.k, 'completed', ${mark(3)}, ${mark(4)}, 1, e.r, ${mark(4)} FROM ${entryRows} WHERE true
+ON CONFLICT (idempotency_key) DO UPDATE SET
+  status = 'completed',
+  owner = excluded.owner,
+  expires_at = excluded.expires_at,
+  result = excluded.result,
+  updated_at = excluded.updated_at
+WHERE ${idempotencyTable}.status <> 'completed'`
+  const completeAllParams = (keys: ReadonlyArray<string>, results: ReadonlyArray<string>, owner: string, now: number) =>
+    isPg ? [keyList(keys), keyList(results), owner, now] : [owner, now, now, keyList(keys), keyList(results)]
   const decodeTaken = Schema.decodeUnknown(
     Schema.Array(Schema.Struct({ idempotency_key: Schema.String, attempts: Millis }))
   )
@@ -149,6 +164,17 @@ RETURNING idempotency_key, attempts`
             : Idempotency.Acquisition.Busy({ owner: record.owner, expiresAtMillis: record.expiresAtMillis })
         })
       }).pipe(Effect.mapError(failed("acquire", "acquire keys"))),
+    completeAll: (entries, owner) =>
+      Effect.suspend(() => {
+        if (entries.length === 0) return Effect.void
+        // one row per key (PostgreSQL refuses to update a row twice in one statement); the first
+        // result of a key given twice is kept, as a key completed earlier keeps its first
+        const resultOf = new Map<string, string>()
+        for (const entry of entries) if (!resultOf.has(entry.key)) resultOf.set(entry.key, entry.result)
+        return Effect.flatMap(Clock.currentTimeMillis, (now) =>
+          sql.unsafe(completeAllText, completeAllParams([...resultOf.keys()], [...resultOf.values()], owner, now))
+        )
+      }).pipe(Effect.asVoid, Effect.mapError(failed("complete", "complete keys"))),
     releaseAll: (keys, owner) =>
       keys.length === 0
         ? Effect.void

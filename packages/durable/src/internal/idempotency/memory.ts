@@ -44,6 +44,19 @@ export const makeMemory: Effect.Effect<Store> = Effect.sync((): Store => {
       records.set(key, { ...current, expiresAtMillis: 0 })
     }
   }
+  const completeAt = (key: string, owner: string, result: string, now: number) => {
+    const current = records.get(key)
+    if (current?.status === "completed") return
+    records.set(key, {
+      key,
+      status: "completed",
+      owner,
+      expiresAtMillis: now,
+      attempts: current?.attempts ?? 1,
+      result,
+      updatedAtMillis: now
+    })
+  }
   return {
     acquireAll: (keys, { leaseMillis, owner }) =>
       Effect.map(Clock.currentTimeMillis, (now) => {
@@ -62,20 +75,11 @@ export const makeMemory: Effect.Effect<Store> = Effect.sync((): Store => {
       }),
     acquire: (key, { leaseMillis, owner }) =>
       Effect.map(Clock.currentTimeMillis, (now) => acquireAt(key, owner, leaseMillis, now)),
-    complete: (key, owner, result) =>
+    completeAll: (entries, owner) =>
       Effect.map(Clock.currentTimeMillis, (now) => {
-        const current = records.get(key)
-        if (current?.status === "completed") return
-        records.set(key, {
-          key,
-          status: "completed",
-          owner,
-          expiresAtMillis: now,
-          attempts: current?.attempts ?? 1,
-          result,
-          updatedAtMillis: now
-        })
+        for (const entry of entries) completeAt(entry.key, owner, entry.result, now)
       }),
+    complete: (key, owner, result) => Effect.map(Clock.currentTimeMillis, (now) => completeAt(key, owner, result, now)),
     release: (key, owner) => Effect.sync(() => releaseOne(key, owner)),
     get: (key) => Effect.sync(() => Option.fromNullable(records.get(key))),
     remove: (key) =>

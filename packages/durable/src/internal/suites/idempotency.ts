@@ -265,6 +265,53 @@ export const suite = (name: string, layer: Layer.Layer<Idempotency.IdempotencySt
       )
     )
 
+    it.effect("completeAll completes every key in one call, keeps a first result, and answers it to everyone", () =>
+      run(
+        Effect.gen(function* () {
+          const s = yield* store
+          yield* TestClock.setTime(5_000)
+          const keys = Array.from({ length: 300 }, (_, i) => `c${i}`)
+          yield* s.acquireAll(keys, { owner: "a", ...lease })
+          yield* s.acquire("done", { owner: "other", ...lease })
+          yield* s.complete("done", "other", "first")
+          yield* s.completeAll([], "a")
+          yield* TestClock.setTime(5_100)
+          // a key held by no one (never acquired) is completed too, as `complete` does; a key
+          // given twice keeps its first result; text results survive quotes and JSON
+          yield* s.completeAll(
+            [
+              ...keys.map((key, i) => ({ key, result: JSON.stringify({ n: i, note: 'say "hi"' }) })),
+              { key: "done", result: "second" },
+              { key: "fresh", result: "null" },
+              { key: "twice", result: "1" },
+              { key: "twice", result: "2" }
+            ],
+            "a"
+          )
+          const answers = yield* s.acquireAll([...keys, "done", "fresh", "twice"], { owner: "b", ...lease })
+          expect(answers).toEqual([
+            ...keys.map((_, i) =>
+              Idempotency.Acquisition.Completed({ result: JSON.stringify({ n: i, note: 'say "hi"' }) })
+            ),
+            Idempotency.Acquisition.Completed({ result: "first" }),
+            Idempotency.Acquisition.Completed({ result: "null" }),
+            Idempotency.Acquisition.Completed({ result: "1" })
+          ])
+          expect(yield* s.get("c7")).toEqual(
+            Option.some({
+              key: "c7",
+              status: "completed",
+              owner: "a",
+              expiresAtMillis: 5_100,
+              attempts: 1,
+              result: JSON.stringify({ n: 7, note: 'say "hi"' }),
+              updatedAtMillis: 5_100
+            })
+          )
+        })
+      )
+    )
+
     it.effect("once releases the key when the effect fails, so a retry runs at once", () =>
       run(
         Effect.gen(function* () {
