@@ -125,8 +125,12 @@ ON CONFLICT (idempotency_key) DO UPDATE SET
   result = excluded.result,
   updated_at = excluded.updated_at
 WHERE ${idempotencyTable}.status <> 'completed'`
-  const completeAllParams = (keys: ReadonlyArray<string>, results: ReadonlyArray<string>, owner: string, now: number) =>
-    isPg ? [keyList(keys), keyList(results), owner, now] : [owner, now, now, keyList(keys), keyList(results)]
+  const completeAllParams = (
+    keys: ReadonlyArray<string>,
+    results: ReadonlyArray<string>,
+    owner: string,
+    now: number
+  ) => (isPg ? [keyList(keys), keyList(results), owner, now] : [owner, now, now, keyList(keys), keyList(results)])
   const decodeTaken = Schema.decodeUnknown(
     Schema.Array(Schema.Struct({ idempotency_key: Schema.String, attempts: Millis }))
   )
