@@ -70,6 +70,8 @@ export interface PromiseAttempt<A, E, E2> {
   readonly onError: (error: unknown) => E
   readonly timers: Timers
   readonly millis: number | undefined
+  /** When the attempt starts on the timers' clock, if the caller read it (spares a clock read). */
+  readonly startMillis?: number | undefined
   readonly onTimeout: () => E2
   readonly settle: (exit: Exit.Exit<A, E | E2> | undefined) => void
 }
@@ -90,15 +92,19 @@ export const startPromise = <A, E, E2>(
   const cancelTimer =
     options.millis === undefined
       ? undefined
-      : options.timers.arm(options.millis, () => {
-          if (finished) return
-          finished = true
-          const error = options.onTimeout()
-          controller?.abort(error)
-          const exit = Exit.fail(error)
-          options.settle(exit)
-          done(exit)
-        })
+      : options.timers.arm(
+          options.millis,
+          () => {
+            if (finished) return
+            finished = true
+            const error = options.onTimeout()
+            controller?.abort(error)
+            const exit = Exit.fail(error)
+            options.settle(exit)
+            done(exit)
+          },
+          options.startMillis
+        )
   const finish = (exit: Exit.Exit<A, E | E2>) => {
     if (finished) return
     finished = true

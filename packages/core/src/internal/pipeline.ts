@@ -97,13 +97,13 @@ class PromiseAttemptOf<A, E> implements PromiseAttempt<A, E, AttemptTimeout | De
     readonly onTimeout: () => AttemptTimeout | DeadlineExceeded,
     private readonly settleWith: Settle,
     private readonly tickets: ReadonlyArray<core.Admitted>,
-    private readonly start: number,
+    readonly startMillis: number,
     private readonly callStart: number
   ) {
     this.wantsSignal = evaluate.length > 0
   }
   settle(exit: Exit.Exit<A, E | AttemptTimeout | DeadlineExceeded> | undefined): void {
-    this.settleWith(exit, this.tickets, this.start, this.callStart)
+    this.settleWith(exit, this.tickets, this.startMillis, this.callStart)
   }
 }
 

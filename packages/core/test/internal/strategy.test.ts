@@ -69,6 +69,25 @@ describe("strategy core", () => {
     expect(core.isAdmitted(rest) && rest.length).toBe(3)
   })
 
+  it("a shared ticket admitting alone: the walk is its own one-element array, never a new one, never mutated", () => {
+    const log: Array<string> = []
+    const ticket = core.shared<core.Admitted>({ _tag: "Admitted", settle: (o) => void log.push(`s:${o._tag}`) })
+    const alone: core.AdmissionStrategy = { component: "test", name: "s", admit: () => ticket }
+    const walk = core.walk([alone], 0, undefined, 0, Math.random)
+    expect(walk).toBe(ticket.alone)
+    expect(core.isAdmitted(walk) && walk.length === 1 && walk[0] === ticket).toBe(true)
+    // with a wait after it, the tickets held are an array of the walk's own, which the wait adds to
+    const waited = core.walk([alone, scripted("w", "wait", log)], 0, undefined, 0, Math.random)
+    if (core.isAdmitted(waited) || waited._tag !== "Wait") return expect.unreachable()
+    expect(waited.tickets).not.toBe(ticket.alone)
+    waited.tickets.push(core.admittedFree)
+    expect(ticket.alone?.length).toBe(1)
+    // a refusal after it gives it back
+    const refused = core.walk([alone, scripted("r", "reject", log)], 0, undefined, 0, Math.random)
+    expect(core.isAdmitted(refused)).toBe(false)
+    expect(log).toEqual(["s:Neutral"])
+  })
+
   it("seededRandom is deterministic for a seed and stays in [0, 1)", () =>
     fc.assert(
       fc.property(fc.integer(), (seed) => {

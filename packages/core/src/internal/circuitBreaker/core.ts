@@ -10,7 +10,7 @@
  *
  * @internal
  */
-import type { Admitted, Outcome, Rejected as StrategyRejected } from "../strategy/core.js"
+import { type Admitted, type Outcome, type Rejected as StrategyRejected, shared } from "../strategy/core.js"
 
 /** The state a breaker reports: a manual mode wins over the automatic state. */
 export type BreakerState = "closed" | "open" | "half-open" | "forced-open" | "disabled" | "metrics-only"
@@ -184,7 +184,7 @@ export interface Snapshot {
   readonly lastTransitionAtMillis: number
 }
 
-const bypass: Ticket = { _tag: "Admitted", probe: false, settle: () => {} }
+const bypass: Ticket = shared({ _tag: "Admitted", probe: false, settle: () => {} })
 const halfOpenFull: Rejected = { _tag: "Rejected", reason: "half-open", retryAfterMillis: 0 }
 const forcedOpen: Rejected = { _tag: "Rejected", reason: "forced-open", retryAfterMillis: Number.POSITIVE_INFINITY }
 
@@ -265,7 +265,7 @@ export class Breaker {
   }
 
   private closedTicketFor(epoch: number): Ticket {
-    return {
+    return shared({
       _tag: "Admitted",
       probe: false,
       // a neutral outcome is no evidence: an interruption need not reach this ticket
@@ -275,11 +275,11 @@ export class Breaker {
         const recorded = this.recorded(outcome, durationMillis)
         if (recorded !== undefined) this.evaluate(this.store.record(recorded, nowMillis), nowMillis)
       }
-    }
+    })
   }
 
   private metricsTicketFor(epoch: number): Ticket {
-    return {
+    return shared({
       _tag: "Admitted",
       probe: false,
       // a neutral outcome is no evidence: an interruption need not reach this ticket
@@ -289,7 +289,7 @@ export class Breaker {
         const recorded = this.recorded(outcome, durationMillis)
         if (recorded !== undefined) this.store.record(recorded, nowMillis)
       }
-    }
+    })
   }
 
   private probeTicketFor(epoch: number): Ticket {

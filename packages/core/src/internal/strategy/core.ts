@@ -48,6 +48,12 @@ export interface Admitted {
    * binding an uninterruptible region per attempt.
    */
   readonly holdsNothing?: boolean | undefined
+  /**
+   * For a ticket shared by many calls (a closed breaker's): an array holding this ticket alone,
+   * made once, which a walk admitted by this ticket alone returns instead of making an array
+   * per call. Never mutated.
+   */
+  readonly alone?: ReadonlyArray<Admitted> | undefined
 }
 
 /** A refusal: `reason` is short and stable (`open`, `full`, `exceeded`, `queue-timeout`, ...). */
@@ -58,10 +64,13 @@ export interface Rejected {
   readonly retryAfterMillis: number
 }
 
-/** Timers on the caller's clock (a `TestClock` in tests). `arm` returns the timer's canceller. */
+/**
+ * Timers on the caller's clock (a `TestClock` in tests). `arm` returns the timer's canceller;
+ * `nowMillis`, when given, is the time on `now` the caller just read (it spares a clock read).
+ */
 export interface Timers {
   readonly now: () => number
-  readonly arm: (millis: number, onFire: () => void) => () => void
+  readonly arm: (millis: number, onFire: () => void, nowMillis?: number) => () => void
 }
 
 /**
@@ -96,7 +105,9 @@ export const liveTimers = (now: () => number): Timers => {
   const drop = () => {
     while (head < queue.length && (queue[head] as QueuedTimer).fire === undefined) head++
     if (head === queue.length) {
-      queue.length = 0
+      // popped, not `queue.length = 0` (a call into the runtime, on every call of a pipeline):
+      // every entry is popped once, and it is nearly always one
+      while (queue.length > 0) queue.pop()
       head = 0
     } else if (head > 1024 && (queue.length - head - live > live || head * 2 > queue.length)) {
       queue = queue.slice(head).filter((t) => t.fire !== undefined)
@@ -130,8 +141,8 @@ export const liveTimers = (now: () => number): Timers => {
   }
   return {
     now,
-    arm: (millis, onFire) => {
-      const at = now() + millis
+    arm: (millis, onFire, nowMillis) => {
+      const at = (nowMillis ?? now()) + millis
       const last = queue.length > head ? (queue[queue.length - 1] as QueuedTimer).at : -Infinity
       if (at < last) {
         const own = setTimeout(onFire, millis)
@@ -189,8 +200,16 @@ export interface AdmissionStrategy {
   readonly stateAt?: ((nowMillis: number) => string) | undefined
 }
 
+/** A ticket shared by many calls, with its {@link Admitted.alone} array. */
+export const shared = <T extends Admitted>(ticket: T): T => {
+  const alone: Array<Admitted> = []
+  const withAlone: T = { ...ticket, alone }
+  alone.push(withAlone)
+  return withAlone
+}
+
 /** An admission that holds nothing (for strategies with nothing to give back). */
-export const admittedFree: Admitted = { _tag: "Admitted", settle: () => {}, holdsNothing: true }
+export const admittedFree: Admitted = shared({ _tag: "Admitted", settle: () => {}, holdsNothing: true })
 
 /**
  * Where a walk through a list of strategies stopped: a refusal, or a wait, at `index`. A walk
@@ -221,28 +240,35 @@ export const walk = (
   random: () => number
 ): Walk => {
   let held = tickets
+  // the first ticket, while it is the only one (no array is made for it yet)
+  let first: Admitted | undefined
   for (let i = from; i < strategies.length; i++) {
     const decision = (strategies[i] as AdmissionStrategy).admit(nowMillis, random)
     switch (decision._tag) {
       case "Admitted": {
-        // one element from the start, not `[]` then push (the empty array grows a backing store on
-        // the first push); and `Array.of`, not a literal `[decision]`: V8 pretenures a literal's
-        // allocation site once a few of its arrays survived a scavenge, and then every call's
-        // array is allocated in the old generation (about a third of a call, measured)
-        if (held === undefined) held = Array.of(decision)
-        else held.push(decision)
+        // arrays by `Array.of`, not literals: V8 pretenures a literal's allocation site once a
+        // few of its arrays survived a scavenge, and then every call's array is allocated in the
+        // old generation (about a third of a call, measured); nor `[]` then push, which grows a
+        // backing store on the first push
+        if (held !== undefined) held.push(decision)
+        else if (first === undefined) first = decision
+        else held = Array.of(first, decision)
         break
       }
       case "Rejected": {
         if (held !== undefined) release(held, nowMillis)
+        else if (first !== undefined) first.settle(neutral, 0, nowMillis)
         return { _tag: "Rejected", index: i, rejected: decision }
       }
       case "Wait": {
-        return { _tag: "Wait", index: i, wait: decision, tickets: held ?? [] }
+        const waiting: Array<Admitted> = held ?? (first === undefined ? [] : Array.of(first))
+        return { _tag: "Wait", index: i, wait: decision, tickets: waiting }
       }
     }
   }
-  return held ?? noTickets
+  if (held !== undefined) return held
+  if (first === undefined) return noTickets
+  return first.alone ?? Array.of(first)
 }
 
 /** Settles every ticket with one outcome, innermost first. */
