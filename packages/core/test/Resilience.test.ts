@@ -15,6 +15,7 @@ import * as Chaos from "../src/Chaos.js"
 import * as CircuitBreaker from "../src/CircuitBreaker.js"
 import * as Classification from "../src/Classification.js"
 import * as Classifier from "../src/Classifier.js"
+import * as Deadline from "../src/Deadline.js"
 import * as Errors from "../src/Errors.js"
 import * as Events from "../src/Events.js"
 import * as Resilience from "../src/Resilience.js"
@@ -155,6 +156,20 @@ describe("Resilience pipeline", () => {
       const error = yield* Fiber.join(fiber)
       expect(error).toStrictEqual(new Errors.AttemptTimeout({ operation: "slow", attempt: 1, timeoutMillis: 1000 }))
       yield* Deferred.await(released)
+    }).pipe(Effect.provide(testClassifier))
+  )
+
+  it.scoped("tryPromise: a deadline set outside the pipeline (propagated) cuts the first attempt", () =>
+    Effect.gen(function* () {
+      // no deadline of the pipeline's own: the first attempt reads the caller's, inside its Effect.async
+      const pipeline = yield* Resilience.make({ operation: "inherited", attemptTimeout: "10 seconds" })
+      const fiber = yield* Effect.fork(
+        Effect.flip(pipeline.tryPromise(() => new Promise<never>(() => {}))).pipe(Deadline.propagate("1 second"))
+      )
+      yield* TestClock.adjust("999 millis")
+      expect(fiber.unsafePoll()).toBe(null)
+      yield* TestClock.adjust("1 millis")
+      expect(yield* Fiber.join(fiber)).toBeInstanceOf(Errors.DeadlineExceeded)
     }).pipe(Effect.provide(testClassifier))
   )
 

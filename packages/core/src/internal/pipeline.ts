@@ -16,6 +16,7 @@ import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
 import { identity } from "effect/Function"
 import * as Option from "effect/Option"
 import type * as ParseResult from "effect/ParseResult"
@@ -536,6 +537,60 @@ export const make = <X>(
       })
     }
 
+    /**
+     * {@link firstPromise} without a pipeline deadline, begun inside the `Effect.async` that runs
+     * the attempt: the registration runs synchronously in the fiber's run loop, so the fiber it
+     * reads the inherited deadline from is the current one, and the call costs no
+     * `withFiberRuntime` step (a primitive, a closure and a turn of the run loop per call).
+     * Anything but an admission at once (a refusal, a wait) resumes the fiber with the Effect
+     * that goes on from the walk.
+     */
+    const firstPromiseIn = <A, E>(
+      evaluate: (signal: AbortSignal) => PromiseLike<A>,
+      onError: (error: unknown) => E,
+      resume: (effect: Effect.Effect<A, E | Resilience.PipelineError | X>) => void
+    ): Effect.Effect<void> | undefined => {
+      const fiber = Fiber.getCurrentFiber()
+      const inherited = Option.isSome(fiber) ? fiber.value.getFiberRef(Deadline.currentDeadline) : Option.none()
+      const start = clock.unsafeCurrentTimeMillis()
+      const state = new CallState(start, 0n, inherited)
+      firstRequest()
+      metrics.attempt()
+      const walk = core.walk(strategies, 0, undefined, start, random)
+      if (!core.isAdmitted(walk)) {
+        resume(
+          Effect.matchCauseEffect(
+            binding.continueWalk<A, E | Resilience.AttemptError | X, never>(
+              walk,
+              start,
+              strategies,
+              timers,
+              random,
+              inherited,
+              (tickets, attemptStart, restore) =>
+                restore(promiseWithTimer(promiseAttemptOptions(evaluate, onError, state, 1, tickets, attemptStart))),
+              refused
+            ),
+            {
+              onFailure: (cause) => afterPromise(evaluate, onError, state, cause),
+              onSuccess: (a) => {
+                firstSuccess()
+                return Effect.succeed(a)
+              }
+            }
+          )
+        )
+        return undefined
+      }
+      const cancel = startPromise(promiseAttemptOptions(evaluate, onError, state, 1, walk, start), (exit) => {
+        if (Exit.isSuccess(exit)) {
+          firstSuccess()
+          resume(exit)
+        } else resume(afterPromise(evaluate, onError, state, exit.cause))
+      })
+      return cancel === undefined ? undefined : Effect.sync(cancel)
+    }
+
     /** The first attempt of an Effect operation on the fast path, with what follows a failure. */
     const firstEffect = <A, E, R>(
       self: Effect.Effect<A, E, R>,
@@ -635,7 +690,9 @@ export const make = <X>(
       onError: (error: unknown) => E
     ): Effect.Effect<A, E | Resilience.PipelineError | X> =>
       fast
-        ? fastCall(firstPromise<A, E>, evaluate, onError)
+        ? deadlineMillis === undefined
+          ? Effect.async<A, E | Resilience.PipelineError | X>((resume) => firstPromiseIn(evaluate, onError, resume))
+          : fastCall(firstPromise<A, E>, evaluate, onError)
         : call((state) => withRetry((n) => attemptPromise(evaluate, onError, state, n), state))
 
     const unknownException = (error: unknown) => new UnknownException(error)
