@@ -1,391 +1,175 @@
 /**
- * `pnpm bench dlq [--items N] [--samples N] [--warmup-ms N] [--only a,b] [--stores a,b] [--pg-url URL]`:
- * what the durable stores sustain, in items per second, on memory, a SQLite file and PostgreSQL.
+ * `pnpm bench dlq [--items N] [--samples N] [--processes N] [--warmup-ms N] [--only a,b] [--stores a,b] [--pg-url URL] [--cpu-prof DIR]`:
+ * what the durable stores sustain, in items per second, on memory, a SQLite file (`synchronous`
+ * normal, the default, and full) and PostgreSQL. The cases are listed in `dlq-child.ts`.
  *
- * Cases (each on every store, N items per sample unless said):
- * - `dlq.addAll`: dead letters added in calls of 1,000 (what Batch's dead letter writer does);
- * - `dlq.add x64`: single adds, 64 at once (group commit);
- * - `dlq.add x1`: single adds one after the other (N/10 items);
- * - `dlq.replay`: one replay of the N pending entries of a queue through a no-op handler;
- * - `checkpoint.record`: outcomes recorded in chunks of 256 (Batch's default);
- * - `idempotency.once`: `Idempotency.once` of a no-op, one key after the other (N/10 keys);
- * - `idempotency.acquireAll`: keys leased and released in calls of 256 (`acquireAll`, `releaseAll`);
- * - `batch.failing`: `Batch.run` of N/5 items that all fail validation, with the three stores on
- *   the store under test (each item: lease, release, dead letter, checkpoint).
+ * Method:
+ * - The packages are built (`tsc -b`) and `dlq-child.ts` is bundled with every package external;
+ *   the children resolve our packages without the `@effect-resilience/source` condition, so they
+ *   run the built `dist/`, as a user would.
+ * - `--processes` (default 3) processes, one after the other, each running every case on every
+ *   store: a time-based warm-up (`--warmup-ms`, default 1,000, per case and store), then
+ *   `--samples` (default 5) interleaved samples. The disk is synced before each process.
+ * - Each figure is the median over processes of each process's median; the range is that of the
+ *   process medians; CPU is the process's user + system time per item (median). The load average is
+ *   printed before, at each process, and after; a figure means little without it.
+ * - The goals of issue 10 are printed next to the figures they concern, with the ratio.
  *
- * Method: every case is first run repeatedly for `--warmup-ms` (default 1,000) of wall time, so the
- * JIT, the driver's statement cache and the database's pages are warm; then `--samples` (default 5)
- * samples are taken, interleaved (sample 1 of every case and store, then sample 2, ...) so that a
- * change in the machine's load hits every case alike. Each figure is the median of the samples,
- * with their range and the process CPU time per item. The load average is printed before and
- * after. Every sample runs on the same store, in a queue or batch of its own.
- *
- * Results are printed and written to `apps/bench/results/dlq-<date>.json`, a dated record of one
- * run on one machine: never read one as the current state of the code.
+ * Results are printed and written to `apps/bench/results/dlq-<date>.json` (git-ignored), a dated
+ * record of one run on one machine: never read one as the current state of the code.
  */
-import * as Classification from "@effect-resilience/core/Classification"
-import * as Classifier from "@effect-resilience/core/Classifier"
-import * as Batch from "@effect-resilience/durable/Batch"
-import * as Checkpoint from "@effect-resilience/durable/Checkpoint"
-import * as DLQ from "@effect-resilience/durable/DeadLetterQueue"
-import * as Idempotency from "@effect-resilience/durable/Idempotency"
-import * as SqlCheckpoint from "@effect-resilience/sql/SqlCheckpoint"
-import * as SqlConnection from "@effect-resilience/sql/SqlConnection"
-import * as SqlDeadLetterQueue from "@effect-resilience/sql/SqlDeadLetterQueue"
-import * as SqlIdempotency from "@effect-resilience/sql/SqlIdempotency"
-import * as SqlClient from "@effect/sql/SqlClient"
-import type * as Context from "effect/Context"
-import * as Effect from "effect/Effect"
-import * as Layer from "effect/Layer"
-import * as Schema from "effect/Schema"
-import * as Scope from "effect/Scope"
-import * as Exit from "effect/Exit"
-import { randomBytes } from "node:crypto"
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
-import { cpus, loadavg, tmpdir } from "node:os"
+import { execFileSync } from "node:child_process"
+import { mkdirSync, writeFileSync } from "node:fs"
+import { cpus } from "node:os"
 import { dirname, join } from "node:path"
-import { median, resultsFile } from "./support.js"
+import { fileURLToPath } from "node:url"
+import * as esbuild from "esbuild"
+import { buildPackages, childEnv, load, median, resultsFile } from "./support.js"
+
+const here = dirname(fileURLToPath(import.meta.url))
+const benchDir = join(here, "..")
+const childBundle = join(benchDir, "build", "dlq-child.mjs")
+
+/** Issue 10's goals, in items per second, by case and store. */
+const goals: Record<string, Record<string, number>> = {
+  "dlq.addAll": { memory: 500_000, sqlite: 50_000, postgres: 20_000 },
+  "dlq.add x64": { sqlite: 10_000 },
+  "dlq.replay": { sqlite: 10_000 },
+  "checkpoint.record": { memory: 500_000, sqlite: 50_000, postgres: 20_000 },
+  "idempotency.acquireAll": { memory: 500_000, sqlite: 50_000, postgres: 20_000 }
+}
+
+const childFlags = ["items", "samples", "warmup-ms", "only", "stores", "pg-url"]
 
 const arg = (args: ReadonlyArray<string>, name: string): string | undefined => {
   const i = args.indexOf(`--${name}`)
   return i >= 0 ? args[i + 1] : undefined
 }
 
-const round = (x: number, digits = 0) => Math.round(x * 10 ** digits) / 10 ** digits
-
-const classification = Classification.make({ category: "validation", code: "http.422", message: "Rejected" })
-/** A failure of its own for each entry, as Batch makes them (a store may not reuse one's encoding). */
-const failureAt = (atMillis: number) =>
-  DLQ.failureOf(new Error("upstream said 422"), classification, [
-    { attempt: 1, failure: { tag: "HttpError", message: "Rejected" }, classification, atMillis }
-  ])
-
-type Services = DLQ.DeadLetterQueue | Checkpoint.CheckpointStore | Idempotency.IdempotencyStore | Classifier.Classifier
-
-/** One case: runs `items` items of work on the services of one store; resolves when done. */
-interface Case {
-  readonly name: string
-  /** Items per sample, as a share of `--items`. */
-  readonly share: number
-  readonly run: (items: number, tag: string) => Effect.Effect<void, unknown, Services>
+interface ChildRow {
+  readonly case: string
+  readonly store: string
+  readonly items?: number
+  readonly samples?: ReadonlyArray<{ readonly wallMs: number; readonly cpuMs: number }>
+  readonly error?: string
 }
 
-const inputs = (items: number, queue: string) =>
-  Array.from(
-    { length: items },
-    (_, i): DLQ.EntryInput => ({
-      queue,
-      payload: { id: `item-${i}`, amount: i, note: "x".repeat(64) },
-      failure: failureAt(i),
-      idempotencyKey: `${queue}/${i}`
-    })
-  )
-
-const Item = Schema.Struct({ id: Schema.String, amount: Schema.Number })
-class Rejected extends Schema.TaggedError<Rejected>()("Rejected", { status: Schema.Number }) {}
-
-const cases: ReadonlyArray<Case> = [
-  {
-    name: "dlq.addAll",
-    share: 1,
-    run: (items, tag) =>
-      Effect.flatMap(DLQ.DeadLetterQueue, (dlq) => {
-        const all = inputs(items, tag)
-        const calls = Array.from({ length: Math.ceil(items / 1000) }, (_, i) => all.slice(i * 1000, (i + 1) * 1000))
-        return Effect.forEach(calls, (call) => dlq.addAll(call), { discard: true })
-      })
-  },
-  {
-    name: "dlq.add x64",
-    share: 1,
-    run: (items, tag) =>
-      Effect.flatMap(DLQ.DeadLetterQueue, (dlq) =>
-        Effect.forEach(inputs(items, tag), (input) => dlq.add(input), { concurrency: 64, discard: true })
-      )
-  },
-  {
-    name: "dlq.add x1",
-    share: 0.1,
-    run: (items, tag) =>
-      Effect.flatMap(DLQ.DeadLetterQueue, (dlq) =>
-        Effect.forEach(inputs(items, tag), (input) => dlq.add(input), { discard: true })
-      )
-  },
-  {
-    name: "dlq.replay",
-    share: 1,
-    // the entries are added first, outside the timed part (see `prepare`)
-    run: (items, tag) =>
-      Effect.flatMap(DLQ.DeadLetterQueue, (dlq) =>
-        Effect.flatMap(
-          dlq.replay({ queue: tag }, () => Effect.void),
-          (report) =>
-            report.resolved.length === items
-              ? Effect.void
-              : Effect.dieMessage(`replay resolved ${report.resolved.length} of ${items}`)
-        )
-      )
-  },
-  {
-    name: "checkpoint.record",
-    share: 1,
-    run: (items, tag) =>
-      Effect.flatMap(Checkpoint.CheckpointStore, (store) => {
-        const entries = Array.from(
-          { length: items },
-          (_, n): Checkpoint.Entry => ({ key: `item-${n}`, outcome: "succeeded" })
-        )
-        const chunks = Array.from({ length: Math.ceil(items / 256) }, (_, i) => entries.slice(i * 256, (i + 1) * 256))
-        return Effect.forEach(chunks, (chunk) => store.record(tag, chunk), { discard: true })
-      })
-  },
-  {
-    name: "idempotency.once",
-    share: 0.1,
-    run: (items, tag) =>
-      Effect.forEach(
-        Array.from({ length: items }, (_, i) => `${tag}/${i}`),
-        (key) => Idempotency.once(key, Effect.succeed(1), { schema: Schema.Number }),
-        { discard: true }
-      )
-  },
-  {
-    name: "idempotency.acquireAll",
-    share: 1,
-    // keys leased and released in calls of 256 (a batch's chunk), as one owner
-    run: (items, tag) =>
-      Effect.flatMap(Idempotency.IdempotencyStore, (store) => {
-        const keys = Array.from({ length: items }, (_, i) => `${tag}/${i}`)
-        const calls = Array.from({ length: Math.ceil(items / 256) }, (_, i) => keys.slice(i * 256, (i + 1) * 256))
-        return Effect.forEach(
-          calls,
-          (call) =>
-            Effect.flatMap(store.acquireAll(call, { owner: tag, leaseMillis: 30_000 }), (acquired) =>
-              acquired.every((a) => a._tag === "Acquired")
-                ? store.releaseAll(call, tag)
-                : Effect.dieMessage("a new key was not acquired")
-            ),
-          { discard: true }
-        )
-      })
-  },
-  {
-    name: "batch.failing",
-    share: 0.2,
-    run: (items, tag) =>
-      Effect.flatMap(
-        Batch.run({
-          batchId: tag,
-          items: Array.from({ length: items }, (_, n) => ({ id: `item-${n}`, amount: n })),
-          key: (item) => item.id,
-          process: () => Effect.fail(new Rejected({ status: 422 })),
-          itemSchema: Item,
-          resultSchema: Schema.Number
-        }),
-        (result) =>
-          result.deadLettered.length === items
-            ? Effect.void
-            : Effect.dieMessage(`dead-lettered ${result.deadLettered.length} of ${items}`)
-      )
-  }
-]
-
-/** Work done before a sample and not timed: the pending entries a replay sample replays. */
-const prepare = (name: string, items: number, tag: string): Effect.Effect<void, unknown, Services> =>
-  name === "dlq.replay"
-    ? Effect.flatMap(DLQ.DeadLetterQueue, (dlq) => Effect.asVoid(dlq.addAll(inputs(items, tag))))
-    : Effect.void
-
-interface Store {
-  readonly name: string
-  /** The three stores on one database (one SQLite file, one PostgreSQL database). */
-  readonly layer: Layer.Layer<Services, unknown>
-}
-
-const services = (client: Layer.Layer<SqlClient.SqlClient, unknown>): Layer.Layer<Services, unknown> =>
-  Layer.mergeAll(
-    DLQ.layer().pipe(Layer.provide(SqlDeadLetterQueue.layerStore)),
-    SqlCheckpoint.layerStore,
-    SqlIdempotency.layerStore,
-    Classifier.layer
-  ).pipe(Layer.provide(client))
-
-const tempDir = Effect.acquireRelease(
-  Effect.sync(() => mkdtempSync(join(tmpdir(), "bench-dlq-"))),
-  (dir) => Effect.sync(() => rmSync(dir, { recursive: true, force: true }))
-)
-
-const sqliteStore = (synchronous: SqlConnection.Synchronous): Store => ({
-  name: synchronous === "normal" ? "sqlite" : "sqlite-full",
-  layer: services(
-    Layer.unwrapScoped(
-      Effect.map(tempDir, (dir) =>
-        SqlConnection.layerClient({ dialect: "sqlite", filename: join(dir, "stores.db"), synchronous })
-      )
-    )
-  )
-})
-
-const admin = <A, E>(adminUrl: string, f: (sql: SqlClient.SqlClient) => Effect.Effect<A, E>) =>
-  Effect.flatMap(SqlClient.SqlClient, f).pipe(
-    Effect.provide(SqlConnection.layerClient({ dialect: "pg", url: adminUrl, maxConnections: 1 }))
-  )
-
-/** A fresh PostgreSQL database for the run, dropped afterwards. */
-const pgDatabase = (adminUrl: string) =>
-  Effect.acquireRelease(
-    Effect.gen(function* () {
-      const name = `bench_dlq_${randomBytes(5).toString("hex")}`
-      yield* admin(adminUrl, (sql) => sql.unsafe(`CREATE DATABASE ${name}`))
-      const url = new URL(adminUrl)
-      url.pathname = `/${name}`
-      return { name, url: url.toString() }
-    }),
-    ({ name }) =>
-      admin(adminUrl, (sql) => sql.unsafe(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)).pipe(Effect.ignore)
-  )
-
-const pgStore = (adminUrl: string): Store => ({
-  name: "postgres",
-  layer: services(
-    Layer.unwrapScoped(
-      Effect.map(pgDatabase(adminUrl), (db) => SqlConnection.layerClient({ dialect: "pg", url: db.url }))
-    )
-  )
-})
-
-const memoryStore: Store = {
-  name: "memory",
-  layer: Layer.mergeAll(
-    DLQ.layer().pipe(Layer.provide(DLQ.layerStoreMemory)),
-    Checkpoint.layerStoreMemory,
-    Idempotency.layerStoreMemory,
-    Classifier.layer
-  )
-}
-
-interface Sample {
-  readonly wallMs: number
-  readonly cpuMs: number
-}
+const fmt = (n: number) => Math.round(n).toLocaleString("en")
 
 export const run = async (args: ReadonlyArray<string>): Promise<void> => {
-  const items = Number(arg(args, "items") ?? 20_000)
-  const samples = Number(arg(args, "samples") ?? 5)
-  const warmupMs = Number(arg(args, "warmup-ms") ?? 1000)
-  const only = arg(args, "only")?.split(",")
-  const onlyStores = arg(args, "stores")?.split(",")
-  const adminUrl = arg(args, "pg-url") ?? "postgres://postgres@127.0.0.1:5432/postgres"
-  const date = new Date().toISOString()
-  const out = arg(args, "out") ?? resultsFile(`dlq-${date.slice(0, 19).replace(/:/g, "-")}`)
-
-  const selected = cases.filter((c) => only === undefined || only.includes(c.name))
-  const stores = [memoryStore, sqliteStore("normal"), sqliteStore("full"), pgStore(adminUrl)].filter(
-    (s) => onlyStores === undefined || onlyStores.includes(s.name)
-  )
-  const loadBefore = loadavg().map((x) => round(x, 2))
-  process.stderr.write(`load before: ${loadBefore.join(" ")} on ${cpus().length} cpus\n`)
-
-  let counter = 0
-  const nextTag = (name: string) => `${name.replace(/\W/g, "_")}_${counter++}`
-
-  // One scope per store, its services built once and used by every case and sample.
-  const opened: Array<{ store: Store; context: Context.Context<Services> } | { store: Store; error: string }> = []
-  const scope = Effect.runSync(Scope.make())
-  for (const store of stores) {
-    const built = await Effect.runPromiseExit(Layer.buildWithScope(store.layer, scope))
-    opened.push(Exit.isSuccess(built) ? { store, context: built.value } : { store, error: String(built.cause) })
-  }
-
-  const sample = async (c: Case, context: Context.Context<Services>, size: number): Promise<Sample> => {
-    const tag = nextTag(c.name)
-    await Effect.runPromise(Effect.provide(prepare(c.name, size, tag), context))
-    const cpu = process.cpuUsage()
-    const start = performance.now()
-    await Effect.runPromise(Effect.provide(c.run(size, tag), context))
-    const wallMs = performance.now() - start
-    const used = process.cpuUsage(cpu)
-    return { wallMs, cpuMs: (used.user + used.system) / 1000 }
-  }
-
-  const results = new Map<string, Array<Sample>>()
-  const errors = new Map<string, string>()
-  const id = (c: Case, store: Store) => `${c.name} ${store.name}`
-  const sizeOf = (c: Case) => Math.max(1, Math.round(items * c.share))
-
-  // Warm-up: each case on each store, repeated (at a tenth of its size) until `warmupMs` passed.
-  for (const c of selected) {
-    for (const o of opened) {
-      if ("error" in o) continue
-      const until = performance.now() + warmupMs
-      try {
-        do await sample(c, o.context, Math.max(1, Math.round(sizeOf(c) / 10)))
-        while (performance.now() < until)
-      } catch (error) {
-        errors.set(id(c, o.store), String(error))
-      }
+  for (let i = 0; i < args.length; i += 2) {
+    const flag = (args[i] ?? "").replace(/^--/, "")
+    if (![...childFlags, "processes", "out", "cpu-prof"].includes(flag) || args[i + 1] === undefined) {
+      throw new Error(`unknown or bad flag: ${args[i]} ${args[i + 1] ?? ""}`)
     }
   }
-  // the 1-minute load at the start of each sample: on a shared machine, read each figure with it
-  const loadBySample: Array<number> = []
-  for (let s = 1; s <= samples; s++) {
-    loadBySample.push(round(loadavg()[0] ?? 0, 2))
-    process.stderr.write(`sample ${s}/${samples}, load ${loadBySample.at(-1)}\n`)
-    for (const c of selected) {
-      for (const o of opened) {
-        if ("error" in o || errors.has(id(c, o.store))) continue
-        try {
-          const r = await sample(c, o.context, sizeOf(c))
-          results.set(id(c, o.store), [...(results.get(id(c, o.store)) ?? []), r])
-        } catch (error) {
-          errors.set(id(c, o.store), String(error))
-        }
-      }
-    }
-  }
-  await Effect.runPromise(Scope.close(scope, Exit.void))
-  const loadAfter = loadavg().map((x) => round(x, 2))
+  const processes = Number(arg(args, "processes") ?? 3)
+  const cpuProf = arg(args, "cpu-prof")
+  const started = new Date()
+  const out = arg(args, "out") ?? resultsFile(`dlq-${started.toISOString().slice(0, 19).replace(/:/g, "-")}`)
+  const loadBefore = load()
 
-  const rows: Array<Record<string, unknown>> = []
-  for (const c of selected) {
-    for (const o of opened) {
-      const key = id(c, o.store)
-      const error = "error" in o ? o.error : errors.get(key)
-      const rs = results.get(key) ?? []
-      if (error !== undefined || rs.length === 0) {
-        rows.push({ case: c.name, store: o.store.name, error: error ?? "no sample" })
-        continue
-      }
-      const size = sizeOf(c)
-      const perSec = rs.map((r) => (size / r.wallMs) * 1000)
-      rows.push({
-        case: c.name,
-        store: o.store.name,
-        items: size,
-        perSecMedian: round(median(perSec)),
-        perSecMin: round(Math.min(...perSec)),
-        perSecMax: round(Math.max(...perSec)),
-        cpuMicrosPerItem: round((median(rs.map((r) => r.cpuMs)) * 1000) / size, 2)
-      })
-    }
-  }
+  buildPackages(["core", "durable", "sql"])
+  await esbuild.build({
+    entryPoints: [join(here, "dlq-child.ts")],
+    bundle: true,
+    packages: "external",
+    platform: "node",
+    format: "esm",
+    target: "node20",
+    outfile: childBundle,
+    logLevel: "warning"
+  })
 
-  const result = {
-    bench: "dlq",
-    date,
-    machine: { node: process.version, cpus: cpus().length, loadBefore, loadAfter, loadBySample },
-    method: { items, samples, warmupMs, statistic: "median of samples, interleaved" },
-    rows
+  const cpu = cpus()
+  process.stderr.write(`node ${process.version}, ${cpu.length} x ${cpu[0]?.model ?? "?"}; load before: ${loadBefore}\n`)
+  const forward = childFlags.flatMap((f) => {
+    const v = arg(args, f)
+    return v === undefined ? [] : [`--${f}`, v]
+  })
+  const runs: Array<{
+    readonly load: string
+    readonly loadBySample: ReadonlyArray<number>
+    readonly rows: ReadonlyArray<ChildRow>
+  }> = []
+  for (let p = 1; p <= processes; p++) {
+    // what the last process wrote reaches the disk now, not during this one's samples
+    execFileSync("sync")
+    const at = load()
+    const nodeArgs =
+      cpuProf === undefined ? [] : ["--cpu-prof", "--cpu-prof-dir", cpuProf, "--cpu-prof-name", `dlq-${p}.cpuprofile`]
+    const stdout = execFileSync(process.execPath, [...nodeArgs, childBundle, ...forward], {
+      encoding: "utf8",
+      cwd: benchDir,
+      env: childEnv(),
+      stdio: ["ignore", "pipe", "inherit"],
+      maxBuffer: 64 * 1024 * 1024
+    })
+    const result = JSON.parse(stdout.trim().split("\n").pop() ?? "{}") as {
+      loadBySample: ReadonlyArray<number>
+      rows: ReadonlyArray<ChildRow>
+    }
+    runs.push({ load: at, ...result })
+    process.stderr.write(
+      `process ${p}/${processes} done (load at its start ${at}, at its samples ${result.loadBySample.join(" ")})\n`
+    )
   }
+  const loadAfter = load()
+
+  const keys = runs[0]?.rows.map((r) => ({ case: r.case, store: r.store })) ?? []
+  const rows = keys.map((k) => {
+    const per = runs.map((r) => r.rows.find((x) => x.case === k.case && x.store === k.store))
+    const error = per.find((r) => r?.error !== undefined)?.error
+    if (error !== undefined) return { ...k, error }
+    const items = per[0]?.items ?? 0
+    const perSec = per.map((r) => median((r?.samples ?? []).map((s) => (items / s.wallMs) * 1000)))
+    const cpuMicros = per.map((r) => median((r?.samples ?? []).map((s) => (s.cpuMs * 1000) / items)))
+    const goal = goals[k.case]?.[k.store]
+    const perSecMedian = median(perSec)
+    return {
+      ...k,
+      items,
+      perSecMedian,
+      perSecMin: Math.min(...perSec),
+      perSecMax: Math.max(...perSec),
+      cpuMicrosPerItem: median(cpuMicros),
+      ...(goal === undefined ? {} : { goal, ratioToGoal: perSecMedian / goal })
+    }
+  })
+
+  const method = {
+    processes,
+    items: Number(arg(args, "items") ?? 20_000),
+    samples: Number(arg(args, "samples") ?? 5),
+    warmupMs: Number(arg(args, "warmup-ms") ?? 1000),
+    statistic: "median over processes of each process's median of interleaved samples",
+    code: "built dist/ of core, durable, sql"
+  }
+  const machine = { node: process.version, cpus: `${cpu.length} x ${cpu[0]?.model ?? "?"}`, loadBefore, loadAfter }
   mkdirSync(dirname(out), { recursive: true })
-  writeFileSync(out, `${JSON.stringify(result, null, 2)}\n`)
+  writeFileSync(
+    out,
+    `${JSON.stringify({ bench: "dlq", date: started.toISOString(), machine, method, rows, runs }, null, 2)}\n`
+  )
 
   const table = rows.map((r) =>
     "error" in r
-      ? `${String(r.case).padEnd(18)} ${String(r.store).padEnd(12)} error: ${String(r.error).split("\n")[0]}`
-      : `${String(r.case).padEnd(18)} ${String(r.store).padEnd(12)} ${String(r.perSecMedian).padStart(9)}/s  (${r.perSecMin}-${r.perSecMax}, ${String(r.items).padStart(6)} items)  ${r.cpuMicrosPerItem} us CPU/item`
+      ? `| ${r.case} | ${r.store} | error: ${String(r.error).split("\n")[0]} | | | | |`
+      : `| ${r.case} | ${r.store} | ${fmt(r.perSecMedian)} | ${fmt(r.perSecMin)}-${fmt(r.perSecMax)} | ${r.cpuMicrosPerItem.toFixed(1)} | ${
+          r.goal === undefined ? "" : fmt(r.goal)
+        } | ${r.ratioToGoal === undefined ? "" : `${r.ratioToGoal.toFixed(2)}${r.ratioToGoal >= 1 ? " met" : " NOT met"}`} |`
   )
   process.stdout.write(
-    `${date}, node ${process.version}, ${cpus().length} cpus, load ${loadBefore.join(" ")} before, ${loadAfter.join(" ")} after, ${loadBySample.join(" ")} at each sample\nmedian of ${samples} interleaved samples after ${warmupMs} ms of warm-up per case\n\n${table.join("\n")}\n\nwrote ${out} (a dated record of this run, not the current state)\n`
+    [
+      `${started.toISOString()}, node ${process.version}, ${machine.cpus}; load average before ${loadBefore}, at each process ${runs.map((r) => r.load.split(" ")[0]).join(", ")}, after ${loadAfter}`,
+      `built dist/; ${processes} processes x ${method.samples} interleaved samples of ${method.items} items (after ${method.warmupMs} ms of warm-up per case and store); medians over processes`,
+      "",
+      "| case | store | items/s | range over processes | CPU us/item | goal | x goal |",
+      "|---|---|---:|---:|---:|---:|---|",
+      ...table,
+      "",
+      `wrote ${out} (a dated record of this run, not the current state)`,
+      ""
+    ].join("\n")
   )
 }

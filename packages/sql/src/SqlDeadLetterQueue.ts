@@ -32,6 +32,7 @@ import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import * as SqlConnection from "./SqlConnection.js"
 import { toArray } from "./internal/filter.js"
+import * as json from "./internal/json.js"
 import { statementFailed } from "./internal/storeError.js"
 
 /**
@@ -193,9 +194,6 @@ const Row = Schema.Struct({
   version: Millis
 })
 
-const encodeFailure = Schema.encode(Schema.parseJson(DLQ.Failure))
-const encodeNotes = Schema.encode(Schema.parseJson(Schema.Array(DLQ.Note)))
-
 /**
  * The JSON text each decoded failure was read from, by the decoded object: an entry written back
  * with the failure it was read with (a replay that resolves it, a note, a discard) reuses the text
@@ -255,26 +253,17 @@ const toEntries = (
     return Effect.succeed(entries)
   })
 
-const encodeMutable = (entry: DLQ.Entry, texts: FailureTexts) =>
-  Effect.all({
-    failure: Effect.suspend(() => {
-      const text = texts.get(entry.failure)
-      return text === undefined ? encodeFailure(entry.failure) : Effect.succeed(text)
-    }),
-    notes: encodeNotes(entry.notes)
-  }).pipe(
-    Effect.mapError(
-      (error) =>
-        new DLQ.DeadLetterStoreError({
-          reason: "failed",
-          message: `Dead letter "${entry.id}" could not be encoded: ${ParseResult.TreeFormatter.formatErrorSync(error)}`,
-          cause: error
-        })
-    )
-  )
-
-const encodeFailureEither = Schema.encodeEither(Schema.parseJson(DLQ.Failure))
-const encodeNotesEither = Schema.encodeEither(Schema.parseJson(Schema.Array(DLQ.Note)))
+/** The failure's and the notes' JSON of an entry written back (an update). */
+const encodeMutable = (
+  entry: DLQ.Entry,
+  texts: FailureTexts
+): Either.Either<{ readonly failure: string; readonly notes: string }, DLQ.DeadLetterStoreError> => {
+  const failure = failureText(entry, texts)
+  if (Either.isLeft(failure)) return Either.left(failure.left)
+  const notes = json.notesJson(entry.notes)
+  if (Either.isLeft(notes)) return Either.left(notEncodable(entry, notes.left))
+  return Either.right({ failure: failure.right, notes: notes.right })
+}
 
 /** PostgreSQL's type of each column, for the arrays of an `unnest` insert. */
 const pgTypes: Record<(typeof columns)[number], string> = {
@@ -294,6 +283,16 @@ const pgTypes: Record<(typeof columns)[number], string> = {
   version: "int"
 }
 
+/** The positions of the JSON columns (payload, failure, notes) in {@link columns}. */
+const jsonColumns: ReadonlyArray<number> = [
+  columns.indexOf("payload"),
+  columns.indexOf("failure"),
+  columns.indexOf("notes")
+]
+
+/** What PostgreSQL inserts split the JSON columns' texts at: a character JSON text never holds raw. */
+const separator = "\u001e"
+
 /** The most rows one INSERT statement carries; bigger lists are split into sizes of powers of two. */
 const maxRowsPerStatement = 256
 
@@ -311,47 +310,48 @@ const chunkSizes = (n: number): ReadonlyArray<number> => {
 }
 
 /**
- * One row's values, in the order of {@link columns}; the payload, failure and notes encoded once.
- * A failure here names the entry and fails the whole list before anything is written.
+ * Pushes one row's values, in the order of {@link columns}, onto `values`; the payload, failure and
+ * notes encoded once. A failure here names the entry and fails the whole list before anything is
+ * written.
  */
-const rowValues = (
+const pushRow = (
+  values: Array<string | number | null>,
   entry: DLQ.Entry,
   texts: FailureTexts
-): Either.Either<ReadonlyArray<string | number | null>, DLQ.DeadLetterStoreError> => {
-  const failure = failureText(entry, texts)
-  if (Either.isLeft(failure)) return Either.left(failure.left)
-  const notes = encodeNotesEither(entry.notes)
-  if (Either.isLeft(notes)) return Either.left(notEncodable(entry, notes.left))
+): DLQ.DeadLetterStoreError | undefined => {
+  const encoded = encodeMutable(entry, texts)
+  if (Either.isLeft(encoded)) return encoded.left
   let payload: string | undefined
   try {
     payload = JSON.stringify(entry.payload)
   } catch (cause) {
-    return Either.left(payloadNotJson(cause))
+    return payloadNotJson(cause)
   }
-  if (payload === undefined) return Either.left(payloadNotJson(undefined))
-  return Either.right([
+  if (payload === undefined) return payloadNotJson(undefined)
+  values.push(
     entry.id,
     entry.queue,
     entry.idempotencyKey,
     entry.failure.classification.category,
     entry.status,
     payload,
-    failure.right,
-    notes.right,
+    encoded.right.failure,
+    encoded.right.notes,
     entry.createdAtMillis,
     entry.updatedAtMillis,
     entry.claimedAtMillis ?? null,
     entry.replayRun ?? null,
     entry.replays,
     entry.version
-  ])
+  )
+  return undefined
 }
 
 /** The failure's JSON: the text it was read from when it was, else encoded (and validated) now. */
 const failureText = (entry: DLQ.Entry, texts: FailureTexts): Either.Either<string, DLQ.DeadLetterStoreError> => {
   const known = texts.get(entry.failure)
   if (known !== undefined) return Either.right(known)
-  const encoded = encodeFailureEither(entry.failure)
+  const encoded = json.failureJson(entry.failure)
   return Either.isLeft(encoded) ? Either.left(notEncodable(entry, encoded.left)) : Either.right(encoded.right)
 }
 
@@ -430,35 +430,51 @@ export const makeStore: Effect.Effect<DLQ.DeadLetterQueueStore["Type"], DLQ.Dead
     }
 
     // PostgreSQL: one statement of 14 array parameters for any number of rows (a multi-row VALUES
-    // of thousands of parameters costs the server a parse and a plan each time).
-    const pgInsertText = `INSERT INTO ${table} (${columns.join(", ")}) SELECT * FROM unnest(${columns
-      .map((c, i) => `$${i + 1}::${pgTypes[c]}[]`)
-      .join(", ")})`
+    // of thousands of parameters costs the server a parse and a plan each time). The JSON columns
+    // go as one text each, the rows' texts joined by U+001E and split by the server: the driver
+    // escapes every quote of an array's elements, which cost more CPU than the server's insert.
+    // JSON text never holds a raw U+001E (JSON escapes control characters); should one ever turn
+    // up, that call sends arrays.
+    const pgInsertText = (split: boolean) =>
+      `INSERT INTO ${table} (${columns.join(", ")}) SELECT * FROM unnest(${columns
+        .map((c, i) =>
+          split && jsonColumns.includes(i) ? `string_to_array($${i + 1}::text, E'\\x1e')` : `$${i + 1}::${pgTypes[c]}[]`
+        )
+        .join(", ")})`
+    const pgInsertSplit = pgInsertText(true)
+    const pgInsertArrays = pgInsertText(false)
 
     const insertAll: DLQ.DeadLetterQueueStore["Type"]["insertAll"] = (entries) =>
       Effect.suspend(() => {
         if (entries.length === 0) return Effect.void
-        if (isPg) {
-          const arrays: Array<Array<string | number | null>> = columns.map(() => [])
-          for (const entry of entries) {
-            const row = rowValues(entry, texts)
-            if (Either.isLeft(row)) return Effect.fail(row.left)
-            for (let c = 0; c < columns.length; c++) arrays[c]!.push(row.right[c]!)
-          }
-          return sql
-            .unsafe(pgInsertText, arrays)
-            .pipe(Effect.asVoid, Effect.mapError(statementFailed("add dead letters")))
-        }
+        const width = columns.length
         const values: Array<string | number | null> = []
         for (const entry of entries) {
-          const row = rowValues(entry, texts)
-          if (Either.isLeft(row)) return Effect.fail(row.left)
-          for (const value of row.right) values.push(value)
+          const error = pushRow(values, entry, texts)
+          if (error !== undefined) return Effect.fail(error)
+        }
+        if (isPg) {
+          const arrays: Array<Array<string | number | null>> = []
+          let split = true
+          for (let c = 0; c < width; c++) {
+            const column = new Array<string | number | null>(entries.length)
+            const json = jsonColumns.includes(c)
+            for (let r = 0; r < entries.length; r++) {
+              const value = values[r * width + c]!
+              if (json && typeof value === "string" && value.includes(separator)) split = false
+              column[r] = value
+            }
+            arrays.push(column)
+          }
+          const [text, bound] = split
+            ? [pgInsertSplit, arrays.map((column, c) => (jsonColumns.includes(c) ? column.join(separator) : column))]
+            : [pgInsertArrays, arrays]
+          return sql.unsafe(text, bound).pipe(Effect.asVoid, Effect.mapError(statementFailed("add dead letters")))
         }
         const sizes = chunkSizes(entries.length)
         let offset = 0
         const statements = sizes.map((size) => {
-          const params = values.slice(offset * columns.length, (offset + size) * columns.length)
+          const params = sizes.length === 1 ? values : values.slice(offset * width, (offset + size) * width)
           offset += size
           return sql.unsafe(insertText(size), params)
         })
@@ -560,15 +576,13 @@ export const makeStore: Effect.Effect<DLQ.DeadLetterQueueStore["Type"], DLQ.Dead
         if (updates.length === 0) return Effect.succeed([])
         const params: Array<ReadonlyArray<string | number | null>> = []
         for (const { entry, expectedVersion } of updates) {
-          const failure = failureText(entry, texts)
-          if (Either.isLeft(failure)) return Effect.fail(failure.left)
-          const notes = encodeNotesEither(entry.notes)
-          if (Either.isLeft(notes)) return Effect.fail(notEncodable(entry, notes.left))
+          const encoded = encodeMutable(entry, texts)
+          if (Either.isLeft(encoded)) return Effect.fail(encoded.left)
           params.push([
             entry.status,
             entry.failure.classification.category,
-            failure.right,
-            notes.right,
+            encoded.right.failure,
+            encoded.right.notes,
             entry.updatedAtMillis,
             entry.claimedAtMillis ?? null,
             entry.replayRun ?? null,

@@ -14,19 +14,19 @@ export const make: Effect.Effect<DeadLetterQueueStore["Type"]> = Effect.sync(():
   const entries = new Map<string, Entry>()
   const sorted = (f: (e: Entry) => boolean) => Array.from(entries.values()).filter(f).sort(compare)
   // All or nothing, as a database transaction: an id already stored (or twice in the list) fails
-  // the call before anything is written.
+  // the call, and what the call had set is taken back, before it returns.
   const insertAll = (batch: ReadonlyArray<Entry>) =>
     Effect.suspend(() => {
-      const ids = new Set<string>()
-      for (const entry of batch) {
-        if (entries.has(entry.id) || ids.has(entry.id)) {
+      for (let i = 0; i < batch.length; i++) {
+        const entry = batch[i]!
+        if (entries.has(entry.id)) {
+          for (let j = 0; j < i; j++) entries.delete(batch[j]!.id)
           return Effect.fail(
             new DeadLetterStoreError({ reason: "conflict", message: `A dead letter with the id "${entry.id}" exists` })
           )
         }
-        ids.add(entry.id)
+        entries.set(entry.id, entry)
       }
-      for (const entry of batch) entries.set(entry.id, entry)
       return Effect.void
     })
   return {

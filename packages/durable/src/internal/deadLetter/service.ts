@@ -4,7 +4,6 @@ import type { AttemptRecord } from "@effect-resilience/core/Errors"
 import * as Log from "@effect-resilience/core/Log"
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
-import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -66,6 +65,9 @@ const makeIds = (
       return ids
     }
   )
+
+/** The notes of a new entry without one: one frozen empty list shared by all (a failing batch makes thousands). */
+const noNotes: ReadonlyArray<Note> = Object.freeze([])
 
 const isRecord = (u: unknown): u is Record<string, unknown> => typeof u === "object" && u !== null
 
@@ -140,17 +142,24 @@ interface Handled {
     | { readonly _tag: "failed"; readonly classification: Classification.Classification }
 }
 
-/** One caller's entries waiting for a write, and the outcome of that write once it is done. */
+/**
+ * One caller's inputs waiting for a write. The writer makes their entries (ids, timestamps) when it
+ * takes them, and settles the caller with its entries, the write's failure, or the writer's role.
+ */
 interface Pending {
-  readonly entries: ReadonlyArray<Entry>
-  /** Completed with the outcome of the write that took the entries, or "lead": write them yourself. */
-  readonly done: Deferred.Deferred<Exit.Exit<void, DeadLetterStoreError> | "lead">
+  readonly inputs: ReadonlyArray<EntryInput>
+  /** The caller's continuation, once it waits (set synchronously right after it is queued). */
+  resume: ((effect: Effect.Effect<ReadonlyArray<Entry>, DeadLetterStoreError>) => void) | undefined
+  /** What the caller is to continue with, when it was settled before it started to wait. */
+  settled: Effect.Effect<ReadonlyArray<Entry>, DeadLetterStoreError> | undefined
+  /** `told`: handed the writer's role but not yet writing; `leading`: writing. */
+  role: "waiting" | "told" | "leading" | "gone"
 }
 
 /** @internal */
 export const make = (store: Store, config: Config): Effect.Effect<DeadLetterQueue> =>
   Effect.sync(() => {
-    // The sequence of this service's ids and the entries waiting to be written: both owned by the
+    // The sequence of this service's ids and the callers waiting for a write: both owned by the
     // service made here, changed only in synchronous steps.
     let sequence = 0
     const log = Log.unsafeMakeEmitter()
@@ -164,82 +173,114 @@ export const make = (store: Store, config: Config): Effect.Effect<DeadLetterQueu
     const nextId = (prefix: string, nowMillis: number) => Effect.map(nextIds(prefix, nowMillis, 1), (ids) => ids[0]!)
     const leaseMillis = Duration.toMillis(config.lease)
 
+    const settle = (pending: Pending, effect: Effect.Effect<ReadonlyArray<Entry>, DeadLetterStoreError>) => {
+      if (pending.role === "gone") return
+      if (pending.resume === undefined) pending.settled = effect
+      else pending.resume(effect)
+    }
+
     /**
-     * Group commit. A caller queues its entries; when no write is under way it becomes the writer,
-     * otherwise it waits. The writer yields once (so that callers ready to run, which a synchronous
-     * driver such as SQLite's gives no other chance, queue theirs too), writes everything queued in
-     * one `insertAll`, tells each caller its outcome, and hands the writer's role to the first
-     * caller still waiting, if any: no caller waits for more than the write under way and its own.
-     * When a shared write fails, each caller's entries are written again on their own, so one
-     * caller's bad entry never fails another's.
+     * Group commit. A caller queues its inputs; when no write is under way it becomes the writer,
+     * otherwise it waits (no Effect per entry, no Deferred per caller: a callback). The writer
+     * yields once (so that callers ready to run, which a synchronous driver such as SQLite's gives
+     * no other chance, queue theirs too), makes the entries of everything queued (one clock read,
+     * one random draw), writes them in one `insertAll`, settles each caller with its entries or the
+     * failure, and hands the writer's role to the first caller still waiting, if any: no caller
+     * waits for more than the write under way and its own. When a shared write fails, each
+     * caller's entries are written again on their own, so one caller's bad entry never fails
+     * another's.
      */
-    const lead = (mine: Pending): Effect.Effect<void, DeadLetterStoreError> =>
+    const lead = (mine: Pending): Effect.Effect<ReadonlyArray<Entry>, DeadLetterStoreError> =>
       Effect.uninterruptible(
-        Effect.zipRight(
-          Effect.yieldNow(),
-          Effect.suspend(() => {
+        Effect.suspend(() => {
+          mine.role = "leading"
+          return Effect.zipRight(Effect.yieldNow(), Clock.currentTimeMillis)
+        }).pipe(
+          Effect.flatMap((now) => {
             const group = waiting.splice(0)
-            const all: Array<Entry> = []
-            for (const pending of group) for (const entry of pending.entries) all.push(entry)
-            // The writer's own outcome is kept here: its `done` may already hold "lead".
-            let own: Exit.Exit<void, DeadLetterStoreError> = Exit.void
-            const tell = (pending: Pending, exit: Exit.Exit<void, DeadLetterStoreError>) => {
-              if (pending === mine) own = exit
-              return Deferred.succeed(pending.done, exit)
-            }
-            return Effect.flatMap(Effect.exit(store.insertAll(all)), (exit) =>
-              Effect.flatMap(
-                Exit.isSuccess(exit) || group.length === 1
-                  ? Effect.forEach(group, (pending) => tell(pending, exit), { discard: true })
-                  : Effect.forEach(
-                      group,
-                      (pending) =>
-                        Effect.flatMap(Effect.exit(store.insertAll(pending.entries)), (alone) => tell(pending, alone)),
-                      { discard: true }
-                    ),
-                () => Effect.as(handOver, own)
-              )
-            )
+            let count = 0
+            for (const pending of group) count += pending.inputs.length
+            return Effect.flatMap(nextIds("dl_", now, count), (ids) => {
+              const all: Array<Entry> = new Array(count)
+              const own: Array<ReadonlyArray<Entry>> = new Array(group.length)
+              let k = 0
+              for (let g = 0; g < group.length; g++) {
+                const inputs = group[g]!.inputs
+                const start = k
+                for (const input of inputs) {
+                  all[k] = entryOf(input, ids[k]!, now)
+                  k++
+                }
+                own[g] = all.slice(start, k)
+              }
+              // the writer's own outcome is kept apart: it returns it instead of being settled
+              let result: Effect.Effect<ReadonlyArray<Entry>, DeadLetterStoreError> = Effect.succeed([])
+              const tell = (g: number, exit: Exit.Exit<void, DeadLetterStoreError>) => {
+                const outcome: Effect.Effect<ReadonlyArray<Entry>, DeadLetterStoreError> = Exit.isSuccess(exit)
+                  ? Effect.succeed(own[g]!)
+                  : Effect.failCause(exit.cause)
+                if (group[g] === mine) result = outcome
+                else settle(group[g]!, outcome)
+              }
+              return Effect.flatMap(Effect.exit(store.insertAll(all)), (exit) => {
+                if (Exit.isSuccess(exit) || group.length === 1) {
+                  for (let g = 0; g < group.length; g++) tell(g, exit)
+                  return Effect.as(handOver, result)
+                }
+                return Effect.as(
+                  Effect.forEach(
+                    own,
+                    (entries, g) => Effect.map(Effect.exit(store.insertAll(entries)), (alone) => tell(g, alone)),
+                    { discard: true }
+                  ),
+                  result
+                ).pipe(Effect.zipLeft(handOver))
+              })
+            })
           })
         )
       ).pipe(Effect.flatten)
 
     /** Passes the writer's role to the first waiting caller, or ends it when nobody waits. */
-    const handOver = Effect.suspend(() => {
+    const handOver = Effect.sync(() => {
       const next = waiting[0]
       if (next === undefined) {
         writerActive = false
-        return Effect.void
+        return
       }
-      return Deferred.succeed(next.done, "lead")
+      next.role = "told"
+      settle(next, lead(next))
     })
 
-    const commit = (entries: ReadonlyArray<Entry>): Effect.Effect<void, DeadLetterStoreError> =>
-      Effect.flatMap(Deferred.make<Exit.Exit<void, DeadLetterStoreError> | "lead">(), (done) =>
-        Effect.suspend(() => {
-          const mine: Pending = { entries, done }
-          waiting.push(mine)
-          if (!writerActive) {
-            writerActive = true
-            return lead(mine)
-          }
-          return Deferred.await(done).pipe(
-            Effect.onInterrupt(() =>
-              Effect.suspend(() => {
-                const i = waiting.indexOf(mine)
-                if (i >= 0) waiting.splice(i, 1)
-                // told to lead just as it was interrupted: pass the role on
-                return Effect.flatMap(Deferred.poll(done), (polled) =>
-                  polled._tag === "Some"
-                    ? Effect.flatMap(polled.value, (o) => (o === "lead" ? handOver : Effect.void))
-                    : Effect.void
-                )
-              })
-            ),
-            Effect.flatMap((outcome) => (outcome === "lead" ? lead(mine) : outcome))
+    const commit = (inputs: ReadonlyArray<EntryInput>): Effect.Effect<ReadonlyArray<Entry>, DeadLetterStoreError> =>
+      Effect.suspend(() => {
+        const mine: Pending = { inputs, resume: undefined, settled: undefined, role: "waiting" }
+        waiting.push(mine)
+        if (!writerActive) {
+          writerActive = true
+          return lead(mine)
+        }
+        return Effect.async<ReadonlyArray<Entry>, DeadLetterStoreError>((resume) => {
+          if (mine.settled !== undefined) return resume(mine.settled)
+          mine.resume = resume
+          // interrupted while waiting: leave the queue (a write that took the inputs still stores them)
+          return Effect.sync(() => {
+            const i = waiting.indexOf(mine)
+            if (i >= 0) waiting.splice(i, 1)
+          })
+        }).pipe(
+          Effect.onInterrupt(() =>
+            Effect.suspend(() => {
+              const told = mine.role === "told"
+              mine.role = "gone"
+              const i = waiting.indexOf(mine)
+              if (i >= 0) waiting.splice(i, 1)
+              // handed the writer's role just as it was interrupted, before writing: pass it on
+              return told ? handOver : Effect.void
+            })
           )
-        })
-      )
+        )
+      })
 
     /** Reads, changes and compare-and-sets an entry, retrying when another writer got there first. */
     const modify = <E>(
@@ -271,48 +312,54 @@ export const make = (store: Store, config: Config): Effect.Effect<DeadLetterQueu
       updatedAtMillis: now,
       replays: 0,
       version: 0,
-      notes: input.note === undefined ? [] : [note(now, "note", input.note, undefined)]
+      notes: input.note === undefined ? noNotes : [note(now, "note", input.note, undefined)]
     })
 
     const addAll: DeadLetterQueue["addAll"] = (inputs) =>
-      inputs.length === 0
-        ? Effect.succeed([])
-        : Effect.flatMap(Clock.currentTimeMillis, (now) =>
-            Effect.flatMap(nextIds("dl_", now, inputs.length), (ids) => {
-              const entries = inputs.map((input, i) => entryOf(input, ids[i]!, now))
-              return Effect.as(Effect.zipRight(commit(entries), logAdded(entries)), entries)
-            })
-          )
+      inputs.length === 0 ? Effect.succeed([]) : Effect.tap(commit(inputs), logAdded)
 
     /** One line per queue and failure code of what was just dead-lettered (a wholesale failure is a few lines). */
     const logAdded = (entries: ReadonlyArray<Entry>): Effect.Effect<void> => {
+      // entries of one call mostly share their queue and code: a key is made only when they change
+      if (entries.length === 1) return logGroup(entries[0]!, 1)
       const groups = new Map<string, { readonly first: Entry; count: number }>()
+      let last: { readonly first: Entry; count: number } | undefined
       for (const entry of entries) {
+        if (
+          last !== undefined &&
+          last.first.queue === entry.queue &&
+          last.first.failure.classification.code === entry.failure.classification.code
+        ) {
+          last.count++
+          continue
+        }
         const key = `${entry.queue}\u0000${entry.failure.classification.code}`
-        const group = groups.get(key)
-        if (group === undefined) groups.set(key, { first: entry, count: 1 })
-        else group.count++
+        last = groups.get(key)
+        if (last === undefined) {
+          last = { first: entry, count: 1 }
+          groups.set(key, last)
+        } else last.count++
       }
-      return Effect.forEach(
-        groups.values(),
-        ({ count, first }) =>
-          log.emit(
-            LogLevel.Warning,
-            `dead-letter:${first.queue}:${first.failure.classification.code}`,
-            count === 1
-              ? `dead-lettered ${first.id} to ${first.queue}: ${first.failure.classification.code}`
-              : `dead-lettered ${count} items to ${first.queue}: ${first.failure.classification.code}`,
-            {
-              queue: first.queue,
-              id: first.id,
-              count,
-              category: first.failure.classification.category,
-              code: first.failure.classification.code
-            }
-          ),
-        { discard: true }
-      )
+      return groups.size === 1 && last !== undefined
+        ? logGroup(last.first, last.count)
+        : Effect.forEach(groups.values(), ({ count, first }) => logGroup(first, count), { discard: true })
     }
+
+    const logGroup = (first: Entry, count: number) =>
+      log.emit(
+        LogLevel.Warning,
+        `dead-letter:${first.queue}:${first.failure.classification.code}`,
+        count === 1
+          ? `dead-lettered ${first.id} to ${first.queue}: ${first.failure.classification.code}`
+          : `dead-lettered ${count} items to ${first.queue}: ${first.failure.classification.code}`,
+        {
+          queue: first.queue,
+          id: first.id,
+          count,
+          category: first.failure.classification.category,
+          code: first.failure.classification.code
+        }
+      )
 
     const add: DeadLetterQueue["add"] = (input) => Effect.map(addAll([input]), (entries) => entries[0]!)
 
