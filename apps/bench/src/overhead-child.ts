@@ -27,7 +27,7 @@ import {
   wrap
 } from "cockatiel"
 import type { UnknownException } from "effect/Cause"
-import { Effect, Fiber, ManagedRuntime, Runtime, Schedule } from "effect"
+import { Clock, Context, Effect, Fiber, ManagedRuntime, Runtime, Schedule } from "effect"
 import Opossum from "opossum"
 import pRetry from "p-retry"
 
@@ -161,6 +161,28 @@ const speedCases: Record<string, SpeedCase> = {
         )
       )
     })
+  },
+  "bare-observed-clock": {
+    // bare-observed plus what timing an outcome needs at least: the clock read when the call starts
+    // and when it ends (a breaker's slow-call rule and the latency histogram need both)
+    setup: async () => {
+      let sink = 0
+      return {
+        batch: effectLoop(() =>
+          Effect.withFiberRuntime((fiber) => {
+            const clock = Context.get(fiber.currentDefaultServices, Clock.Clock)
+            const start = clock.unsafeCurrentTimeMillis()
+            return Effect.matchCauseEffect(Effect.tryPromise(op), {
+              onFailure: Effect.failCause,
+              onSuccess: (a) => {
+                sink += clock.unsafeCurrentTimeMillis() - start
+                return Effect.succeed(a + (sink & 0))
+              }
+            })
+          })
+        )
+      }
+    }
   },
   "bare-timeout": {
     setup: async () => ({ batch: effectLoop(() => Effect.timeout(Effect.tryPromise(op), "10 seconds")) })

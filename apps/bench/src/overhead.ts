@@ -34,6 +34,7 @@ const reference: Record<string, string> = {
   "bare-succeed": "bare-tryPromise",
   "bare-fork": "bare-tryPromise",
   "bare-observed": "bare-tryPromise",
+  "bare-observed-clock": "bare-tryPromise",
   "bare-timeout": "bare-tryPromise",
   "pipeline-tryPromise": "bare-tryPromise",
   "protect-timeout": "bare-tryPromise",

@@ -597,29 +597,27 @@ export const make = <X>(
       state: CallState
     ): Effect.Effect<A, E | Resilience.PipelineError | X, R> => {
       firstRequest()
-      const onFailure = (cause: Cause.Cause<E | Resilience.AttemptError | X>) =>
-        afterFirst<A, E | Resilience.AttemptError | X, R>(state, (n) => attemptEffect(self, state, n))(cause)
-      const onSuccess = (a: A) => {
-        firstSuccess()
-        return Effect.succeed(a)
-      }
       metrics.attempt()
       const walk = core.walk(strategies, 0, undefined, state.start, random)
-      if (core.isAdmitted(walk) && attemptTimeoutMillis === undefined && Option.isNone(state.deadline)) {
-        if (holdNothing(walk)) {
-          // no timer and nothing to give back on an interruption: no fiber, no uninterruptible region
-          return Effect.matchCauseEffect(self, {
-            onFailure: (cause) => {
-              settle(Exit.failCause(cause), walk, state.start, state.start)
-              return onFailure(cause)
-            },
-            onSuccess: (a) => {
-              settleSuccess(walk, state.start, state.start)
-              firstSuccess()
-              return Effect.succeed(a)
-            }
-          })
-        }
+      if (
+        core.isAdmitted(walk) &&
+        attemptTimeoutMillis === undefined &&
+        Option.isNone(state.deadline) &&
+        holdNothing(walk)
+      ) {
+        // no timer and nothing to give back on an interruption: no fiber, no uninterruptible
+        // region, and no closure made but the two the match needs
+        return Effect.matchCauseEffect(self, {
+          onFailure: (cause) => {
+            settle(Exit.failCause(cause), walk, state.start, state.start)
+            return afterEffect(self, state, cause)
+          },
+          onSuccess: (a) => {
+            settleSuccess(walk, state.start, state.start)
+            firstSuccess()
+            return Effect.succeed(a)
+          }
+        })
       }
       const attempt = core.isAdmitted(walk)
         ? runEffectAttempt(self, state, 1, walk, state.start, identity)
@@ -633,8 +631,22 @@ export const make = <X>(
             (tickets, start, restore) => runEffectAttempt(self, state, 1, tickets, start, restore),
             refused
           )
-      return Effect.matchCauseEffect(attempt, { onFailure, onSuccess })
+      return Effect.matchCauseEffect(attempt, {
+        onFailure: (cause) => afterEffect(self, state, cause),
+        onSuccess: (a) => {
+          firstSuccess()
+          return Effect.succeed(a)
+        }
+      })
     }
+
+    /** What follows a failed first attempt of an Effect operation. */
+    const afterEffect = <A, E, R>(
+      self: Effect.Effect<A, E, R>,
+      state: CallState,
+      cause: Cause.Cause<E | Resilience.AttemptError | X>
+    ): Effect.Effect<A, E | Resilience.PipelineError | X, R> =>
+      afterFirst<A, E | Resilience.AttemptError | X, R>(state, (n) => attemptEffect(self, state, n))(cause)
 
     const spanAttributes: Record<string, unknown> = { "resilience.operation": operation }
     for (const s of strategies) spanAttributes[`resilience.${s.component}`] = s.name
