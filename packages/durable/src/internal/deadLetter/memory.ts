@@ -12,7 +12,13 @@ import { compare, matches } from "./filter.js"
  */
 export const make: Effect.Effect<DeadLetterQueueStore["Type"]> = Effect.sync((): DeadLetterQueueStore["Type"] => {
   const entries = new Map<string, Entry>()
-  const sorted = (f: (e: Entry) => boolean) => Array.from(entries.values()).filter(f).sort(compare)
+  // the matching entries only, walked in place: a copy of every entry at each claim was most of
+  // the garbage a replay made on a large store
+  const sorted = (f: (e: Entry) => boolean) => {
+    const matching: Array<Entry> = []
+    for (const e of entries.values()) if (f(e)) matching.push(e)
+    return matching.sort(compare)
+  }
   // All or nothing, as a database transaction: an id already stored (or twice in the list) fails
   // the call, and what the call had set is taken back, before it returns.
   const insertAll = (batch: ReadonlyArray<Entry>) =>
