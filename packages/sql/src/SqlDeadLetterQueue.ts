@@ -201,6 +201,12 @@ const Row = Schema.Struct({
  */
 type FailureTexts = WeakMap<DLQ.Failure, string>
 
+/** What one store keeps to write JSON: the texts failures were read from, and its encoder. */
+interface Codec {
+  readonly texts: FailureTexts
+  readonly encoder: json.Encoder
+}
+
 const decodeRowEither = Schema.decodeUnknownEither(Row)
 
 const corrupt = (error: ParseResult.ParseError) =>
@@ -213,12 +219,12 @@ const corrupt = (error: ParseResult.ParseError) =>
   })
 
 /** One row as an entry, decoded synchronously (a claim decodes hundreds: no Effect per row). */
-const rowToEntry = (row: unknown, texts: FailureTexts): Either.Either<DLQ.Entry, DLQ.DeadLetterStoreError> => {
+const rowToEntry = (row: unknown, codec: Codec): Either.Either<DLQ.Entry, DLQ.DeadLetterStoreError> => {
   const decoded = decodeRowEither(row)
   if (Either.isLeft(decoded)) return Either.left(corrupt(decoded.left))
   const r = decoded.right
   const text: unknown = Reflect.get(Object(row), "failure")
-  if (typeof text === "string") texts.set(r.failure, text)
+  if (typeof text === "string") codec.texts.set(r.failure, text)
   const base = {
     id: r.id,
     queue: r.queue,
@@ -236,17 +242,17 @@ const rowToEntry = (row: unknown, texts: FailureTexts): Either.Either<DLQ.Entry,
   return Either.right(r.replay_run === null ? claimed : { ...claimed, replayRun: r.replay_run })
 }
 
-const toEntry = (row: unknown, texts: FailureTexts): Effect.Effect<DLQ.Entry, DLQ.DeadLetterStoreError> =>
-  Effect.suspend(() => rowToEntry(row, texts))
+const toEntry = (row: unknown, codec: Codec): Effect.Effect<DLQ.Entry, DLQ.DeadLetterStoreError> =>
+  Effect.suspend(() => rowToEntry(row, codec))
 
 const toEntries = (
   rows: ReadonlyArray<unknown>,
-  texts: FailureTexts
+  codec: Codec
 ): Effect.Effect<ReadonlyArray<DLQ.Entry>, DLQ.DeadLetterStoreError> =>
   Effect.suspend(() => {
     const entries: Array<DLQ.Entry> = []
     for (const row of rows) {
-      const entry = rowToEntry(row, texts)
+      const entry = rowToEntry(row, codec)
       if (Either.isLeft(entry)) return Effect.fail(entry.left)
       entries.push(entry.right)
     }
@@ -256,11 +262,11 @@ const toEntries = (
 /** The failure's and the notes' JSON of an entry written back (an update). */
 const encodeMutable = (
   entry: DLQ.Entry,
-  texts: FailureTexts
+  codec: Codec
 ): Either.Either<{ readonly failure: string; readonly notes: string }, DLQ.DeadLetterStoreError> => {
-  const failure = failureText(entry, texts)
+  const failure = failureText(entry, codec)
   if (Either.isLeft(failure)) return Either.left(failure.left)
-  const notes = json.notesJson(entry.notes)
+  const notes = codec.encoder.notesJson(entry.notes)
   if (Either.isLeft(notes)) return Either.left(notEncodable(entry, notes.left))
   return Either.right({ failure: failure.right, notes: notes.right })
 }
@@ -317,9 +323,9 @@ const chunkSizes = (n: number): ReadonlyArray<number> => {
 const pushRow = (
   values: Array<string | number | null>,
   entry: DLQ.Entry,
-  texts: FailureTexts
+  codec: Codec
 ): DLQ.DeadLetterStoreError | undefined => {
-  const encoded = encodeMutable(entry, texts)
+  const encoded = encodeMutable(entry, codec)
   if (Either.isLeft(encoded)) return encoded.left
   let payload: string | undefined
   try {
@@ -348,10 +354,10 @@ const pushRow = (
 }
 
 /** The failure's JSON: the text it was read from when it was, else encoded (and validated) now. */
-const failureText = (entry: DLQ.Entry, texts: FailureTexts): Either.Either<string, DLQ.DeadLetterStoreError> => {
-  const known = texts.get(entry.failure)
+const failureText = (entry: DLQ.Entry, codec: Codec): Either.Either<string, DLQ.DeadLetterStoreError> => {
+  const known = codec.texts.get(entry.failure)
   if (known !== undefined) return Either.right(known)
-  const encoded = json.failureJson(entry.failure)
+  const encoded = codec.encoder.failureJson(entry.failure)
   return Either.isLeft(encoded) ? Either.left(notEncodable(entry, encoded.left)) : Either.right(encoded.right)
 }
 
@@ -392,7 +398,7 @@ export const makeStore: Effect.Effect<DLQ.DeadLetterQueueStore["Type"], DLQ.Dead
     yield* migrate
     const t = sql(table)
     const isPg = sql.onDialectOrElse({ pg: () => true, orElse: () => false })
-    const texts: FailureTexts = new WeakMap()
+    const codec: Codec = { texts: new WeakMap(), encoder: json.makeEncoder() }
 
     const where = (filter: DLQ.Filter) => {
       const clauses = []
@@ -450,7 +456,7 @@ export const makeStore: Effect.Effect<DLQ.DeadLetterQueueStore["Type"], DLQ.Dead
         const width = columns.length
         const values: Array<string | number | null> = []
         for (const entry of entries) {
-          const error = pushRow(values, entry, texts)
+          const error = pushRow(values, entry, codec)
           if (error !== undefined) return Effect.fail(error)
         }
         if (isPg) {
@@ -490,7 +496,7 @@ export const makeStore: Effect.Effect<DLQ.DeadLetterQueueStore["Type"], DLQ.Dead
     const get: DLQ.DeadLetterQueueStore["Type"]["get"] = (id) =>
       sql`SELECT * FROM ${t} WHERE id = ${id}`.pipe(
         Effect.mapError(statementFailed("read a dead letter")),
-        Effect.flatMap((rows) => (rows[0] === undefined ? Effect.succeedNone : Effect.asSome(toEntry(rows[0], texts))))
+        Effect.flatMap((rows) => (rows[0] === undefined ? Effect.succeedNone : Effect.asSome(toEntry(rows[0], codec))))
       )
 
     const list: DLQ.DeadLetterQueueStore["Type"]["list"] = (filter, page) =>
@@ -500,7 +506,7 @@ export const makeStore: Effect.Effect<DLQ.DeadLetterQueueStore["Type"], DLQ.Dead
       }).pipe(
         Effect.mapError(statementFailed("list dead letters")),
         Effect.flatMap(({ count, rows }) =>
-          Effect.map(toEntries(rows, texts), (entries) => ({ entries, total: Number(count[0]?.n ?? 0) }))
+          Effect.map(toEntries(rows, codec), (entries) => ({ entries, total: Number(count[0]?.n ?? 0) }))
         )
       )
 
@@ -517,7 +523,7 @@ export const makeStore: Effect.Effect<DLQ.DeadLetterQueueStore["Type"], DLQ.Dead
       // one statement, atomic on its own: no transaction around it
       return statement.pipe(
         Effect.mapError(statementFailed("claim dead letters for replay")),
-        Effect.flatMap((rows) => toEntries(rows, texts)),
+        Effect.flatMap((rows) => toEntries(rows, codec)),
         Effect.map((entries) =>
           [...entries].sort((a, b) => a.createdAtMillis - b.createdAtMillis || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
         )
@@ -526,7 +532,7 @@ export const makeStore: Effect.Effect<DLQ.DeadLetterQueueStore["Type"], DLQ.Dead
 
     const update: DLQ.DeadLetterQueueStore["Type"]["update"] = (entry, expectedVersion) =>
       Effect.gen(function* () {
-        const { failure, notes } = yield* encodeMutable(entry, texts)
+        const { failure, notes } = yield* encodeMutable(entry, codec)
         const rows = yield* sql`UPDATE ${t} SET ${sql.update({
           status: entry.status,
           category: entry.failure.classification.category,
@@ -576,7 +582,7 @@ export const makeStore: Effect.Effect<DLQ.DeadLetterQueueStore["Type"], DLQ.Dead
         if (updates.length === 0) return Effect.succeed([])
         const params: Array<ReadonlyArray<string | number | null>> = []
         for (const { entry, expectedVersion } of updates) {
-          const encoded = encodeMutable(entry, texts)
+          const encoded = encodeMutable(entry, codec)
           if (Either.isLeft(encoded)) return Effect.fail(encoded.left)
           params.push([
             entry.status,

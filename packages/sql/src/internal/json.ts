@@ -11,7 +11,7 @@ import * as Schema from "effect/Schema"
  * cost about as much as the SQLite insert itself. Here a failure is checked field by field (the
  * checks the Schema would make) and written with `JSON.stringify` per leaf; its classification,
  * usually one object shared by many failures, is encoded once with the Schema and its JSON kept by
- * object. Anything the hand-written path does not expect (a field it does not know, a value of
+ * object (classifications are immutable data), per store. Anything the hand-written path does not expect (a field it does not know, a value of
  * another type, a number JSON cannot hold) makes it step aside: the Schema encodes the value and
  * either succeeds or fails with its own message. The field lists are compared with the Schemas'
  * when this module loads: a Schema that gained or lost a field turns the fast path off instead of
@@ -40,11 +40,14 @@ const fastPath =
 
 const isRecord = (u: unknown): u is Readonly<Record<string, unknown>> => typeof u === "object" && u !== null
 
-/** The classification's JSON, by object (weak: it holds nothing a failure does not). */
-const classifications = new WeakMap<object, string>()
+/**
+ * The classification's JSON, by object (weak: it holds nothing a failure does not). Each store
+ * makes its own ({@link makeEncoder}).
+ */
+type Classifications = WeakMap<object, string>
 
 /** `undefined` when the classification is not valid (the Schema then says why). */
-const classificationJson = (classification: unknown): string | undefined => {
+const classificationJson = (classifications: Classifications, classification: unknown): string | undefined => {
   if (!isRecord(classification)) return undefined
   const known = classifications.get(classification)
   if (known !== undefined) return known
@@ -62,10 +65,10 @@ const summaryJson = (u: unknown): string | undefined =>
     ? `{"tag":${JSON.stringify(u.tag)},"message":${JSON.stringify(u.message)}}`
     : undefined
 
-const attemptJson = (u: unknown): string | undefined => {
+const attemptJson = (classifications: Classifications, u: unknown): string | undefined => {
   if (!isRecord(u) || !Number.isSafeInteger(u.attempt) || !isFiniteNumber(u.atMillis)) return undefined
   const failure = summaryJson(u.failure)
-  const classification = classificationJson(u.classification)
+  const classification = classificationJson(classifications, u.classification)
   if (failure === undefined || classification === undefined) return undefined
   const delay = u.delayMillis
   if (delay !== undefined && !isFiniteNumber(delay)) return undefined
@@ -74,16 +77,16 @@ const attemptJson = (u: unknown): string | undefined => {
   },"atMillis":${u.atMillis}}`
 }
 
-const fastFailureJson = (failure: DLQ.Failure): string | undefined => {
+const fastFailureJson = (classifications: Classifications, failure: DLQ.Failure): string | undefined => {
   const u: unknown = failure
   if (!isRecord(u) || typeof u.tag !== "string" || typeof u.message !== "string" || !Array.isArray(u.history)) {
     return undefined
   }
-  const classification = classificationJson(u.classification)
+  const classification = classificationJson(classifications, u.classification)
   if (classification === undefined) return undefined
   const history: Array<string> = []
   for (const record of u.history) {
-    const json = attemptJson(record)
+    const json = attemptJson(classifications, record)
     if (json === undefined) return undefined
     history.push(json)
   }
@@ -115,23 +118,34 @@ const fastNotesJson = (notes: ReadonlyArray<DLQ.Note>): string | undefined => {
 }
 
 /**
- * The failure's JSON, as `Schema.encode(Schema.parseJson(DeadLetterQueue.Failure))` writes it, or
- * the Schema's error.
+ * The encoder of one store: its classification JSON kept by object, owned by the store.
  *
  * @internal
  */
-export const failureJson = (failure: DLQ.Failure): Either.Either<string, ParseResult.ParseError> => {
-  const fast = fastPath ? fastFailureJson(failure) : undefined
-  return fast === undefined ? encodeFailureEither(failure) : Either.right(fast)
+export interface Encoder {
+  /**
+   * The failure's JSON, as `Schema.encode(Schema.parseJson(DeadLetterQueue.Failure))` writes it,
+   * or the Schema's error.
+   */
+  readonly failureJson: (failure: DLQ.Failure) => Either.Either<string, ParseResult.ParseError>
+  /**
+   * The notes' JSON, as `Schema.encode(Schema.parseJson(Schema.Array(DeadLetterQueue.Note)))`
+   * writes it, or the Schema's error.
+   */
+  readonly notesJson: (notes: ReadonlyArray<DLQ.Note>) => Either.Either<string, ParseResult.ParseError>
 }
 
-/**
- * The notes' JSON, as `Schema.encode(Schema.parseJson(Schema.Array(DeadLetterQueue.Note)))` writes
- * it, or the Schema's error.
- *
- * @internal
- */
-export const notesJson = (notes: ReadonlyArray<DLQ.Note>): Either.Either<string, ParseResult.ParseError> => {
-  const fast = fastPath ? fastNotesJson(notes) : undefined
-  return fast === undefined ? encodeNotesEither(notes) : Either.right(fast)
+/** @internal */
+export const makeEncoder = (): Encoder => {
+  const classifications: Classifications = new WeakMap()
+  return {
+    failureJson: (failure) => {
+      const fast = fastPath ? fastFailureJson(classifications, failure) : undefined
+      return fast === undefined ? encodeFailureEither(failure) : Either.right(fast)
+    },
+    notesJson: (notes) => {
+      const fast = fastPath ? fastNotesJson(notes) : undefined
+      return fast === undefined ? encodeNotesEither(notes) : Either.right(fast)
+    }
+  }
 }
