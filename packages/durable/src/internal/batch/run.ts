@@ -3,12 +3,11 @@ import { Classifier } from "@effect-resilience/core/Classifier"
 import { type AttemptRecord, RetriesExhausted } from "@effect-resilience/core/Errors"
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
-import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
-import * as Queue from "effect/Queue"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
@@ -18,11 +17,31 @@ import * as Checkpoint from "../../Checkpoint.js"
 import * as DeadLetterQueue from "../../DeadLetterQueue.js"
 import * as Idempotency from "../../Idempotency.js"
 import { randomOwner } from "../idempotency/memory.js"
+import { makeInFlight, makeWriter } from "./groupCommit.js"
+import * as Leases from "./leases.js"
 import { DuplicateItemKey, idempotencyKey } from "./key.js"
 
 type Outcome<Item, A> = Batch.ItemOutcome<Item, A>
 
 const defaultCheckpointBatchSize = 256
+
+/**
+ * How long the outcome writer waits for more outcomes before a write that is not full (a flush,
+ * at the batch's end, writes at once): at 600 items a second, about 12 a write.
+ */
+const outcomeLinger = Duration.millis(20)
+
+/** An item's result for the idempotency store. */
+interface Completion {
+  readonly key: string
+  readonly result: string
+}
+
+/** An item's checkpoint entry, and its completion when it ran. */
+interface OutcomeMessage {
+  readonly entry: Checkpoint.Entry
+  readonly completion: Completion | undefined
+}
 
 /** @internal */
 export const initialProgress = (batchId: string, total: number): Batch.Progress => ({
@@ -72,55 +91,6 @@ const progressOf = (
     finished
   }
 }
-
-type WriterMessage<A> =
-  | { readonly _tag: "Item"; readonly item: A }
-  | { readonly _tag: "Flush"; readonly done: Deferred.Deferred<void> }
-
-interface Writer<A, E> {
-  readonly offer: (item: A) => Effect.Effect<void>
-  readonly flush: Effect.Effect<void, E>
-  readonly failure: Effect.Effect<never, E>
-}
-
-/**
- * A group-commit writer: one fiber that writes, in one `write` call, every item queued since its
- * last write, up to `size` items. With a `capacity`, `offer` waits while that many items are
- * queued (so a slow store slows the items down instead of piling them up in memory).
- */
-const makeWriter = <A, E>(
-  write: (items: ReadonlyArray<A>) => Effect.Effect<void, E>,
-  size: number,
-  capacity?: number
-): Effect.Effect<Writer<A, E>, never, Scope.Scope> =>
-  Effect.gen(function* () {
-    const queue = yield* capacity === undefined
-      ? Queue.unbounded<WriterMessage<A>>()
-      : Queue.bounded<WriterMessage<A>>(capacity)
-    const failed = yield* Deferred.make<never, E>()
-    const step = Effect.gen(function* () {
-      const messages = yield* Queue.takeBetween(queue, 1, size)
-      const items: Array<A> = []
-      const flushes: Array<Deferred.Deferred<void>> = []
-      for (const message of messages) {
-        if (message._tag === "Item") items.push(message.item)
-        else flushes.push(message.done)
-      }
-      if (items.length > 0) yield* write(items)
-      for (const done of flushes) yield* Deferred.succeed(done, undefined)
-    })
-    yield* Effect.forkScoped(Effect.forever(step).pipe(Effect.catchAll((error) => Deferred.fail(failed, error))))
-    return {
-      offer: (item) => Queue.offer(queue, { _tag: "Item", item }),
-      flush: Effect.flatMap(Deferred.make<void>(), (done) =>
-        Effect.zipRight(
-          Effect.raceFirst(Queue.offer(queue, { _tag: "Flush", done }), Deferred.await(failed)),
-          Effect.raceFirst(Deferred.await(done), Deferred.await(failed))
-        )
-      ),
-      failure: Deferred.await(failed)
-    }
-  })
 
 /** A failed item waiting for the dead letter writer. */
 interface DeadLetterRequest {
@@ -213,9 +183,35 @@ const execute = <Item, I, A, AI, E, R, R2, EC, RC>(
     const alreadyDeadLettered =
       notCheckpointed.size === 0 ? new Set<string>() : yield* keysInDeadLetterQueue(dlq, queue, notCheckpointed)
 
+    // Outcomes are written in groups, after a short wait for more (`outcomeLingerMillis`): an
+    // item's completion (its result in the idempotency store) first, then its checkpoint entry,
+    // so that a checkpoint never says "succeeded" of an item whose result is not stored. Items do
+    // not wait for it; the batch's end does. A crash loses the last group's completions: those
+    // items wait out their lease and run again under the same key (the upstream dedupes).
     const writer = yield* makeWriter(
-      (entries: ReadonlyArray<Checkpoint.Entry>) => checkpoints.record(batchId, entries),
-      options.checkpointBatchSize ?? defaultCheckpointBatchSize
+      (messages: ReadonlyArray<OutcomeMessage>) => {
+        const completions: Array<Completion> = []
+        for (const m of messages) if (m.completion !== undefined) completions.push(m.completion)
+        const record = checkpoints.record(
+          batchId,
+          messages.map((m) => m.entry)
+        )
+        if (completions.length === 0) return record
+        return Effect.zipRight(
+          idempotency.completeAll(completions, owner).pipe(
+            Effect.tapError(() =>
+              Effect.ignore(
+                idempotency.releaseAll(
+                  completions.map((c) => c.key),
+                  owner
+                )
+              )
+            )
+          ),
+          record
+        )
+      },
+      { size: options.checkpointBatchSize ?? defaultCheckpointBatchSize, linger: outcomeLinger }
     )
     const outcomes: Array<Outcome<Item, A> | undefined> = new Array(total)
     const completionOrder: Array<number> = []
@@ -227,7 +223,12 @@ const execute = <Item, I, A, AI, E, R, R2, EC, RC>(
         SubscriptionRef.set(progress, progressOf(batchId, total, counters, now - startedAt, finished))
       )
 
-    const settle = (i: number, outcome: Outcome<Item, A>, entry: Checkpoint.Outcome | undefined) =>
+    const settle = (
+      i: number,
+      outcome: Outcome<Item, A>,
+      entry: Checkpoint.Outcome | undefined,
+      completion?: Completion | undefined
+    ) =>
       Effect.suspend(() => {
         outcomes[i] = outcome
         counters.done++
@@ -247,7 +248,8 @@ const execute = <Item, I, A, AI, E, R, R2, EC, RC>(
             counters.skipped++
             break
         }
-        const write = entry === undefined ? Effect.void : writer.offer({ key: keys[i]!, outcome: entry })
+        const write =
+          entry === undefined ? Effect.void : writer.offer({ entry: { key: keys[i]!, outcome: entry }, completion })
         return Effect.zipRight(write, publish(false))
       })
 
@@ -275,8 +277,7 @@ const execute = <Item, I, A, AI, E, R, R2, EC, RC>(
               { discard: true }
             )
         ),
-      deadLetterCapacity,
-      deadLetterCapacity
+      { size: deadLetterCapacity, capacity: deadLetterCapacity }
     )
 
     const pending: Array<number> = []
@@ -289,7 +290,7 @@ const execute = <Item, I, A, AI, E, R, R2, EC, RC>(
         counters.skipped++
       } else if (alreadyDeadLettered.has(idempotencyKeys[i]!)) {
         // Dead-lettered by a run that crashed before its checkpoint entry was written.
-        yield* writer.offer({ key, outcome: "dead-lettered" })
+        yield* writer.offer({ entry: { key, outcome: "dead-lettered" }, completion: undefined })
         outcomes[i] = { _tag: "Skipped", key, item: items[i]!, previous: "dead-lettered" }
         counters.done++
         counters.skipped++
@@ -341,7 +342,66 @@ const execute = <Item, I, A, AI, E, R, R2, EC, RC>(
       })
     }
 
-    const runItem = (i: number): Effect.Effect<void, Batch.BatchError, R | R2 | Idempotency.IdempotencyStore> =>
+    // the items' leases, taken ahead in windows of the concurrency (positions in `pending`)
+    const leases = yield* Leases.make({
+      store: idempotency,
+      owner,
+      leaseMillis: Duration.toMillis(lease),
+      keys: pending.map((i) => idempotencyKeys[i]!),
+      window: concurrency
+    })
+    const pollMillis = Math.max(1, Duration.toMillis(Idempotency.defaultPollInterval))
+    // made after every fiber of the shared calls and writers: the batch's end waits for the items
+    // still using them (an interrupted item releases its key through them)
+    const inFlight = yield* makeInFlight
+
+    type Ran = { readonly value: A; readonly replayed: boolean; readonly result: string | undefined }
+    /**
+     * `Idempotency.once` of the item that starts `position`-th, its completion left to the
+     * outcome writer (`result`: the encoded result to store, when it ran). Only the item's own
+     * effect and the wait for a busy key can be interrupted: an item interrupted while its lease
+     * was being taken would leave the key leased to no one for the whole lease (a rerun would wait
+     * for it), so the answer is awaited, and the key released when the effect does not succeed.
+     */
+    const once = (
+      position: number,
+      key: string,
+      body: (attempt: number) => Effect.Effect<A, Cause.Cause<unknown>, R | R2>
+    ): Effect.Effect<Ran, Cause.Cause<unknown> | Idempotency.IdempotencyError, R | R2> =>
+      Effect.uninterruptibleMask((restore) => {
+        const release = Effect.ignore(leases.release(key))
+        const leased = (
+          acquired: Idempotency.Acquisition
+        ): Effect.Effect<Ran, Cause.Cause<unknown> | Idempotency.IdempotencyError, R | R2> => {
+          switch (acquired._tag) {
+            case "Completed":
+              return Effect.map(Idempotency.decodeResult(resultSchema, acquired.result), (value) => ({
+                value,
+                replayed: true,
+                result: undefined
+              }))
+            case "Busy":
+              // until the lease expires, or sooner to see whether its owner completed or failed
+              return Effect.flatMap(Clock.currentTimeMillis, (now) =>
+                restore(
+                  Effect.sleep(Duration.millis(Math.max(1, Math.min(pollMillis, acquired.expiresAtMillis - now))))
+                ).pipe(Effect.zipRight(leases.acquire(key)), Effect.flatMap(leased))
+              )
+            case "Acquired":
+              return Effect.onError(restore(body(acquired.attempt)), () => release).pipe(
+                Effect.flatMap((value) =>
+                  Idempotency.encodeResult(resultSchema, value).pipe(
+                    Effect.tapError(() => release),
+                    Effect.map((result) => ({ value, replayed: false, result }))
+                  )
+                )
+              )
+          }
+        }
+        return Effect.flatMap(leases.take(position), leased)
+      })
+
+    const runItem = (i: number, position: number): Effect.Effect<void, Batch.BatchError, R | R2> =>
       Effect.suspend(() => {
         const key = keys[i]!
         const item = items[i]!
@@ -349,10 +409,15 @@ const execute = <Item, I, A, AI, E, R, R2, EC, RC>(
         const ik = idempotencyKeys[i]!
         const body = (attempt: number) =>
           Effect.sandbox(processItem(item, { batchId, key, idempotencyKey: ik, attempt }))
-        return Idempotency.once(ik, body, { schema: resultSchema, owner, lease }).pipe(
+        return inFlight.track(once(position, ik, body)).pipe(
           Effect.matchCauseEffect({
-            onSuccess: ({ replayed, value }) =>
-              settle(i, { _tag: "Succeeded", key, item, result: value, replayed }, "succeeded"),
+            onSuccess: ({ replayed, result, value }) =>
+              settle(
+                i,
+                { _tag: "Succeeded", key, item, result: value, replayed },
+                "succeeded",
+                result === undefined ? undefined : { key: ik, result }
+              ),
             onFailure: (cause): Effect.Effect<void, Batch.BatchError> => {
               const failure = Cause.failureOption(cause)
               if (Option.isNone(failure)) return Effect.failCause(Cause.stripFailures(cause))
@@ -366,7 +431,10 @@ const execute = <Item, I, A, AI, E, R, R2, EC, RC>(
       })
 
     yield* Effect.raceFirst(
-      Effect.zipRight(Effect.forEach(pending, runItem, { concurrency, discard: true }), deadLetters.flush),
+      Effect.zipRight(
+        Effect.forEach(pending, (i, position) => runItem(i, position), { concurrency, discard: true }),
+        deadLetters.flush
+      ),
       Effect.raceFirst(writer.failure, deadLetters.failure)
     )
 
@@ -433,7 +501,7 @@ const execute = <Item, I, A, AI, E, R, R2, EC, RC>(
           outcomes[i] = yield* Effect.sandbox(compensate(item, result)).pipe(
             Effect.matchEffect({
               onSuccess: () =>
-                Effect.as(writer.offer({ key, outcome: "compensated" }), {
+                Effect.as(writer.offer({ entry: { key, outcome: "compensated" }, completion: undefined }), {
                   _tag: "Compensated",
                   key,
                   item,

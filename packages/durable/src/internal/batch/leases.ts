@@ -1,0 +1,143 @@
+/**
+ * The idempotency leases of a batch's items, taken ahead: when an item starts and its lease has
+ * not been asked for, one `acquireAll` asks for the leases of the next `window` items too, so a
+ * batch of `n` items takes about `n / window` lease statements instead of `n`. Releases after a
+ * failure, and the asking again about a busy key, are shared calls (one statement for the items
+ * that ask in the same turn of the event loop).
+ *
+ * A lease taken ahead starts to run when it is taken, not when its item starts: with a window of
+ * the batch's concurrency an item waits about one item's time for its turn. An item whose lease
+ * has run for more than half its length before the item starts takes it again first (same owner,
+ * so it gets it unless it expired and another owner took it meanwhile).
+ *
+ * @internal
+ */
+import * as Clock from "effect/Clock"
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as FiberId from "effect/FiberId"
+import type * as Scope from "effect/Scope"
+import type * as Idempotency from "../../Idempotency.js"
+import { makeShared } from "./groupCommit.js"
+
+/** At most how many keys one shared statement takes. */
+const sharedCallSize = 256
+
+/** @internal */
+export interface Leases {
+  /** The lease of the item at `position` (in the order items start), taken ahead with the next ones when not yet asked for. */
+  readonly take: (position: number) => Effect.Effect<Idempotency.Acquisition, Idempotency.IdempotencyError>
+  /** Asks again about one key (a busy key, polled). */
+  readonly acquire: (key: string) => Effect.Effect<Idempotency.Acquisition, Idempotency.IdempotencyError>
+  /** Lets the next owner in at once (after the item failed). */
+  readonly release: (key: string) => Effect.Effect<void, Idempotency.IdempotencyError>
+}
+
+interface Taken {
+  readonly acquisition: Idempotency.Acquisition
+  readonly atMillis: number
+}
+
+/**
+ * `keys[position]` is the idempotency key of the item that starts `position`-th. The scope's end
+ * releases every lease taken ahead that no item used (a stopped or interrupted batch), so a rerun
+ * need not wait for them to expire.
+ *
+ * @internal
+ */
+export const make = (options: {
+  readonly store: Idempotency.IdempotencyStore["Type"]
+  readonly owner: string
+  readonly leaseMillis: number
+  readonly keys: ReadonlyArray<string>
+  readonly window: number
+}): Effect.Effect<Leases, never, Scope.Scope> =>
+  Effect.gen(function* () {
+    const { keys, leaseMillis, owner, store } = options
+    const window = Math.max(1, Math.min(sharedCallSize, Math.floor(options.window)))
+    const lease = { owner, leaseMillis }
+    const acquire = yield* makeShared((ks: ReadonlyArray<string>) => store.acquireAll(ks, lease), sharedCallSize)
+    const release = yield* makeShared(
+      (ks: ReadonlyArray<string>) => Effect.as(store.releaseAll(ks, owner), ks),
+      sharedCallSize
+    )
+    // asked for: position -> its answer; answered and not yet used: position -> what was taken
+    const asked = new Map<number, Deferred.Deferred<Taken, Idempotency.IdempotencyError>>()
+    const unused = new Map<number, Taken>()
+
+    yield* Effect.addFinalizer(() =>
+      Effect.suspend(() => {
+        const held: Array<string> = []
+        for (const [position, taken] of unused) if (taken.acquisition._tag === "Acquired") held.push(keys[position]!)
+        unused.clear()
+        return held.length === 0 ? Effect.void : Effect.ignore(store.releaseAll(held, owner))
+      })
+    )
+
+    /** Asks for the leases of `position` and the next positions not asked for yet, in one statement. */
+    const askAhead = (position: number) =>
+      Effect.suspend(() => {
+        const positions: Array<number> = []
+        const answers: Array<Deferred.Deferred<Taken, Idempotency.IdempotencyError>> = []
+        for (let p = position; p < keys.length && positions.length < window; p++) {
+          if (asked.has(p)) continue
+          const answer = Deferred.unsafeMake<Taken, Idempotency.IdempotencyError>(FiberId.none)
+          asked.set(p, answer)
+          positions.push(p)
+          answers.push(answer)
+        }
+        return Effect.flatMap(Clock.currentTimeMillis, (atMillis) =>
+          Effect.matchCauseEffect(
+            store.acquireAll(
+              positions.map((p) => keys[p]!),
+              lease
+            ),
+            {
+              onSuccess: (acquisitions) =>
+                Effect.sync(() => {
+                  acquisitions.forEach((acquisition, n) => {
+                    const taken = { acquisition, atMillis }
+                    unused.set(positions[n]!, taken)
+                    Deferred.unsafeDone(answers[n]!, Exit.succeed(taken))
+                  })
+                }),
+              onFailure: (cause) =>
+                Effect.sync(() => {
+                  for (const answer of answers) Deferred.unsafeDone(answer, Exit.failCause(cause))
+                })
+            }
+          )
+        )
+      })
+
+    const take = (position: number): Effect.Effect<Idempotency.Acquisition, Idempotency.IdempotencyError> =>
+      Effect.suspend(() => {
+        const known = asked.get(position)
+        // uninterruptible: the statement's answer must reach `unused`, or a lease it took is never released
+        const answer =
+          known === undefined
+            ? Effect.zipRight(
+                Effect.uninterruptible(askAhead(position)),
+                Effect.suspend(() => Deferred.await(asked.get(position)!))
+              )
+            : Deferred.await(known)
+        return Effect.flatMap(answer, (taken) => {
+          asked.delete(position)
+          unused.delete(position)
+          const { acquisition } = taken
+          if (acquisition._tag !== "Acquired") return Effect.succeed(acquisition)
+          return Effect.flatMap(Clock.currentTimeMillis, (now) =>
+            now - taken.atMillis < leaseMillis / 2
+              ? Effect.succeed(acquisition)
+              : // held long before its item started: take it again (ours unless it expired and
+                // another owner took it); the attempt is still the one it was taken as
+                Effect.map(acquire(keys[position]!), (again) =>
+                  again._tag === "Acquired" && again.attempt === acquisition.attempt + 1 ? acquisition : again
+                )
+          )
+        })
+      })
+
+    return { take, acquire, release: (key) => Effect.asVoid(release(key)) }
+  })
