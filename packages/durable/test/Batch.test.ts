@@ -474,7 +474,8 @@ describe("Batch", () => {
               key: String,
               process: (n) => (n === 3 ? Effect.fail(new Rejected({ reason: "no" })) : Effect.sleep("1 second")),
               itemSchema: Schema.Number,
-              resultSchema: Schema.Void
+              resultSchema: Schema.Void,
+              progressInterval: Duration.zero
             })
             const values = yield* Effect.fork(
               Stream.runCollect(
@@ -509,6 +510,40 @@ describe("Batch", () => {
         { done: 4, succeeded: 3, failed: 1, elapsed: 3000, rate: 4 / 3, eta: 0, finished: true }
       ])
     }).pipe(Effect.provide(Stores))
+  )
+
+  it.effect(
+    "progress is published at most once per progressInterval (100 ms by default), and its final value always",
+    () =>
+      Effect.gen(function* () {
+        const fiber = yield* Effect.fork(
+          Effect.scoped(
+            Effect.gen(function* () {
+              const handle = yield* Batch.start({
+                batchId: "progress-sampled",
+                items: [10, 20, 30, 250, 260],
+                key: String,
+                process: (ms) => Effect.sleep(Duration.millis(ms)),
+                itemSchema: Schema.Number,
+                resultSchema: Schema.Void,
+                concurrency: 5
+              })
+              const values = yield* Effect.fork(Stream.runCollect(handle.progress))
+              yield* handle.result
+              return Chunk.toReadonlyArray(yield* Fiber.join(values))
+            })
+          )
+        )
+        yield* TestClock.adjust(Duration.seconds(1))
+        const values = yield* Fiber.join(fiber)
+        // 0 ms: the first value; 10, 20 and 30 ms: within 100 ms of it, not published; 250 ms:
+        // published; 260 ms: within 100 ms, but the final value follows at once
+        expect(values.map((p) => [p.done, p.elapsedMillis, p.finished])).toEqual([
+          [0, 0, false],
+          [4, 250, false],
+          [5, 260, true]
+        ])
+      }).pipe(Effect.provide(Stores))
   )
 
   it.effect("two items with one key fail the batch before anything runs", () =>

@@ -25,6 +25,9 @@ type Outcome<Item, A> = Batch.ItemOutcome<Item, A>
 
 const defaultCheckpointBatchSize = 256
 
+/** How often, at most, progress is published: 100 ms. */
+const defaultProgressInterval = Duration.millis(100)
+
 /**
  * How long the outcome writer waits for more outcomes before a write that is not full (a flush,
  * at the batch's end, writes at once): at 600 items a second, about 12 a write.
@@ -218,9 +221,16 @@ const execute = <Item, I, A, AI, E, R, R2, EC, RC>(
     const counters: Counters = { done: 0, succeeded: 0, failed: 0, deadLettered: 0, skipped: 0 }
     let stopped = false
 
+    const progressEvery = Duration.toMillis(options.progressInterval ?? defaultProgressInterval)
+    let lastPublished = Number.NEGATIVE_INFINITY
+    const publishAt = (now: number, finished: boolean) => {
+      lastPublished = now
+      return SubscriptionRef.set(progress, progressOf(batchId, total, counters, now - startedAt, finished))
+    }
+    /** The progress, unless one was published less than `progressInterval` ago (the final one always is). */
     const publish = (finished: boolean) =>
       Effect.flatMap(Clock.currentTimeMillis, (now) =>
-        SubscriptionRef.set(progress, progressOf(batchId, total, counters, now - startedAt, finished))
+        finished || now - lastPublished >= progressEvery ? publishAt(now, finished) : Effect.void
       )
 
     const settle = (
