@@ -521,12 +521,11 @@ describe("Batch", () => {
             Effect.gen(function* () {
               const handle = yield* Batch.start({
                 batchId: "progress-sampled",
-                items: [10, 20, 30, 250, 260],
+                items: [10, 20, 30, 250, 50],
                 key: String,
                 process: (ms) => Effect.sleep(Duration.millis(ms)),
                 itemSchema: Schema.Number,
-                resultSchema: Schema.Void,
-                concurrency: 5
+                resultSchema: Schema.Void
               })
               const values = yield* Effect.fork(Stream.runCollect(handle.progress))
               yield* handle.result
@@ -536,12 +535,13 @@ describe("Batch", () => {
         )
         yield* TestClock.adjust(Duration.seconds(1))
         const values = yield* Fiber.join(fiber)
-        // 0 ms: the first value; 10, 20 and 30 ms: within 100 ms of it, not published; 250 ms:
-        // published; 260 ms: within 100 ms, but the final value follows at once
+        // one item after the other, ending at 10, 30, 60, 310 and 360 ms: 0 ms is the first value;
+        // 10, 30 and 60 ms are within 100 ms of it, not published; 310 ms is published; 360 ms is
+        // within 100 ms of that, but the final value follows at once
         expect(values.map((p) => [p.done, p.elapsedMillis, p.finished])).toEqual([
           [0, 0, false],
-          [4, 250, false],
-          [5, 260, true]
+          [4, 310, false],
+          [5, 360, true]
         ])
       }).pipe(Effect.provide(Stores))
   )

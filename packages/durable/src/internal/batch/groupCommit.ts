@@ -9,6 +9,7 @@ import * as Deferred from "effect/Deferred"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as FiberId from "effect/FiberId"
 import * as Queue from "effect/Queue"
 import type * as Scope from "effect/Scope"
 
@@ -121,65 +122,106 @@ interface Request<A, B, E> {
  */
 export const makeShared = <A, B, E>(
   call: (inputs: ReadonlyArray<A>) => Effect.Effect<ReadonlyArray<B>, E>,
-  size: number
+  size: number,
+  linger?: SharedLinger
 ): Effect.Effect<(input: A) => Effect.Effect<B, E>, never, Scope.Scope> =>
   Effect.gen(function* () {
     const queue = yield* Queue.unbounded<Request<A, B, E>>()
-    const step = Effect.flatMap(Queue.takeBetween(queue, 1, size), (chunk) => {
-      const requests = Array.from(chunk)
-      const answerAll = (exit: Exit.Exit<B, E>) =>
-        Effect.sync(() => {
-          for (const request of requests) Deferred.unsafeDone(request.answer, exit)
-        })
-      return Effect.matchCauseEffect(call(requests.map((r) => r.input)), {
-        onSuccess: (answers) =>
-          answers.length === requests.length
-            ? Effect.sync(() => {
-                answers.forEach((answer, i) => {
-                  Deferred.unsafeDone(requests[i]!.answer, Exit.succeed(answer))
+    // callers waiting for an answer, and the signal that ends a linger early
+    let waiting = 0
+    let enough = Deferred.unsafeMake<void>(FiberId.none)
+    const gather = (first: ReadonlyArray<Request<A, B, E>>): Effect.Effect<ReadonlyArray<Request<A, B, E>>> =>
+      linger === undefined || first.length >= size || linger.enough(waiting)
+        ? Effect.succeed(first)
+        : Effect.zipRight(
+            Effect.raceFirst(realSleep(linger.millis), Deferred.await(enough)),
+            Effect.map(Queue.takeUpTo(queue, size - first.length), (more) => [...first, ...more])
+          )
+    const step = Effect.flatMap(Queue.takeBetween(queue, 1, size), (chunk) =>
+      Effect.flatMap(gather(Array.from(chunk)), (requests) => {
+        enough = Deferred.unsafeMake<void>(FiberId.none)
+        waiting -= requests.length
+        const answerAll = (exit: Exit.Exit<B, E>) =>
+          Effect.sync(() => {
+            for (const request of requests) Deferred.unsafeDone(request.answer, exit)
+          })
+        return Effect.matchCauseEffect(call(requests.map((r) => r.input)), {
+          onSuccess: (answers) =>
+            answers.length === requests.length
+              ? Effect.sync(() => {
+                  answers.forEach((answer, i) => {
+                    Deferred.unsafeDone(requests[i]!.answer, Exit.succeed(answer))
+                  })
                 })
-              })
-            : answerAll(Exit.die(new Error(`a store call answered ${answers.length} of ${requests.length} inputs`))),
-        onFailure: (cause) => answerAll(Exit.failCause(cause))
+              : answerAll(Exit.die(new Error(`a store call answered ${answers.length} of ${requests.length} inputs`))),
+          onFailure: (cause) => answerAll(Exit.failCause(cause))
+        })
       })
-    })
+    )
     yield* Effect.forkScoped(Effect.forever(step))
     return (input) =>
       Effect.flatMap(Deferred.make<B, E>(), (answer) =>
-        Effect.zipRight(Queue.offer(queue, { input, answer }), Deferred.await(answer))
+        Effect.zipRight(
+          Effect.zipRight(
+            Queue.offer(queue, { input, answer }),
+            Effect.sync(() => {
+              waiting++
+              if (linger?.enough(waiting)) Deferred.unsafeDone(enough, Exit.void)
+            })
+          ),
+          Deferred.await(answer)
+        )
       )
+  })
+
+/**
+ * How a shared call waits for more callers before it runs with fewer than its size: at most
+ * `millis` of real time (a Node timer: a caller never waits for a test's `Clock` to move), and
+ * not at all once `enough(waiting)` says no other caller is coming (every item in flight waits).
+ *
+ * @internal
+ */
+export interface SharedLinger {
+  readonly millis: number
+  readonly enough: (waiting: number) => boolean
+}
+
+/** Resumes after `millis` of real time. */
+const realSleep = (millis: number): Effect.Effect<void> =>
+  Effect.async<void>((resume) => {
+    const handle = setTimeout(() => resume(Effect.void), millis)
+    return Effect.sync(() => clearTimeout(handle))
   })
 
 /** @internal */
 export interface InFlight {
-  /** Runs `effect` as one of the calls the scope's end waits for (once the scope closes: interrupted). */
+  /** How many calls run now. */
+  readonly active: () => number
+  /** Runs `effect` as one of the calls `close` waits for (after `close`: interrupted). */
   readonly track: <X, EX, RX>(effect: Effect.Effect<X, EX, RX>) => Effect.Effect<X, EX, RX>
+  /** Lets no more calls start, and waits until none runs. */
+  readonly close: Effect.Effect<void>
 }
 
 /**
- * Counts the calls that use shared store calls, and makes the scope's end wait until none is
- * left. An interrupted batch closes its scope while its items still run their finalizers (an
- * interrupted `forEach` does not wait for its fibers first), and a finalizer that releases a key
- * through a shared call needs that call's fiber alive: make this after the shared calls, so that
- * the wait comes before their fibers stop.
+ * Counts the calls that use shared store calls. An interrupted batch closes its scope while its
+ * items still run their finalizers (an interrupted `forEach` does not wait for its fibers first),
+ * and a finalizer that releases a key through a shared call needs that call's fiber alive: add
+ * `close` as a finalizer after the shared calls are made, so that it runs before their fibers
+ * stop.
  *
  * @internal
  */
-export const makeInFlight: Effect.Effect<InFlight, never, Scope.Scope> = Effect.gen(function* () {
+export const makeInFlight: Effect.Effect<InFlight> = Effect.sync(() => {
   let active = 0
-  const idle = yield* Deferred.make<void>()
+  const idle = Deferred.unsafeMake<void>(FiberId.none)
   let closing = false
   const leave = Effect.sync(() => {
     active--
     if (active === 0 && closing) Deferred.unsafeDone(idle, Exit.void)
   })
-  yield* Effect.addFinalizer(() =>
-    Effect.suspend(() => {
-      closing = true
-      return active === 0 ? Effect.void : Deferred.await(idle)
-    })
-  )
   return {
+    active: () => active,
     track: (effect) =>
       Effect.suspend(() => {
         // an interrupted `forEach` may still start an item while the scope closes: it must not
@@ -187,6 +229,10 @@ export const makeInFlight: Effect.Effect<InFlight, never, Scope.Scope> = Effect.
         if (closing) return Effect.interrupt
         active++
         return Effect.ensuring(effect, leave)
-      })
+      }),
+    close: Effect.suspend(() => {
+      closing = true
+      return active === 0 ? Effect.void : Deferred.await(idle)
+    })
   }
 })

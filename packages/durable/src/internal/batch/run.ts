@@ -29,22 +29,11 @@ const defaultCheckpointBatchSize = 256
 const defaultProgressInterval = Duration.millis(100)
 
 /**
- * How long the outcome writer waits for more outcomes before a write that is not full (a flush,
- * at the batch's end, writes at once): at 600 items a second, about 12 a write.
+ * How long the checkpoint writer waits for more entries before a write that is not full (a
+ * flush, at the batch's end, writes at once): at 600 items a second, about 12 a write. A crash
+ * loses the entries not written: those items are answered from the idempotency store on restart.
  */
-const outcomeLinger = Duration.millis(20)
-
-/** An item's result for the idempotency store. */
-interface Completion {
-  readonly key: string
-  readonly result: string
-}
-
-/** An item's checkpoint entry, and its completion when it ran. */
-interface OutcomeMessage {
-  readonly entry: Checkpoint.Entry
-  readonly completion: Completion | undefined
-}
+const checkpointLinger = Duration.millis(20)
 
 /** @internal */
 export const initialProgress = (batchId: string, total: number): Batch.Progress => ({
@@ -186,35 +175,12 @@ const execute = <Item, I, A, AI, E, R, R2, EC, RC>(
     const alreadyDeadLettered =
       notCheckpointed.size === 0 ? new Set<string>() : yield* keysInDeadLetterQueue(dlq, queue, notCheckpointed)
 
-    // Outcomes are written in groups, after a short wait for more (`outcomeLingerMillis`): an
-    // item's completion (its result in the idempotency store) first, then its checkpoint entry,
-    // so that a checkpoint never says "succeeded" of an item whose result is not stored. Items do
-    // not wait for it; the batch's end does. A crash loses the last group's completions: those
-    // items wait out their lease and run again under the same key (the upstream dedupes).
+    // Checkpoint entries are written in groups, after a short wait for more (`checkpointLinger`);
+    // an entry is offered only once its item's outcome is durable elsewhere (its result in the
+    // idempotency store, or its dead letter), and items do not wait for it; the batch's end does.
     const writer = yield* makeWriter(
-      (messages: ReadonlyArray<OutcomeMessage>) => {
-        const completions: Array<Completion> = []
-        for (const m of messages) if (m.completion !== undefined) completions.push(m.completion)
-        const record = checkpoints.record(
-          batchId,
-          messages.map((m) => m.entry)
-        )
-        if (completions.length === 0) return record
-        return Effect.zipRight(
-          idempotency.completeAll(completions, owner).pipe(
-            Effect.tapError(() =>
-              Effect.ignore(
-                idempotency.releaseAll(
-                  completions.map((c) => c.key),
-                  owner
-                )
-              )
-            )
-          ),
-          record
-        )
-      },
-      { size: options.checkpointBatchSize ?? defaultCheckpointBatchSize, linger: outcomeLinger }
+      (entries: ReadonlyArray<Checkpoint.Entry>) => checkpoints.record(batchId, entries),
+      { size: options.checkpointBatchSize ?? defaultCheckpointBatchSize, linger: checkpointLinger }
     )
     const outcomes: Array<Outcome<Item, A> | undefined> = new Array(total)
     const completionOrder: Array<number> = []
@@ -233,12 +199,7 @@ const execute = <Item, I, A, AI, E, R, R2, EC, RC>(
         finished || now - lastPublished >= progressEvery ? publishAt(now, finished) : Effect.void
       )
 
-    const settle = (
-      i: number,
-      outcome: Outcome<Item, A>,
-      entry: Checkpoint.Outcome | undefined,
-      completion?: Completion | undefined
-    ) =>
+    const settle = (i: number, outcome: Outcome<Item, A>, entry: Checkpoint.Outcome | undefined) =>
       Effect.suspend(() => {
         outcomes[i] = outcome
         counters.done++
@@ -258,8 +219,7 @@ const execute = <Item, I, A, AI, E, R, R2, EC, RC>(
             counters.skipped++
             break
         }
-        const write =
-          entry === undefined ? Effect.void : writer.offer({ entry: { key: keys[i]!, outcome: entry }, completion })
+        const write = entry === undefined ? Effect.void : writer.offer({ key: keys[i]!, outcome: entry })
         return Effect.zipRight(write, publish(false))
       })
 
@@ -300,7 +260,7 @@ const execute = <Item, I, A, AI, E, R, R2, EC, RC>(
         counters.skipped++
       } else if (alreadyDeadLettered.has(idempotencyKeys[i]!)) {
         // Dead-lettered by a run that crashed before its checkpoint entry was written.
-        yield* writer.offer({ entry: { key, outcome: "dead-lettered" }, completion: undefined })
+        yield* writer.offer({ key, outcome: "dead-lettered" })
         outcomes[i] = { _tag: "Skipped", key, item: items[i]!, previous: "dead-lettered" }
         counters.done++
         counters.skipped++
@@ -352,23 +312,24 @@ const execute = <Item, I, A, AI, E, R, R2, EC, RC>(
       })
     }
 
+    const inFlight = yield* makeInFlight
     // the items' leases, taken ahead in windows of the concurrency (positions in `pending`)
     const leases = yield* Leases.make({
       store: idempotency,
       owner,
       leaseMillis: Duration.toMillis(lease),
       keys: pending.map((i) => idempotencyKeys[i]!),
-      window: concurrency
+      window: concurrency,
+      inFlight: inFlight.active
     })
     const pollMillis = Math.max(1, Duration.toMillis(Idempotency.defaultPollInterval))
-    // made after every fiber of the shared calls and writers: the batch's end waits for the items
-    // still using them (an interrupted item releases its key through them)
-    const inFlight = yield* makeInFlight
+    // added after every fiber of the shared calls and writers: the batch's end waits for the
+    // items still using them (an interrupted item releases its key through them)
+    yield* Effect.addFinalizer(() => inFlight.close)
 
-    type Ran = { readonly value: A; readonly replayed: boolean; readonly result: string | undefined }
+    type Ran = { readonly value: A; readonly replayed: boolean }
     /**
-     * `Idempotency.once` of the item that starts `position`-th, its completion left to the
-     * outcome writer (`result`: the encoded result to store, when it ran). Only the item's own
+     * `Idempotency.once` of the item that starts `position`-th. Only the item's own
      * effect and the wait for a busy key can be interrupted: an item interrupted while its lease
      * was being taken would leave the key leased to no one for the whole lease (a rerun would wait
      * for it), so the answer is awaited, and the key released when the effect does not succeed.
@@ -387,8 +348,7 @@ const execute = <Item, I, A, AI, E, R, R2, EC, RC>(
             case "Completed":
               return Effect.map(Idempotency.decodeResult(resultSchema, acquired.result), (value) => ({
                 value,
-                replayed: true,
-                result: undefined
+                replayed: true
               }))
             case "Busy":
               // until the lease expires, or sooner to see whether its owner completed or failed
@@ -401,8 +361,9 @@ const execute = <Item, I, A, AI, E, R, R2, EC, RC>(
               return Effect.onError(restore(body(acquired.attempt)), () => release).pipe(
                 Effect.flatMap((value) =>
                   Idempotency.encodeResult(resultSchema, value).pipe(
+                    Effect.flatMap((result) => leases.complete(key, result)),
                     Effect.tapError(() => release),
-                    Effect.map((result) => ({ value, replayed: false, result }))
+                    Effect.as({ value, replayed: false })
                   )
                 )
               )
@@ -421,13 +382,8 @@ const execute = <Item, I, A, AI, E, R, R2, EC, RC>(
           Effect.sandbox(processItem(item, { batchId, key, idempotencyKey: ik, attempt }))
         return inFlight.track(once(position, ik, body)).pipe(
           Effect.matchCauseEffect({
-            onSuccess: ({ replayed, result, value }) =>
-              settle(
-                i,
-                { _tag: "Succeeded", key, item, result: value, replayed },
-                "succeeded",
-                result === undefined ? undefined : { key: ik, result }
-              ),
+            onSuccess: ({ replayed, value }) =>
+              settle(i, { _tag: "Succeeded", key, item, result: value, replayed }, "succeeded"),
             onFailure: (cause): Effect.Effect<void, Batch.BatchError> => {
               const failure = Cause.failureOption(cause)
               if (Option.isNone(failure)) return Effect.failCause(Cause.stripFailures(cause))
@@ -511,7 +467,7 @@ const execute = <Item, I, A, AI, E, R, R2, EC, RC>(
           outcomes[i] = yield* Effect.sandbox(compensate(item, result)).pipe(
             Effect.matchEffect({
               onSuccess: () =>
-                Effect.as(writer.offer({ entry: { key, outcome: "compensated" }, completion: undefined }), {
+                Effect.as(writer.offer({ key, outcome: "compensated" }), {
                   _tag: "Compensated",
                   key,
                   item,
