@@ -121,13 +121,17 @@ describe("SQLite faults", () => {
         const dir = yield* tempDir("fault-lock-")
         const batchFile = join(dir, "batch.db")
         const dlqFile = join(dir, "dlq.db")
-        const list = items(300)
+        // long enough to still be running when the other process has the lock: with the batch's store
+        // writes grouped, 300 items could finish before the lock was taken
+        const list = items(3_000)
         const receiver = makeReceiver()
         // create the files, then let another process take the batch file once 60 items were delivered,
-        // for 8 s: 3 s longer than the driver's 5 s busy timeout, so any statement that starts
-        // waiting in the lock's first 3 s fails (with 5.5 s, a statement starting more than 0.5 s
-        // into the lock got it in time, and the batch completed: seen once on a fresh clone). (better-sqlite3 waits synchronously: while it waits the whole process stands still,
-        // and each statement already queued waits its own 5 s; the lock going away ends that.)
+        // for 15 s: 10 s longer than the driver's 5 s busy timeout, so any statement that starts
+        // waiting in the lock's first 10 s fails (with 8 s, a run whose batch, its store writes
+        // grouped, went 3 s without a statement got the lock in time and completed; with 5.5 s,
+        // one that started more than 0.5 s into the lock). (better-sqlite3 waits synchronously:
+        // while it waits the whole process stands still, and each statement already queued waits
+        // its own 5 s; the lock going away ends that.)
         yield* readBack("locked", batchFile, dlqFile)
         const locker = startLocker(batchFile)
         yield* Effect.addFinalizer(() => Effect.promise(locker.stop))
@@ -136,7 +140,7 @@ describe("SQLite faults", () => {
           const stop = receiver.onDelivery((n) => {
             if (n === 60) {
               stop()
-              void locker.lockFor(8_000).then(() => resume(Effect.void))
+              void locker.lockFor(15_000).then(() => resume(Effect.void))
             }
           })
         })

@@ -33,8 +33,8 @@ export interface Writer<A, E> {
  * are queued (so a slow store slows the items down instead of piling them up in memory).
  *
  * With a `linger`, a write that is not full first waits that long (on the `Clock`) for more
- * items, unless a flush comes: then it writes at once. When the scope closes, what is queued is
- * written before the writer stops (an interrupted batch keeps what its items finished).
+ * items, unless a flush comes: then it writes at once. What is still queued when the scope
+ * closes is not written (an interrupted batch's items are answered from their stores on a rerun).
  *
  * @internal
  */
@@ -98,8 +98,6 @@ export const makeWriter = <A, E>(
         Effect.zipRight(Deferred.await(done))
       )
     )
-    // made after the fiber: runs before the fiber is stopped
-    yield* Effect.addFinalizer(() => Effect.ignore(flush))
     return {
       offer: (item) => Queue.offer(queue, { _tag: "Item", item }),
       flush,
