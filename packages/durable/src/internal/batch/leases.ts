@@ -1,17 +1,16 @@
 /**
  * The idempotency leases of a batch's items, taken ahead: when an item starts and its lease has
  * not been asked for, one `acquireAll` asks for the leases of the next `window` items too, so a
- * batch of `n` items takes about `n / window` lease statements instead of `n`. An item's
- * completion is a shared call, which waits up to 5 ms for others to share its statement and which
- * the item waits for: an item is done once its result is stored, so a crash sends again only the
- * items that were in flight.
+ * batch of `n` items takes about `n / window` lease statements instead of `n`. Releases after a
+ * failure, and the asking again about a busy key, are shared calls (one statement for the items
+ * that ask while the previous statement runs), and so is an item's completion, which waits up to
+ * 5 ms for others to share its statement and which the item waits for: an item is done once its
+ * result is stored, so a crash sends again only the items that were in flight.
  *
  * A lease taken ahead starts to run when it is taken, not when its item starts: with a window of
  * the batch's concurrency an item waits about one item's time for its turn. An item whose lease
  * has run for more than half its length before the item starts takes it again first (same owner,
- * so it gets it unless it expired and another owner took it meanwhile). A release after a failure
- * and the polling of a busy key are the store's own calls: an item's failure waits for nothing
- * else (a shared call costs a sequential batch a hop between fibers per item).
+ * so it gets it unless it expired and another owner took it meanwhile).
  *
  * @internal
  */
@@ -70,6 +69,11 @@ export const make = (options: {
     const { keys, leaseMillis, owner, store } = options
     const window = Math.max(1, Math.min(sharedCallSize, Math.floor(options.window)))
     const lease = { owner, leaseMillis }
+    const acquire = yield* makeShared((ks: ReadonlyArray<string>) => store.acquireAll(ks, lease), sharedCallSize)
+    const release = yield* makeShared(
+      (ks: ReadonlyArray<string>) => Effect.as(store.releaseAll(ks, owner), ks),
+      sharedCallSize
+    )
     const complete = yield* makeShared(
       (entries: ReadonlyArray<{ readonly key: string; readonly result: string }>) =>
         Effect.as(store.completeAll(entries, owner), entries),
@@ -146,7 +150,7 @@ export const make = (options: {
               ? Effect.succeed(acquisition)
               : // held long before its item started: take it again (ours unless it expired and
                 // another owner took it); the attempt is still the one it was taken as
-                Effect.map(store.acquire(keys[position]!, lease), (again) =>
+                Effect.map(acquire(keys[position]!), (again) =>
                   again._tag === "Acquired" && again.attempt === acquisition.attempt + 1 ? acquisition : again
                 )
           )
@@ -155,8 +159,8 @@ export const make = (options: {
 
     return {
       take,
-      acquire: (key) => store.acquire(key, lease),
-      release: (key) => store.release(key, owner),
+      acquire,
+      release: (key) => Effect.asVoid(release(key)),
       complete: (key, result) => Effect.asVoid(complete({ key, result }))
     }
   })
