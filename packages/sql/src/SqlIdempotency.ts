@@ -141,6 +141,22 @@ WHERE ${idempotencyTable}.status <> 'completed'`
       Effect.map((rows) => Option.map(Option.fromNullable(rows[0]), toRecord))
     )
 
+  // `complete` is this with one entry: one statement text for both
+  const completeAll = (
+    entries: ReadonlyArray<{ readonly key: string; readonly result: string }>,
+    owner: string
+  ): Effect.Effect<void, Idempotency.IdempotencyError> =>
+    Effect.suspend(() => {
+      if (entries.length === 0) return Effect.void
+      // one row per key (PostgreSQL refuses to update a row twice in one statement); the first
+      // result of a key given twice is kept, as a key completed earlier keeps its first
+      const resultOf = new Map<string, string>()
+      for (const entry of entries) if (!resultOf.has(entry.key)) resultOf.set(entry.key, entry.result)
+      return Effect.flatMap(Clock.currentTimeMillis, (now) =>
+        sql.unsafe(completeAllText, completeAllParams([...resultOf.keys()], [...resultOf.values()], owner, now))
+      )
+    }).pipe(Effect.asVoid, Effect.mapError(failed("complete", "complete keys")))
+
   return {
     acquireAll: (keys, { leaseMillis, owner }) =>
       Effect.gen(function* () {
@@ -168,17 +184,7 @@ WHERE ${idempotencyTable}.status <> 'completed'`
             : Idempotency.Acquisition.Busy({ owner: record.owner, expiresAtMillis: record.expiresAtMillis })
         })
       }).pipe(Effect.mapError(failed("acquire", "acquire keys"))),
-    completeAll: (entries, owner) =>
-      Effect.suspend(() => {
-        if (entries.length === 0) return Effect.void
-        // one row per key (PostgreSQL refuses to update a row twice in one statement); the first
-        // result of a key given twice is kept, as a key completed earlier keeps its first
-        const resultOf = new Map<string, string>()
-        for (const entry of entries) if (!resultOf.has(entry.key)) resultOf.set(entry.key, entry.result)
-        return Effect.flatMap(Clock.currentTimeMillis, (now) =>
-          sql.unsafe(completeAllText, completeAllParams([...resultOf.keys()], [...resultOf.values()], owner, now))
-        )
-      }).pipe(Effect.asVoid, Effect.mapError(failed("complete", "complete keys"))),
+    completeAll,
     releaseAll: (keys, owner) =>
       keys.length === 0
         ? Effect.void
@@ -210,19 +216,7 @@ RETURNING attempts`.pipe(Effect.flatMap(decodeAttempts))
           ? Idempotency.Acquisition.Completed({ result: record.result ?? "null" })
           : Idempotency.Acquisition.Busy({ owner: record.owner, expiresAtMillis: record.expiresAtMillis })
       }).pipe(Effect.mapError(failed("acquire", "acquire a key"))),
-    complete: (key, owner, result) =>
-      Effect.flatMap(
-        Clock.currentTimeMillis,
-        (now) => sql`INSERT INTO ${t} (idempotency_key, status, owner, expires_at, attempts, result, updated_at)
-VALUES (${key}, 'completed', ${owner}, ${now}, 1, ${result}, ${now})
-ON CONFLICT (idempotency_key) DO UPDATE SET
-  status = 'completed',
-  owner = excluded.owner,
-  expires_at = excluded.expires_at,
-  result = excluded.result,
-  updated_at = excluded.updated_at
-WHERE ${t}.status <> 'completed'`
-      ).pipe(Effect.asVoid, Effect.mapError(failed("complete", "complete a key"))),
+    complete: (key, owner, result) => completeAll([{ key, result }], owner),
     release: (key, owner) =>
       sql`UPDATE ${t} SET expires_at = 0 WHERE idempotency_key = ${key} AND owner = ${owner} AND status = 'in-progress'`.pipe(
         Effect.asVoid,
