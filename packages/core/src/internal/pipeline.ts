@@ -502,39 +502,59 @@ export const make = <X>(
       firstRequest()
       metrics.attempt()
       const walk = core.walk(strategies, 0, undefined, state.start, random)
-      if (!core.isAdmitted(walk)) {
-        return Effect.matchCauseEffect(
-          binding.continueWalk<A, E | Resilience.AttemptError | X, never>(
-            walk,
-            state.start,
-            strategies,
-            timers,
-            random,
-            state.deadline,
-            (tickets, start, restore) =>
-              restore(promiseWithTimer(promiseAttemptOptions(evaluate, onError, state, 1, tickets, start))),
-            refused
-          ),
-          {
-            onFailure: (cause) => afterPromise(evaluate, onError, state, cause),
-            onSuccess: (a) => {
-              firstSuccess()
-              return Effect.succeed(a)
-            }
-          }
-        )
-      }
-      // what the attempt needs is allocated when it starts, inside the callback: allocated
-      // earlier and held by the closure, it measurably slowed every call (V8 tends to tenure it)
-      return Effect.async<A, E | Resilience.PipelineError | X>((resume) => {
-        const cancel = startPromise(promiseAttemptOptions(evaluate, onError, state, 1, walk, state.start), (exit) => {
-          if (Exit.isSuccess(exit)) {
+      if (!core.isAdmitted(walk)) return firstPromiseWalked(evaluate, onError, state, walk)
+      return Effect.async<A, E | Resilience.PipelineError | X>((resume) =>
+        startFirstPromise(evaluate, onError, state, walk, resume)
+      )
+    }
+
+    /** A first Promise attempt that the strategies did not admit at once (a refusal, a wait). */
+    const firstPromiseWalked = <A, E>(
+      evaluate: (signal: AbortSignal) => PromiseLike<A>,
+      onError: (error: unknown) => E,
+      state: CallState,
+      walk: core.Walk
+    ): Effect.Effect<A, E | Resilience.PipelineError | X> =>
+      Effect.matchCauseEffect(
+        binding.continueWalk<A, E | Resilience.AttemptError | X, never>(
+          walk,
+          state.start,
+          strategies,
+          timers,
+          random,
+          state.deadline,
+          (tickets, start, restore) =>
+            restore(promiseWithTimer(promiseAttemptOptions(evaluate, onError, state, 1, tickets, start))),
+          refused
+        ),
+        {
+          onFailure: (cause) => afterPromise(evaluate, onError, state, cause),
+          onSuccess: (a) => {
             firstSuccess()
-            resume(exit)
-          } else resume(afterPromise(evaluate, onError, state, exit.cause))
-        })
-        return cancel === undefined ? undefined : Effect.sync(cancel)
+            return Effect.succeed(a)
+          }
+        }
+      )
+
+    /**
+     * Starts an admitted first Promise attempt; `resume` gets its success or what follows its
+     * failure. What the attempt needs is allocated here, when it starts: allocated earlier and
+     * held by a closure, it measurably slowed every call (V8 tends to tenure it).
+     */
+    const startFirstPromise = <A, E>(
+      evaluate: (signal: AbortSignal) => PromiseLike<A>,
+      onError: (error: unknown) => E,
+      state: CallState,
+      tickets: ReadonlyArray<core.Admitted>,
+      resume: (effect: Effect.Effect<A, E | Resilience.PipelineError | X>) => void
+    ): Effect.Effect<void> | undefined => {
+      const cancel = startPromise(promiseAttemptOptions(evaluate, onError, state, 1, tickets, state.start), (exit) => {
+        if (Exit.isSuccess(exit)) {
+          firstSuccess()
+          resume(exit)
+        } else resume(afterPromise(evaluate, onError, state, exit.cause))
       })
+      return cancel === undefined ? undefined : Effect.sync(cancel)
     }
 
     /**
@@ -558,37 +578,10 @@ export const make = <X>(
       metrics.attempt()
       const walk = core.walk(strategies, 0, undefined, start, random)
       if (!core.isAdmitted(walk)) {
-        resume(
-          Effect.matchCauseEffect(
-            binding.continueWalk<A, E | Resilience.AttemptError | X, never>(
-              walk,
-              start,
-              strategies,
-              timers,
-              random,
-              inherited,
-              (tickets, attemptStart, restore) =>
-                restore(promiseWithTimer(promiseAttemptOptions(evaluate, onError, state, 1, tickets, attemptStart))),
-              refused
-            ),
-            {
-              onFailure: (cause) => afterPromise(evaluate, onError, state, cause),
-              onSuccess: (a) => {
-                firstSuccess()
-                return Effect.succeed(a)
-              }
-            }
-          )
-        )
+        resume(firstPromiseWalked(evaluate, onError, state, walk))
         return undefined
       }
-      const cancel = startPromise(promiseAttemptOptions(evaluate, onError, state, 1, walk, start), (exit) => {
-        if (Exit.isSuccess(exit)) {
-          firstSuccess()
-          resume(exit)
-        } else resume(afterPromise(evaluate, onError, state, exit.cause))
-      })
-      return cancel === undefined ? undefined : Effect.sync(cancel)
+      return startFirstPromise(evaluate, onError, state, walk, resume)
     }
 
     /** The first attempt of an Effect operation on the fast path, with what follows a failure. */
