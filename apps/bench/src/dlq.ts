@@ -23,8 +23,7 @@ import { mkdirSync, writeFileSync } from "node:fs"
 import { cpus } from "node:os"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
-import * as esbuild from "esbuild"
-import { buildPackages, childEnv, load, median, resultsFile } from "./support.js"
+import { buildPackages, bundleChild, childEnv, load, median, resultsFile } from "./support.js"
 
 const here = dirname(fileURLToPath(import.meta.url))
 const benchDir = join(here, "..")
@@ -70,16 +69,7 @@ export const run = async (args: ReadonlyArray<string>): Promise<void> => {
   const loadBefore = load()
 
   buildPackages(["core", "durable", "sql"])
-  await esbuild.build({
-    entryPoints: [join(here, "dlq-child.ts")],
-    bundle: true,
-    packages: "external",
-    platform: "node",
-    format: "esm",
-    target: "node20",
-    outfile: childBundle,
-    logLevel: "warning"
-  })
+  await bundleChild(join(here, "dlq-child.ts"), childBundle)
 
   const cpu = cpus()
   process.stderr.write(`node ${process.version}, ${cpu.length} x ${cpu[0]?.model ?? "?"}; load before: ${loadBefore}\n`)

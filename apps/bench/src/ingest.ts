@@ -32,8 +32,7 @@ import * as UpstreamProcess from "@effect-resilience/demo/UpstreamProcess"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Scope from "effect/Scope"
-import * as esbuild from "esbuild"
-import { buildPackages, childEnv, load, median } from "./support.js"
+import { buildPackages, bundleChild, childEnv, load, median } from "./support.js"
 
 const here = dirname(fileURLToPath(import.meta.url))
 const benchDir = join(here, "..")
@@ -84,37 +83,28 @@ const parse = (args: ReadonlyArray<string>): Options => {
 /** Builds the packages' dist (incrementally) and bundles the child. */
 const build = async () => {
   buildPackages(packages)
-  await esbuild.build({
-    entryPoints: [join(here, "ingest-child.ts")],
-    bundle: true,
-    platform: "node",
-    format: "esm",
-    target: "node20",
-    outfile: childBundle,
-    logLevel: "warning",
-    plugins: [
-      {
-        // the demo's code is bundled from its source; every other package stays a package, imported
-        // by its absolute path as Node resolves it without the source condition (our dist/)
-        name: "packages-as-built",
-        setup(b) {
-          b.onResolve({ filter: /^[^./]/ }, async (args) => {
-            if (args.path.startsWith("@effect-resilience/demo/")) return undefined
-            if (args.pluginData === "inner") return undefined
-            if (args.path.startsWith("node:")) return { path: args.path, external: true }
-            const resolved = await b.resolve(args.path, {
-              kind: args.kind,
-              resolveDir: args.resolveDir,
-              importer: args.importer,
-              pluginData: "inner"
-            })
-            if (resolved.errors.length > 0) return { errors: resolved.errors }
-            return { path: resolved.path, external: true }
+  await bundleChild(join(here, "ingest-child.ts"), childBundle, [
+    {
+      // the demo's code is bundled from its source; every other package stays a package, imported
+      // by its absolute path as Node resolves it without the source condition (our dist/)
+      name: "packages-as-built",
+      setup(b) {
+        b.onResolve({ filter: /^[^./]/ }, async (args) => {
+          if (args.path.startsWith("@effect-resilience/demo/")) return undefined
+          if (args.pluginData === "inner") return undefined
+          if (args.path.startsWith("node:")) return { path: args.path, external: true }
+          const resolved = await b.resolve(args.path, {
+            kind: args.kind,
+            resolveDir: args.resolveDir,
+            importer: args.importer,
+            pluginData: "inner"
           })
-        }
+          if (resolved.errors.length > 0) return { errors: resolved.errors }
+          return { path: resolved.path, external: true }
+        })
       }
-    ]
-  })
+    }
+  ])
 }
 
 /** Starts the demo's healthy upstream as a process of its own on a fresh SQLite file. */

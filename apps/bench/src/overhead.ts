@@ -22,8 +22,7 @@ import { mkdirSync, writeFileSync } from "node:fs"
 import { cpus } from "node:os"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
-import * as esbuild from "esbuild"
-import { buildPackages, childEnv, load, median } from "./support.js"
+import { buildPackages, bundleChild, childEnv, load, median } from "./support.js"
 
 const here = dirname(fileURLToPath(import.meta.url))
 const benchDir = join(here, "..")
@@ -105,16 +104,7 @@ const parse = (args: ReadonlyArray<string>): Options => {
 /** Builds core's and the Promise facade's dist (incrementally; from scratch when missing) and bundles the child. */
 const build = async () => {
   buildPackages(["core", "promise"])
-  await esbuild.build({
-    entryPoints: [join(here, "overhead-child.ts")],
-    bundle: true,
-    packages: "external",
-    platform: "node",
-    format: "esm",
-    target: "node20",
-    outfile: childBundle,
-    logLevel: "warning"
-  })
+  await bundleChild(join(here, "overhead-child.ts"), childBundle)
 }
 
 const runChild = (args: ReadonlyArray<string>): Record<string, unknown> => {

@@ -7,6 +7,7 @@ import { existsSync } from "node:fs"
 import { loadavg } from "node:os"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
+import * as esbuild from "esbuild"
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..")
 
@@ -31,6 +32,28 @@ export const buildPackages = (packages: ReadonlyArray<string>): void => {
     ["-b", ...packages.map((pkg) => join(root, "packages", pkg, "tsconfig.build.json"))],
     { stdio: "inherit" }
   )
+}
+
+/**
+ * Bundles a bench's child process with esbuild, without `keepNames` (which wraps every closure of
+ * ours, not the peers', in `__name(...)`): every package stays an import of its own (so ours run
+ * their built `dist/`), unless `plugins` decide where each import goes.
+ */
+export const bundleChild = async (
+  entry: string,
+  outfile: string,
+  plugins?: ReadonlyArray<esbuild.Plugin>
+): Promise<void> => {
+  await esbuild.build({
+    entryPoints: [entry],
+    bundle: true,
+    ...(plugins === undefined ? { packages: "external" } : { plugins: [...plugins] }),
+    platform: "node",
+    format: "esm",
+    target: "node20",
+    outfile,
+    logLevel: "warning"
+  })
 }
 
 /** A child process's environment without the condition that resolves our packages to sources. */
