@@ -486,7 +486,8 @@ const execute = <Item, I, A, AI, E, R, R2, EC, RC>(
       }
     }
 
-    yield* Effect.raceFirst(writer.flush, writer.failure)
+    // a writer that failed fails its flush with the failure
+    yield* writer.flush
     yield* publish(true)
     return resultOf(batchId, mode, status, outcomes, keys, items)
   }).pipe(
