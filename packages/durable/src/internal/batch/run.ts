@@ -486,8 +486,7 @@ const execute = <Item, I, A, AI, E, R, R2, EC, RC>(
       }
     }
 
-    // a writer that failed fails its flush with the failure
-    yield* writer.flush
+    yield* Effect.raceFirst(writer.flush, writer.failure)
     yield* publish(true)
     return resultOf(batchId, mode, status, outcomes, keys, items)
   }).pipe(
