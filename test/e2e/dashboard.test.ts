@@ -41,8 +41,11 @@ const startDemo = (): Promise<Demo> =>
         "--import",
         "tsx",
         main,
+        // enough records that the outage (half-way) comes after 2 s of calm samples, the spike
+        // detector's baseline, on a fast run: with 800, the batch runner grouping its store writes
+        // reached the outage 1.6 s in, and no spike was found
         "--records",
-        "800",
+        "2000",
         "--seed",
         "11",
         // few failures before the outage (malformed records, 5xx that retries absorb), and a 3 s
