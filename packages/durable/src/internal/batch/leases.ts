@@ -1,18 +1,22 @@
 /**
  * The idempotency leases of a batch's items, taken ahead: when an item starts and its lease has
- * not been asked for, one `acquireAll` asks for the leases of the next `window` items too, so a
- * batch of `n` items takes about `n / window` lease statements instead of `n`. An item's completion
- * is a shared call (one statement for the items that finish while the previous statement runs),
- * which waits up to 5 ms for others to share its statement and which the item waits for: an item
- * is done once its result is stored, so a crash sends again only the items that were in flight.
- * Releases after a failure and the asking again about a busy key are the store's own single calls:
- * they are rare on a healthy batch, and on a failing one a hop to a shared fiber per item cost more
- * than the statement it saved.
+ * not been asked for, one `acquireAll` asks for the leases of the next items too (a window), so a
+ * batch of `n` items takes a few lease statements per window instead of `n`. The window starts at
+ * the batch's concurrency and doubles (up to 256) each time the previous one was used up within
+ * 50 ms of the `Clock`; a slower window starts it again from the concurrency. A fast batch at
+ * concurrency 1 (a failing one, say) so takes one statement per 256 items, not one per item.
  *
- * A lease taken ahead starts to run when it is taken, not when its item starts: with a window of
- * the batch's concurrency an item waits about one item's time for its turn. An item whose lease
- * has run for more than half its length before the item starts takes it again first (same owner,
- * so it gets it unless it expired and another owner took it meanwhile).
+ * An item's completion is a shared call (one statement for the items that finish while the
+ * previous statement runs), which waits up to 5 ms for others to share its statement and which the
+ * item waits for: an item is done once its result is stored, so a crash sends again only the
+ * items that were in flight. A release after a failure is written in groups too, and the item does
+ * not wait for it (a release lets the next owner in before the lease ends; a release lost in a
+ * crash only leaves the lease to run out); the scope's end writes the releases still queued. The
+ * asking again about a busy key is the store's own single call (rare on a healthy batch).
+ *
+ * A lease taken ahead starts to run when it is taken, not when its item starts. An item whose
+ * lease has run for more than half its length before the item starts takes it again first (same
+ * owner, so it gets it unless it expired and another owner took it meanwhile).
  *
  * @internal
  */
@@ -23,10 +27,13 @@ import * as Exit from "effect/Exit"
 import * as FiberId from "effect/FiberId"
 import type * as Scope from "effect/Scope"
 import type * as Idempotency from "../../Idempotency.js"
-import { makeShared } from "./groupCommit.js"
+import { makeShared, makeWriter } from "./groupCommit.js"
 
-/** At most how many keys one shared statement takes. */
+/** At most how many keys one shared statement takes (and the largest window). */
 const sharedCallSize = 256
+
+/** A window used up within this long (of the `Clock`) makes the next one twice as large. */
+const growWithinMillis = 50
 
 /**
  * How long an item's completion waits for others to share its statement (unless every item in
@@ -40,7 +47,7 @@ export interface Leases {
   readonly take: (position: number) => Effect.Effect<Idempotency.Acquisition, Idempotency.IdempotencyError>
   /** Asks again about one key (a busy key, polled). */
   readonly acquire: (key: string) => Effect.Effect<Idempotency.Acquisition, Idempotency.IdempotencyError>
-  /** Lets the next owner in at once (after the item failed). */
+  /** Lets the next owner in (after the item failed): queued, written with the others queued meanwhile. */
   readonly release: (key: string) => Effect.Effect<void, Idempotency.IdempotencyError>
   /** Stores an item's result (its encoded JSON): the key is completed. */
   readonly complete: (key: string, result: string) => Effect.Effect<void, Idempotency.IdempotencyError>
@@ -63,15 +70,23 @@ export const make = (options: {
   readonly owner: string
   readonly leaseMillis: number
   readonly keys: ReadonlyArray<string>
+  /** The first window (the batch's concurrency). */
   readonly window: number
   /** How many items are in flight: a completion waits for more only while some are not waiting. */
   readonly inFlight: () => number
 }): Effect.Effect<Leases, never, Scope.Scope> =>
   Effect.gen(function* () {
     const { keys, leaseMillis, owner, store } = options
-    const window = Math.max(1, Math.min(sharedCallSize, Math.floor(options.window)))
+    const clock = yield* Effect.clock
+    const baseWindow = Math.max(1, Math.min(sharedCallSize, Math.floor(options.window)))
+    let window = baseWindow
+    let lastAskedAt = Number.NEGATIVE_INFINITY
     const lease = { owner, leaseMillis }
     const acquire = (key: string) => store.acquire(key, lease)
+    // a failed release leaves the lease to run out, as a crash would: nothing to fail the batch for
+    const releases = yield* makeWriter((ks: ReadonlyArray<string>) => Effect.ignore(store.releaseAll(ks, owner)), {
+      size: sharedCallSize
+    })
     const complete = yield* makeShared(
       (entries: ReadonlyArray<{ readonly key: string; readonly result: string }>) =>
         Effect.as(store.completeAll(entries, owner), entries),
@@ -82,18 +97,25 @@ export const make = (options: {
     const asked = new Map<number, Deferred.Deferred<Taken, Idempotency.IdempotencyError>>()
     const unused = new Map<number, Taken>()
 
+    // (added after the release writer's fiber: it still runs when this finalizer does)
     yield* Effect.addFinalizer(() =>
-      Effect.suspend(() => {
-        const held: Array<string> = []
-        for (const [position, taken] of unused) if (taken.acquisition._tag === "Acquired") held.push(keys[position]!)
-        unused.clear()
-        return held.length === 0 ? Effect.void : Effect.ignore(store.releaseAll(held, owner))
-      })
+      Effect.zipRight(
+        releases.flush,
+        Effect.suspend(() => {
+          const held: Array<string> = []
+          for (const [position, taken] of unused) if (taken.acquisition._tag === "Acquired") held.push(keys[position]!)
+          unused.clear()
+          return held.length === 0 ? Effect.void : Effect.ignore(store.releaseAll(held, owner))
+        })
+      )
     )
 
     /** Asks for the leases of `position` and the next positions not asked for yet, in one statement. */
     const askAhead = (position: number) =>
       Effect.suspend(() => {
+        const now = clock.unsafeCurrentTimeMillis()
+        window = now - lastAskedAt < growWithinMillis ? Math.min(sharedCallSize, window * 2) : baseWindow
+        lastAskedAt = now
         const positions: Array<number> = []
         const answers: Array<Deferred.Deferred<Taken, Idempotency.IdempotencyError>> = []
         for (let p = position; p < keys.length && positions.length < window; p++) {
@@ -103,27 +125,26 @@ export const make = (options: {
           positions.push(p)
           answers.push(answer)
         }
-        return Effect.flatMap(Clock.currentTimeMillis, (atMillis) =>
-          Effect.matchCauseEffect(
-            store.acquireAll(
-              positions.map((p) => keys[p]!),
-              lease
-            ),
-            {
-              onSuccess: (acquisitions) =>
-                Effect.sync(() => {
-                  acquisitions.forEach((acquisition, n) => {
-                    const taken = { acquisition, atMillis }
-                    unused.set(positions[n]!, taken)
-                    Deferred.unsafeDone(answers[n]!, Exit.succeed(taken))
-                  })
-                }),
-              onFailure: (cause) =>
-                Effect.sync(() => {
-                  for (const answer of answers) Deferred.unsafeDone(answer, Exit.failCause(cause))
+        const atMillis = now
+        return Effect.matchCauseEffect(
+          store.acquireAll(
+            positions.map((p) => keys[p]!),
+            lease
+          ),
+          {
+            onSuccess: (acquisitions) =>
+              Effect.sync(() => {
+                acquisitions.forEach((acquisition, n) => {
+                  const taken = { acquisition, atMillis }
+                  unused.set(positions[n]!, taken)
+                  Deferred.unsafeDone(answers[n]!, Exit.succeed(taken))
                 })
-            }
-          )
+              }),
+            onFailure: (cause) =>
+              Effect.sync(() => {
+                for (const answer of answers) Deferred.unsafeDone(answer, Exit.failCause(cause))
+              })
+          }
         )
       })
 
@@ -158,7 +179,7 @@ export const make = (options: {
     return {
       take,
       acquire,
-      release: (key) => store.release(key, owner),
+      release: releases.offer,
       complete: (key, result) => Effect.asVoid(complete({ key, result }))
     }
   })
