@@ -19,10 +19,12 @@
  * store fails (checkpoint, idempotency, dead letter queue) or when two items share a key; a batch
  * stopped that way can be run again under the same `batchId` and resumes where it stopped.
  *
- * The stores are written in groups: the leases of the next `concurrency` items in one statement,
- * the results of the items that finish within 5 ms of each other (real time, not the `Clock`;
- * an item waits for its own), and checkpoint entries every 20 ms (by the `Clock`; a flush at the
- * end). A batch on a SQLite file so costs a fraction of a commit per item instead of three.
+ * The stores are written in groups: the leases of the next items in one statement (a window of
+ * `concurrency` leases, doubling up to 256 while items go fast), the results of the items that
+ * finish within 5 ms of each other (real time, not the `Clock`; an item waits for its own), the
+ * releases of failed items and their dead letters as they queue up (an item waits for neither),
+ * and checkpoint entries every 20 ms (by the `Clock`; a flush at the end). A batch on a SQLite
+ * file so costs a fraction of a commit per item instead of three.
  *
  * Run one runner per `batchId` at a time when every dead letter must be unique: two runners of
  * one batch share successes safely, but both may dead-letter the same failing item. How
