@@ -564,6 +564,59 @@ describe("Batch", () => {
     }).pipe(Effect.provide(Stores))
   )
 
+  it.effect("a failing batch at concurrency 1 leases in growing windows, releases in groups, and frees every key", () =>
+    Effect.gen(function* () {
+      const memory = yield* Idempotency.IdempotencyStore
+      const calls = { acquire: 0, acquireAll: 0, acquiredKeys: 0, release: 0, releaseAll: 0, releasedKeys: 0 }
+      const counted = Layer.succeed(Idempotency.IdempotencyStore, {
+        ...memory,
+        acquire: (key, lease) => {
+          calls.acquire++
+          return memory.acquire(key, lease)
+        },
+        acquireAll: (keys, lease) => {
+          calls.acquireAll++
+          calls.acquiredKeys += keys.length
+          return memory.acquireAll(keys, lease)
+        },
+        release: (key, owner) => {
+          calls.release++
+          return memory.release(key, owner)
+        },
+        releaseAll: (keys, owner) => {
+          calls.releaseAll++
+          calls.releasedKeys += keys.length
+          return memory.releaseAll(keys, owner)
+        }
+      })
+      const items = orders(1000)
+      const result = yield* Batch.run({
+        batchId: "failing-fast",
+        items,
+        key: (o) => o.id,
+        process: () => Effect.fail(new Rejected({ reason: "no" })),
+        itemSchema: Order,
+        resultSchema: Schema.Void,
+        concurrency: 1
+      }).pipe(Effect.provide(counted))
+      expect(result.deadLettered).toHaveLength(1000)
+      // the Clock stands still, so every window is used up "fast": 1, 2, 4, ... 256, 256, 233
+      expect(calls.acquiredKeys).toBe(1000)
+      expect(calls.acquireAll).toBe(11)
+      expect(calls.acquire).toBe(0)
+      // every failed item's key released, in shared statements, none on its own
+      expect(calls.releasedKeys).toBe(1000)
+      expect(calls.release).toBe(0)
+      expect(calls.releaseAll).toBeLessThan(1000)
+      // released, not left to expire: another owner takes each key at once (the Clock never moved)
+      const again = yield* memory.acquireAll(
+        items.map((o) => Batch.idempotencyKey("failing-fast", o.id)),
+        { owner: "next-owner", leaseMillis: 1000 }
+      )
+      expect(again.filter((a) => a._tag === "Acquired")).toHaveLength(1000)
+    }).pipe(Effect.provide(Stores))
+  )
+
   it.effect("a checkpoint store that fails stops the batch with its error", () =>
     Effect.gen(function* () {
       const failing = Layer.succeed(Checkpoint.CheckpointStore, {
