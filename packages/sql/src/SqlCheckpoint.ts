@@ -24,7 +24,7 @@ import * as Layer from "effect/Layer"
 import type * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import * as SqlConnection from "./SqlConnection.js"
-import { failedMessage } from "./internal/storeError.js"
+import { failedMessage, firstWithNul, hasNul } from "./internal/storeError.js"
 import { checkpointsTable, migrate } from "./SqlBatchMigrations.js"
 
 const Row = Schema.Struct({ item_key: Schema.String, outcome: Checkpoint.Outcome })
@@ -119,6 +119,17 @@ export const makeStore: Effect.Effect<
       for (const e of entries) byKey.set(e.key, e.outcome)
       const unique = Array.from(byKey, ([key, outcome]): Checkpoint.Entry => ({ key, outcome }))
       if (isPg) {
+        // PostgreSQL's text holds no NUL character: say which value had one, before the statement
+        const at = firstWithNul(unique.map((e) => e.key))
+        if (at >= 0 || hasNul(batchId)) {
+          const which = at >= 0 ? `the key of entry ${at + 1} of ${unique.length}` : "the batch id"
+          return Effect.fail(
+            new Checkpoint.CheckpointError({
+              operation: "record",
+              message: `The checkpoint store could not record checkpoint entries: ${which} holds a NUL character (U+0000), which PostgreSQL cannot store; nothing was written`
+            })
+          )
+        }
         return Effect.flatMap(Clock.currentTimeMillis, (now) =>
           sql.unsafe(pgText, [batchId, now, unique.map((e) => e.key), unique.map((e) => e.outcome)])
         ).pipe(Effect.asVoid, Effect.mapError(failed("record", "record checkpoint entries")))

@@ -33,7 +33,7 @@ import * as Schema from "effect/Schema"
 import * as SqlConnection from "./SqlConnection.js"
 import { toArray } from "./internal/filter.js"
 import * as json from "./internal/json.js"
-import { statementFailed } from "./internal/storeError.js"
+import { hasNul, statementFailed } from "./internal/storeError.js"
 
 /**
  * The table holding the entries.
@@ -460,6 +460,24 @@ export const makeStore: Effect.Effect<DLQ.DeadLetterQueueStore["Type"], DLQ.Dead
           if (error !== undefined) return Effect.fail(error)
         }
         if (isPg) {
+          // PostgreSQL's text holds no NUL character (the JSON columns escape theirs): say which
+          // entry's queue name or idempotency key had one, before the statement
+          for (let n = 0; n < entries.length; n++) {
+            const entry = entries[n]!
+            const field = hasNul(entry.queue)
+              ? "queue name"
+              : hasNul(entry.idempotencyKey)
+                ? "idempotency key"
+                : undefined
+            if (field !== undefined) {
+              return Effect.fail(
+                new DLQ.DeadLetterStoreError({
+                  reason: "failed",
+                  message: `The dead letter store could not add dead letters: the ${field} of entry ${n + 1} of ${entries.length} (${entry.id}) holds a NUL character (U+0000), which PostgreSQL cannot store; nothing was written.`
+                })
+              )
+            }
+          }
           const arrays: Array<Array<string | number | null>> = []
           let split = true
           for (let c = 0; c < width; c++) {

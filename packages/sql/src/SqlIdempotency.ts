@@ -26,7 +26,7 @@ import * as Option from "effect/Option"
 import type * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import * as SqlConnection from "./SqlConnection.js"
-import { failedMessage } from "./internal/storeError.js"
+import { failedMessage, firstWithNul, hasNul } from "./internal/storeError.js"
 import { idempotencyTable, migrate } from "./SqlBatchMigrations.js"
 
 /** PostgreSQL returns BIGINT as a string. */
@@ -48,6 +48,35 @@ type Operation = "migrate" | "acquire" | "complete" | "release" | "get" | "remov
 
 const failed = (operation: Operation, what: string) => (cause: unknown) =>
   new Idempotency.IdempotencyError({ operation, message: failedMessage("idempotency store", what, cause), cause })
+
+/**
+ * On PostgreSQL, whose text holds no NUL character: fails naming the first key (or the owner)
+ * holding one, before any statement; `undefined` when there is none.
+ */
+const refusedNul = (
+  operation: Operation,
+  what: string,
+  keys: ReadonlyArray<string>,
+  owner: string | undefined
+): Effect.Effect<never, Idempotency.IdempotencyError> | undefined => {
+  const at = firstWithNul(keys)
+  const which =
+    at >= 0
+      ? keys.length === 1
+        ? "the key"
+        : `key ${at + 1} of ${keys.length}`
+      : owner !== undefined && hasNul(owner)
+        ? "the owner"
+        : undefined
+  return which === undefined
+    ? undefined
+    : Effect.fail(
+        new Idempotency.IdempotencyError({
+          operation,
+          message: `The idempotency store could not ${what}: ${which} holds a NUL character (U+0000), which PostgreSQL cannot store; nothing was written`
+        })
+      )
+}
 
 const toRecord = (row: typeof Row.Type): Idempotency.IdempotencyRecord => {
   const base = {
@@ -146,19 +175,29 @@ WHERE ${idempotencyTable}.status <> 'completed'`
     entries: ReadonlyArray<{ readonly key: string; readonly result: string }>,
     owner: string
   ): Effect.Effect<void, Idempotency.IdempotencyError> =>
-    Effect.suspend(() => {
+    Effect.suspend((): Effect.Effect<void, Idempotency.IdempotencyError> => {
       if (entries.length === 0) return Effect.void
+      const refused = isPg
+        ? refusedNul(
+            "complete",
+            "complete keys",
+            entries.map((e) => e.key),
+            owner
+          )
+        : undefined
+      if (refused !== undefined) return refused
       // one row per key (PostgreSQL refuses to update a row twice in one statement); the first
       // result of a key given twice is kept, as a key completed earlier keeps its first
       const resultOf = new Map<string, string>()
       for (const entry of entries) if (!resultOf.has(entry.key)) resultOf.set(entry.key, entry.result)
       return Effect.flatMap(Clock.currentTimeMillis, (now) =>
         sql.unsafe(completeAllText, completeAllParams([...resultOf.keys()], [...resultOf.values()], owner, now))
-      )
-    }).pipe(Effect.asVoid, Effect.mapError(failed("complete", "complete keys")))
+      ).pipe(Effect.asVoid, Effect.mapError(failed("complete", "complete keys")))
+    })
 
   return {
     acquireAll: (keys, { leaseMillis, owner }) =>
+      (isPg ? refusedNul("acquire", "acquire keys", keys, owner) : undefined) ??
       Effect.gen(function* () {
         if (keys.length === 0) return []
         const unique = Array.from(new Set(keys))
@@ -188,10 +227,12 @@ WHERE ${idempotencyTable}.status <> 'completed'`
     releaseAll: (keys, owner) =>
       keys.length === 0
         ? Effect.void
-        : sql
+        : ((isPg ? refusedNul("release", "release keys", keys, owner) : undefined) ??
+          sql
             .unsafe(releaseAllText, [keyList(Array.from(new Set(keys))), owner])
-            .pipe(Effect.asVoid, Effect.mapError(failed("release", "release keys"))),
+            .pipe(Effect.asVoid, Effect.mapError(failed("release", "release keys")))),
     acquire: (key, { leaseMillis, owner }) =>
+      (isPg ? refusedNul("acquire", "acquire a key", [key], owner) : undefined) ??
       Effect.gen(function* () {
         const now = yield* Clock.currentTimeMillis
         const taken =
@@ -218,6 +259,7 @@ RETURNING attempts`.pipe(Effect.flatMap(decodeAttempts))
       }).pipe(Effect.mapError(failed("acquire", "acquire a key"))),
     complete: (key, owner, result) => completeAll([{ key, result }], owner),
     release: (key, owner) =>
+      (isPg ? refusedNul("release", "release a key", [key], owner) : undefined) ??
       sql`UPDATE ${t} SET expires_at = 0 WHERE idempotency_key = ${key} AND owner = ${owner} AND status = 'in-progress'`.pipe(
         Effect.asVoid,
         Effect.mapError(failed("release", "release a key"))

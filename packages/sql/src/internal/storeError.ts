@@ -45,9 +45,33 @@ export interface Unavailable {
   readonly cause?: unknown
 }
 
+/**
+ * PostgreSQL's `text` cannot hold a NUL character (U+0000): a statement binding one fails with
+ * SQLSTATE 22021. JSON columns are safe (JSON writes it as `\u0000`); keys, owners, batch ids and
+ * queue names, stored as they are, are checked before the statement so that the error can say
+ * which value it was.
+ */
+export const hasNul = (text: string): boolean => text.includes("\u0000")
+
+/** The index of the first text in `texts` holding a NUL character, or -1. */
+export const firstWithNul = (texts: ReadonlyArray<string>): number => {
+  for (let i = 0; i < texts.length; i++) if (hasNul(texts[i]!)) return i
+  return -1
+}
+
+/** What SQLSTATE 22021 means here, for a NUL the checks before a statement did not see. */
+const nulRefused = "a text value holds a NUL character (U+0000), which PostgreSQL cannot store"
+
 /** A failed statement, with the driver's code but no SQL text, host or value. */
 export const statementFailed = (operation: string) => (error: unknown) => {
   const code = codeOf(error)
+  if (code === "22021") {
+    return new DeadLetterStoreError({
+      reason: "failed",
+      message: `The dead letter store could not ${operation}: ${nulRefused} (22021); nothing was written.`,
+      cause: error
+    })
+  }
   if (code === "SQLITE_CORRUPT" || code === "SQLITE_NOTADB") {
     return new DeadLetterStoreError({
       reason: "corrupt",
@@ -75,5 +99,6 @@ export const statementFailed = (operation: string) => (error: unknown) => {
  */
 export const failedMessage = (store: string, operation: string, error: unknown): string => {
   const code = codeOf(error)
+  if (code === "22021") return `The ${store} could not ${operation}: ${nulRefused} (22021)`
   return `The ${store} could not ${operation}${code === undefined ? "" : ` (${code})`}`
 }
