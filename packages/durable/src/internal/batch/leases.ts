@@ -20,7 +20,6 @@
  *
  * @internal
  */
-import * as Clock from "effect/Clock"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -93,8 +92,9 @@ export const make = (options: {
       sharedCallSize,
       { millis: completionLingerMillis, enough: (waiting) => waiting >= options.inFlight() }
     )
-    // asked for: position -> its answer; answered and not yet used: position -> what was taken
-    const asked = new Map<number, Deferred.Deferred<Taken, Idempotency.IdempotencyError>>()
+    // asked for: position -> the answer of its window's statement (one per window: an Effect
+    // Deferred is costly to make); answered and not yet used: position -> what was taken
+    const asked = new Map<number, Deferred.Deferred<void, Idempotency.IdempotencyError>>()
     const unused = new Map<number, Taken>()
 
     // (added after the release writer's fiber: it still runs when this finalizer does)
@@ -117,13 +117,11 @@ export const make = (options: {
         window = now - lastAskedAt < growWithinMillis ? Math.min(sharedCallSize, window * 2) : baseWindow
         lastAskedAt = now
         const positions: Array<number> = []
-        const answers: Array<Deferred.Deferred<Taken, Idempotency.IdempotencyError>> = []
+        const answer = Deferred.unsafeMake<void, Idempotency.IdempotencyError>(FiberId.none)
         for (let p = position; p < keys.length && positions.length < window; p++) {
           if (asked.has(p)) continue
-          const answer = Deferred.unsafeMake<Taken, Idempotency.IdempotencyError>(FiberId.none)
           asked.set(p, answer)
           positions.push(p)
-          answers.push(answer)
         }
         const atMillis = now
         return Effect.matchCauseEffect(
@@ -135,17 +133,29 @@ export const make = (options: {
             onSuccess: (acquisitions) =>
               Effect.sync(() => {
                 acquisitions.forEach((acquisition, n) => {
-                  const taken = { acquisition, atMillis }
-                  unused.set(positions[n]!, taken)
-                  Deferred.unsafeDone(answers[n]!, Exit.succeed(taken))
+                  unused.set(positions[n]!, { acquisition, atMillis })
                 })
+                Deferred.unsafeDone(answer, Exit.void)
               }),
             onFailure: (cause) =>
-              Effect.sync(() => {
-                for (const answer of answers) Deferred.unsafeDone(answer, Exit.failCause(cause))
-              })
+              Effect.zipRight(
+                Effect.sync(() => Deferred.unsafeDone(answer, Exit.failCause(cause))),
+                Effect.failCause(cause)
+              )
           }
         )
+      })
+
+    /** What was taken for `position`, once its window's statement answered. */
+    const takenAt = (position: number): Effect.Effect<Taken> =>
+      Effect.suspend(() => {
+        const taken = unused.get(position)
+        asked.delete(position)
+        unused.delete(position)
+        // answered before any item could see it, and only the scope's end (after every item) clears it
+        return taken === undefined
+          ? Effect.dieMessage(`No lease was taken for position ${position}`)
+          : Effect.succeed(taken)
       })
 
     const take = (position: number): Effect.Effect<Idempotency.Acquisition, Idempotency.IdempotencyError> =>
@@ -154,25 +164,18 @@ export const make = (options: {
         // uninterruptible: the statement's answer must reach `unused`, or a lease it took is never released
         const answer =
           known === undefined
-            ? Effect.zipRight(
-                Effect.uninterruptible(askAhead(position)),
-                Effect.suspend(() => Deferred.await(asked.get(position)!))
-              )
-            : Deferred.await(known)
+            ? Effect.zipRight(Effect.uninterruptible(askAhead(position)), takenAt(position))
+            : Effect.zipRight(Deferred.await(known), takenAt(position))
         return Effect.flatMap(answer, (taken) => {
-          asked.delete(position)
-          unused.delete(position)
           const { acquisition } = taken
           if (acquisition._tag !== "Acquired") return Effect.succeed(acquisition)
-          return Effect.flatMap(Clock.currentTimeMillis, (now) =>
-            now - taken.atMillis < leaseMillis / 2
-              ? Effect.succeed(acquisition)
-              : // held long before its item started: take it again (ours unless it expired and
-                // another owner took it); the attempt is still the one it was taken as
-                Effect.map(acquire(keys[position]!), (again) =>
-                  again._tag === "Acquired" && again.attempt === acquisition.attempt + 1 ? acquisition : again
-                )
-          )
+          return clock.unsafeCurrentTimeMillis() - taken.atMillis < leaseMillis / 2
+            ? Effect.succeed(acquisition)
+            : // held long before its item started: take it again (ours unless it expired and
+              // another owner took it); the attempt is still the one it was taken as
+              Effect.map(acquire(keys[position]!), (again) =>
+                again._tag === "Acquired" && again.attempt === acquisition.attempt + 1 ? acquisition : again
+              )
         })
       })
 
