@@ -11,12 +11,14 @@
  * @internal
  */
 import * as Cause from "effect/Cause"
-import type * as Clock from "effect/Clock"
+import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
+import * as FiberRef from "effect/FiberRef"
+import * as FiberRefs from "effect/FiberRefs"
 import { identity } from "effect/Function"
 import * as Option from "effect/Option"
 import type * as ParseResult from "effect/ParseResult"
@@ -30,7 +32,7 @@ import * as CircuitBreaker from "../CircuitBreaker.js"
 import type { Classification } from "../Classification.js"
 import { Classifier } from "../Classifier.js"
 import * as Deadline from "../Deadline.js"
-import { AttemptTimeout, DeadlineExceeded } from "../Errors.js"
+import { AttemptTimeout, DeadlineExceeded, type RetriesExhausted, type RetryBudgetExhausted } from "../Errors.js"
 import * as Events from "../Events.js"
 import * as Log from "../Log.js"
 import * as LogLevel from "effect/LogLevel"
@@ -42,7 +44,16 @@ import * as RetryPolicy from "../RetryPolicy.js"
 import * as Admission from "./admission.js"
 import { effectWithTimer, type PromiseAttempt, promiseWithTimer, startPromise } from "./attempt.js"
 import * as Metrics from "./metrics.js"
-import { type Hooks, retryAfter, retryWith, spanEvent } from "./retryPolicy/retry.js"
+import {
+  type Hooks,
+  type Retrying,
+  RetryRun,
+  retryAfter,
+  retryWith,
+  spanEvent,
+  stepsWithoutEffect,
+  unobserved
+} from "./retryPolicy/retry.js"
 import * as binding from "./strategy/binding.js"
 import * as core from "./strategy/core.js"
 import * as TimeoutCore from "./timeout/core.js"
@@ -106,6 +117,99 @@ class PromiseAttemptOf<A, E> implements PromiseAttempt<A, E, AttemptTimeout | De
   settle(exit: Exit.Exit<A, E | AttemptTimeout | DeadlineExceeded> | undefined): void {
     this.settleWith(exit, this.tickets, this.startMillis, this.callStart)
   }
+}
+
+/**
+ * Where a call retried outside the Effect run loop ends (its value, a failure the Effect loop
+ * would not retry, or the Effect loop itself from a decision on), and where each of its steps
+ * runs.
+ */
+interface Sink<A, E> {
+  readonly failCause: (cause: Cause.Cause<E>) => void
+  readonly handOver: (effect: Effect.Effect<A, E | RetriesExhausted | RetryBudgetExhausted>) => void
+  /** The attempt after retry `decided` succeeded with `a`: the run is told, the call ends. */
+  readonly succeeded: (run: RetryRun<A, E, never, never>, decided: Retrying, a: A) => void
+  /**
+   * Runs `step` (the decision on a failed attempt, and the start of the next one) where the
+   * Effect loop would run it. `step` returns the canceller of the attempt it started, when that
+   * attempt takes the signal and is still under way.
+   */
+  readonly next: (step: () => (() => void) | undefined) => void
+}
+
+/**
+ * A `runPromise` call's end: its Promise; the Effect loop it hands over to runs in a fiber of the
+ * pipeline's runtime. Nothing can interrupt the call, so its steps run at once.
+ */
+class PromiseSink<A> implements Sink<A, unknown> {
+  constructor(
+    private readonly resolve: (a: A) => void,
+    private readonly reject: (error: unknown) => void,
+    private readonly toPromise: (effect: Effect.Effect<A, unknown>) => Promise<A>
+  ) {}
+  failCause(cause: Cause.Cause<unknown>): void {
+    this.reject(Cause.squash(cause))
+  }
+  handOver(effect: Effect.Effect<A, unknown>): void {
+    this.toPromise(effect).then(this.resolve, this.reject)
+  }
+  succeeded(run: RetryRun<A, unknown, never, never>, decided: Retrying, a: A): void {
+    run.succeeded(decided)
+    this.resolve(a)
+  }
+  next(step: () => (() => void) | undefined): void {
+    step()
+  }
+}
+
+/**
+ * A `tryPromise` call's end: its fiber, resumed. Each step runs in the fiber (in an
+ * `Effect.async` the fiber is resumed with), as the Effect loop's would: an interruption the
+ * fiber saw first leaves it unrun, and the attempt it starts is cancelled by an interruption when
+ * it takes the signal (else the fiber goes on without it, as with `promiseWithTimer`).
+ */
+class FiberSink<A, E> implements Sink<A, E> {
+  constructor(private resume: (effect: Effect.Effect<A, E | RetriesExhausted | RetryBudgetExhausted>) => void) {}
+  failCause(cause: Cause.Cause<E>): void {
+    this.resume(Exit.failCause(cause))
+  }
+  handOver(effect: Effect.Effect<A, E | RetriesExhausted | RetryBudgetExhausted>): void {
+    this.resume(effect)
+  }
+  succeeded(run: RetryRun<A, E, never, never>, decided: Retrying, a: A): void {
+    this.resume(
+      Effect.sync(() => {
+        run.succeeded(decided)
+        return a
+      })
+    )
+  }
+  next(step: () => (() => void) | undefined): void {
+    this.resume(this.stepIn(step))
+  }
+  /** `step` run in the fiber, which goes on with what the step resumes it with. */
+  stepIn(step: () => (() => void) | undefined): Effect.Effect<A, E | RetriesExhausted | RetryBudgetExhausted> {
+    return Effect.async((resume) => {
+      this.resume = resume
+      const cancel = step()
+      return cancel === undefined ? undefined : Effect.sync(cancel)
+    })
+  }
+}
+
+/** A call retried outside the Effect run loop: its retrying, its end, its operation and what it read once. */
+class Outside<A, E> {
+  constructor(
+    readonly run: RetryRun<A, E, never, never>,
+    readonly sink: Sink<A, E>,
+    readonly evaluate: (signal: AbortSignal) => PromiseLike<A>,
+    readonly onError: (error: unknown) => E,
+    readonly state: CallState,
+    /** The deadline the Effect loop would read from the fiber. */
+    readonly deadline: Option.Option<number>,
+    /** Whether nobody would see a retry's announcement (see `unobserved`). */
+    readonly quiet: boolean
+  ) {}
 }
 
 /** @internal */
@@ -381,9 +485,14 @@ export const make = <X>(
       }
     }
 
-    const onRetry = (call: CallState) => (attemptNumber: number, classification: Classification) => {
+    /** A retry was decided: counted (and the budget's gauge sampled, as a withdrawal moved it). */
+    const retried = (classification: Classification): void => {
       metrics.retry(classification.category)
       if (budget !== undefined && budgetGauge !== undefined) budgetGauge(budget.available())
+    }
+
+    const onRetry = (call: CallState) => (attemptNumber: number, classification: Classification) => {
+      retried(classification)
       return tracing && attemptNumber === 1 ? firstAttemptSpan(call.startNanos, classification) : Effect.void
     }
 
@@ -448,15 +557,10 @@ export const make = <X>(
           failedWith(cause)
           return Effect.failCause(cause)
         }
-        let n = 1
-        const next = Effect.suspend(() => {
-          n += 1
-          return attempt(n)
-        })
         const retryPolicyE: RetryPolicy.RetryPolicy<E, never> = retryPolicy
         // catchAll's own reading of a cause: defects and interruptions are not retried
         return Effect.catchAll(Effect.failCause(cause), (error) =>
-          retryAfter(error, next, retryPolicyE, memoClassifier, {
+          retryAfter(error, attempt, retryPolicyE, memoClassifier, {
             onRetry: onRetry(state),
             onGiveUp: gaveUp,
             ...recoverFor(state)
@@ -552,10 +656,59 @@ export const make = <X>(
         if (Exit.isSuccess(exit)) {
           firstSuccess()
           resume(exit)
-        } else resume(afterPromise(evaluate, onError, state, exit.cause))
+        } else
+          resume(
+            outsideShape
+              ? retryIn(evaluate, onError, state, exit.cause)
+              : afterPromise(evaluate, onError, state, exit.cause)
+          )
       })
       return cancel === undefined ? undefined : Effect.sync(cancel)
     }
+
+    /**
+     * What follows a failed first Promise attempt, retried outside the run loop (see
+     * {@link failedOutside}) from the call's fiber: each decision runs in an `Effect.async` the
+     * fiber is resumed with (see `FiberSink`), so an interruption the fiber saw first stops the
+     * call where the Effect loop would. Reads from the fiber what the Effect loop would: its
+     * deadline, whether anyone sees a retry's announcement; with a Clock other than the
+     * pipeline's, the Effect loop runs instead.
+     */
+    const retryIn = <A, E>(
+      evaluate: (signal: AbortSignal) => PromiseLike<A>,
+      onError: (error: unknown) => E,
+      state: CallState,
+      cause: Cause.Cause<E | Resilience.AttemptError | X>
+    ): Effect.Effect<A, E | Resilience.PipelineError | X> =>
+      Effect.async<A, E | Resilience.PipelineError | X>((resume) => {
+        const fiber = Fiber.getCurrentFiber()
+        const failure = Cause.failureOption(cause)
+        if (
+          retryPolicy === undefined ||
+          Option.isNone(fiber) ||
+          Option.isNone(failure) ||
+          Context.get(fiber.value.currentDefaultServices, Clock.Clock) !== clock
+        ) {
+          resume(afterPromise(evaluate, onError, state, cause))
+          return undefined
+        }
+        const current = fiber.value
+        const cancel = retryOutside(
+          retryPolicy,
+          failure.value,
+          new FiberSink<A, E | Resilience.AttemptError | X>(resume),
+          evaluate,
+          onError,
+          state,
+          current.getFiberRef(Deadline.currentDeadline),
+          unobserved(
+            current.getFiberRef(FiberRef.currentContext),
+            current.getFiberRef(FiberRef.currentMinimumLogLevel),
+            current.currentSpan
+          )
+        )
+        return cancel === undefined ? undefined : Effect.sync(cancel)
+      })
 
     /**
      * {@link firstPromise} without a pipeline deadline, begun inside the `Effect.async` that runs
@@ -737,20 +890,156 @@ export const make = <X>(
           exit
         )
       }
-      let n = 1
-      const next = Effect.suspend(() => {
-        n += 1
-        return attemptPromise(evaluate, identity, state, n)
-      })
       const policy: RetryPolicy.RetryPolicy = retryPolicy
       // the budget saw the request when the first attempt started (firstRequest)
       return Effect.catchAll(exit, (error) =>
-        retryAfter(error, next, policy, memoClassifier, {
+        retryAfter(error, (n) => attemptPromise(evaluate, identity, state, n), policy, memoClassifier, {
           onRetry: onRetry(state),
           onGiveUp: gaveUp,
           ...recoverFor(state)
         })
       )
+    }
+
+    /**
+     * Whether retries may run outside the Effect run loop (see {@link failedOutside}): no tracer, no
+     * hedging, no recovery actions, and schedules that step without an Effect (`Backoff`'s own,
+     * unjittered).
+     */
+    const outsideShape =
+      retryPolicy !== undefined &&
+      recovery === undefined &&
+      !tracing &&
+      policy.hedging === undefined &&
+      stepsWithoutEffect(retryPolicy)
+    /**
+     * Whether `runPromise` retries outside the Effect runtime: the shape above on its fast path
+     * (no deadline of the pipeline's, none inherited by the runtime its retries would run in).
+     */
+    const retriesOutside =
+      outsideShape &&
+      deadlineMillis === undefined &&
+      Option.isNone(FiberRefs.getOrDefault(runtime.fiberRefs, Deadline.currentDeadline))
+    /**
+     * Whether a retry's announcement would be seen by anyone in the runtime `runPromise`'s retries
+     * would run in (its hub, its minimum log level, its span): what the Effect loop checks in its
+     * fiber, fixed here for the runtime's lifetime.
+     */
+    const quietOutside = unobserved(
+      runtime.context,
+      FiberRefs.getOrDefault(runtime.fiberRefs, FiberRef.currentMinimumLogLevel),
+      Option.getOrUndefined(Context.getOption(runtime.context, Tracer.ParentSpan))
+    )
+
+    /**
+     * The retry loop outside the Effect run loop: after attempt `attempt` failed with `error`, the
+     * same {@link RetryRun} the Effect loop drives decides synchronously (the schedule stepped
+     * without an Effect), and while a retry needs nothing an Effect does (no delay to sleep on the
+     * Clock, nobody to see its announcement, every strategy admitting at once) the next attempt
+     * starts here, as the first did. Anything else (a stop, a delay, a hub, a Debug log level, a
+     * wait or a refusal) goes on in the Effect loop from that very decision, so every event, log
+     * line, metric, error and budget move is the Effect loop's own.
+     */
+    const failedOutside = <A, E>(
+      call: Outside<A, E | Resilience.AttemptError | X>,
+      error: E | Resilience.AttemptError | X,
+      attempt: number,
+      made: number
+    ): (() => void) | undefined => {
+      const { run, sink } = call
+      const now = clock.unsafeCurrentTimeMillis()
+      const remaining = Option.isNone(call.deadline) ? undefined : Math.max(0, call.deadline.value - now)
+      const decided = run.decideNow(error, attempt, made, now, remaining)
+      if (decided === undefined) {
+        sink.handOver(run.onFailure(error, attempt, made))
+        return undefined
+      }
+      if (decided._tag === "Stopping") {
+        sink.handOver(run.stop(decided))
+        return undefined
+      }
+      if (!call.quiet || decided.delay > 0) {
+        sink.handOver(run.proceed(decided, call.quiet))
+        return undefined
+      }
+      retried(decided.classification)
+      return nextOutside(call, decided)
+    }
+
+    /**
+     * Starts the attempt after retry `decided`, admitted as `attemptPromise` admits it; returns
+     * its canceller while it is under way (when it takes the signal).
+     */
+    const nextOutside = <A, E>(
+      call: Outside<A, E | Resilience.AttemptError | X>,
+      decided: Retrying
+    ): (() => void) | undefined => {
+      const { run, sink, evaluate, onError, state } = call
+      const n = decided.attempt + 1
+      metrics.attempt()
+      const start = clock.unsafeCurrentTimeMillis()
+      const walk = core.walk(strategies, 0, undefined, start, random)
+      if (!core.isAdmitted(walk)) {
+        const admitted = binding.continueWalk<A, E | Resilience.AttemptError | X, never>(
+          walk,
+          start,
+          strategies,
+          timers,
+          random,
+          state.deadline,
+          (tickets, attemptStart, restore) =>
+            restore(promiseWithTimer(promiseAttemptOptions(evaluate, onError, state, n, tickets, attemptStart))),
+          refused
+        )
+        sink.handOver(run.afterAttempt(decided, admitted))
+        return undefined
+      }
+      let settled = false
+      const cancel = startPromise(promiseAttemptOptions(evaluate, onError, state, n, walk, start), (exit) => {
+        settled = true
+        if (Exit.isSuccess(exit)) {
+          sink.succeeded(run, decided, exit.value)
+          return
+        }
+        // what the Effect loop's `matchEffect` retries: a failure (never a defect or an interruption)
+        const failure = Cause.failureOption(exit.cause)
+        if (Option.isNone(failure)) {
+          sink.failCause(exit.cause)
+          return
+        }
+        const error = failure.value
+        sink.next(() => failedOutside(call, error, n, decided.reached + 1))
+      })
+      return settled ? undefined : cancel
+    }
+
+    /** The hooks of a call without a tracer (made once: they read nothing of the call). */
+    const untracedHooks: Omit<Hooks<unknown, unknown, never>, "next"> = {
+      onRetry: (_attempt, classification) => {
+        retried(classification)
+        return Effect.void
+      },
+      onGiveUp: gaveUp
+    }
+
+    /** The first failure of a call retried outside the Effect run loop. */
+    const retryOutside = <A, E>(
+      policy: RetryPolicy.RetryPolicy<E | Resilience.AttemptError | X>,
+      error: E | Resilience.AttemptError | X,
+      sink: Sink<A, E | Resilience.AttemptError | X>,
+      evaluate: (signal: AbortSignal) => PromiseLike<A>,
+      onError: (error: unknown) => E,
+      state: CallState,
+      deadline: Option.Option<number>,
+      quiet: boolean
+    ): (() => void) | undefined => {
+      const run = new RetryRun<A, E | Resilience.AttemptError | X, never, never>(
+        (n) => attemptPromise(evaluate, onError, state, n),
+        policy,
+        memoClassifier,
+        untracedHooks
+      )
+      return failedOutside(new Outside(run, sink, evaluate, onError, state, deadline, quiet), error, 1, 1)
     }
 
     /**
@@ -811,6 +1100,23 @@ export const make = <X>(
           if (retryPolicy === undefined) {
             failedWith(exit.cause)
             return reject(Cause.squash(exit.cause))
+          }
+          if (retriesOutside) {
+            // the budget saw the request when the first attempt started (firstRequest)
+            const failure = Cause.failureOption(exit.cause)
+            if (Option.isSome(failure)) {
+              const sink = new PromiseSink(resolve, reject, toPromise)
+              return retryOutside(
+                retryPolicy,
+                failure.value,
+                sink,
+                evaluate,
+                identity,
+                state,
+                Option.none(),
+                quietOutside
+              )
+            }
           }
           toPromise(retryAfterFirst(Exit.mapError(exit, identity), evaluate, state)).then(resolve, reject)
         })

@@ -15,6 +15,7 @@ const cores = [
   "classifier/tables.ts",
   "classifier/recognise.ts",
   "backoff/core.ts",
+  "backoff/stepper.ts",
   "retryPolicy/core.ts",
   "retryBudget/core.ts",
   "timeout/core.ts",

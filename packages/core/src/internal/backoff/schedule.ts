@@ -11,6 +11,7 @@ import * as Intervals from "effect/ScheduleIntervals"
 import type * as Classification from "../../Classification.js"
 import { currentDeadline } from "../../Deadline.js"
 import * as core from "./core.js"
+import * as stepper from "./stepper.js"
 
 /** @internal */
 export type Jitter = core.Jitter
@@ -39,15 +40,36 @@ const delayDecision = (
 const delayOf = (decision: ScheduleDecision.Continue, now: number): number =>
   Math.max(0, Intervals.start(decision.intervals) - now)
 
+/** The steppers of the schedules that have one, by schedule (see `stepper.ts`). */
+const steppers = new WeakMap<object, stepper.Stepper>()
+
+/** Registers `schedule`'s stepper, when it has one; returns the schedule. */
+const withStepper = <S extends object>(schedule: S, of: stepper.Stepper | undefined): S => {
+  if (of !== undefined) steppers.set(schedule, of)
+  return schedule
+}
+
+/**
+ * The stepper of a schedule built by `Backoff` that draws no random number: the same delays
+ * without running an Effect. `undefined` for any other schedule (jittered, decorrelated, a
+ * user's own), which must be stepped as an Effect.
+ *
+ * @internal
+ */
+export const stepperOf = (schedule: object): stepper.Stepper | undefined => steppers.get(schedule)
+
 /**
  * A schedule that recurs forever; each step computes the next delay (ms) and state from the
  * previous state. The output is the delay.
  */
 const unfoldDelays = <S>(initial: S, next: (state: S) => readonly [S, number]): Schedule.Schedule<Duration.Duration> =>
-  Schedule.makeWithState<S, unknown, Duration.Duration>(initial, (now, _, state) => {
-    const [nextState, millis] = next(state)
-    return Effect.succeed([nextState, Duration.millis(millis), continueAfter(now, millis)] as const)
-  })
+  withStepper(
+    Schedule.makeWithState<S, unknown, Duration.Duration>(initial, (now, _, state) => {
+      const [nextState, millis] = next(state)
+      return Effect.succeed([nextState, Duration.millis(millis), continueAfter(now, millis)] as const)
+    }),
+    stepper.unfold(initial, next)
+  )
 
 /** @internal */
 export const exponential = (base: Duration.DurationInput, factor = 2): Schedule.Schedule<Duration.Duration> => {
@@ -98,12 +120,16 @@ export const capped = dual<
 >(2, <Out, In, R>(self: Schedule.Schedule<Out, In, R>, max: Duration.DurationInput) => {
   const cap = toMillis(max)
   // one `map` per step (Schedule.modifyDelay costs a flatMap and a sync more): retries are a hot path
-  return Schedule.makeWithState(self.initial, (now, input: In, state) =>
-    Effect.map(self.step(now, input, state), (result) => {
-      const [next, out, decision] = result
-      if (ScheduleDecision.isDone(decision) || delayOf(decision, now) <= cap) return result
-      return [next, out, delayDecision(decision, now, cap)] as const
-    })
+  const inner = stepperOf(self)
+  return withStepper(
+    Schedule.makeWithState(self.initial, (now, input: In, state) =>
+      Effect.map(self.step(now, input, state), (result) => {
+        const [next, out, decision] = result
+        if (ScheduleDecision.isDone(decision) || delayOf(decision, now) <= cap) return result
+        return [next, out, delayDecision(decision, now, cap)] as const
+      })
+    ),
+    inner === undefined ? undefined : stepper.capped(inner, cap)
   )
 })
 
@@ -145,15 +171,19 @@ export const maxElapsed = dual<
     start: undefined,
     inner: self.initial
   }
-  return Schedule.makeWithState(initial, (now, input: In, state) => {
-    const start = state.start ?? now
-    return Effect.map(self.step(now, input, state.inner), ([inner, out, decision]) => {
-      const next = { start, inner }
-      if (ScheduleDecision.isDone(decision)) return [next, out, decision] as const
-      const stop = core.exceedsElapsed(start, Intervals.start(decision.intervals), limit)
-      return [next, out, stop ? ScheduleDecision.done : decision] as const
-    })
-  })
+  const inner = stepperOf(self)
+  return withStepper(
+    Schedule.makeWithState(initial, (now, input: In, state) => {
+      const start = state.start ?? now
+      return Effect.map(self.step(now, input, state.inner), ([inner, out, decision]) => {
+        const next = { start, inner }
+        if (ScheduleDecision.isDone(decision)) return [next, out, decision] as const
+        const stop = core.exceedsElapsed(start, Intervals.start(decision.intervals), limit)
+        return [next, out, stop ? ScheduleDecision.done : decision] as const
+      })
+    }),
+    inner === undefined ? undefined : stepper.maxElapsed(inner, limit)
+  )
 })
 
 /** @internal */
