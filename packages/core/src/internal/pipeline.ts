@@ -177,11 +177,14 @@ class FiberSink<A, E> implements Sink<A, E> {
     this.resume(effect)
   }
   succeeded(run: RetryRun<A, E, never, never>, decided: Retrying, a: A): void {
+    // told in the fiber (an interruption it saw first means no success to count), when it counts
     this.resume(
-      Effect.sync(() => {
-        run.succeeded(decided)
-        return a
-      })
+      run.countsSuccesses
+        ? Effect.sync(() => {
+            run.succeeded(decided)
+            return a
+          })
+        : Exit.succeed(a)
     )
   }
   next(step: () => (() => void) | undefined): void {

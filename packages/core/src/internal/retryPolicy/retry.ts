@@ -573,6 +573,11 @@ export class RetryRun<A, E, R, R2> {
     })
   }
 
+  /** Whether {@link succeeded} does anything (there is a budget to tell). */
+  get countsSuccesses(): boolean {
+    return this.policy.budget !== undefined
+  }
+
   /** The attempt after retry `d` succeeded: the budget is told (and refunds its cost). */
   succeeded(d: Retrying): void {
     const budget = this.policy.budget
