@@ -64,6 +64,8 @@ interface Scenario {
   readonly breaker: false | { readonly threshold: number; readonly openDuration: number }
   readonly budget: false | { readonly capacity: number }
   readonly attemptTimeout: false | number
+  /** The pipeline's own deadline per call. */
+  readonly deadline: number | undefined
   /** An event hub and a Debug log level (the loop outside hands every retry over), or neither. */
   readonly observed: boolean
   readonly steps: ReadonlyArray<Step>
@@ -94,6 +96,10 @@ const anyScenario: fc.Arbitrary<Scenario> = fc.record({
   ),
   budget: fc.oneof(fc.constant(false as const), fc.record({ capacity: fc.integer({ min: 5, max: 40 }) })),
   attemptTimeout: fc.oneof(fc.constant(false as const), fc.integer({ min: 50, max: 400 })),
+  deadline: fc.oneof(
+    { weight: 3, arbitrary: fc.constant(undefined) },
+    { weight: 1, arbitrary: fc.integer({ min: 100, max: 2000 }) }
+  ),
   observed: fc.boolean(),
   steps: fc.array(
     fc.record({
@@ -118,9 +124,9 @@ const anyScenario: fc.Arbitrary<Scenario> = fc.record({
   gaps: fc.array(fc.integer({ min: 0, max: 1200 }), { minLength: 1, maxLength: 6 })
 })
 
-/** An operation hangs only under an attempt timeout (else the call would never end). */
+/** An operation hangs only under an attempt timeout or a deadline (else the call would never end). */
 const scenario: fc.Arbitrary<Scenario> = anyScenario.map((s) =>
-  s.attemptTimeout === false
+  s.attemptTimeout === false && s.deadline === undefined
     ? {
         ...s,
         steps: s.steps.map((step) => (step.result === "hang" ? { ...step, result: "unavailable" as const } : step))
@@ -231,7 +237,8 @@ const run = (s: Scenario, path: Path) =>
                 openDuration: s.breaker.openDuration
               },
         retryBudget: s.budget === false ? false : budgetConfig(s.budget.capacity),
-        attemptTimeout: s.attemptTimeout
+        attemptTimeout: s.attemptTimeout,
+        ...(s.deadline === undefined ? {} : { deadline: s.deadline })
       })
       const call: Effect.Effect<number, unknown> =
         path === "runPromise"
