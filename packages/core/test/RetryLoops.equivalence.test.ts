@@ -24,6 +24,7 @@ import * as Metric from "effect/Metric"
 import * as MetricState from "effect/MetricState"
 import * as Option from "effect/Option"
 import * as Runtime from "effect/Runtime"
+import * as Schedule from "effect/Schedule"
 import * as ScheduleDecision from "effect/ScheduleDecision"
 import * as ScheduleIntervals from "effect/ScheduleIntervals"
 import type * as Scope from "effect/Scope"
@@ -414,4 +415,62 @@ describe("tryPromise's retries outside the run loop, interrupted", () => {
       }).pipe(Effect.provide(testClassifier))
     )
   }
+})
+
+describe("the retry loop with and without steppers", () => {
+  /** The same schedule, without its stepper (stepped as an Effect, as a user's own schedule is). */
+  const withoutStepper = <Out, In, R>(schedule: Schedule.Schedule<Out, In, R>): Schedule.Schedule<Out, In, R> =>
+    Schedule.makeWithState(schedule.initial, schedule.step)
+
+  it.effect("gives the same delays and attempt history, each category's schedule keeping its own state", () =>
+    Effect.gen(function* () {
+      const categories = [
+        "unavailable",
+        "throttled",
+        "unavailable",
+        "unavailable",
+        "throttled",
+        "throttled",
+        "unavailable"
+      ] as const
+      const policy = RetryPolicy.fromDecoded("steppers", {
+        ...RetryPolicy.defaultConfig,
+        maxAttempts: categories.length,
+        backoff: "fibonacci",
+        initialDelay: Duration.millis(10),
+        throttledInitialDelay: Duration.millis(70),
+        maxDelay: Duration.millis(400),
+        jitter: "none"
+      })
+      const throttled = policy.byCategory.throttled
+      if (throttled === undefined) return expect.unreachable("a throttled schedule")
+      const stripped: RetryPolicy.RetryPolicy = {
+        ...policy,
+        schedule: withoutStepper(policy.schedule),
+        byCategory: { throttled: withoutStepper(throttled) }
+      }
+      expect(stepperOf(policy.schedule)).toBeDefined()
+      expect(stepperOf(stripped.schedule)).toBeUndefined()
+      const history = (p: RetryPolicy.RetryPolicy) =>
+        Effect.gen(function* () {
+          let n = 0
+          const op = Effect.suspend(() =>
+            Effect.fail(new Boom({ category: categories[n++ % categories.length] ?? "unavailable" }))
+          )
+          const fiber = yield* Effect.fork(Effect.flip(RetryPolicy.retry(op, p)))
+          let exit = yield* Fiber.poll(fiber)
+          for (let i = 0; Option.isNone(exit) && i < 1000; i++) {
+            yield* TestClock.adjust("10 millis")
+            exit = yield* Fiber.poll(fiber)
+          }
+          const error = Option.isSome(exit) && Exit.isSuccess(exit.value) ? exit.value.value : undefined
+          if (!(error instanceof Errors.RetriesExhausted)) return expect.unreachable(String(error))
+          return error.attempts.map((a) => [a.attempt, a.classification.category, a.delayMillis, a.atMillis])
+        }).pipe(Effect.provide(TestContext.TestContext))
+      const stepped = yield* history(policy)
+      expect(stepped).toEqual(yield* history(stripped))
+      // fibonacci from 10 ms for unavailable, from 70 ms for throttled, each at its own step
+      expect(stepped.map(([, , delay]) => delay)).toEqual([10, 70, 10, 20, 70, 140, undefined])
+    }).pipe(Effect.provide(testClassifier))
+  )
 })

@@ -262,8 +262,10 @@ export class RetryRun<A, E, R, R2> {
   private last: Failed | undefined = undefined
   /** Each Effect schedule's state in this call (made when first needed). */
   private states: Map<object, unknown> | undefined = undefined
-  /** Each stepper's cursor in this call (made when first needed). */
+  /** Each stepper's cursor in this call but the first schedule's (made when first needed). */
   private cursors: Map<object, Cursor> | undefined = undefined
+  private firstSchedule: object | undefined = undefined
+  private firstCursor: Cursor | undefined = undefined
   private readonly extraMillis: number
   private readonly log: Log.Emitter
   /**
@@ -377,7 +379,15 @@ export class RetryRun<A, E, R, R2> {
     return this.conclude(prepared, this.cursor(prepared.schedule, stepper).next(nowMillis), nowMillis, remainingMillis)
   }
 
+  /** The cursor of `schedule`'s stepper in this call (the first one kept in fields: most calls step one schedule). */
   private cursor(schedule: object, stepper: Stepper): Cursor {
+    if (this.firstSchedule === schedule && this.firstCursor !== undefined) return this.firstCursor
+    if (this.firstSchedule === undefined) {
+      const cursor = stepper.start()
+      this.firstSchedule = schedule
+      this.firstCursor = cursor
+      return cursor
+    }
     const cursors = this.cursors ?? new Map<object, Cursor>()
     this.cursors = cursors
     const known = cursors.get(schedule)
