@@ -456,6 +456,30 @@ export const make = <X>(
         restore(promiseWithTimer(promiseAttemptOptions(evaluate, onError, call, attempt, tickets, start)))
       )
 
+    /**
+     * A Promise attempt whose admission did not finish at once (a refusal, a wait): goes on from
+     * where the strategies' walk stopped, then runs the attempt as {@link attemptPromise} does.
+     */
+    const continuePromise = <A, E>(
+      evaluate: (signal: AbortSignal) => PromiseLike<A>,
+      onError: (error: unknown) => E,
+      call: CallState,
+      attempt: number,
+      walk: core.Walk,
+      walkStart: number
+    ): Effect.Effect<A, E | Resilience.AttemptError | X> =>
+      binding.continueWalk<A, E | Resilience.AttemptError | X, never>(
+        walk,
+        walkStart,
+        strategies,
+        timers,
+        random,
+        call.deadline,
+        (tickets, start, restore) =>
+          restore(promiseWithTimer(promiseAttemptOptions(evaluate, onError, call, attempt, tickets, start))),
+        refused
+      )
+
     /** Ends a span for the first attempt after the fact: it was not worth a span until it failed. */
     const firstAttemptSpan = (callStartNanos: bigint, classification: Classification) =>
       Effect.flatMap(Effect.serviceOption(Tracer.ParentSpan), (parent) =>
@@ -622,26 +646,13 @@ export const make = <X>(
       state: CallState,
       walk: core.Walk
     ): Effect.Effect<A, E | Resilience.PipelineError | X> =>
-      Effect.matchCauseEffect(
-        binding.continueWalk<A, E | Resilience.AttemptError | X, never>(
-          walk,
-          state.start,
-          strategies,
-          timers,
-          random,
-          state.deadline,
-          (tickets, start, restore) =>
-            restore(promiseWithTimer(promiseAttemptOptions(evaluate, onError, state, 1, tickets, start))),
-          refused
-        ),
-        {
-          onFailure: (cause) => afterPromise(evaluate, onError, state, cause),
-          onSuccess: (a) => {
-            firstSuccess()
-            return Effect.succeed(a)
-          }
+      Effect.matchCauseEffect(continuePromise(evaluate, onError, state, 1, walk, state.start), {
+        onFailure: (cause) => afterPromise(evaluate, onError, state, cause),
+        onSuccess: (a) => {
+          firstSuccess()
+          return Effect.succeed(a)
         }
-      )
+      })
 
     /**
      * Starts an admitted first Promise attempt; `resume` gets its success or what follows its
@@ -983,18 +994,7 @@ export const make = <X>(
       const start = clock.unsafeCurrentTimeMillis()
       const walk = core.walk(strategies, 0, undefined, start, random)
       if (!core.isAdmitted(walk)) {
-        const admitted = binding.continueWalk<A, E | Resilience.AttemptError | X, never>(
-          walk,
-          start,
-          strategies,
-          timers,
-          random,
-          state.deadline,
-          (tickets, attemptStart, restore) =>
-            restore(promiseWithTimer(promiseAttemptOptions(evaluate, onError, state, n, tickets, attemptStart))),
-          refused
-        )
-        sink.handOver(run.afterAttempt(decided, admitted))
+        sink.handOver(run.afterAttempt(decided, continuePromise(evaluate, onError, state, n, walk, start)))
         return undefined
       }
       let settled = false
@@ -1070,17 +1070,7 @@ export const make = <X>(
           )
         }
         // a wait: go on from where the walk stopped, in the Effect runtime
-        const first = binding.continueWalk<A, unknown, never>(
-          walk,
-          start,
-          strategies,
-          timers,
-          random,
-          state.deadline,
-          (tickets, attemptStart, restore) =>
-            restore(promiseWithTimer(promiseAttemptOptions(evaluate, identity, state, 1, tickets, attemptStart))),
-          refused
-        )
+        const first = continuePromise(evaluate, identity, state, 1, walk, start)
         return toPromise(
           Effect.matchCauseEffect(first, {
             onFailure: (cause) => retryAfterFirst(Exit.failCause(cause), evaluate, state),
