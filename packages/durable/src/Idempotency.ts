@@ -35,13 +35,13 @@
  */
 import * as Context from "effect/Context"
 import type * as Data from "effect/Data"
-import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import * as internal from "./internal/idempotency/memory.js"
+import * as Once from "./internal/idempotency/once.js"
 
 /**
  * The state of a key.
@@ -315,6 +315,9 @@ export interface OnceOptions<A, I> {
  * - otherwise `effect` runs; its success is stored, its failure releases the lease and is
  *   returned unchanged.
  *
+ * Only `effect` and the wait for a busy key can be interrupted: an interruption while the lease is
+ * taken or the result stored waits for that statement, so the key is never left leased to no one.
+ *
  * @example
  * ```ts
  * import { Idempotency } from "@effect-resilience/durable"
@@ -339,31 +342,19 @@ export const once = <A, I, E, R>(
     const store = yield* IdempotencyStore
     const owner = options.owner ?? (yield* internal.randomOwner)
     const leaseMillis = Duration.toMillis(options.lease ?? defaultLease)
-    const pollMillis = Math.max(1, Duration.toMillis(options.pollInterval ?? defaultPollInterval))
-    while (true) {
-      const acquired = yield* store.acquire(key, { owner, leaseMillis })
-      switch (acquired._tag) {
-        case "Completed": {
-          const value = yield* decodeResult(options.schema, acquired.result)
-          return { value, replayed: true }
-        }
-        case "Busy": {
-          const now = yield* Clock.currentTimeMillis
-          // Until the lease expires, or sooner to see whether its owner completed or failed.
-          yield* Effect.sleep(Duration.millis(Math.max(1, Math.min(pollMillis, acquired.expiresAtMillis - now))))
-          break
-        }
-        case "Acquired": {
-          const run = Effect.isEffect(effect) ? effect : effect(acquired.attempt)
-          const value = yield* Effect.onError(run, () => Effect.ignore(store.release(key, owner)))
-          yield* encodeResult(options.schema, value).pipe(
-            Effect.flatMap((json) => store.complete(key, owner, json)),
-            Effect.tapError(() => Effect.ignore(store.release(key, owner)))
-          )
-          return { value, replayed: false }
-        }
-      }
-    }
+    const acquire = () => store.acquire(key, { owner, leaseMillis })
+    return yield* Once.run(
+      {
+        first: acquire(),
+        again: acquire,
+        release: () => store.release(key, owner),
+        complete: (json) => store.complete(key, owner, json),
+        encode: (value) => encodeResult(options.schema, value),
+        decode: (json) => decodeResult(options.schema, json),
+        pollMillis: Math.max(1, Duration.toMillis(options.pollInterval ?? defaultPollInterval))
+      },
+      Effect.isEffect(effect) ? () => effect : effect
+    )
   })
 
 /**

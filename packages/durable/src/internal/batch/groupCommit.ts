@@ -114,14 +114,15 @@ interface Request<A, B, E> {
  * A call of the store that many fibers share: `submit(input)` waits for the answer to its input.
  * One fiber calls `call` with every input submitted since its last call (up to `size`), in the
  * order submitted, and hands each caller the answer at its input's index; when a call fails, every
- * caller of that call gets the failure (and later calls go on).
+ * caller of that call gets the failure (and later calls go on). A call with fewer than `size`
+ * inputs first waits for more as `linger` says.
  *
  * @internal
  */
 export const makeShared = <A, B, E>(
   call: (inputs: ReadonlyArray<A>) => Effect.Effect<ReadonlyArray<B>, E>,
   size: number,
-  linger?: SharedLinger
+  linger: SharedLinger
 ): Effect.Effect<(input: A) => Effect.Effect<B, E>, never, Scope.Scope> =>
   Effect.gen(function* () {
     const queue = yield* Queue.unbounded<Request<A, B, E>>()
@@ -129,7 +130,7 @@ export const makeShared = <A, B, E>(
     let waiting = 0
     let enough = Deferred.unsafeMake<void>(FiberId.none)
     const gather = (first: ReadonlyArray<Request<A, B, E>>): Effect.Effect<ReadonlyArray<Request<A, B, E>>> =>
-      linger === undefined || first.length >= size || linger.enough(waiting)
+      first.length >= size || linger.enough(waiting)
         ? Effect.succeed(first)
         : Effect.zipRight(
             Effect.raceFirst(realSleep(linger.millis), Deferred.await(enough)),
@@ -164,7 +165,7 @@ export const makeShared = <A, B, E>(
             Queue.offer(queue, { input, answer }),
             Effect.sync(() => {
               waiting++
-              if (linger?.enough(waiting)) Deferred.unsafeDone(enough, Exit.void)
+              if (linger.enough(waiting)) Deferred.unsafeDone(enough, Exit.void)
             })
           ),
           Deferred.await(answer)
@@ -202,11 +203,11 @@ export interface InFlight {
 }
 
 /**
- * Counts the calls that use shared store calls. An interrupted batch closes its scope while its
- * items still run their finalizers (an interrupted `forEach` does not wait for its fibers first),
- * and a finalizer that releases a key through a shared call needs that call's fiber alive: add
- * `close` as a finalizer after the shared calls are made, so that it runs before their fibers
- * stop.
+ * Counts the calls that use shared store calls and writers. An interrupted batch closes its
+ * scope while its items still run their finalizers (an interrupted `forEach` does not wait for its
+ * fibers first), and an item that completes or releases its key through a shared call or a writer
+ * needs that fiber alive: add `close` as a finalizer after the shared calls and writers are made,
+ * so that it runs before their fibers stop.
  *
  * @internal
  */

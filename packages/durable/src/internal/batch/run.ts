@@ -17,6 +17,7 @@ import * as Checkpoint from "../../Checkpoint.js"
 import * as DeadLetterQueue from "../../DeadLetterQueue.js"
 import * as Idempotency from "../../Idempotency.js"
 import { randomOwner } from "../idempotency/memory.js"
+import * as Once from "../idempotency/once.js"
 import { makeInFlight, makeWriter } from "./groupCommit.js"
 import * as Leases from "./leases.js"
 import { DuplicateItemKey, idempotencyKey } from "./key.js"
@@ -327,50 +328,20 @@ const execute = <Item, I, A, AI, E, R, R2, EC, RC>(
     // items still using them (an interrupted item releases its key through them)
     yield* Effect.addFinalizer(() => inFlight.close)
 
-    type Ran = { readonly value: A; readonly replayed: boolean }
-    /**
-     * `Idempotency.once` of the item that starts `position`-th. Only the item's own
-     * effect and the wait for a busy key can be interrupted: an item interrupted while its lease
-     * was being taken would leave the key leased to no one for the whole lease (a rerun would wait
-     * for it), so the answer is awaited, and the key released when the effect does not succeed.
-     */
-    const once = (
-      position: number,
-      key: string,
-      body: (attempt: number) => Effect.Effect<A, Cause.Cause<unknown>, R | R2>
-    ): Effect.Effect<Ran, Cause.Cause<unknown> | Idempotency.IdempotencyError, R | R2> =>
-      Effect.uninterruptibleMask((restore) => {
-        const release = Effect.ignore(leases.release(key))
-        const leased = (
-          acquired: Idempotency.Acquisition
-        ): Effect.Effect<Ran, Cause.Cause<unknown> | Idempotency.IdempotencyError, R | R2> => {
-          switch (acquired._tag) {
-            case "Completed":
-              return Effect.map(Idempotency.decodeResult(resultSchema, acquired.result), (value) => ({
-                value,
-                replayed: true
-              }))
-            case "Busy":
-              // until the lease expires, or sooner to see whether its owner completed or failed
-              return Effect.flatMap(Clock.currentTimeMillis, (now) =>
-                restore(
-                  Effect.sleep(Duration.millis(Math.max(1, Math.min(pollMillis, acquired.expiresAtMillis - now))))
-                ).pipe(Effect.zipRight(leases.acquire(key)), Effect.flatMap(leased))
-              )
-            case "Acquired":
-              return Effect.onError(restore(body(acquired.attempt)), () => release).pipe(
-                Effect.flatMap((value) =>
-                  Idempotency.encodeResult(resultSchema, value).pipe(
-                    Effect.flatMap((result) => leases.complete(key, result)),
-                    Effect.tapError(() => release),
-                    Effect.as({ value, replayed: false })
-                  )
-                )
-              )
-          }
-        }
-        return Effect.flatMap(leases.take(position), leased)
-      })
+    /** `Idempotency.once` of the item that starts `position`-th, with the leases taken ahead. */
+    const once = <E3, R3>(position: number, key: string, body: (attempt: number) => Effect.Effect<A, E3, R3>) =>
+      Once.run(
+        {
+          first: leases.take(position),
+          again: () => leases.acquire(key),
+          release: () => leases.release(key),
+          complete: (result) => leases.complete(key, result),
+          encode: (value) => Idempotency.encodeResult(resultSchema, value),
+          decode: (result) => Idempotency.decodeResult(resultSchema, result),
+          pollMillis
+        },
+        body
+      )
 
     const runItem = (i: number, position: number): Effect.Effect<void, Batch.BatchError, R | R2> =>
       Effect.suspend(() => {
