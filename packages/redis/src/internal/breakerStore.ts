@@ -168,6 +168,8 @@ const attach = (
     let publishing = false
     /** The other processes' windows at the last sync. */
     let others: ReadonlyArray<fleet.Evidence> = []
+    /** Local time of this process's latest close: a sync begun before it may carry older windows. */
+    let closedAt = Number.NEGATIVE_INFINITY
 
     const publisherWake = yield* Queue.sliding<void>(1)
     const syncWake = yield* Queue.sliding<void>(1)
@@ -216,18 +218,22 @@ const attach = (
         leaseUntil = startedAt + result.leaseLeftMillis
         wantLease = false
       }
-      const closedAt = result.state?._tag === "Closed" ? result.state.atMillis : 0
+      const fleetClosedAt = result.state?._tag === "Closed" ? result.state.atMillis : 0
       const fresh: Array<fleet.Evidence> = []
       for (const [field, value] of result.entries) {
-        if (field === pid || stampOf(value) < closedAt) continue
+        if (field === pid || stampOf(value) < fleetClosedAt) continue
         const e = fleet.decode(value)
         if (e !== undefined) fresh.push(e)
       }
-      others = fresh
+      // a sync that began before this process closed may have read the fleet's windows (and
+      // state) from before the close: its failures are what the close ended, not new evidence
+      const stale = startedAt < closedAt
+      others = stale ? [] : fresh
       if (control === undefined) return
       if (result.state !== undefined && pending === undefined && !publishing) adopt(result.state, result.redisNow)
       const at = now()
-      if (control.stateAt(at) === "closed" && fleetOpens(control, local.evidence(at))) control.openOnFleetEvidence(at)
+      if (!stale && control.stateAt(at) === "closed" && fleetOpens(control, local.evidence(at)))
+        control.openOnFleetEvidence(at)
     }
 
     const syncOnce = Effect.suspend(() => {
@@ -323,6 +329,7 @@ const attach = (
       decide: (decision) => {
         local.decide(decision)
         const t = decision.transition
+        if (t.to === "closed") closedAt = t.atMillis
         const open = (releaseLease: boolean) =>
           enqueue({
             kind: "open",
